@@ -1,0 +1,167 @@
+package resource
+
+import (
+	"sort"
+	"strings"
+)
+
+// Kind describes one collection of the management API.
+type Kind struct {
+	// Name is the collection's name, its path's literal segments joined by
+	// "/": "apis", "apis/operations", "products/apis", "apis/policies".
+	Name string
+	// Pattern is the item path with "{}" for each id segment:
+	// "/apis/{}/operations/{}". A fixed last segment (policies' "policy")
+	// is written literally: "/apis/{}/policies/policy".
+	Pattern string
+	// New returns an empty resource of this kind.
+	New func() Resource
+	// Secrets are the JSON names of write-only fields: stored sealed, left
+	// out of GET, returned by listSecrets.
+	Secrets []string
+	// ApplyKind is the name `tollgate apply` documents use ("api",
+	// "operation", ...).
+	ApplyKind string
+}
+
+// Registry maps paths to kinds. Packages that add resources (the identity
+// provider, the credential manager) register theirs at wiring time.
+type Registry struct {
+	kinds []*Kind
+	segs  [][]string
+}
+
+// NewRegistry returns a registry holding the core kinds.
+func NewRegistry() *Registry {
+	r := &Registry{}
+	for _, k := range CoreKinds() {
+		r.Register(k)
+	}
+	return r
+}
+
+// CoreKinds are the foundation's resources.
+func CoreKinds() []Kind {
+	return []Kind{
+		{Name: "apis", Pattern: "/apis/{}", New: func() Resource { return &API{} }, ApplyKind: "api"},
+		{Name: "apis/operations", Pattern: "/apis/{}/operations/{}", New: func() Resource { return &Operation{} }, ApplyKind: "operation"},
+		{Name: "products", Pattern: "/products/{}", New: func() Resource { return &Product{} }, ApplyKind: "product"},
+		{Name: "products/apis", Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
+		{Name: "users", Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
+		{Name: "subscriptions", Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, ApplyKind: "subscription"},
+		{Name: "namedValues", Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
+		{Name: "policies", Pattern: "/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
+		{Name: "products/policies", Pattern: "/products/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
+		{Name: "apis/policies", Pattern: "/apis/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
+		{Name: "apis/operations/policies", Pattern: "/apis/{}/operations/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
+	}
+}
+
+// Register adds a kind. Registering a name twice panics: it is a wiring bug.
+func (r *Registry) Register(k Kind) {
+	for _, e := range r.kinds {
+		if e.Name == k.Name {
+			panic("resource: kind registered twice: " + k.Name)
+		}
+	}
+	kk := k
+	r.kinds = append(r.kinds, &kk)
+	r.segs = append(r.segs, strings.Split(strings.TrimPrefix(k.Pattern, "/"), "/"))
+}
+
+// Kinds returns every registered kind, parents before children.
+func (r *Registry) Kinds() []*Kind {
+	out := append([]*Kind(nil), r.kinds...)
+	sort.SliceStable(out, func(i, j int) bool {
+		return strings.Count(out[i].Pattern, "/") < strings.Count(out[j].Pattern, "/")
+	})
+	return out
+}
+
+// Kind returns the kind with the given name.
+func (r *Registry) Kind(name string) (*Kind, bool) {
+	for _, k := range r.kinds {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+// ByApplyKind finds a kind by its `tollgate apply` name, case-insensitively.
+// Several kinds share "policy"; the id decides among them, so callers with
+// an id should use Resolve instead.
+func (r *Registry) ByApplyKind(name string) []*Kind {
+	var out []*Kind
+	for _, k := range r.kinds {
+		if strings.EqualFold(k.ApplyKind, name) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Resolve returns the kind of an item path and the path of its parent
+// ("" for top-level items). Every "{}" segment must be a valid name.
+func (r *Registry) Resolve(id string) (k *Kind, parent string, ok bool) {
+	if !strings.HasPrefix(id, "/") {
+		return nil, "", false
+	}
+	segs := strings.Split(id[1:], "/")
+	for i, pat := range r.segs {
+		if len(pat) != len(segs) {
+			continue
+		}
+		match := true
+		for j, p := range pat {
+			if p == "{}" {
+				if !ValidName(segs[j]) {
+					match = false
+					break
+				}
+			} else if p != segs[j] {
+				match = false
+				break
+			}
+		}
+		if match {
+			k := r.kinds[i]
+			return k, ParentOf(k, id), true
+		}
+	}
+	return nil, "", false
+}
+
+// ResolveCollection returns the kind whose collection is at path (an item
+// path without its last id segment, e.g. "/apis/echo/operations") and the
+// parent path.
+func (r *Registry) ResolveCollection(path string) (k *Kind, parent string, ok bool) {
+	k, _, ok = r.Resolve(path + "/x")
+	if !ok || strings.HasSuffix(k.Pattern, "/policy") {
+		return nil, "", false
+	}
+	parent = path[:strings.LastIndexByte(path, '/')]
+	return k, parent, true
+}
+
+// ParentOf returns the ID of the resource that owns id: the item path of the
+// pattern's previous "{}" segment.
+func ParentOf(k *Kind, id string) string {
+	pat := strings.Split(strings.TrimPrefix(k.Pattern, "/"), "/")
+	segs := strings.Split(strings.TrimPrefix(id, "/"), "/")
+	// The parent is the prefix ending at the last "{}" before the item's
+	// own collection segment.
+	last := len(pat) - 1
+	if pat[last] == "{}" {
+		last -= 2 // skip own id and own collection name
+	} else {
+		last -= 2 // "policies/policy"
+	}
+	for last >= 0 && pat[last] != "{}" {
+		last--
+	}
+	if last < 0 {
+		return ""
+	}
+	return "/" + strings.Join(segs[:last+1], "/")
+}
