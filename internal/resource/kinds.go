@@ -19,6 +19,9 @@ type Kind struct {
 	// Secrets are the JSON names of write-only fields: stored sealed, left
 	// out of GET, returned by listSecrets.
 	Secrets []string
+	// Hidden are the JSON names of fields that are stored but neither
+	// accepted from nor returned to API callers (e.g. lookup hashes).
+	Hidden []string
 	// ApplyKind is the name `tollgate apply` documents use ("api",
 	// "operation", ...).
 	ApplyKind string
@@ -48,7 +51,7 @@ func CoreKinds() []Kind {
 		{Name: "products", Pattern: "/products/{}", New: func() Resource { return &Product{} }, ApplyKind: "product"},
 		{Name: "products/apis", Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
 		{Name: "users", Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
-		{Name: "subscriptions", Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, ApplyKind: "subscription"},
+		{Name: "subscriptions", Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ApplyKind: "subscription"},
 		{Name: "namedValues", Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
 		{Name: "policies", Pattern: "/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: "products/policies", Pattern: "/products/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},

@@ -302,6 +302,10 @@ type Subscription struct {
 	SecondaryKey string `json:"secondaryKey,omitempty"`
 	CreatedDate  string `json:"createdDate,omitempty"`
 	StateComment string `json:"stateComment,omitempty"`
+	// The keyed hashes (hex) of the two keys, stored so the gateway finds a
+	// subscription without opening its keys. Hidden from the API.
+	PrimaryKeyHash   string `json:"primaryKeyHash,omitempty"`
+	SecondaryKeyHash string `json:"secondaryKeyHash,omitempty"`
 }
 
 // Subscription states, as APIM's.
