@@ -191,9 +191,11 @@ func NewLocalKEK(key []byte) (*LocalKEK, error) {
 	return &LocalKEK{id: "local-" + hex.EncodeToString(sum[:4]), key: append([]byte(nil), key...)}, nil
 }
 
-func (l *LocalKEK) ID() string                            { return l.id }
-func (l *LocalKEK) Wrap(dek []byte) ([]byte, error)       { return gcmSeal(l.key, dek, []byte(l.id)) }
-func (l *LocalKEK) Unwrap(wrapped []byte) ([]byte, error) { return gcmOpen(l.key, wrapped, []byte(l.id)) }
+func (l *LocalKEK) ID() string                      { return l.id }
+func (l *LocalKEK) Wrap(dek []byte) ([]byte, error) { return gcmSeal(l.key, dek, []byte(l.id)) }
+func (l *LocalKEK) Unwrap(wrapped []byte) ([]byte, error) {
+	return gcmOpen(l.key, wrapped, []byte(l.id))
+}
 
 // keyFile is the on-disk form of <data-dir>/master.key: the first key is the
 // primary, the rest are older keys still able to open values.

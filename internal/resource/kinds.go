@@ -22,6 +22,9 @@ type Kind struct {
 	// Hidden are the JSON names of fields that are stored but neither
 	// accepted from nor returned to API callers (e.g. lookup hashes).
 	Hidden []string
+	// ReadOnly are the JSON names of fields the server sets (createdDate,
+	// generated ids); `tollgate export` leaves them out.
+	ReadOnly []string
 	// ApplyKind is the name `tollgate apply` documents use ("api",
 	// "operation", ...).
 	ApplyKind string
@@ -51,12 +54,13 @@ func CoreKinds() []Kind {
 		{Name: "products", Pattern: "/products/{}", New: func() Resource { return &Product{} }, ApplyKind: "product"},
 		{Name: "products/apis", Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
 		{Name: "users", Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
-		{Name: "subscriptions", Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ApplyKind: "subscription"},
+		{Name: "subscriptions", Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ReadOnly: []string{"createdDate"}, ApplyKind: "subscription"},
 		{Name: "namedValues", Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
 		{Name: "policies", Pattern: "/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: "products/policies", Pattern: "/products/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: "apis/policies", Pattern: "/apis/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: "apis/operations/policies", Pattern: "/apis/{}/operations/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
+		{Name: "policyFragments", Pattern: "/policyFragments/{}", New: func() Resource { return &PolicyFragment{} }, ApplyKind: "policyFragment"},
 	}
 }
 

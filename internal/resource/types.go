@@ -251,7 +251,7 @@ type ProductAPI struct {
 	Meta
 }
 
-func (*ProductAPI) Normalize()      {}
+func (*ProductAPI) Normalize()       {}
 func (*ProductAPI) Validate() Errors { return nil }
 
 // User is a developer or administrator account of the portal.
@@ -348,6 +348,14 @@ type NamedValue struct {
 	Value       string   `json:"value,omitempty"`
 	Secret      bool     `json:"secret,omitempty"`
 	Tags        []string `json:"tags,omitempty"`
+}
+
+// SecretFields makes the value write-only only for secret named values.
+func (n *NamedValue) SecretFields() []string {
+	if n.Secret {
+		return []string{"value"}
+	}
+	return nil
 }
 
 func (n *NamedValue) Normalize() {

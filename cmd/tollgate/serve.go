@@ -1,0 +1,393 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/gateway"
+	"github.com/tollgate/tollgate/internal/keyring"
+	"github.com/tollgate/tollgate/internal/management"
+	"github.com/tollgate/tollgate/internal/resource"
+	"github.com/tollgate/tollgate/internal/store"
+	"github.com/tollgate/tollgate/internal/store/postgres"
+	"github.com/tollgate/tollgate/internal/store/sqlite"
+)
+
+// runServe starts Tollgate's listeners and serves until ctx ends.
+func runServe(ctx context.Context, args []string) error {
+	cfg, err := loadServeConfig(args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	srv, err := startServer(ctx, cfg, os.Stdout)
+	if err != nil {
+		return err
+	}
+	return srv.wait(ctx)
+}
+
+// server is a running Tollgate: every component wired together. This is
+// the one place where Tollgate is assembled.
+type server struct {
+	cfg       serveConfig
+	log       *slog.Logger
+	store     store.Store
+	keyring   *keyring.Keyring
+	gateway   *gateway.Gateway
+	mgmt      *management.Server
+	adminKey  string
+	listeners []*listener
+	// URLs are the base URLs of the listeners that are on, by name.
+	urls      map[string]string
+	cancel    context.CancelFunc
+	bgDone    chan struct{}
+	firstRun  bool
+	closeOnce sync.Once
+}
+
+type listener struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+	tls  bool
+	done chan error
+}
+
+func newLogger(cfg serveConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// checkDataDir makes the data directory and proves it writable, so a bad
+// --data-dir fails at once with the reason rather than on first write.
+func checkDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func openStore(ctx context.Context, dbURL string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(dbURL, "sqlite://"):
+		return sqlite.Open(ctx, strings.TrimPrefix(dbURL, "sqlite://"))
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		return postgres.Open(ctx, dbURL)
+	}
+	return nil, fmt.Errorf("database %q: unsupported scheme (use sqlite:// or postgres://)", redactURL(dbURL))
+}
+
+func loadKeyring(cfg serveConfig) (*keyring.Keyring, error) {
+	if cfg.MasterKey != "" {
+		raw, err := keyring.ParseKey(cfg.MasterKey)
+		if err != nil {
+			return nil, fmt.Errorf("TOLLGATE_MASTER_KEY: %w", err)
+		}
+		kek, err := keyring.NewLocalKEK(raw)
+		if err != nil {
+			return nil, fmt.Errorf("TOLLGATE_MASTER_KEY: %w", err)
+		}
+		return keyring.New(kek), nil
+	}
+	k, _, err := keyring.LoadOrCreateFile(cfg.MasterKeyFile)
+	return k, err
+}
+
+// lookupKeyState is where the key of the subscription-key hashes lives,
+// sealed, so every node shares it and master-key rotation re-wraps it.
+const lookupKeyState = "keyring/lookup-key"
+
+func loadLookupKey(ctx context.Context, st store.StateStore, kr *keyring.Keyring) ([]byte, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		rec, err := st.Get(ctx, lookupKeyState)
+		if err == nil {
+			key, err := kr.Open(string(rec.Value), []byte(lookupKeyState))
+			if err != nil {
+				return nil, fmt.Errorf("open lookup key (is this the master key the database was made with?): %w", err)
+			}
+			return key, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("read lookup key: %w", err)
+		}
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		sealed, err := kr.Seal(key, []byte(lookupKeyState))
+		if err != nil {
+			return nil, err
+		}
+		err = st.Create(ctx, store.StateRecord{Key: lookupKeyState, Value: []byte(sealed)})
+		if err == nil {
+			return key, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("store lookup key: %w", err)
+		}
+		// Another node made it first: read theirs.
+	}
+	return nil, errors.New("lookup key: could not read or create it")
+}
+
+// loadAdminKey returns the root admin key: TOLLGATE_ADMIN_KEY, or the
+// key file in the data dir, made (mode 0600) on first start.
+func loadAdminKey(cfg serveConfig) (key, path string, err error) {
+	if cfg.AdminKey != "" {
+		return cfg.AdminKey, "TOLLGATE_ADMIN_KEY", nil
+	}
+	path = filepath.Join(cfg.DataDir, "admin.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key = strings.TrimSpace(string(b))
+		if len(key) < 16 {
+			return "", path, fmt.Errorf("admin key file %s holds fewer than 16 characters", path)
+		}
+		return key, path, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", path, fmt.Errorf("read admin key %s: %w", path, err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", path, err
+	}
+	key = base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", path, fmt.Errorf("write admin key %s: %w", path, err)
+	}
+	return key, path, nil
+}
+
+// startServer assembles Tollgate and starts its listeners. It returns once
+// every listener accepts connections.
+func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server, err error) {
+	log := newLogger(cfg, out)
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, log: log, urls: map[string]string{}}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.store, err = openStore(ctx, cfg.Database); err != nil {
+		return nil, err
+	}
+	if s.keyring, err = loadKeyring(cfg); err != nil {
+		return nil, err
+	}
+	lookupKey, err := loadLookupKey(ctx, s.store.State(), s.keyring)
+	if err != nil {
+		return nil, err
+	}
+	hasher := keyring.NewHasher(lookupKey)
+	adminKey, adminKeyPath, err := loadAdminKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.adminKey = adminKey
+
+	reg := resource.NewRegistry()
+	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Logger: log})
+	s.mgmt = management.New(management.Options{
+		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
+		AdminKey: adminKey, Synced: s.gateway.Sync, Logger: log,
+	})
+
+	version, err := s.store.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.gateway.Sync(ctx, version); err != nil {
+		return nil, fmt.Errorf("build gateway configuration: %w", err)
+	}
+	if !cfg.NoDefaults {
+		created, err := createDefaults(ctx, s.store, s.mgmt)
+		if err != nil {
+			return nil, fmt.Errorf("create defaults: %w", err)
+		}
+		s.firstRun = created
+	}
+
+	bg, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.bgDone = make(chan struct{})
+	go func() {
+		defer close(s.bgDone)
+		s.gateway.Run(bg, s.store.Changes(bg))
+	}()
+
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	if u, ok := s.urls["management"]; ok {
+		_ = os.WriteFile(filepath.Join(cfg.DataDir, "management.url"), []byte(u+"\n"), 0o644)
+	}
+	s.printBanner(ctx, out, adminKeyPath)
+	return s, nil
+}
+
+func (s *server) listen() error {
+	cfg := s.cfg
+	type spec struct {
+		name, addr, public string
+		h                  http.Handler
+	}
+	specs := []spec{
+		{"gateway", cfg.GatewayAddr, cfg.PublicURLGateway, s.gateway},
+		{"management", cfg.ManagementAddr, cfg.PublicURLManagement, s.mgmt},
+	}
+	for _, sp := range specs {
+		if sp.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", sp.addr)
+		if err != nil {
+			return fmt.Errorf("%s listener on %s: %w", sp.name, sp.addr, err)
+		}
+		l := &listener{name: sp.name, ln: ln, done: make(chan error, 1)}
+		l.srv = &http.Server{
+			Handler:           sp.h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+		if sp.name == "gateway" && cfg.GatewayTLSCert != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.GatewayTLSCert, cfg.GatewayTLSKey)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("gateway TLS certificate: %w", err)
+			}
+			// HTTP/2 is negotiated by ALPN when TLSConfig offers it.
+			l.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+			l.tls = true
+		}
+		scheme := "http"
+		if l.tls {
+			scheme = "https"
+		}
+		url := sp.public
+		if url == "" {
+			url = scheme + "://" + ln.Addr().String()
+		}
+		s.urls[sp.name] = url
+		s.listeners = append(s.listeners, l)
+	}
+	for _, l := range s.listeners {
+		go func(l *listener) {
+			var err error
+			if l.tls {
+				err = l.srv.ServeTLS(l.ln, "", "")
+			} else {
+				err = l.srv.Serve(l.ln)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			l.done <- err
+		}(l)
+	}
+	return nil
+}
+
+func (s *server) printBanner(ctx context.Context, out io.Writer, adminKeyPath string) {
+	fmt.Fprintf(out, "Tollgate %s is up.\n", versionString())
+	for _, name := range []string{"gateway", "management", "portal", "identity"} {
+		if u, ok := s.urls[name]; ok {
+			fmt.Fprintf(out, "  %-11s %s\n", name, u)
+		}
+	}
+	fmt.Fprintf(out, "  data dir    %s\n", s.cfg.DataDir)
+	fmt.Fprintf(out, "  database    %s\n", redactURL(s.cfg.Database))
+	fmt.Fprintf(out, "  admin key   %s\n", adminKeyPath)
+	if s.firstRun {
+		if key, err := s.defaultStarterKey(ctx); err == nil {
+			fmt.Fprintf(out, "\nFirst start: the administrator's Starter subscription key is\n  %s\nTry: curl -H 'Ocp-Apim-Subscription-Key: %s' %s/echo/resource\n", key, key, s.urls["gateway"])
+		}
+	}
+}
+
+// wait serves until ctx ends or a listener fails, then shuts down
+// gracefully: in-flight requests get up to the shutdown timeout.
+func (s *server) wait(ctx context.Context) error {
+	failed := make(chan error, len(s.listeners))
+	for _, l := range s.listeners {
+		go func(l *listener) {
+			if err := <-l.done; err != nil {
+				failed <- fmt.Errorf("%s listener: %w", l.name, err)
+			}
+			l.done <- nil
+		}(l)
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-failed:
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	if serr := s.shutdown(); err == nil {
+		err = serr
+	}
+	return err
+}
+
+func (s *server) shutdown() error {
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, l := range s.listeners {
+		if err := l.srv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s listener: %w", l.name, err))
+		}
+	}
+	s.close()
+	return errors.Join(errs...)
+}
+
+// close stops background work and closes the store; it may be called more
+// than once.
+func (s *server) close() {
+	s.closeOnce.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+			<-s.bgDone
+		}
+		if s.store != nil {
+			s.store.Close()
+		}
+	})
+}
+
+// versionString is the module version the binary was built as.
+func versionString() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

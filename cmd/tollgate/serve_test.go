@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testServer starts Tollgate in process on free ports with its data in dir.
+func testServer(t *testing.T, dir string, extra ...string) (*server, *syncBuffer) {
+	t.Helper()
+	args := append([]string{"--data-dir", dir, "--gateway-addr", "127.0.0.1:0", "--management-addr", "127.0.0.1:0",
+		"--portal-addr", "", "--identity-addr", "127.0.0.1:0", "--shutdown-timeout", "5s", "--log-level", "warn"}, extra...)
+	cfg, err := loadServeConfig(args, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	srv, err := startServer(context.Background(), cfg, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.shutdown() })
+	return srv, out
+}
+
+// syncBuffer collects the server's output, which its goroutines write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func call(t *testing.T, method, url string, body string, headers ...string) (int, http.Header, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+func (s *server) admin() []string { return []string{"Authorization", "Bearer " + s.adminKey} }
+
+func starterKey(t *testing.T, s *server) string {
+	t.Helper()
+	st, _, b := call(t, "POST", s.urls["management"]+"/subscriptions/admin-starter/listSecrets", "", s.admin()...)
+	if st != 200 {
+		t.Fatalf("listSecrets: %d %s", st, b)
+	}
+	var sec map[string]string
+	json.Unmarshal(b, &sec)
+	return sec["primaryKey"]
+}
+
+// TestQuickStart follows the README: the Echo API answers with the Starter
+// key printed on first start; a new API, product and subscription made
+// through the management API are served at once, and survive a restart.
+func TestQuickStart(t *testing.T) {
+	dir := t.TempDir()
+	srv, out := testServer(t, dir)
+	key := starterKey(t, srv)
+	if !strings.Contains(out.String(), key) {
+		t.Errorf("first start did not print the Starter key:\n%s", out.String())
+	}
+	for _, want := range []string{srv.urls["gateway"], srv.urls["management"], filepath.Join(dir, "admin.key")} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+	gw := srv.urls["gateway"]
+	st, _, body := call(t, "GET", gw+"/echo/resource?x=1", "", "Ocp-Apim-Subscription-Key", key)
+	if st != 200 {
+		t.Fatalf("echo: %d %s", st, body)
+	}
+	if !strings.Contains(string(body), `"method"`) || strings.Contains(string(body), key) {
+		t.Errorf("echo body (must describe the request, without the key): %s", body)
+	}
+	if st, _, _ := call(t, "GET", gw+"/echo/resource", ""); st != 401 {
+		t.Errorf("echo without key: %d", st)
+	}
+
+	// A new API through the management API is served by the gateway as soon
+	// as the write is acknowledged.
+	mg := srv.urls["management"]
+	backend := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello from "+r.URL.Path)
+	})}
+	ln := listenLocal(t)
+	go backend.Serve(ln)
+	t.Cleanup(func() { backend.Close() })
+	for _, req := range []struct{ path, body string }{
+		{"/apis/hello", `{"path": "hello", "serviceUrl": "http://` + ln.Addr().String() + `/base"}`},
+		{"/apis/hello/operations/all", `{"method": "*", "urlTemplate": "/*"}`},
+		{"/products/mine", `{"displayName": "Mine"}`},
+		{"/products/mine/apis/hello", `{}`},
+		{"/users/dev", `{"email": "dev@example.com", "firstName": "D", "lastName": "V"}`},
+		{"/subscriptions/dev-mine", `{"scope": "/products/mine", "ownerId": "/users/dev", "primaryKey": "dev-key-0123456789abcdef"}`},
+	} {
+		if st, _, b := call(t, "PUT", mg+req.path, req.body, srv.admin()...); st != 201 {
+			t.Fatalf("PUT %s: %d %s", req.path, st, b)
+		}
+	}
+	st, _, body = call(t, "GET", gw+"/hello/world", "", "Ocp-Apim-Subscription-Key", "dev-key-0123456789abcdef")
+	if st != 200 || string(body) != "hello from /base/world" {
+		t.Fatalf("new API: %d %s", st, body)
+	}
+
+	// Restart: everything is still there, and the defaults are not made twice.
+	srv.shutdown()
+	srv2, out2 := testServer(t, dir)
+	if strings.Contains(out2.String(), "First start") {
+		t.Errorf("second start announced a first start:\n%s", out2.String())
+	}
+	if starterKey(t, srv2) != key {
+		t.Error("the Starter key changed across a restart")
+	}
+	if st, _, body := call(t, "GET", srv2.urls["gateway"]+"/hello/again", "", "Ocp-Apim-Subscription-Key", "dev-key-0123456789abcdef"); st != 200 || string(body) != "hello from /base/again" {
+		t.Fatalf("after restart: %d %s", st, body)
+	}
+}
+
+func TestSecondServeOnLockedDatabase(t *testing.T) {
+	dir := t.TempDir()
+	testServer(t, dir)
+	cfg, err := loadServeConfig([]string{"--data-dir", dir, "--gateway-addr", "127.0.0.1:0", "--management-addr", "127.0.0.1:0", "--identity-addr", "", "--portal-addr", ""}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = startServer(context.Background(), cfg, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second serve: %v", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("second serve took %v to fail", time.Since(start))
+	}
+}
+
+func TestUnwritableDataDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root writes anywhere: use a path under a regular file instead.
+		f := filepath.Join(t.TempDir(), "file")
+		os.WriteFile(f, nil, 0o600)
+		cfg, _ := loadServeConfig([]string{"--data-dir", filepath.Join(f, "data")}, func(string) string { return "" })
+		_, err := startServer(context.Background(), cfg, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "data dir") {
+			t.Fatalf("data dir under a file: %v", err)
+		}
+		return
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o500)
+	cfg, _ := loadServeConfig([]string{"--data-dir", filepath.Join(dir, "data")}, func(string) string { return "" })
+	_, err := startServer(context.Background(), cfg, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "data dir") {
+		t.Fatalf("unwritable data dir: %v", err)
+	}
+}
+
+// TestGracefulShutdown: a request in flight when shutdown begins finishes.
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	srv, _ := testServer(t, dir)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	backend := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		io.WriteString(w, "finished")
+	})}
+	ln := listenLocal(t)
+	go backend.Serve(ln)
+	t.Cleanup(func() { backend.Close() })
+	mg := srv.urls["management"]
+	for _, req := range []struct{ path, body string }{
+		{"/apis/slow", `{"path": "slow", "serviceUrl": "http://` + ln.Addr().String() + `", "subscriptionRequired": false}`},
+		{"/apis/slow/operations/all", `{"method": "*", "urlTemplate": "/*"}`},
+	} {
+		if st, _, b := call(t, "PUT", mg+req.path, req.body, srv.admin()...); st != 201 {
+			t.Fatalf("PUT %s: %d %s", req.path, st, b)
+		}
+	}
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := http.Get(srv.urls["gateway"] + "/slow/x")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		done <- result{status: res.StatusCode, body: string(b)}
+	}()
+	<-started
+	shut := make(chan error, 1)
+	go func() { shut <- srv.shutdown() }()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	r := <-done
+	if r.err != nil || r.status != 200 || r.body != "finished" {
+		t.Fatalf("in-flight request: %+v", r)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}

@@ -1,0 +1,300 @@
+package management
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+
+	"github.com/tollgate/tollgate/internal/apierror"
+	"github.com/tollgate/tollgate/internal/resource"
+	"github.com/tollgate/tollgate/internal/store"
+)
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, k *resource.Kind, id string, patch bool) {
+	body, err := readBody(r)
+	if err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	rec, created, err := s.Put(r.Context(), id, body, ifMatch(r), patch)
+	if err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.writeRecord(w, r, k, rec, status)
+}
+
+// Put creates or replaces (or, with patch, merges into) the resource at id
+// from a JSON body, exactly as PUT/PATCH on the API do, and waits until the
+// change is served. The defaults made on first start use it too.
+func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string, patch bool) (rec store.Record, created bool, err error) {
+	k, parent, ok := s.opts.Registry.Resolve(id)
+	if !ok {
+		return store.Record{}, false, apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
+	}
+	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
+		var old resource.Resource
+		oldRec, err := tx.Get(ctx, id)
+		switch {
+		case err == nil:
+			if old, err = decodeRecord(k, oldRec); err != nil {
+				return err
+			}
+		case errors.Is(err, store.ErrNotFound):
+			if patch {
+				return apierror.NotFound(id)
+			}
+		default:
+			return err
+		}
+		created = old == nil
+
+		res := k.New()
+		if patch {
+			reflect.ValueOf(res).Elem().Set(reflect.ValueOf(old).Elem())
+		}
+		set, errs := decodeInto(res, body, k.Hidden)
+		for _, f := range []string{"id", "name"} {
+			if contains(set, f) {
+				if got := field(res, f).String(); got != "" && got != id && got != resource.GetMeta(mustMeta(k, id)).Name {
+					errs.Add(f, "does not match the resource path %s", id)
+				}
+			}
+		}
+		resource.SetMeta(res, id)
+		// Write-only fields the request did not set keep their stored
+		// (sealed) values; hidden fields always do.
+		if old != nil {
+			for _, f := range append(append([]string(nil), k.Secrets...), k.Hidden...) {
+				if !contains(set, f) {
+					if dst := field(res, f); dst.IsValid() {
+						dst.Set(field(old, f))
+					}
+				}
+			}
+		}
+		res.Normalize()
+		for _, ve := range res.Validate() {
+			if !hasTarget(errs, ve.Target) {
+				errs = append(errs, ve)
+			}
+		}
+		if len(errs) > 0 {
+			return apierror.Validation(errs)
+		}
+		if parent != "" {
+			if _, err := tx.Get(ctx, parent); errors.Is(err, store.ErrNotFound) {
+				return apierror.New(http.StatusNotFound, "ParentNotFound", "%s does not exist, so %s cannot be created under it.", parent, id)
+			} else if err != nil {
+				return err
+			}
+		}
+		if h := s.hooks[k.Name].Prepare; h != nil {
+			if err := h(ctx, tx, id, old, res); err != nil {
+				return err
+			}
+		}
+		if err := s.sealSecrets(k, id, res); err != nil {
+			return err
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		rec, err = tx.Put(ctx, store.Record{ID: id, Kind: k.Name, Parent: parent, Body: b}, ifMatchFor(ifMatch, created))
+		return err
+	})
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	s.sync(ctx, version)
+	return rec, created, nil
+}
+
+// ifMatchFor turns the request's If-Match into the store's precondition.
+func ifMatchFor(v string, created bool) string {
+	if v == "" {
+		return ""
+	}
+	if created {
+		// If-Match on a resource that does not exist never matches.
+		return "*"
+	}
+	return v
+}
+
+func mustMeta(k *resource.Kind, id string) resource.Resource {
+	r := k.New()
+	resource.SetMeta(r, id)
+	return r
+}
+
+func hasTarget(errs resource.Errors, target string) bool {
+	for _, e := range errs {
+		if e.Target == target {
+			return true
+		}
+	}
+	return false
+}
+
+// sealSecrets seals every write-only field still in plaintext, binding it to
+// the resource's path.
+func (s *Server) sealSecrets(k *resource.Kind, id string, res resource.Resource) error {
+	for _, name := range secretFields(k, res) {
+		f := field(res, name)
+		if !f.IsValid() || f.Kind() != reflect.String || f.String() == "" || keyringIsSealed(f.String()) {
+			continue
+		}
+		sealed, err := s.opts.Keyring.Seal([]byte(f.String()), []byte(id))
+		if err != nil {
+			return err
+		}
+		f.SetString(sealed)
+	}
+	return nil
+}
+
+// openSecrets returns the plaintext of a resource's write-only fields.
+func (s *Server) openSecrets(k *resource.Kind, id string, res resource.Resource) (map[string]string, error) {
+	out := map[string]string{}
+	for _, name := range secretFields(k, res) {
+		f := field(res, name)
+		if !f.IsValid() || f.String() == "" {
+			continue
+		}
+		v := f.String()
+		if keyringIsSealed(v) {
+			pt, err := s.opts.Keyring.Open(v, []byte(id))
+			if err != nil {
+				return nil, err
+			}
+			v = string(pt)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func (s *Server) sync(ctx context.Context, version int64) {
+	if err := s.opts.Synced(ctx, version); err != nil {
+		s.log.Error("management: change committed but not yet served", "version", version, "err", err)
+	}
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, k *resource.Kind, id string) {
+	query := map[string]string{}
+	for key, v := range r.URL.Query() {
+		if len(v) > 0 {
+			query[key] = v[0]
+		}
+	}
+	if err := s.Delete(r.Context(), id, ifMatch(r), query); err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Delete removes the resource at id and everything under its path, after the
+// kind's Delete hook agreed (and cascaded).
+func (s *Server) Delete(ctx context.Context, id, ifMatch string, query map[string]string) error {
+	k, _, ok := s.opts.Registry.Resolve(id)
+	if !ok {
+		return apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
+	}
+	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if ifMatch != "" && ifMatch != "*" && ifMatch != rec.ETag {
+			return store.ErrConflict
+		}
+		old, err := decodeRecord(k, rec)
+		if err != nil {
+			return err
+		}
+		if h := s.hooks[k.Name].Delete; h != nil {
+			if err := h(ctx, tx, id, old, query); err != nil {
+				return err
+			}
+		}
+		if err := tx.Delete(ctx, id); err != nil {
+			return err
+		}
+		_, err = tx.DeleteTree(ctx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.sync(ctx, version)
+	return nil
+}
+
+func (s *Server) action(w http.ResponseWriter, r *http.Request, k *resource.Kind, id, name string) {
+	act := s.hooks[k.Name].Actions[name]
+	if act == nil {
+		apierror.Write(w, apierror.New(http.StatusNotFound, "NotFound", "%s has no action %q.", k.Name, name))
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	var status int
+	var result any
+	version, err := s.opts.Store.Update(r.Context(), func(tx store.Tx) error {
+		rec, err := tx.Get(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		cur, err := decodeRecord(k, rec)
+		if err != nil {
+			return err
+		}
+		status, result, err = act(r.Context(), tx, id, cur, body)
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	s.sync(r.Context(), version)
+	w.Header().Set("Cache-Control", "no-store")
+	if result == nil {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, result)
+}
+
+// Secret returns the plaintext of one write-only field of the resource at
+// id, as listSecrets would.
+func (s *Server) Secret(ctx context.Context, id, name string) (string, error) {
+	k, _, ok := s.opts.Registry.Resolve(id)
+	if !ok {
+		return "", apierror.NotFound(id)
+	}
+	rec, err := s.opts.Store.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	res, err := decodeRecord(k, rec)
+	if err != nil {
+		return "", err
+	}
+	secrets, err := s.openSecrets(k, id, res)
+	if err != nil {
+		return "", err
+	}
+	return secrets[name], nil
+}
