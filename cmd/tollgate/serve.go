@@ -93,11 +93,20 @@ func checkDataDir(dir string) error {
 }
 
 func openStore(ctx context.Context, dbURL string) (store.Store, error) {
+	// Return a nil interface on error, never a typed nil.
 	switch {
 	case strings.HasPrefix(dbURL, "sqlite://"):
-		return sqlite.Open(ctx, strings.TrimPrefix(dbURL, "sqlite://"))
+		st, err := sqlite.Open(ctx, strings.TrimPrefix(dbURL, "sqlite://"))
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		return postgres.Open(ctx, dbURL)
+		st, err := postgres.Open(ctx, dbURL)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", redactURL(dbURL), err)
+		}
+		return st, nil
 	}
 	return nil, fmt.Errorf("database %q: unsupported scheme (use sqlite:// or postgres://)", redactURL(dbURL))
 }
