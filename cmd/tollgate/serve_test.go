@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/store/storetest"
 )
 
 // testServer starts Tollgate in process on free ports with its data in dir.
@@ -240,5 +242,28 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestServeOnPostgres runs the same binary on PostgreSQL: defaults made
+// once, the Echo API served, and the data kept across a restart.
+func TestServeOnPostgres(t *testing.T) {
+	dsn, _ := storetest.PostgresDSN(t)
+	dir := t.TempDir()
+	srv, out := testServer(t, dir, "--database", dsn)
+	if !strings.Contains(out.String(), "postgres://") || strings.Contains(out.String(), "sqlite://") {
+		t.Errorf("banner does not name the PostgreSQL database:\n%s", out.String())
+	}
+	key := starterKey(t, srv)
+	if st, _, b := call(t, "GET", srv.urls["gateway"]+"/echo/resource", "", "Ocp-Apim-Subscription-Key", key); st != 200 {
+		t.Fatalf("echo on PostgreSQL: %d %s", st, b)
+	}
+	srv.shutdown()
+	srv2, _ := testServer(t, dir, "--database", dsn)
+	if starterKey(t, srv2) != key {
+		t.Error("the Starter key changed across a restart on PostgreSQL")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tollgate.db")); err == nil {
+		t.Error("a SQLite file was made although the database is PostgreSQL")
 	}
 }

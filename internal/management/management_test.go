@@ -4,71 +4,25 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
-	"github.com/tollgate/tollgate/internal/store/postgres"
-	"github.com/tollgate/tollgate/internal/store/sqlite"
+	"github.com/tollgate/tollgate/internal/store/teststores"
 )
 
 const adminKey = "test-admin-key-0123456789"
 
 // backends runs fn against every store backend available.
-func backends(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tollgate.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("TOLLGATE_TEST_POSTGRES")
-		if dsn == "" {
-			t.Skip("TOLLGATE_TEST_POSTGRES is not set")
-		}
-		ctx := context.Background()
-		b := make([]byte, 6)
-		rand.Read(b)
-		schema := "tg_test_" + hex.EncodeToString(b)
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(context.Background())
-		})
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		st, err := postgres.Open(ctx, dsn+sep+"search_path="+schema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, st)
-	})
-}
+func backends(t *testing.T, fn func(t *testing.T, st store.Store)) { teststores.Each(t, fn) }
 
 type api struct {
 	t   *testing.T

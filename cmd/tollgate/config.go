@@ -1,0 +1,440 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// serveConfig is everything `tollgate serve` is configured with. It is
+// built by loadServeConfig from flags, TOLLGATE_* environment variables and
+// a YAML file, in that order of precedence, then defaults.
+type serveConfig struct {
+	// Listener addresses (host:port). An empty address turns the listener off.
+	GatewayAddr    string
+	ManagementAddr string
+	PortalAddr     string
+	IdentityAddr   string
+
+	DataDir string
+	// Database is a URL: sqlite://PATH, postgres://... or postgresql://...
+	Database string
+
+	MasterKeyFile string
+	// MasterKey and AdminKey come only from the environment
+	// (TOLLGATE_MASTER_KEY, TOLLGATE_ADMIN_KEY): secrets do not belong in
+	// argv or in a config file that gets committed.
+	MasterKey string
+	AdminKey  string
+
+	// Externally visible base URLs (behind a proxy); empty means "derive
+	// from the listener address".
+	PublicURLGateway    string
+	PublicURLManagement string
+	PublicURLPortal     string
+	PublicURLIdentity   string
+
+	GatewayTLSCert string
+	GatewayTLSKey  string
+
+	NoDefaults      bool
+	ShutdownTimeout time.Duration
+	LogLevel        string // debug, info, warn, error
+	LogFormat       string // text, json
+	// Redis is host:port of a Redis shared by the nodes; empty means
+	// counters stay in process.
+	Redis string
+
+	// ConfigFile is the YAML file that was read, if any.
+	ConfigFile string
+}
+
+// SQLitePath returns the database file of a sqlite:// database URL, and
+// false for other schemes.
+func (c serveConfig) SQLitePath() (string, bool) {
+	p, ok := strings.CutPrefix(c.Database, "sqlite://")
+	return p, ok
+}
+
+// configKey describes one serve setting in all its forms.
+type configKey struct {
+	name  string // the flag name and YAML key, e.g. "gateway-addr"
+	kind  keyKind
+	def   string // the default as text; "" for none
+	usage string
+	// envOnly keys are secrets: accepted only from the environment.
+	envOnly bool
+	set     func(c *serveConfig, v value) error
+}
+
+type keyKind int
+
+const (
+	kindString keyKind = iota
+	kindAddr           // host:port, or empty/"off" for "turned off"
+	kindBool
+	kindDuration
+	kindURL      // absolute http(s) URL, or empty
+	kindDatabase // sqlite://, postgres://, postgresql://
+	kindEnum
+)
+
+// value is one raw setting with where it came from, so errors can say.
+type value struct {
+	raw    string
+	source string // "flag --x", "env TOLLGATE_X", "file:line", "default"
+}
+
+// envName is the environment variable of a key: TOLLGATE_ + upper-cased
+// name with '-' turned into '_'.
+func envName(key string) string {
+	return "TOLLGATE_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+func serveKeys() []configKey {
+	str := func(field func(*serveConfig) *string) func(*serveConfig, value) error {
+		return func(c *serveConfig, v value) error { *field(c) = v.raw; return nil }
+	}
+	addr := func(field func(*serveConfig) *string) func(*serveConfig, value) error {
+		return func(c *serveConfig, v value) error {
+			a, err := parseAddr(v.raw, true)
+			if err != nil {
+				return err
+			}
+			*field(c) = a
+			return nil
+		}
+	}
+	pubURL := func(field func(*serveConfig) *string) func(*serveConfig, value) error {
+		return func(c *serveConfig, v value) error {
+			if v.raw == "" {
+				return nil
+			}
+			u, err := url.Parse(v.raw)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("%q is not an absolute http or https URL", v.raw)
+			}
+			*field(c) = strings.TrimRight(v.raw, "/")
+			return nil
+		}
+	}
+	enum := func(field func(*serveConfig) *string, allowed ...string) func(*serveConfig, value) error {
+		return func(c *serveConfig, v value) error {
+			for _, a := range allowed {
+				if strings.EqualFold(v.raw, a) {
+					*field(c) = a
+					return nil
+				}
+			}
+			return fmt.Errorf("must be one of %s, got %q", strings.Join(allowed, ", "), v.raw)
+		}
+	}
+	return []configKey{
+		{name: "gateway-addr", kind: kindAddr, def: "127.0.0.1:8000", usage: "gateway listener `host:port` (empty turns it off)",
+			set: addr(func(c *serveConfig) *string { return &c.GatewayAddr })},
+		{name: "management-addr", kind: kindAddr, def: "127.0.0.1:8001", usage: "management API listener `host:port` (empty turns it off)",
+			set: addr(func(c *serveConfig) *string { return &c.ManagementAddr })},
+		{name: "portal-addr", kind: kindAddr, def: "127.0.0.1:8002", usage: "developer portal listener `host:port` (empty turns it off)",
+			set: addr(func(c *serveConfig) *string { return &c.PortalAddr })},
+		{name: "identity-addr", kind: kindAddr, def: "127.0.0.1:8003", usage: "identity provider listener `host:port` (empty turns it off)",
+			set: addr(func(c *serveConfig) *string { return &c.IdentityAddr })},
+		{name: "data-dir", def: "./tollgate-data", usage: "`directory` for the SQLite database, master key and admin key",
+			set: func(c *serveConfig, v value) error {
+				if v.raw == "" {
+					return errors.New("must not be empty")
+				}
+				c.DataDir = v.raw
+				return nil
+			}},
+		{name: "database", kind: kindDatabase, usage: "database `URL`: sqlite://PATH or postgres://... (default sqlite://<data-dir>/tollgate.db)",
+			set: func(c *serveConfig, v value) error {
+				if v.raw == "" {
+					return nil // derived from data-dir
+				}
+				if err := checkDatabaseURL(v.raw); err != nil {
+					return err
+				}
+				c.Database = v.raw
+				return nil
+			}},
+		{name: "master-key-file", usage: "`file` holding the master key (default <data-dir>/master.key)",
+			set: str(func(c *serveConfig) *string { return &c.MasterKeyFile })},
+		{name: "master-key", envOnly: true, set: str(func(c *serveConfig) *string { return &c.MasterKey })},
+		{name: "admin-key", envOnly: true, set: str(func(c *serveConfig) *string { return &c.AdminKey })},
+		{name: "public-url-gateway", kind: kindURL, usage: "externally visible base `URL` of the gateway",
+			set: pubURL(func(c *serveConfig) *string { return &c.PublicURLGateway })},
+		{name: "public-url-management", kind: kindURL, usage: "externally visible base `URL` of the management API",
+			set: pubURL(func(c *serveConfig) *string { return &c.PublicURLManagement })},
+		{name: "public-url-portal", kind: kindURL, usage: "externally visible base `URL` of the developer portal",
+			set: pubURL(func(c *serveConfig) *string { return &c.PublicURLPortal })},
+		{name: "public-url-identity", kind: kindURL, usage: "externally visible base `URL` of the identity provider",
+			set: pubURL(func(c *serveConfig) *string { return &c.PublicURLIdentity })},
+		{name: "gateway-tls-cert", usage: "PEM certificate `file` for the gateway (with --gateway-tls-key)",
+			set: str(func(c *serveConfig) *string { return &c.GatewayTLSCert })},
+		{name: "gateway-tls-key", usage: "PEM private key `file` for the gateway (with --gateway-tls-cert)",
+			set: str(func(c *serveConfig) *string { return &c.GatewayTLSKey })},
+		{name: "no-defaults", kind: kindBool, def: "false", usage: "do not create the default user, products and Echo API on first start",
+			set: func(c *serveConfig, v value) error {
+				b, err := strconv.ParseBool(v.raw)
+				if err != nil {
+					return fmt.Errorf("%q is not a boolean (true or false)", v.raw)
+				}
+				c.NoDefaults = b
+				return nil
+			}},
+		{name: "shutdown-timeout", kind: kindDuration, def: "30s", usage: "how long in-flight requests may take to finish on shutdown (`duration`)",
+			set: func(c *serveConfig, v value) error {
+				d, err := time.ParseDuration(v.raw)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration (e.g. 30s, 1m)", v.raw)
+				}
+				if d < 0 {
+					return fmt.Errorf("%q must not be negative", v.raw)
+				}
+				c.ShutdownTimeout = d
+				return nil
+			}},
+		{name: "log-level", kind: kindEnum, def: "info", usage: "log `level`: debug, info, warn or error",
+			set: enum(func(c *serveConfig) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
+		{name: "log-format", kind: kindEnum, def: "text", usage: "log `format`: text or json",
+			set: enum(func(c *serveConfig) *string { return &c.LogFormat }, "text", "json")},
+		{name: "redis", kind: kindAddr, usage: "Redis `host:port` shared by the nodes for counters (optional)",
+			set: func(c *serveConfig, v value) error {
+				a, err := parseAddr(v.raw, true)
+				if err != nil {
+					return err
+				}
+				c.Redis = a
+				return nil
+			}},
+	}
+}
+
+// parseAddr checks host:port. An empty value or "off" means "no address"
+// when allowOff (the environment cannot express an empty value, so "off"
+// exists for it).
+func parseAddr(s string, allowOff bool) (string, error) {
+	if allowOff && (s == "" || strings.EqualFold(s, "off")) {
+		return "", nil
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not host:port", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("%q has a bad port (0-65535)", s)
+	}
+	return s, nil
+}
+
+func checkDatabaseURL(s string) error {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return fmt.Errorf("%q is not a database URL (sqlite://PATH or postgres://...)", redactURL(s))
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite":
+		if rest == "" {
+			return errors.New("sqlite:// needs a file path, e.g. sqlite://./tollgate-data/tollgate.db")
+		}
+	case "postgres", "postgresql":
+		if _, err := url.Parse(s); err != nil {
+			return fmt.Errorf("%q is not a valid PostgreSQL URL", redactURL(s))
+		}
+	default:
+		return fmt.Errorf("unsupported database scheme %q (use sqlite, postgres or postgresql)", scheme)
+	}
+	return nil
+}
+
+// redactURL hides a password in a URL so it can go into an error message.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	// Unparsable: hide whatever stands between the scheme and the last '@'.
+	if i := strings.Index(s, "://"); i >= 0 {
+		if j := strings.LastIndexByte(s, '@'); j > i+3 {
+			return s[:i+3] + "xxxxx" + s[j:]
+		}
+	}
+	return s
+}
+
+// flagValue records a flag's raw text and whether it was given.
+type flagValue struct {
+	raw    string
+	set    bool
+	isBool bool
+}
+
+func (f *flagValue) String() string     { return f.raw }
+func (f *flagValue) Set(s string) error { f.raw, f.set = s, true; return nil }
+func (f *flagValue) IsBoolFlag() bool   { return f.isBool }
+
+// maxConfigFile bounds the YAML config file; real ones are a few hundred bytes.
+const maxConfigFile = 1 << 20
+
+// loadServeConfig builds the serve configuration. Precedence: flag >
+// environment (TOLLGATE_<KEY>) > config file (--config / TOLLGATE_CONFIG)
+// > default. Errors name the key and where its value came from.
+func loadServeConfig(args []string, getenv func(string) string) (serveConfig, error) {
+	keys := serveKeys()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flags := map[string]*flagValue{}
+	for _, k := range keys {
+		if k.envOnly {
+			continue
+		}
+		fv := &flagValue{isBool: k.kind == kindBool}
+		flags[k.name] = fv
+		fs.Var(fv, k.name, k.usage)
+	}
+	configFlag := &flagValue{}
+	fs.Var(configFlag, "config", "YAML `file` with the same keys as the flags")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return serveConfig{}, &usageError{msg: serveUsage(fs), help: true}
+		}
+		return serveConfig{}, usageErrorf("serve: %v\n\n%s", err, serveUsage(fs))
+	}
+	if fs.NArg() > 0 {
+		return serveConfig{}, usageErrorf("serve: unexpected argument %q\n\n%s", fs.Arg(0), serveUsage(fs))
+	}
+
+	var cfg serveConfig
+	var file map[string]value
+	switch {
+	case configFlag.set:
+		cfg.ConfigFile = configFlag.raw
+	case getenv("TOLLGATE_CONFIG") != "":
+		cfg.ConfigFile = getenv("TOLLGATE_CONFIG")
+	}
+	if cfg.ConfigFile != "" {
+		var err error
+		file, err = readConfigFile(cfg.ConfigFile, keys)
+		if err != nil {
+			return serveConfig{}, err
+		}
+	}
+
+	var errs []string
+	for _, k := range keys {
+		v, ok := value{}, false
+		if fv := flags[k.name]; fv != nil && fv.set {
+			v, ok = value{raw: fv.raw, source: "flag --" + k.name}, true
+		} else if e := getenv(envName(k.name)); e != "" {
+			v, ok = value{raw: e, source: "env " + envName(k.name)}, true
+		} else if fvv, found := file[k.name]; found {
+			v, ok = fvv, true
+		}
+		if !ok {
+			v = value{raw: k.def, source: "default"}
+		}
+		if err := k.set(&cfg, v); err != nil {
+			errs = append(errs, fmt.Sprintf("%s (%s): %v", k.name, v.source, err))
+		}
+	}
+	if len(errs) > 0 {
+		return serveConfig{}, fmt.Errorf("serve configuration: %s", strings.Join(errs, "; "))
+	}
+
+	// Derived defaults.
+	if cfg.Database == "" {
+		cfg.Database = "sqlite://" + filepath.ToSlash(filepath.Join(cfg.DataDir, "tollgate.db"))
+		if strings.HasPrefix(cfg.DataDir, "./") {
+			// filepath.Join drops "./"; keep it so the URL reads as relative.
+			cfg.Database = "sqlite://./" + strings.TrimPrefix(cfg.Database, "sqlite://")
+		}
+	}
+	if cfg.MasterKeyFile == "" {
+		cfg.MasterKeyFile = filepath.Join(cfg.DataDir, "master.key")
+	}
+	if (cfg.GatewayTLSCert == "") != (cfg.GatewayTLSKey == "") {
+		return serveConfig{}, errors.New("serve configuration: gateway-tls-cert and gateway-tls-key must be given together")
+	}
+	return cfg, nil
+}
+
+// readConfigFile reads the YAML config: a mapping of key to scalar. Unknown
+// keys, secrets and non-scalar values are refused with their line.
+func readConfigFile(path string, keys []configKey) (map[string]value, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	if len(data) > maxConfigFile {
+		return nil, fmt.Errorf("config file %s: larger than %d bytes", path, maxConfigFile)
+	}
+	out := map[string]value{}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return out, nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return out, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("config file %s:%d: must be a mapping of key: value", path, root.Line)
+	}
+	byName := map[string]configKey{}
+	for _, k := range keys {
+		byName[k.name] = k
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		kn, vn := root.Content[i], root.Content[i+1]
+		where := fmt.Sprintf("%s:%d", path, kn.Line)
+		k, known := byName[kn.Value]
+		switch {
+		case kn.Value == "config":
+			return nil, fmt.Errorf("config file %s: key %q cannot be set in a config file", where, kn.Value)
+		case !known:
+			return nil, fmt.Errorf("config file %s: unknown key %q", where, kn.Value)
+		case k.envOnly:
+			return nil, fmt.Errorf("config file %s: key %q is a secret and is read only from %s", where, kn.Value, envName(k.name))
+		case vn.Kind != yaml.ScalarNode:
+			return nil, fmt.Errorf("config file %s: key %q must have a single value", where, kn.Value)
+		}
+		if _, dup := out[kn.Value]; dup {
+			return nil, fmt.Errorf("config file %s: key %q given twice", where, kn.Value)
+		}
+		raw := vn.Value
+		if vn.Tag == "!!null" {
+			raw = ""
+		}
+		out[kn.Value] = value{raw: raw, source: where}
+	}
+	return out, nil
+}
+
+func serveUsage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString("Usage: tollgate serve [flags]\n\nFlags (each also TOLLGATE_<FLAG> in the environment and a key of the --config file):\n")
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	b.WriteString("\nEnvironment only: TOLLGATE_MASTER_KEY (the master key itself), TOLLGATE_ADMIN_KEY (the root admin key).\n")
+	return b.String()
+}

@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"context"
+	"sync"
+)
+
+// hub fans configuration versions out to Changes subscribers. Each subscriber
+// has a one-slot channel holding the newest undelivered version, so a slow
+// receiver sees coalesced versions and never holds up a writer.
+type hub struct {
+	mu     sync.Mutex
+	last   int64
+	subs   map[chan int64]struct{}
+	closed bool
+}
+
+func newHub(current int64) *hub {
+	return &hub{last: current, subs: make(map[chan int64]struct{})}
+}
+
+// publish delivers v unless a version at least as new was already delivered,
+// so receivers only ever see versions increase.
+func (h *hub) publish(v int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if v <= h.last {
+		return
+	}
+	h.last = v
+	for ch := range h.subs {
+		select {
+		case <-ch: // replace the undelivered older version
+		default:
+		}
+		ch <- v // cannot block: only publish sends, under h.mu
+	}
+}
+
+func (h *hub) subscribe(ctx context.Context) <-chan int64 {
+	ch := make(chan int64, 1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		close(ch)
+		return ch
+	}
+	h.subs[ch] = struct{}{}
+	context.AfterFunc(ctx, func() { h.unsubscribe(ch) })
+	return ch
+}
+
+func (h *hub) unsubscribe(ch chan int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[ch]; ok {
+		delete(h.subs, ch)
+		close(ch)
+	}
+}
+
+// close ends every subscription; the Store is going away.
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for ch := range h.subs {
+		delete(h.subs, ch)
+		close(ch)
+	}
+}
