@@ -27,6 +27,9 @@ Client of the management API:
   delete KIND ID     delete a resource
   apply -f FILE|DIR  create or update resources from YAML/JSON documents (-f - for stdin)
   export             print every resource as apply-able YAML
+  login              get a management API token with an application's client credentials
+  keys rotate-signing
+                     rotate the identity provider's token signing key
 
 Other:
   version            print the version

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/gateway"
+	"github.com/tollgate/tollgate/internal/identity"
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -204,6 +205,11 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 			s.close()
 		}
 	}()
+	// Bind first: a busy port fails before anything is written, and the
+	// identity provider needs its own URL to name itself as issuer.
+	if err := s.bind(); err != nil {
+		return nil, err
+	}
 	if s.store, err = openStore(ctx, cfg.Database); err != nil {
 		return nil, err
 	}
@@ -222,11 +228,28 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	s.adminKey = adminKey
 
 	reg := resource.NewRegistry()
+	for _, k := range identity.Kinds() {
+		reg.Register(k)
+	}
+	idp, err := identity.New(identity.Options{Store: s.store, Keyring: s.keyring, Issuer: s.identityURL(), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("identity provider: %w", err)
+	}
+	if err := idp.Bootstrap(ctx); err != nil {
+		return nil, fmt.Errorf("identity provider: %w", err)
+	}
 	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Logger: log})
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
-		AdminKey: adminKey, Synced: s.gateway.Sync, Logger: log,
+		AdminKey: adminKey, Tokens: idp, Synced: s.gateway.Sync, Logger: log,
 	})
+	dir := idp.Directory()
+	s.mgmt.Handle(identity.KindApplications, management.Hooks{
+		Prepare: dir.PrepareApplication, Delete: dir.DeleteApplication,
+		Actions: map[string]management.Action{"addPassword": dir.AddPassword, "removePassword": dir.RemovePassword, "grantAdminConsent": dir.GrantAdminConsent},
+	})
+	s.mgmt.Handle(identity.KindUsers, management.Hooks{Prepare: dir.PrepareUser, Actions: map[string]management.Action{"setPassword": dir.SetPassword}})
+	s.mgmt.Mount("/directory", idp.DirectoryHandler())
 
 	version, err := s.store.Version(ctx)
 	if err != nil {
@@ -246,14 +269,24 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.bgDone = make(chan struct{})
+	var bgWork sync.WaitGroup
+	bgWork.Add(2)
 	go func() {
-		defer close(s.bgDone)
+		defer bgWork.Done()
 		s.gateway.Run(bg, s.store.Changes(bg))
 	}()
+	go func() {
+		defer bgWork.Done()
+		if err := idp.Run(bg); err != nil && bg.Err() == nil {
+			log.Error("identity provider background work stopped", "err", err)
+		}
+	}()
+	go func() {
+		bgWork.Wait()
+		close(s.bgDone)
+	}()
 
-	if err := s.listen(); err != nil {
-		return nil, err
-	}
+	s.serve(map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp})
 	if u, ok := s.urls["management"]; ok {
 		_ = os.WriteFile(filepath.Join(cfg.DataDir, "management.url"), []byte(u+"\n"), 0o644)
 	}
@@ -261,15 +294,27 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	return s, nil
 }
 
-func (s *server) listen() error {
-	cfg := s.cfg
-	type spec struct {
-		name, addr, public string
-		h                  http.Handler
+// identityURL is the identity provider's public base URL: the configured
+// one, or its listener's, or (listener off, e.g. a gateway-only node) the
+// default address, so that tokens name the same issuer on every node.
+func (s *server) identityURL() string {
+	if s.cfg.PublicURLIdentity != "" {
+		return s.cfg.PublicURLIdentity
 	}
-	specs := []spec{
-		{"gateway", cfg.GatewayAddr, cfg.PublicURLGateway, s.gateway},
-		{"management", cfg.ManagementAddr, cfg.PublicURLManagement, s.mgmt},
+	if u, ok := s.urls["identity"]; ok {
+		return u
+	}
+	return "http://127.0.0.1:8003"
+}
+
+// bind opens the sockets of the listeners that are on and works out their
+// URLs; serve attaches the handlers.
+func (s *server) bind() error {
+	cfg := s.cfg
+	specs := []struct{ name, addr, public string }{
+		{"gateway", cfg.GatewayAddr, cfg.PublicURLGateway},
+		{"management", cfg.ManagementAddr, cfg.PublicURLManagement},
+		{"identity", cfg.IdentityAddr, cfg.PublicURLIdentity},
 	}
 	for _, sp := range specs {
 		if sp.addr == "" {
@@ -281,16 +326,15 @@ func (s *server) listen() error {
 		}
 		l := &listener{name: sp.name, ln: ln, done: make(chan error, 1)}
 		l.srv = &http.Server{
-			Handler:           sp.h,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
+		s.listeners = append(s.listeners, l)
 		if sp.name == "gateway" && cfg.GatewayTLSCert != "" {
 			cert, err := tls.LoadX509KeyPair(cfg.GatewayTLSCert, cfg.GatewayTLSKey)
 			if err != nil {
-				ln.Close()
 				return fmt.Errorf("gateway TLS certificate: %w", err)
 			}
 			// HTTP/2 is negotiated by ALPN when TLSConfig offers it.
@@ -306,9 +350,14 @@ func (s *server) listen() error {
 			url = scheme + "://" + ln.Addr().String()
 		}
 		s.urls[sp.name] = url
-		s.listeners = append(s.listeners, l)
 	}
+	return nil
+}
+
+// serve starts serving every bound listener with its handler.
+func (s *server) serve(handlers map[string]http.Handler) {
 	for _, l := range s.listeners {
+		l.srv.Handler = handlers[l.name]
 		go func(l *listener) {
 			var err error
 			if l.tls {
@@ -322,7 +371,6 @@ func (s *server) listen() error {
 			l.done <- err
 		}(l)
 	}
-	return nil
 }
 
 func (s *server) printBanner(ctx context.Context, out io.Writer, adminKeyPath string) {
@@ -383,6 +431,9 @@ func (s *server) shutdown() error {
 // than once.
 func (s *server) close() {
 	s.closeOnce.Do(func() {
+		for _, l := range s.listeners {
+			l.ln.Close()
+		}
 		if s.cancel != nil {
 			s.cancel()
 			<-s.bgDone

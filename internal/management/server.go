@@ -32,6 +32,11 @@ type Hooks struct {
 	// and Validate: it fills generated fields, checks references and
 	// uniqueness, and refuses with an *apierror.Error. old is nil on create.
 	Prepare func(ctx context.Context, tx store.Tx, id string, old, new resource.Resource) error
+	// Check runs inside the write transaction after the record was
+	// written, so it sees the new state (e.g. policy documents that use a
+	// named value are recompiled against its new value); an error undoes
+	// the write.
+	Check func(ctx context.Context, tx store.Tx, rec store.Record) error
 	// Delete runs inside the delete transaction before the record and its
 	// children are removed: it cascades, or refuses (409). query holds the
 	// request's query parameters (e.g. deleteSubscriptions).
@@ -121,6 +126,7 @@ func (s *Server) Handle(kind string, h Hooks) {
 	}
 	merged.Prepare = chainPrepare(prev.Prepare, h.Prepare)
 	merged.Delete = chainDelete(prev.Delete, h.Delete)
+	merged.Check = chainCheck(prev.Check, h.Check)
 	s.hooks[kind] = merged
 }
 
@@ -139,6 +145,21 @@ func chainPrepare(a, b func(context.Context, store.Tx, string, resource.Resource
 	}
 }
 
+func chainCheck(a, b func(context.Context, store.Tx, store.Record) error) func(context.Context, store.Tx, store.Record) error {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	return func(ctx context.Context, tx store.Tx, rec store.Record) error {
+		if err := a(ctx, tx, rec); err != nil {
+			return err
+		}
+		return b(ctx, tx, rec)
+	}
+}
+
 func chainDelete(a, b func(context.Context, store.Tx, string, resource.Resource, map[string]string) error) func(context.Context, store.Tx, string, resource.Resource, map[string]string) error {
 	if a == nil {
 		return b
@@ -154,9 +175,10 @@ func chainDelete(a, b func(context.Context, store.Tx, string, resource.Resource,
 	}
 }
 
-// Mount serves non-resource routes under prefix (e.g. "/directory" for
-// GET /directory). Requests are authenticated first; only GET and HEAD
-// are allowed to read-only callers.
+// Mount serves non-resource routes at prefix and below (e.g. "/directory"
+// for GET /directory). Resource paths take precedence, so a mount at
+// "/directory" does not hide /directory/applications. Requests are
+// authenticated first; only GET and HEAD are allowed to read-only callers.
 func (s *Server) Mount(prefix string, h http.Handler) {
 	s.mounts = append(s.mounts, mount{prefix: strings.TrimRight(prefix, "/"), h: h})
 }
@@ -196,12 +218,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.New(http.StatusForbidden, "Forbidden", "The credential may only read; %s needs the %s role.", r.Method, RoleReadWrite))
 		return
 	}
-	for _, m := range s.mounts {
-		if path == m.prefix || strings.HasPrefix(path, m.prefix+"/") {
-			m.h.ServeHTTP(w, r)
-			return
-		}
-	}
 	if path == "/kinds" && readOnly {
 		s.serveKinds(w)
 		return
@@ -209,7 +225,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(path) > 1 && strings.HasSuffix(path, "/") {
 		path = strings.TrimRight(path, "/")
 	}
-	s.serveResource(w, r, path)
+	if s.isResourcePath(path) {
+		s.serveResource(w, r, path)
+		return
+	}
+	for _, m := range s.mounts {
+		if path == m.prefix || strings.HasPrefix(path, m.prefix+"/") {
+			m.h.ServeHTTP(w, r)
+			return
+		}
+	}
+	apierror.Write(w, apierror.New(http.StatusNotFound, "NotFound", "No resource or collection at %s.", path))
+}
+
+// isResourcePath reports whether path is an item, a collection or an item's
+// action; resources take precedence over mounted routes.
+func (s *Server) isResourcePath(path string) bool {
+	reg := s.opts.Registry
+	if _, _, ok := reg.Resolve(path); ok {
+		return true
+	}
+	if _, _, ok := reg.ResolveCollection(path); ok {
+		return true
+	}
+	if i := strings.LastIndexByte(path, '/'); i > 0 {
+		_, _, ok := reg.Resolve(path[:i])
+		return ok
+	}
+	return false
 }
 
 func (s *Server) authenticate(r *http.Request) (canWrite bool, err error) {

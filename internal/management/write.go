@@ -108,7 +108,13 @@ func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string
 			return err
 		}
 		rec, err = tx.Put(ctx, store.Record{ID: id, Kind: k.Name, Parent: parent, Body: b}, ifMatchFor(ifMatch, created))
-		return err
+		if err != nil {
+			return err
+		}
+		if h := s.hooks[k.Name].Check; h != nil {
+			return h(ctx, tx, rec)
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Record{}, false, err

@@ -1,0 +1,796 @@
+package identity
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tollgate/tollgate/internal/store"
+)
+
+const (
+	stateAuthReqPrefix  = "identity/authreq/"
+	stateSessionPrefix  = "identity/session/"
+	stateConsentPrefix  = "identity/consent/"
+	stateThrottlePrefix = "identity/throttle/"
+	authReqLifetime     = 10 * time.Minute
+	cookieSession       = "tg_session"
+	cookieBrowser       = "tg_browser"
+)
+
+// authRequest is a validated authorization request waiting for sign-in or
+// consent.
+type authRequest struct {
+	ID            string    `json:"id"`
+	ClientID      string    `json:"clientId"`
+	RedirectURI   string    `json:"redirectUri"`
+	RedirectGiven bool      `json:"redirectGiven"`
+	State         string    `json:"state,omitempty"`
+	Challenge     string    `json:"challenge,omitempty"`
+	Grant         grant     `json:"grant"`
+	Prompt        string    `json:"prompt,omitempty"`
+	LoginHint     string    `json:"loginHint,omitempty"`
+	Expires       time.Time `json:"expires"`
+}
+
+type session struct {
+	UserOID  string    `json:"userOid"`
+	AuthTime time.Time `json:"authTime"`
+	SID      string    `json:"sid"`
+	Expires  time.Time `json:"expires"`
+}
+
+// matchRedirect finds the registered redirect URI the request names:
+// exact string match, except that a native app's loopback redirect may use
+// any port (RFC 8252 §7.3).
+func matchRedirect(app *Application, requested string) (registeredRedirect, bool) {
+	regs := app.redirectURIs()
+	for _, r := range regs {
+		if r.uri == requested {
+			return r, true
+		}
+	}
+	ru, err := url.Parse(requested)
+	if err != nil || ru.Scheme != "http" || !isLoopbackIP(ru.Hostname()) {
+		return registeredRedirect{}, false
+	}
+	for _, r := range regs {
+		if !r.native {
+			continue
+		}
+		gu, err := url.Parse(r.uri)
+		if err != nil || gu.Scheme != "http" || !isLoopbackIP(gu.Hostname()) {
+			continue
+		}
+		if gu.Hostname() == ru.Hostname() && gu.Path == ru.Path && gu.RawQuery == ru.RawQuery && ru.User == nil && ru.Fragment == "" {
+			return r, true
+		}
+	}
+	return registeredRedirect{}, false
+}
+
+func isLoopbackIP(h string) bool {
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback() || strings.EqualFold(h, "localhost")
+}
+
+// scopeSet is the parsed scope parameter of a user sign-in.
+type scopeSet struct {
+	resource    *Application
+	prefix      string
+	delegated   []string
+	oidc        []string
+	needConsent []string // delegated scopes an admin has not granted
+	adminOnly   []string // of those, scopes only an admin may consent to
+}
+
+// parseScopes resolves delegated scopes: "openid profile email
+// offline_access" and "<resource>/<scope>" (or "<resource>/.default" for
+// the client's statically required scopes), for one resource.
+func parseScopes(snap *snapshot, client *Application, scope string) (*scopeSet, error) {
+	ss := &scopeSet{}
+	fields := strings.Fields(scope)
+	if len(fields) == 0 {
+		return nil, invalidScope("scope is required (e.g. \"openid api://<resource>/<scope>\").")
+	}
+	if len(fields) > 50 {
+		return nil, invalidScope("Too many scopes.")
+	}
+	for _, f := range fields {
+		if isOIDCScope(f) {
+			ss.oidc = appendUnique(ss.oidc, f)
+			continue
+		}
+		i := strings.LastIndexByte(f, '/')
+		if i <= 0 {
+			return nil, invalidScope("The scope %q is unknown: name it <resource>/<scope>.", f)
+		}
+		prefix, value := f[:i], f[i+1:]
+		res := findResourceApp(snap.apps, prefix)
+		if res == nil {
+			return nil, invalidScope("No resource in the directory is named %q.", prefix)
+		}
+		if ss.resource != nil && ss.resource != res {
+			return nil, invalidScope("Scopes of several resources were asked for; a token is for one resource.")
+		}
+		ss.resource, ss.prefix = res, prefix
+		if value == ".default" {
+			for _, rra := range client.RequiredResourceAccess {
+				if findResourceApp(snap.apps, rra.ResourceAppID) != res {
+					continue
+				}
+				for _, ra := range rra.ResourceAccess {
+					if s := res.findScope(ra.ID); ra.Type == "Scope" && s != nil && s.enabled() {
+						ss.delegated = appendUnique(ss.delegated, s.Value)
+					}
+				}
+			}
+			continue
+		}
+		s := res.findScope(value)
+		if s == nil || !s.enabled() || s.Value != value {
+			return nil, invalidScope("%s exposes no scope %q.", prefix, value)
+		}
+		ss.delegated = appendUnique(ss.delegated, s.Value)
+	}
+	if ss.resource != nil {
+		var granted []string
+		for _, g := range client.OAuth2PermissionGrants {
+			if g.ResourceAppID == ss.resource.AppID {
+				granted = append(granted, strings.Fields(g.Scope)...)
+			}
+		}
+		for _, d := range ss.delegated {
+			if !contains(granted, d) {
+				ss.needConsent = append(ss.needConsent, d)
+				if s := ss.resource.findScope(d); s != nil && s.Type == "Admin" {
+					ss.adminOnly = append(ss.adminOnly, d)
+				}
+			}
+		}
+	}
+	return ss, nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// handleAuthorize serves /{tenant}/oauth2/v2.0/authorize.
+func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		p.errorPage(w, http.StatusMethodNotAllowed, "Use GET or POST.")
+		return
+	}
+	var q url.Values
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		if err := r.ParseForm(); err != nil {
+			p.errorPage(w, http.StatusBadRequest, "The request could not be read.")
+			return
+		}
+		q = r.PostForm
+	} else {
+		if len(r.URL.RawQuery) > 8<<10 {
+			p.errorPage(w, http.StatusRequestURITooLong, "The request is too long.")
+			return
+		}
+		q = r.URL.Query()
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			p.errorPage(w, http.StatusBadRequest, "The parameter "+k+" is repeated.")
+			return
+		}
+	}
+	ctx := r.Context()
+	snap, err := p.directory(ctx)
+	if err != nil {
+		p.log.Error("authorize: read directory", "err", err)
+		p.errorPage(w, http.StatusInternalServerError, "The server could not complete the request.")
+		return
+	}
+	// A bad client or redirect URI is never redirected to.
+	app := snap.app(q.Get("client_id"))
+	if app == nil {
+		p.errorPage(w, http.StatusBadRequest, "The application (client_id) is not registered in this directory.")
+		return
+	}
+	ru := q.Get("redirect_uri")
+	var reg registeredRedirect
+	if ru == "" {
+		regs := app.redirectURIs()
+		if len(regs) != 1 {
+			p.errorPage(w, http.StatusBadRequest, "redirect_uri is required.")
+			return
+		}
+		reg = regs[0]
+	} else {
+		var ok bool
+		if reg, ok = matchRedirect(app, ru); !ok {
+			p.errorPage(w, http.StatusBadRequest, "The redirect_uri is not registered for this application.")
+			return
+		}
+	}
+	if ru == "" {
+		ru = reg.uri
+	}
+	state := q.Get("state")
+	fail := func(code, desc string) { p.redirectError(w, r, ru, state, code, desc) }
+	if q.Get("request") != "" || q.Get("request_uri") != "" {
+		fail("request_not_supported", "Request objects are not supported.")
+		return
+	}
+	if rt := q.Get("response_type"); rt != "code" {
+		fail("unsupported_response_type", "Only response_type=code is supported.")
+		return
+	}
+	if rm := q.Get("response_mode"); rm != "" && rm != "query" {
+		fail("invalid_request", "Only response_mode=query is supported.")
+		return
+	}
+	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		fail("invalid_request", "code_challenge_method without code_challenge.")
+		return
+	case challenge != "" && method != "S256":
+		fail("invalid_request", "code_challenge_method must be S256; plain is not allowed.")
+		return
+	case challenge != "" && (len(challenge) != 43 || strings.Trim(challenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != ""):
+		fail("invalid_request", "code_challenge must be the base64url SHA-256 of the verifier (43 characters).")
+		return
+	case challenge == "" && reg.public:
+		fail("invalid_request", "PKCE (code_challenge with S256) is required for public clients.")
+		return
+	}
+	ss, err := parseScopes(snap, app, q.Get("scope"))
+	if err != nil {
+		var oe *oauthError
+		errors.As(err, &oe)
+		fail(oe.code, oe.description)
+		return
+	}
+	if len(ss.adminOnly) > 0 {
+		fail("consent_required", "An administrator must consent to "+strings.Join(ss.adminOnly, ", ")+" (grantAdminConsent).")
+		return
+	}
+	prompt := q.Get("prompt")
+	if prompt != "" && prompt != "none" && prompt != "login" && prompt != "consent" && prompt != "select_account" {
+		fail("invalid_request", "prompt must be none, login, consent or select_account.")
+		return
+	}
+	if len(q.Get("nonce")) > 512 || len(state) > 2048 {
+		fail("invalid_request", "nonce or state is too long.")
+		return
+	}
+	ar := &authRequest{
+		ID: randomToken(), ClientID: app.AppID, RedirectURI: ru, RedirectGiven: q.Get("redirect_uri") != "",
+		State: state, Challenge: challenge, Prompt: prompt, LoginHint: q.Get("login_hint"),
+		Expires: p.now().Add(authReqLifetime),
+		Grant: grant{ClientID: app.AppID, OIDC: ss.oidc, Delegated: ss.delegated, ScopePrefix: ss.prefix,
+			Nonce: q.Get("nonce"), Public: reg.public},
+	}
+	if ss.resource != nil {
+		ar.Grant.Resource = ss.resource.AppID
+	}
+	sess, _ := p.currentSession(ctx, r, snap)
+	if sess != nil && prompt != "login" {
+		if ma := q.Get("max_age"); ma != "" {
+			var secs int64
+			if _, err := fmt.Sscanf(ma, "%d", &secs); err == nil && p.now().Sub(sess.AuthTime) > time.Duration(secs)*time.Second {
+				sess = nil
+			}
+		}
+	}
+	if sess == nil || prompt == "login" {
+		if prompt == "none" {
+			fail("login_required", "The user is not signed in.")
+			return
+		}
+		if err := p.saveAuthRequest(ctx, ar); err != nil {
+			p.serverError(w, err)
+			return
+		}
+		p.signInPage(w, r, ar, "", http.StatusOK)
+		return
+	}
+	p.afterSignIn(w, r, snap, ar, sess)
+}
+
+// afterSignIn asks for consent if needed, then issues the code.
+func (p *Provider) afterSignIn(w http.ResponseWriter, r *http.Request, snap *snapshot, ar *authRequest, sess *session) {
+	ctx := r.Context()
+	ar.Grant.UserOID, ar.Grant.AuthTime, ar.Grant.SID = sess.UserOID, sess.AuthTime, sess.SID
+	missing, err := p.missingConsent(ctx, snap, ar)
+	if err != nil {
+		p.serverError(w, err)
+		return
+	}
+	if len(missing) > 0 || ar.Prompt == "consent" {
+		if ar.Prompt == "none" {
+			p.redirectError(w, r, ar.RedirectURI, ar.State, "consent_required", "The user has not consented to "+strings.Join(missing, ", ")+".")
+			return
+		}
+		if err := p.saveAuthRequest(ctx, ar); err != nil {
+			p.serverError(w, err)
+			return
+		}
+		p.consentPage(w, r, snap, ar, missing)
+		return
+	}
+	p.issueCode(w, r, ar)
+}
+
+type consentRecord struct {
+	Scopes map[string][]string `json:"scopes"` // resource appId -> scope values
+}
+
+func (p *Provider) missingConsent(ctx context.Context, snap *snapshot, ar *authRequest) ([]string, error) {
+	if ar.Grant.Resource == "" {
+		return nil, nil
+	}
+	client := snap.app(ar.ClientID)
+	var granted []string
+	for _, g := range client.OAuth2PermissionGrants {
+		if g.ResourceAppID == ar.Grant.Resource {
+			granted = append(granted, strings.Fields(g.Scope)...)
+		}
+	}
+	rec, err := p.state.Get(ctx, stateConsentPrefix+ar.Grant.UserOID+"/"+ar.ClientID)
+	if err == nil {
+		var cr consentRecord
+		if json.Unmarshal(rec.Value, &cr) == nil {
+			granted = append(granted, cr.Scopes[ar.Grant.Resource]...)
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("read consent: %w", err)
+	}
+	var missing []string
+	for _, d := range ar.Grant.Delegated {
+		if !contains(granted, d) {
+			missing = append(missing, d)
+		}
+	}
+	return missing, nil
+}
+
+func (p *Provider) saveAuthRequest(ctx context.Context, ar *authRequest) error {
+	body, _ := json.Marshal(ar)
+	if err := p.state.Put(ctx, store.StateRecord{Key: stateAuthReqPrefix + ar.ID, Value: body, Expires: ar.Expires}); err != nil {
+		return fmt.Errorf("save authorization request: %w", err)
+	}
+	return nil
+}
+
+func (p *Provider) loadAuthRequest(ctx context.Context, id string) (*authRequest, error) {
+	if id == "" || len(id) > 100 {
+		return nil, store.ErrNotFound
+	}
+	rec, err := p.state.Get(ctx, stateAuthReqPrefix+id)
+	if err != nil {
+		return nil, err
+	}
+	var ar authRequest
+	if err := json.Unmarshal(rec.Value, &ar); err != nil {
+		return nil, fmt.Errorf("decode authorization request: %w", err)
+	}
+	if !p.now().Before(ar.Expires) {
+		return nil, store.ErrNotFound
+	}
+	return &ar, nil
+}
+
+// issueCode stores a code bound to the client, redirect URI and PKCE
+// challenge and sends the browser back to the client.
+func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar *authRequest) {
+	ctx := r.Context()
+	code := randomToken()
+	now := p.now()
+	cr := codeRecord{Grant: ar.Grant, RedirectURI: ar.RedirectURI, RedirectGiven: ar.RedirectGiven, Challenge: ar.Challenge, Expires: now.Add(p.opts.CodeLifetime)}
+	body, _ := json.Marshal(cr)
+	// The record outlives the code so that a late reuse is still detected
+	// and revokes what the code issued.
+	if err := p.state.Create(ctx, store.StateRecord{Key: tokenKey(stateCodePrefix, code), Value: body, Expires: now.Add(p.opts.CodeLifetime + p.opts.AccessTokenLifetime)}); err != nil {
+		p.serverError(w, fmt.Errorf("store code: %w", err))
+		return
+	}
+	_ = p.state.Delete(ctx, stateAuthReqPrefix+ar.ID)
+	p.redirect(w, r, ar.RedirectURI, url.Values{"code": {code}}, ar.State)
+}
+
+func (p *Provider) redirect(w http.ResponseWriter, r *http.Request, to string, params url.Values, state string) {
+	u, err := url.Parse(to)
+	if err != nil {
+		p.errorPage(w, http.StatusBadRequest, "The redirect URI is invalid.")
+		return
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	if state != "" {
+		q.Set("state", state)
+	}
+	q.Set("iss", p.Issuer()) // RFC 9207
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	http.Redirect(w, r, u.String(), status)
+}
+
+func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, to, state, code, desc string) {
+	p.redirect(w, r, to, url.Values{"error": {code}, "error_description": {desc}}, state)
+}
+
+// currentSession returns the signed-in session of the request, if any.
+func (p *Provider) currentSession(ctx context.Context, r *http.Request, snap *snapshot) (*session, string) {
+	c, err := r.Cookie(cookieSession)
+	if err != nil || len(c.Value) > 100 || c.Value == "" {
+		return nil, ""
+	}
+	key := tokenKey(stateSessionPrefix, c.Value)
+	rec, err := p.state.Get(ctx, key)
+	if err != nil {
+		return nil, ""
+	}
+	var s session
+	if json.Unmarshal(rec.Value, &s) != nil || !p.now().Before(s.Expires) {
+		return nil, ""
+	}
+	if u := snap.byOID[s.UserOID]; u == nil || !u.enabled() {
+		return nil, ""
+	}
+	return &s, key
+}
+
+// browserID returns the browser's CSRF binding cookie, setting one if the
+// browser has none.
+func (p *Provider) browserID(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(cookieBrowser); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	v := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: cookieBrowser, Value: v, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+	return v
+}
+
+// csrfToken binds a form to the browser and the authorization request:
+// another site can neither read the browser cookie nor compute the token.
+func csrfToken(browser, reqID string) string {
+	sum := sha256.Sum256([]byte("tollgate csrf\x00" + browser + "\x00" + reqID))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func checkCSRF(r *http.Request, reqID string) bool {
+	c, err := r.Cookie(cookieBrowser)
+	if err != nil || c.Value == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(csrfToken(c.Value, reqID))) == 1
+}
+
+// handleSignIn serves the sign-in form's POST.
+func (p *Provider) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		p.errorPage(w, http.StatusMethodNotAllowed, "Use the sign-in form.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	ctx := r.Context()
+	ar, err := p.loadAuthRequest(ctx, r.PostForm.Get("req"))
+	if err != nil {
+		p.errorPage(w, http.StatusBadRequest, "This sign-in request has expired. Go back to the application and start again.")
+		return
+	}
+	if !checkCSRF(r, ar.ID) {
+		p.errorPage(w, http.StatusForbidden, "The form was not sent by this sign-in page (CSRF check failed).")
+		return
+	}
+	snap, err := p.directory(ctx)
+	if err != nil {
+		p.serverError(w, err)
+		return
+	}
+	upn := strings.TrimSpace(r.PostForm.Get("username"))
+	password := r.PostForm.Get("password")
+	if len(upn) > 256 || len(password) > 256 {
+		p.signInPage(w, r, ar, "The user name or password is incorrect.", http.StatusUnauthorized)
+		return
+	}
+	acctKey := stateThrottlePrefix + "acct/" + tokenKey("", strings.ToLower(upn))
+	addrKey := stateThrottlePrefix + "addr/" + clientAddr(r)
+	if p.throttled(ctx, acctKey, p.opts.LoginMaxFailures) || p.throttled(ctx, addrKey, p.opts.LoginMaxFailuresPerAddress) {
+		p.log.Warn("sign-in throttled", "addr", clientAddr(r))
+		p.signInPage(w, r, ar, "Too many failed sign-in attempts. Wait a few minutes and try again.", http.StatusTooManyRequests)
+		return
+	}
+	u := snap.byUPN[strings.ToLower(upn)]
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok := false
+	if hash != "" {
+		ok, _ = verifyPassword(hash, password)
+	} else {
+		// Spend the same work for unknown users, so timing does not tell
+		// which accounts exist.
+		_, _ = p.opts.Passwords.Hash(password)
+	}
+	if !ok {
+		p.recordFailure(ctx, acctKey)
+		p.recordFailure(ctx, addrKey)
+		p.signInPage(w, r, ar, "The user name or password is incorrect.", http.StatusUnauthorized)
+		return
+	}
+	if !u.enabled() {
+		p.signInPage(w, r, ar, "This account is disabled. Ask an administrator.", http.StatusForbidden)
+		return
+	}
+	_ = p.state.Delete(ctx, acctKey)
+	sv := randomToken()
+	sess := &session{UserOID: u.ObjectID, AuthTime: p.now().UTC(), SID: uuid.NewString(), Expires: p.now().Add(p.opts.SessionLifetime)}
+	body, _ := json.Marshal(sess)
+	if err := p.state.Put(ctx, store.StateRecord{Key: tokenKey(stateSessionPrefix, sv), Value: body, Expires: p.now().Add(p.opts.SessionLifetime)}); err != nil {
+		p.serverError(w, fmt.Errorf("store session: %w", err))
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: sv, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(p.opts.SessionLifetime / time.Second)})
+	p.log.Info("user signed in", "user", u.ObjectID, "client", ar.ClientID)
+	if ar.Prompt == "login" {
+		ar.Prompt = ""
+	}
+	p.afterSignIn(w, r, snap, ar, sess)
+}
+
+// handleConsent serves the consent form's POST.
+func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		p.errorPage(w, http.StatusMethodNotAllowed, "Use the consent form.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	ctx := r.Context()
+	ar, err := p.loadAuthRequest(ctx, r.PostForm.Get("req"))
+	if err != nil {
+		p.errorPage(w, http.StatusBadRequest, "This consent request has expired. Go back to the application and start again.")
+		return
+	}
+	if !checkCSRF(r, ar.ID) {
+		p.errorPage(w, http.StatusForbidden, "The form was not sent by this consent page (CSRF check failed).")
+		return
+	}
+	snap, err := p.directory(ctx)
+	if err != nil {
+		p.serverError(w, err)
+		return
+	}
+	sess, _ := p.currentSession(ctx, r, snap)
+	if sess == nil || sess.UserOID != ar.Grant.UserOID {
+		p.errorPage(w, http.StatusForbidden, "You are not signed in as the user this consent is for.")
+		return
+	}
+	if r.PostForm.Get("decision") != "accept" {
+		_ = p.state.Delete(ctx, stateAuthReqPrefix+ar.ID)
+		p.redirectError(w, r, ar.RedirectURI, ar.State, "access_denied", "The user declined consent.")
+		return
+	}
+	if ar.Grant.Resource != "" && len(ar.Grant.Delegated) > 0 {
+		key := stateConsentPrefix + ar.Grant.UserOID + "/" + ar.ClientID
+		var cr consentRecord
+		if rec, err := p.state.Get(ctx, key); err == nil {
+			_ = json.Unmarshal(rec.Value, &cr)
+		}
+		if cr.Scopes == nil {
+			cr.Scopes = map[string][]string{}
+		}
+		cr.Scopes[ar.Grant.Resource] = appendUnique(cr.Scopes[ar.Grant.Resource], ar.Grant.Delegated...)
+		body, _ := json.Marshal(cr)
+		if err := p.state.Put(ctx, store.StateRecord{Key: key, Value: body}); err != nil {
+			p.serverError(w, fmt.Errorf("store consent: %w", err))
+			return
+		}
+	}
+	p.issueCode(w, r, ar)
+}
+
+type throttleRecord struct {
+	Failures int `json:"failures"`
+	// WindowEnd is checked here as well as by the record's expiry, so the
+	// provider's clock decides.
+	WindowEnd time.Time `json:"windowEnd"`
+}
+
+func (p *Provider) throttled(ctx context.Context, key string, max int) bool {
+	rec, err := p.state.Get(ctx, key)
+	if err != nil {
+		return false
+	}
+	var t throttleRecord
+	return json.Unmarshal(rec.Value, &t) == nil && t.Failures >= max && p.now().Before(t.WindowEnd)
+}
+
+// recordFailure counts a failed sign-in in a window that starts with the
+// first failure; compare-and-swap keeps counts exact across nodes.
+func (p *Provider) recordFailure(ctx context.Context, key string) {
+	for attempt := 0; attempt < 5; attempt++ {
+		rec, err := p.state.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			body, _ := json.Marshal(throttleRecord{Failures: 1, WindowEnd: p.now().Add(p.opts.LoginThrottleWindow)})
+			err = p.state.Create(ctx, store.StateRecord{Key: key, Value: body, Expires: p.now().Add(p.opts.LoginThrottleWindow)})
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			}
+		} else if err == nil {
+			var t throttleRecord
+			_ = json.Unmarshal(rec.Value, &t)
+			t.Failures++
+			exp := rec.Expires
+			if !p.now().Before(t.WindowEnd) {
+				t = throttleRecord{Failures: 1, WindowEnd: p.now().Add(p.opts.LoginThrottleWindow)}
+				exp = t.WindowEnd
+			}
+			body, _ := json.Marshal(t)
+			err = p.state.CompareAndSwap(ctx, key, rec.Value, store.StateRecord{Key: key, Value: body, Expires: exp})
+			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+		}
+		if err != nil {
+			p.log.Error("record sign-in failure", "err", err)
+		}
+		return
+	}
+}
+
+// clientAddr is the peer address. Forwarded headers are not trusted: a
+// proxy in front should be configured to limit by address itself.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// pageHeaders forbid framing and caching of the HTML pages.
+func pageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+var pages = template.Must(template.New("pages").Parse(`
+{{define "head"}}<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · Tollgate</title><style>
+body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}
+main{max-width:380px;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
+h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.8rem 0 .2rem}
+input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}
+button{margin-top:1.2rem;padding:.5rem 1.2rem;font-size:1rem}.err{color:#b00020}.muted{color:#666;font-size:.9rem}
+</style></head><body><main>{{end}}
+{{define "signin"}}{{template "head" .}}<h1>Sign in</h1>
+<p class="muted">to continue to <strong>{{.App}}</strong></p>
+{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="req" value="{{.Req}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
+<label for="username">User name</label><input type="text" id="username" name="username" value="{{.Hint}}" autocomplete="username" required autofocus>
+<label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></main></body></html>{{end}}
+{{define "consent"}}{{template "head" .}}<h1>Permissions requested</h1>
+<p><strong>{{.App}}</strong> would like to:</p><ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
+<p class="muted">Signed in as {{.User}}. Accepting lets the application act for you with these permissions.</p>
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="req" value="{{.Req}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
+<button type="submit" name="decision" value="accept">Accept</button>
+<button type="submit" name="decision" value="deny">Cancel</button></form></main></body></html>{{end}}
+{{define "message"}}{{template "head" .}}<h1>{{.Title}}</h1><p>{{.Message}}</p></main></body></html>{{end}}
+`))
+
+func (p *Provider) tenantPath() string { return "/" + p.Tenant().ID }
+
+func (p *Provider) signInPage(w http.ResponseWriter, r *http.Request, ar *authRequest, msg string, status int) {
+	snap, err := p.directory(r.Context())
+	if err != nil {
+		p.serverError(w, err)
+		return
+	}
+	name := ar.ClientID
+	if a := snap.app(ar.ClientID); a != nil {
+		name = a.DisplayName
+	}
+	b := p.browserID(w, r)
+	pageHeaders(w)
+	w.WriteHeader(status)
+	_ = pages.ExecuteTemplate(w, "signin", map[string]any{
+		"Title": "Sign in", "App": name, "Error": msg, "Req": ar.ID, "CSRF": csrfToken(b, ar.ID), "Hint": ar.LoginHint,
+		"Action": p.tenantPath() + "/oauth2/v2.0/signin",
+	})
+}
+
+func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, snap *snapshot, ar *authRequest, missing []string) {
+	name := ar.ClientID
+	if a := snap.app(ar.ClientID); a != nil {
+		name = a.DisplayName
+	}
+	var scopes []string
+	res := snap.app(ar.Grant.Resource)
+	list := missing
+	if len(list) == 0 {
+		list = ar.Grant.Delegated
+	}
+	for _, m := range list {
+		text := m
+		if res != nil {
+			if s := res.findScope(m); s != nil {
+				if s.UserConsentDisplayName != "" {
+					text = s.UserConsentDisplayName
+				} else if s.AdminConsentDisplayName != "" && s.AdminConsentDisplayName != m {
+					text = s.AdminConsentDisplayName + " (" + m + ")"
+				}
+				text += " — " + res.DisplayName
+			}
+		}
+		scopes = append(scopes, text)
+	}
+	if len(scopes) == 0 {
+		scopes = []string{"Sign you in and read your profile"}
+	}
+	user := ""
+	if u := snap.byOID[ar.Grant.UserOID]; u != nil {
+		user = u.UserPrincipalName
+	}
+	b := p.browserID(w, r)
+	pageHeaders(w)
+	w.WriteHeader(http.StatusOK)
+	_ = pages.ExecuteTemplate(w, "consent", map[string]any{
+		"Title": "Permissions", "App": name, "Scopes": scopes, "User": user, "Req": ar.ID, "CSRF": csrfToken(b, ar.ID),
+		"Action": p.tenantPath() + "/oauth2/v2.0/consent",
+	})
+}
+
+func (p *Provider) errorPage(w http.ResponseWriter, status int, msg string) {
+	pageHeaders(w)
+	w.WriteHeader(status)
+	_ = pages.ExecuteTemplate(w, "message", map[string]any{"Title": "Sign-in error", "Message": msg})
+}
+
+func (p *Provider) serverError(w http.ResponseWriter, err error) {
+	p.log.Error("identity request failed", "err", err)
+	p.errorPage(w, http.StatusInternalServerError, "The server could not complete the request. Try again later.")
+}

@@ -1,0 +1,334 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tollgate/tollgate/internal/keyring"
+	"github.com/tollgate/tollgate/internal/store"
+)
+
+// The built-in management application.
+const (
+	ManagementIdentifier    = "api://tollgate-management"
+	RoleManagementReadWrite = "Management.ReadWrite.All"
+	RoleManagementRead      = "Management.Read.All"
+	managementAppName       = "tollgate-management"
+	managementAppPath       = applicationsPrefix + managementAppName
+)
+
+// DefaultTenantName is the name of the tenant made on first start.
+const DefaultTenantName = "default"
+
+// Options configure a Provider. Zero durations take the defaults noted.
+type Options struct {
+	Store   store.Store
+	Keyring *keyring.Keyring
+	// Issuer is the identity listener's public base URL
+	// ("http://127.0.0.1:8003"); the token issuer is
+	// <Issuer>/<tenant id>/v2.0.
+	Issuer string
+	Logger *slog.Logger
+	// Now is the clock (time.Now by default); tests move it.
+	Now func() time.Time
+
+	AccessTokenLifetime   time.Duration // default 1h
+	IDTokenLifetime       time.Duration // default 1h
+	RefreshTokenLifetime  time.Duration // idle lifetime of one refresh token, default 14 days
+	RefreshFamilyLifetime time.Duration // absolute lifetime of a sign-in's refresh tokens, default 90 days
+	CodeLifetime          time.Duration // default 60s
+	SessionLifetime       time.Duration // sign-in session cookie, default 8h
+	// SigningAlg is "RS256" (default) or "ES256".
+	SigningAlg string
+	// KeyRotationInterval is how often the signing key is rotated on a
+	// schedule (default 30 days; negative turns scheduled rotation off).
+	KeyRotationInterval time.Duration
+	// KeyPublishDelay is how long a new key is published in JWKS before it
+	// signs (default 1h), so relying parties that cache JWKS pick it up.
+	KeyPublishDelay time.Duration
+	// Passwords are the argon2id parameters (OWASP's by default).
+	Passwords PasswordHasher
+	// LoginMaxFailures per account and LoginMaxFailuresPerAddress per
+	// client address within LoginThrottleWindow lock out further attempts
+	// until the window passes (defaults 5, 20, 15 minutes).
+	LoginMaxFailures           int
+	LoginMaxFailuresPerAddress int
+	LoginThrottleWindow        time.Duration
+}
+
+// Provider is the identity provider: an http.Handler for everything on the
+// identity listener.
+type Provider struct {
+	opts   Options
+	store  store.Store
+	state  store.StateStore
+	kr     *keyring.Keyring
+	log    *slog.Logger
+	now    func() time.Time
+	base   string // issuer base URL without trailing slash
+	secure bool   // cookies are Secure when the base URL is https
+
+	dir    *Directory
+	mux    *http.ServeMux
+	tenant atomic.Pointer[Tenant]
+	snapMu sync.Mutex
+	// verMu guards changes and latest: the configuration version as
+	// learnt from the store's change notifications.
+	verMu   sync.Mutex
+	changes <-chan int64
+	latest  int64
+	snap    atomic.Pointer[snapshot]
+	keys    atomic.Pointer[keyCache]
+	keysMu  sync.Mutex
+	algs    []string
+	csrfKey []byte
+}
+
+// Tenant is the directory's identity.
+type Tenant struct {
+	ID   string `json:"tenantId"`
+	Name string `json:"name"`
+}
+
+// New returns a provider. Call Bootstrap before serving.
+func New(opts Options) (*Provider, error) {
+	if opts.Store == nil || opts.Keyring == nil {
+		return nil, errors.New("identity: Store and Keyring are required")
+	}
+	u, err := url.Parse(opts.Issuer)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("identity: issuer base URL %q must be an absolute http(s) URL", opts.Issuer)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&opts.AccessTokenLifetime, time.Hour)
+	def(&opts.IDTokenLifetime, time.Hour)
+	def(&opts.RefreshTokenLifetime, 14*24*time.Hour)
+	def(&opts.RefreshFamilyLifetime, 90*24*time.Hour)
+	def(&opts.CodeLifetime, time.Minute)
+	def(&opts.SessionLifetime, 8*time.Hour)
+	def(&opts.KeyRotationInterval, 30*24*time.Hour)
+	def(&opts.KeyPublishDelay, time.Hour)
+	def(&opts.LoginThrottleWindow, 15*time.Minute)
+	if opts.LoginMaxFailures == 0 {
+		opts.LoginMaxFailures = 5
+	}
+	if opts.LoginMaxFailuresPerAddress == 0 {
+		opts.LoginMaxFailuresPerAddress = 20
+	}
+	switch opts.SigningAlg {
+	case "":
+		opts.SigningAlg = "RS256"
+	case "RS256", "ES256":
+	default:
+		return nil, fmt.Errorf("identity: signing algorithm %q is not supported (RS256 or ES256)", opts.SigningAlg)
+	}
+	p := &Provider{
+		opts:   opts,
+		store:  opts.Store,
+		state:  opts.Store.State(),
+		kr:     opts.Keyring,
+		log:    opts.Logger,
+		now:    opts.Now,
+		base:   strings.TrimRight(opts.Issuer, "/"),
+		secure: u.Scheme == "https",
+		dir:    &Directory{now: opts.Now, passwords: opts.Passwords},
+	}
+	// The store publishes a write's version to this process's subscribers
+	// before Update returns, so a change acknowledged by the management
+	// API is seen by the next token request without a database read per
+	// request. The subscription lives as long as the store.
+	p.changes = p.store.Changes(context.Background())
+	p.routes()
+	return p, nil
+}
+
+// currentVersion is the newest configuration version this process knows.
+func (p *Provider) currentVersion(ctx context.Context) (int64, error) {
+	p.verMu.Lock()
+	defer p.verMu.Unlock()
+	if p.changes == nil {
+		return p.store.Version(ctx)
+	}
+	if p.latest == 0 {
+		v, err := p.store.Version(ctx)
+		if err != nil {
+			return 0, err
+		}
+		p.latest = v
+	}
+	for {
+		select {
+		case v, ok := <-p.changes:
+			if !ok {
+				p.changes = nil // the store was closed: read the version each time
+				return p.store.Version(ctx)
+			}
+			if v > p.latest {
+				p.latest = v
+			}
+			continue
+		default:
+		}
+		return p.latest, nil
+	}
+}
+
+// Directory returns the management API behaviour of the directory kinds.
+func (p *Provider) Directory() *Directory { return p.dir }
+
+// Tenant returns the tenant (after Bootstrap).
+func (p *Provider) Tenant() Tenant {
+	if t := p.tenant.Load(); t != nil {
+		return *t
+	}
+	return Tenant{}
+}
+
+// Issuer returns the token issuer, <identity-url>/<tenant-id>/v2.0.
+func (p *Provider) Issuer() string { return p.base + "/" + p.Tenant().ID + "/v2.0" }
+
+const (
+	stateTenant = "identity/tenant"
+)
+
+// Bootstrap makes, once, the tenant, the built-in management application
+// and the first signing key. It is idempotent and safe to run on several
+// nodes at once.
+func (p *Provider) Bootstrap(ctx context.Context) error {
+	t := Tenant{ID: uuid.NewString(), Name: DefaultTenantName}
+	body, _ := json.Marshal(t)
+	err := p.state.Create(ctx, store.StateRecord{Key: stateTenant, Value: body})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("identity bootstrap: create tenant: %w", err)
+	}
+	rec, err := p.state.Get(ctx, stateTenant)
+	if err != nil {
+		return fmt.Errorf("identity bootstrap: read tenant: %w", err)
+	}
+	if err := json.Unmarshal(rec.Value, &t); err != nil {
+		return fmt.Errorf("identity bootstrap: decode tenant: %w", err)
+	}
+	p.tenant.Store(&t)
+
+	if _, err := p.store.Get(ctx, managementAppPath); errors.Is(err, store.ErrNotFound) {
+		_, err := p.store.Update(ctx, func(tx store.Tx) error {
+			if _, err := tx.Get(ctx, managementAppPath); err == nil {
+				return nil
+			}
+			app := &Application{
+				DisplayName:    "Tollgate Management",
+				Description:    "The management API of this Tollgate installation.",
+				IdentifierURIs: []string{ManagementIdentifier},
+				AppRoles: []AppRole{
+					{Value: RoleManagementReadWrite, DisplayName: "Read and write all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
+					{Value: RoleManagementRead, DisplayName: "Read all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
+				},
+			}
+			app.Normalize()
+			if err := p.dir.PrepareApplication(ctx, tx, managementAppPath, nil, app); err != nil {
+				return err
+			}
+			body, err := json.Marshal(app)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Put(ctx, store.Record{ID: managementAppPath, Kind: KindApplications, Body: body}, "-")
+			if errors.Is(err, store.ErrConflict) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("identity bootstrap: create the management application: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("identity bootstrap: read the management application: %w", err)
+	}
+
+	if err := p.ensureSigningKey(ctx); err != nil {
+		return fmt.Errorf("identity bootstrap: %w", err)
+	}
+	return nil
+}
+
+// resolveTenant accepts the tenant id or name.
+func (p *Provider) resolveTenant(s string) bool {
+	t := p.tenant.Load()
+	return t != nil && (strings.EqualFold(s, t.ID) || strings.EqualFold(s, t.Name))
+}
+
+// snapshot is the directory as read at one configuration version.
+type snapshot struct {
+	version int64
+	apps    []*Application
+	byAppID map[string]*Application
+	users   []*User
+	byOID   map[string]*User
+	byUPN   map[string]*User
+	mgmtApp *Application
+}
+
+// directory returns the directory at the current configuration version,
+// re-reading it when the version moved.
+func (p *Provider) directory(ctx context.Context) (*snapshot, error) {
+	v, err := p.currentVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration version: %w", err)
+	}
+	if s := p.snap.Load(); s != nil && s.version == v {
+		return s, nil
+	}
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	if s := p.snap.Load(); s != nil && s.version >= v {
+		return s, nil
+	}
+	// Lists read after the version hold at least that version's data; a
+	// write in between only makes the next call read again.
+	apps, err := listApps(ctx, p.store)
+	if err != nil {
+		return nil, err
+	}
+	users, err := listUsers(ctx, p.store)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{version: v, apps: apps, users: users, byAppID: map[string]*Application{}, byOID: map[string]*User{}, byUPN: map[string]*User{}}
+	for _, a := range apps {
+		s.byAppID[a.AppID] = a
+		if a.ID == managementAppPath {
+			s.mgmtApp = a
+		}
+	}
+	for _, u := range users {
+		s.byOID[u.ObjectID] = u
+		s.byUPN[strings.ToLower(u.UserPrincipalName)] = u
+	}
+	p.snap.Store(s)
+	return s, nil
+}
+
+func (s *snapshot) app(clientID string) *Application {
+	return s.byAppID[strings.ToLower(clientID)]
+}
