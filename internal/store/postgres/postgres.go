@@ -31,7 +31,7 @@ type Store struct {
 	// listenCfg opens the dedicated LISTEN connection, outside the pool.
 	listenCfg *pgx.ConnConfig
 	name      string // "database D on H:P", for messages; never the DSN (it may hold a password)
-	hub       *hub
+	hub       *store.Hub
 	log       *slog.Logger
 
 	pollEvery   time.Duration
@@ -85,7 +85,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		s.pool.Close()
 		return nil, fmt.Errorf("open %s: %w", s.name, err)
 	}
-	s.hub = newHub(v)
+	s.hub = store.NewHub(v)
 	bg, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.wg.Add(2)
@@ -99,7 +99,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
 		s.wg.Wait()
-		s.hub.close()
+		s.hub.Close()
 		s.pool.Close()
 	})
 	return nil
@@ -124,7 +124,7 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 
 // Changes delivers versions written by any node after the call until ctx
 // ends or the Store is closed; then the channel is closed.
-func (s *Store) Changes(ctx context.Context) <-chan int64 { return s.hub.subscribe(ctx) }
+func (s *Store) Changes(ctx context.Context) <-chan int64 { return s.hub.Subscribe(ctx) }
 
 // State returns the runtime state records.
 func (s *Store) State() store.StateStore { return stateStore{s.pool} }
@@ -140,7 +140,7 @@ func (s *Store) catchUp(ctx context.Context) {
 		}
 		return
 	}
-	s.hub.publish(v)
+	s.hub.Publish(v)
 }
 
 // listen keeps a LISTEN connection open, reconnecting after failures.
@@ -318,7 +318,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit update: %w", err)
 	}
-	s.hub.publish(t.next)
+	s.hub.Publish(t.next)
 	return t.next, nil
 }
 

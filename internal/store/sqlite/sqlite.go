@@ -46,7 +46,7 @@ type Store struct {
 	// r is a pool of read-only connections; WAL lets them read while w
 	// writes.
 	r   *sql.DB
-	hub *hub
+	hub *store.Hub
 	log *slog.Logger
 
 	pollEvery time.Duration
@@ -121,7 +121,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s.hub = newHub(v)
+	s.hub = store.NewHub(v)
 	pctx, cancel := context.WithCancel(context.Background())
 	s.stopPoll, s.polled = cancel, make(chan struct{})
 	go s.poll(pctx)
@@ -163,7 +163,7 @@ func (s *Store) poll(ctx context.Context) {
 			}
 			continue
 		}
-		s.hub.publish(v)
+		s.hub.Publish(v)
 	}
 }
 
@@ -172,7 +172,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopPoll()
 		<-s.polled
-		s.hub.close()
+		s.hub.Close()
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -216,7 +216,7 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 
 // Changes delivers versions written after the call until ctx ends or the
 // Store is closed; then the channel is closed.
-func (s *Store) Changes(ctx context.Context) <-chan int64 { return s.hub.subscribe(ctx) }
+func (s *Store) Changes(ctx context.Context) <-chan int64 { return s.hub.Subscribe(ctx) }
 
 // State returns the runtime state records.
 func (s *Store) State() store.StateStore { return stateStore{s} }
@@ -340,7 +340,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit update: %w", err)
 	}
-	s.hub.publish(t.next)
+	s.hub.Publish(t.next)
 	return t.next, nil
 }
 

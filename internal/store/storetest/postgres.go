@@ -50,4 +50,3 @@ func PostgresDSN(t *testing.T) (dsn string, admin *pgx.Conn) {
 	u.RawQuery = q.Encode()
 	return u.String(), admin
 }
-
