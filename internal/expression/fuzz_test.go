@@ -1,0 +1,82 @@
+package expression
+
+import (
+	"strings"
+	"testing"
+)
+
+var fuzzSeeds = []string{
+	`@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Subject)`,
+	`@(((Jwt)context.Variables["jwt"]).Claims["roles"].Contains("Reader"))`,
+	`@(context.Request.Headers["Authorization"][0].Replace("Bearer ", ""))`,
+	`@("Bearer " + ((Authorization)context.Variables.GetValueOrDefault("auth-context"))?.AccessToken)`,
+	`@(context.LastError.Source == "validate-jwt")`,
+	`@{ var body = context.Request.Body.As<JObject>(preserveContent: true); body["x"] = "y"; return body.ToString(); }`,
+	`@($"{context.Request.Method} {context.Request.Url.Path}")`,
+	`@(context.Variables.GetValueOrDefault<int>("n", 0) + 1)`,
+	`@((string)context.Variables["x"])`,
+	`@(DateTime.UtcNow.AddMinutes(5).ToString("o"))`,
+	`@(Convert.ToBase64String(Encoding.UTF8.GetBytes("a:b")))`,
+	`@(context.Request.Url.Query.GetValueOrDefault("q", ""))`,
+	`@(context.Subscription?.Id ?? "anonymous")`,
+	`@(context.Request.IpAddress)`,
+	`@(context.Response.StatusCode >= 500)`,
+	`@(((IResponse)context.Variables["tokenResponse"]).Body.As<JObject>()["access_token"].ToString())`,
+	`@(context.Request.Headers.Any(h => h.Key.StartsWith("X-")))`,
+	`@(String.IsNullOrEmpty((string)context.Variables["x"]))`,
+	`@{ if (int.TryParse("12", out var n)) { return n; } return 0; }`,
+	`@{ var t = 0; foreach (var s in "a,b".Split(',')) { if (s == "b") { break; } t += s.Length; } return t; }`,
+	`@{ var o = new JObject(new JProperty("a", 1)); o["b"] = new JArray(1, "x"); return o.ToString(Formatting.None); }`,
+	`@($"{DateTime.UtcNow:yyyy-MM-dd} {(1 > 0 ? "a" : "b")} {{x}}")`,
+	`@("a,b,c".Split(',').Select(s => s.ToUpper()).Where(s => s != "B").FirstOrDefault())`,
+	`@(TimeSpan.FromSeconds(90).TotalMinutes * 2 - 1 / 3.0 % 2)`,
+	`@(context.Variables["n"] is string ? 1 : context.Variables["n"] as string ?? "z")`,
+	`@(String.Format("{0:D3}-{1}", 7, "x") + 'c' + @"v""q" + 0x1F + 1e3 + 10L)`,
+	`@{ string s = null; s ??= "d"; var i = 1; i++; --i; return s + i; }`,
+	`@(-(1) + ~2 & 3 | 4 ^ 5)`,
+	`@(!true || false && 1 < 2 == true != false)`,
+	`@(context.Request.Body.As<JObject>().SelectToken("$.a[0]['b']"))`,
+	`@(Regex.Match("id=42", "id=(\\d+)", RegexOptions.IgnoreCase).Groups[1].Value + "Basic dTpw".AsBasic()?.Username)`,
+	`@($"{"x",-4}|{42,5:D3}")`,
+}
+
+func FuzzCompile(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		p, err := Compile(src)
+		if err != nil {
+			se, ok := err.(*SyntaxError)
+			if !ok {
+				t.Fatalf("Compile(%q) returned %T, want *SyntaxError", src, err)
+			}
+			if strings.Contains(se.Msg, "internal compiler error") {
+				t.Fatalf("Compile(%q): %v", src, err)
+			}
+			if se.Offset < 0 || se.Offset > len(src) {
+				t.Fatalf("Compile(%q): offset %d outside the source", src, se.Offset)
+			}
+			return
+		}
+		if p == nil {
+			t.Fatal("nil program without error")
+		}
+	})
+}
+
+func FuzzEval(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		p, err := Compile(src)
+		if err != nil {
+			return
+		}
+		_, err = p.Eval(testContext())
+		if err != nil && strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("Eval(%q): %v", src, err)
+		}
+	})
+}
