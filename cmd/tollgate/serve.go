@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate/tollgate/internal/identity"
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
+	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 	"github.com/tollgate/tollgate/internal/store/postgres"
@@ -58,6 +59,9 @@ type server struct {
 	bgDone    chan struct{}
 	firstRun  bool
 	closeOnce sync.Once
+	// closers release what the server holds beyond the store (counters'
+	// connections), in order.
+	closers []func()
 }
 
 type listener struct {
@@ -238,7 +242,10 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	if err := idp.Bootstrap(ctx); err != nil {
 		return nil, fmt.Errorf("identity provider: %w", err)
 	}
-	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Logger: log})
+	limiter, closeLimiter := newLimiter(cfg, log)
+	s.closers = append(s.closers, closeLimiter)
+	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log})
+	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Policies: policies, Logger: log})
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
 		AdminKey: adminKey, Tokens: idp, Synced: s.gateway.Sync, Logger: log,
@@ -250,6 +257,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	})
 	s.mgmt.Handle(identity.KindUsers, management.Hooks{Prepare: dir.PrepareUser, Actions: map[string]management.Action{"setPassword": dir.SetPassword}})
 	s.mgmt.Mount("/directory", idp.DirectoryHandler())
+	installPolicyChecks(s.mgmt, policies)
 
 	version, err := s.store.Version(ctx)
 	if err != nil {
@@ -437,6 +445,9 @@ func (s *server) close() {
 		if s.cancel != nil {
 			s.cancel()
 			<-s.bgDone
+		}
+		for _, c := range s.closers {
+			c()
 		}
 		if s.store != nil {
 			s.store.Close()
