@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/tollgate/tollgate/internal/management"
+	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/store"
 )
 
@@ -53,7 +54,7 @@ func defaultResources() []struct {
 		{"/products/starter/apis/echo-api", doc{}},
 		{"/products/unlimited/apis/echo-api", doc{}},
 		// APIM's default Starter policy: 5 calls a minute, 100 a week.
-		{"/products/starter/policies/policy", doc{"format": "xml", "value": starterPolicy}},
+		{"/products/starter/policies/policy", doc{"format": "xml", "value": policy.StarterProductPolicy}},
 		{"/subscriptions/admin-starter", doc{"displayName": "Administrator's Starter subscription", "scope": "/products/starter", "ownerId": "/users/admin", "state": "active"}},
 		{"/subscriptions/admin-unlimited", doc{"displayName": "Administrator's Unlimited subscription", "scope": "/products/unlimited", "ownerId": "/users/admin", "state": "active"}},
 	} {
@@ -61,23 +62,6 @@ func defaultResources() []struct {
 	}
 	return out
 }
-
-const starterPolicy = `<policies>
-	<inbound>
-		<rate-limit calls="5" renewal-period="60" />
-		<quota calls="100" renewal-period="604800" />
-		<base />
-	</inbound>
-	<backend>
-		<base />
-	</backend>
-	<outbound>
-		<base />
-	</outbound>
-	<on-error>
-		<base />
-	</on-error>
-</policies>`
 
 // createDefaults makes the default resources once per database. It reports
 // whether it made them now.

@@ -27,6 +27,8 @@ Client of the management API:
   delete KIND ID     delete a resource
   apply -f FILE|DIR  create or update resources from YAML/JSON documents (-f - for stdin)
   export             print every resource as apply-able YAML
+  policy check FILE...
+                     check policy documents offline, like a compiler
   login              get a management API token with an application's client credentials
   keys rotate-signing
                      rotate the identity provider's token signing key
@@ -105,6 +107,8 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 		return runLogin(ctx, rest, env.stdout, env.stderr)
 	case "keys":
 		return runKeys(ctx, rest, env.stdout, env.stderr)
+	case "policy":
+		return runPolicy(rest, env.stdout, env.stderr)
 	case "help", "-h", "--help":
 		if len(rest) > 0 && rest[0] != "help" && rest[0] != "-h" && rest[0] != "--help" {
 			// "help get" is "get -h".

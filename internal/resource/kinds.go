@@ -61,6 +61,9 @@ func CoreKinds() []Kind {
 		{Name: "apis/policies", Pattern: "/apis/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: "apis/operations/policies", Pattern: "/apis/{}/operations/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: "policyFragments", Pattern: "/policyFragments/{}", New: func() Resource { return &PolicyFragment{} }, ApplyKind: "policyFragment"},
+		{Name: "authorizationServers", Pattern: "/authorizationServers/{}", New: func() Resource { return &AuthorizationServer{} }, Secrets: []string{"clientSecret"}, ApplyKind: "authorizationServer"},
+		{Name: "openidConnectProviders", Pattern: "/openidConnectProviders/{}", New: func() Resource { return &OpenIDConnectProvider{} }, Secrets: []string{"clientSecret"}, ApplyKind: "openidConnectProvider"},
+		{Name: "certificates", Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
 	}
 }
 

@@ -1,0 +1,313 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/ratelimit"
+)
+
+// limitHeaders are the optional header and variable names of the limit
+// policies.
+type limitHeaders struct {
+	retryAfterHeader, retryAfterVar string
+	remainingHeader, remainingVar   string
+	totalHeader                     string
+}
+
+func (cc *compileCtx) limitHeaders(a *attrs) limitHeaders {
+	return limitHeaders{
+		retryAfterHeader: a.str("retry-after-header-name", "", false),
+		retryAfterVar:    a.str("retry-after-variable-name", "", false),
+		remainingHeader:  a.str("remaining-calls-header-name", "", false),
+		remainingVar:     a.str("remaining-calls-variable-name", "", false),
+		totalHeader:      a.str("total-calls-header-name", "", false),
+	}
+}
+
+var limitHeaderAttrs = []string{"retry-after-header-name", "retry-after-variable-name", "remaining-calls-header-name", "remaining-calls-variable-name", "total-calls-header-name"}
+
+func seconds(d time.Duration) int64 {
+	s := int64(math.Ceil(d.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	return s
+}
+
+// report sets the configured headers and variables from a result.
+func (h *limitHeaders) report(x *exchange, r ratelimit.Result) {
+	if h.remainingHeader != "" {
+		x.extra().Set(h.remainingHeader, strconv.FormatInt(r.Remaining, 10))
+	}
+	if h.remainingVar != "" {
+		x.vars()[h.remainingVar] = r.Remaining
+	}
+	if h.totalHeader != "" {
+		x.extra().Set(h.totalHeader, strconv.FormatInt(r.Limit, 10))
+	}
+	if !r.Allowed {
+		if h.retryAfterVar != "" {
+			x.vars()[h.retryAfterVar] = seconds(r.RetryAfter)
+		}
+	}
+}
+
+func (h *limitHeaders) rateExceeded(r ratelimit.Result) error {
+	secs := seconds(r.RetryAfter)
+	name := h.retryAfterHeader
+	if name == "" {
+		name = "Retry-After"
+	}
+	return &failure{Status: http.StatusTooManyRequests, Reason: "RateLimitExceeded",
+		Message: fmt.Sprintf("Rate limit is exceeded. Try again in %d seconds.", secs),
+		Header:  http.Header{http.CanonicalHeaderKey(name): {strconv.FormatInt(secs, 10)}}}
+}
+
+func quotaExceeded(r ratelimit.Result) error {
+	d := time.Duration(seconds(r.RetryAfter)) * time.Second
+	return &failure{Status: http.StatusForbidden, Reason: "QuotaExceeded",
+		Message: fmt.Sprintf("Out of call volume quota. Quota will be replenished in %02d:%02d:%02d.",
+			int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)}
+}
+
+// needLimiter reports a missing limiter at compile time.
+func (cc *compileCtx) needLimiter(a *attrs) {
+	if cc.c.opts.Limiter == nil && !cc.offline && !cc.standalone {
+		a.fail(a.e.Pos, "no limiter is configured")
+	}
+}
+
+// take counts one call, failing open when the counter store is broken.
+func take(x *exchange, key string, w ratelimit.Window, n int64) (ratelimit.Result, bool) {
+	r, err := x.c.opts.Limiter.Take(x.ctx, key, w, n)
+	if err != nil {
+		x.logger().Warn("policy: limiter failed; admitting", "error", err)
+		return ratelimit.Result{Allowed: true, Limit: w.Limit, Remaining: w.Limit}, false
+	}
+	return r, true
+}
+
+// --- rate-limit and quota (per subscription) ---
+
+type scopedLimit struct {
+	name, id string // of the <api> or <operation>
+	calls    int64
+	period   time.Duration
+	ops      []scopedLimit
+}
+
+type subscriptionLimit struct {
+	quota  bool
+	calls  int64
+	period time.Duration
+	apis   []scopedLimit
+	h      limitHeaders
+}
+
+func compileRateLimit(cc *compileCtx, e *Element) (runner, error) {
+	return compileSubscriptionLimit(cc, e, false)
+}
+
+func compileQuota(cc *compileCtx, e *Element) (runner, error) {
+	return compileSubscriptionLimit(cc, e, true)
+}
+
+func compileSubscriptionLimit(cc *compileCtx, e *Element, quota bool) (runner, error) {
+	allowed := append([]string{"calls", "renewal-period", "bandwidth"}, limitHeaderAttrs...)
+	a := cc.attrs(e, allowed...)
+	a.noText()
+	cc.needLimiter(a)
+	p := &subscriptionLimit{quota: quota, h: cc.limitHeaders(a)}
+	if at, ok := e.Attr("bandwidth"); ok {
+		a.fail(at.Pos, "attribute 'bandwidth' is not supported: Tollgate counts calls")
+	}
+	p.calls = a.integer("calls", 0, 0, math.MaxInt32, !quota || !a.has("bandwidth"))
+	p.period = time.Duration(a.integer("renewal-period", 60, 1, 10*365*86400, true)) * time.Second
+	for _, c := range a.children("api") {
+		if c.Name != "api" {
+			continue
+		}
+		s := compileScopedLimit(cc, c, a)
+		for _, o := range c.Children {
+			if o.Name != "operation" {
+				a.fail(o.Pos, "<api> takes <operation> elements, not <%s>", o.Name)
+				continue
+			}
+			s.ops = append(s.ops, compileScopedLimit(cc, o, a))
+		}
+		p.apis = append(p.apis, s)
+	}
+	return p, a.err()
+}
+
+func compileScopedLimit(cc *compileCtx, e *Element, parent *attrs) scopedLimit {
+	a := cc.attrs(e, "name", "id", "calls", "renewal-period", "bandwidth")
+	s := scopedLimit{name: a.str("name", "", false), id: a.str("id", "", false)}
+	if s.name == "" && s.id == "" {
+		a.fail(e.Pos, "attribute 'name' or 'id' is required")
+	}
+	s.calls = a.integer("calls", 0, 0, math.MaxInt32, true)
+	s.period = time.Duration(a.integer("renewal-period", 60, 1, 10*365*86400, true)) * time.Second
+	parent.merge(a.err())
+	return s
+}
+
+func (p *subscriptionLimit) window(calls int64, period time.Duration) ratelimit.Window {
+	if p.quota {
+		return ratelimit.Quota(calls, period, time.Time{})
+	}
+	return ratelimit.Rate(calls, period)
+}
+
+func (p *subscriptionLimit) check(x *exchange, key string, calls int64, period time.Duration) error {
+	r, _ := take(x, "\x00sub:"+key, p.window(calls, period), 1)
+	p.h.report(x, r)
+	if r.Allowed {
+		return nil
+	}
+	if p.quota {
+		return quotaExceeded(r)
+	}
+	return p.h.rateExceeded(r)
+}
+
+func (p *subscriptionLimit) run(x *exchange) error {
+	sub := "anonymous"
+	if s := x.call.Subscription; s != nil {
+		sub = s.ID
+	}
+	apiName, apiDisplay, opName, opDisplay := "", "", "", ""
+	if a := x.call.API; a != nil {
+		apiName, apiDisplay = a.Name, a.DisplayName
+	}
+	if o := x.call.Operation; o != nil {
+		opName, opDisplay = o.Name, o.DisplayName
+	}
+	for _, al := range p.apis {
+		if !(al.id == apiName || (al.name != "" && al.name == apiDisplay)) {
+			continue
+		}
+		for _, ol := range al.ops {
+			if ol.id == opName || (ol.name != "" && ol.name == opDisplay) {
+				if err := p.check(x, sub+"\x00api:"+apiName+"\x00op:"+opName, ol.calls, ol.period); err != nil {
+					return err
+				}
+			}
+		}
+		if err := p.check(x, sub+"\x00api:"+apiName, al.calls, al.period); err != nil {
+			return err
+		}
+	}
+	if p.calls > 0 || len(p.apis) == 0 {
+		return p.check(x, sub, p.calls, p.period)
+	}
+	return nil
+}
+
+// --- rate-limit-by-key and quota-by-key ---
+
+type keyLimit struct {
+	quota     bool
+	calls     int64
+	period    time.Duration
+	key       *value
+	cond      *value
+	increment int64
+	start     time.Time
+	h         limitHeaders
+}
+
+func compileRateLimitByKey(cc *compileCtx, e *Element) (runner, error) {
+	return compileKeyLimit(cc, e, false)
+}
+
+func compileQuotaByKey(cc *compileCtx, e *Element) (runner, error) {
+	return compileKeyLimit(cc, e, true)
+}
+
+func compileKeyLimit(cc *compileCtx, e *Element, quota bool) (runner, error) {
+	allowed := append([]string{"calls", "renewal-period", "counter-key", "increment-condition", "increment-count", "bandwidth", "first-period-start"}, limitHeaderAttrs...)
+	a := cc.attrs(e, allowed...)
+	a.noText()
+	a.children()
+	cc.needLimiter(a)
+	p := &keyLimit{quota: quota, h: cc.limitHeaders(a)}
+	if at, ok := e.Attr("bandwidth"); ok {
+		a.fail(at.Pos, "attribute 'bandwidth' is not supported: Tollgate counts calls")
+	}
+	if at, ok := e.Attr("first-period-start"); ok {
+		if !quota {
+			a.fail(at.Pos, "unknown attribute 'first-period-start'")
+		} else if t, err := time.Parse(time.RFC3339, at.Value.Value); err != nil {
+			if t, err = time.Parse("2006-01-02T15:04:05", at.Value.Value); err != nil {
+				a.fail(at.Value.PosAt(0), "attribute 'first-period-start' must be a date and time (2024-01-01T00:00:00Z)")
+			} else {
+				p.start = t
+			}
+		} else {
+			p.start = t
+		}
+	}
+	p.calls = a.integer("calls", 0, 0, math.MaxInt32, true)
+	p.period = time.Duration(a.integer("renewal-period", 60, 1, 10*365*86400, true)) * time.Second
+	p.key = a.value("counter-key", true)
+	if a.has("increment-condition") {
+		p.cond = a.condition("increment-condition")
+	}
+	p.increment = a.integer("increment-count", 1, 0, math.MaxInt32, false)
+	return p, a.err()
+}
+
+func (p *keyLimit) window() ratelimit.Window {
+	if p.quota {
+		return ratelimit.Quota(p.calls, p.period, p.start)
+	}
+	return ratelimit.Rate(p.calls, p.period)
+}
+
+func (p *keyLimit) run(x *exchange) error {
+	k, err := p.key.str(x)
+	if err != nil {
+		return err
+	}
+	// By-key counters use the key as given (no prefix to build per
+	// request); per-subscription counters start with a NUL, which keys
+	// built from text rarely do.
+	w := p.window()
+	var r ratelimit.Result
+	if p.cond == nil {
+		r, _ = take(x, k, w, p.increment)
+	} else {
+		// APIM checks now and counts once the response is known, since the
+		// condition usually reads context.Response.
+		var err error
+		if r, err = x.c.opts.Limiter.Peek(x.ctx, k, w); err != nil {
+			x.logger().Warn("policy: limiter failed; admitting", "error", err)
+			r = ratelimit.Result{Allowed: true, Limit: w.Limit, Remaining: w.Limit}
+		}
+		if r.Allowed {
+			x.deferred = append(x.deferred, func() error {
+				ok, err := p.cond.boolean(x)
+				if err != nil || !ok {
+					return err
+				}
+				if _, err := x.c.opts.Limiter.Add(x.ctx, k, w, p.increment); err != nil {
+					x.logger().Warn("policy: limiter failed", "error", err)
+				}
+				return nil
+			})
+		}
+	}
+	p.h.report(x, r)
+	if r.Allowed {
+		return nil
+	}
+	if p.quota {
+		return quotaExceeded(r)
+	}
+	return p.h.rateExceeded(r)
+}

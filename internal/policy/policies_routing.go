@@ -1,0 +1,205 @@
+package policy
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/expression"
+	"github.com/tollgate/tollgate/internal/gateway"
+)
+
+// --- set-backend-service ---
+
+type setBackendService struct{ base *value }
+
+func compileSetBackendService(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "base-url", "backend-id")
+	a.noText()
+	a.children()
+	if at, ok := e.Attr("backend-id"); ok {
+		a.fail(at.Pos, "attribute 'backend-id' is not supported: Tollgate has no backend entities; use base-url")
+	}
+	p := &setBackendService{base: a.value("base-url", true)}
+	if p.base != nil && !p.base.isExpr() && !cc.unresolved(Text{Value: p.base.lit}) {
+		if u, err := url.Parse(strings.TrimSpace(p.base.lit)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			at, _ := e.Attr("base-url")
+			a.fail(at.Value.PosAt(0), "attribute 'base-url' must be an absolute http or https URL")
+		}
+	}
+	return p, a.err()
+}
+
+func (p *setBackendService) run(x *exchange) error {
+	s, err := p.base.str(x)
+	if err != nil {
+		return err
+	}
+	nu, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (nu.Scheme != "http" && nu.Scheme != "https") || nu.Host == "" {
+		return fail(http.StatusInternalServerError, "InvalidBackendUrl", "set-backend-service: base-url is not an absolute http or https URL")
+	}
+	bu := x.call.BackendURL
+	rel := ""
+	q := ""
+	if bu != nil {
+		rel = strings.TrimPrefix(bu.Path, strings.TrimSuffix(x.backendBasePath(), "/"))
+		q = bu.RawQuery
+	}
+	next := *nu
+	next.Path = strings.TrimSuffix(nu.Path, "/") + rel
+	next.RawPath = ""
+	next.RawQuery = q
+	x.call.BackendURL = &next
+	x.backendBase = nu.Path
+	if x.backendBase == "" {
+		x.backendBase = "/"
+	}
+	return nil
+}
+
+// --- forward-request ---
+
+type forwardRequest struct {
+	opts        gateway.ForwardOptions
+	failOnError bool
+}
+
+func compileForwardRequest(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "timeout", "timeout-ms", "follow-redirects", "buffer-request-body", "buffer-response", "fail-on-error-status-code", "http-version", "continue-timeout")
+	a.noText()
+	a.children()
+	p := &forwardRequest{}
+	if t := a.integer("timeout", 0, 0, 3600, false); t > 0 {
+		p.opts.Timeout = time.Duration(t) * time.Second
+	}
+	if t := a.integer("timeout-ms", 0, 0, 3600000, false); t > 0 {
+		p.opts.Timeout = time.Duration(t) * time.Millisecond
+	}
+	a.integer("continue-timeout", 0, 0, 3600, false)
+	p.opts.FollowRedirects = a.boolean("follow-redirects", false)
+	a.boolean("buffer-request-body", false)
+	a.boolean("buffer-response", true)
+	a.oneOf("http-version", "1", "1", "2or1", "2")
+	p.failOnError = a.boolean("fail-on-error-status-code", false)
+	return p, a.err()
+}
+
+func (p *forwardRequest) run(x *exchange) error {
+	if x.call.BackendURL == nil {
+		return &failure{Status: http.StatusInternalServerError, Reason: "BackendConnectionFailure", Message: "The API has no backend URL."}
+	}
+	if x.reqLoaded {
+		x.installRequestBody()
+	}
+	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, p.opts)
+	if err != nil {
+		var be *gateway.BackendError
+		if errors.As(err, &be) && be.Timeout {
+			return &failure{Status: http.StatusGatewayTimeout, Reason: "Timeout", Message: "Request to the backend service timed out."}
+		}
+		return &failure{Status: http.StatusInternalServerError, Reason: "BackendConnectionFailure",
+			Message: "Error occurred while calling the backend service."}
+	}
+	x.setResponse(resp)
+	if p.failOnError && resp.StatusCode >= 400 {
+		return &failure{Status: resp.StatusCode, Reason: "BackendErrorStatusCode", Message: "The backend responded with status " + http.StatusText(resp.StatusCode) + "."}
+	}
+	return nil
+}
+
+// --- return-response ---
+
+type returnResponse struct {
+	variable string
+	steps    chain
+}
+
+func compileReturnResponse(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "response-variable-name")
+	a.noText()
+	p := &returnResponse{variable: a.str("response-variable-name", "", false)}
+	sub := *cc
+	sub.responseChildren = true
+	sub.problems = nil
+	counts := map[string]int{}
+	for _, c := range a.children("set-status", "set-header", "set-body") {
+		var comp func(*compileCtx, *Element) (runner, error)
+		switch c.Name {
+		case "set-status":
+			comp = compileSetStatus
+		case "set-header":
+			comp = compileSetHeader
+		case "set-body":
+			comp = compileSetBody
+		default:
+			continue
+		}
+		counts[c.Name]++
+		r, err := comp(&sub, c)
+		if err != nil {
+			a.merge(err)
+			continue
+		}
+		p.steps = append(p.steps, &step{name: c.Name, r: r, scope: cc.scope, section: cc.section})
+	}
+	return p, a.err()
+}
+
+func (p *returnResponse) run(x *exchange) error {
+	x.newResponse(http.StatusOK)
+	if p.variable != "" {
+		if r, ok := x.vars()[p.variable].(*expression.Response); ok && r != nil {
+			x.resp.status = r.StatusCode
+			for k, v := range r.Headers {
+				x.resp.header[k] = v
+			}
+			if r.Body != nil && r.Body.Load != nil {
+				b, err := r.Body.Load()
+				if err != nil {
+					return exprFailure(err)
+				}
+				x.setResponseBody(b)
+			}
+			x.syncResponse()
+		}
+	}
+	for _, s := range p.steps {
+		if err := s.r.run(x); err != nil {
+			return err
+		}
+	}
+	// Headers added earlier in the pipeline for the caller (cors) still
+	// apply; nothing else of the previous response survives.
+	return errReturn
+}
+
+// --- mock-response ---
+
+type mockResponse struct {
+	status      int
+	contentType string
+}
+
+func compileMockResponse(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "status-code", "content-type", "index")
+	a.noText()
+	a.children()
+	p := &mockResponse{
+		status:      int(a.integer("status-code", 200, 100, 599, false)),
+		contentType: a.str("content-type", "application/json", false),
+	}
+	a.integer("index", 0, 0, 1000, false)
+	return p, a.err()
+}
+
+// run answers with the status and content type; Tollgate operations carry
+// no response examples, so the body is empty.
+func (p *mockResponse) run(x *exchange) error {
+	x.newResponse(p.status)
+	x.resp.header.Set("Content-Type", p.contentType)
+	x.setResponseBody(nil)
+	return errReturn
+}

@@ -1,0 +1,199 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/expression"
+)
+
+// MaxSendRequestResponse bounds the response body send-request keeps.
+const MaxSendRequestResponse = 1 << 20
+
+type sendRequest struct {
+	copyMode    bool
+	variable    string
+	timeout     time.Duration
+	ignoreError bool
+	url         *value
+	method      *value
+	headers     []*setHeader
+	body        *value
+}
+
+func compileSendRequest(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "mode", "response-variable-name", "timeout", "ignore-error")
+	a.noText()
+	p := &sendRequest{
+		copyMode:    a.oneOf("mode", "new", "new", "copy") == "copy",
+		variable:    a.str("response-variable-name", "", true),
+		timeout:     time.Duration(a.integer("timeout", 60, 1, 240, false)) * time.Second,
+		ignoreError: a.boolean("ignore-error", false),
+	}
+	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic") {
+		switch c.Name {
+		case "set-url", "set-method":
+			for _, at := range c.Attrs {
+				a.fail(at.Pos, "<%s> takes no attribute '%s'", c.Name, at.Name)
+			}
+			v, err := cc.textValue(c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			if c.Name == "set-url" {
+				p.url = v
+			} else {
+				p.method = v
+			}
+		case "set-header":
+			r, err := compileSetHeader(cc, c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			p.headers = append(p.headers, r.(*setHeader))
+		case "set-body":
+			for _, at := range c.Attrs {
+				if at.Name != "template" {
+					a.fail(at.Pos, "<set-body> takes no attribute '%s' here", at.Name)
+				}
+			}
+			v, err := cc.textValue(c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			p.body = v
+		case "authentication-basic":
+			r, err := compileAuthenticationBasic(cc, c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			ab := r.(*authenticationBasic)
+			p.headers = append(p.headers, &setHeader{name: "Authorization", key: "Authorization", action: "override",
+				basic: ab})
+		}
+	}
+	if p.url == nil && !p.copyMode {
+		a.fail(e.Pos, "<set-url> is required")
+	}
+	return p, a.err()
+}
+
+func (p *sendRequest) run(x *exchange) error {
+	method := http.MethodGet
+	target := ""
+	var body []byte
+	h := http.Header{}
+	if p.copyMode {
+		method = x.r.Method
+		if x.call.BackendURL != nil {
+			target = x.call.BackendURL.String()
+		}
+		for k, v := range x.r.Header {
+			h[k] = append([]string(nil), v...)
+		}
+		b, err := x.loadRequestBody()
+		if err != nil {
+			return &failure{Status: http.StatusInternalServerError, Reason: "RequestBodyTooLarge", Message: err.Error()}
+		}
+		body = b
+	}
+	if p.url != nil {
+		u, err := p.url.str(x)
+		if err != nil {
+			return err
+		}
+		target = strings.TrimSpace(u)
+	}
+	if p.method != nil {
+		m, err := p.method.str(x)
+		if err != nil {
+			return err
+		}
+		method = strings.ToUpper(strings.TrimSpace(m))
+	}
+	for _, sh := range p.headers {
+		if sh.basic != nil {
+			if err := sh.basic.apply(x, h); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := sh.apply(x, h); err != nil {
+			return err
+		}
+	}
+	if p.body != nil {
+		v, err := p.body.any(x)
+		if err != nil {
+			return err
+		}
+		switch v := v.(type) {
+		case string:
+			body = []byte(v)
+		case interface{ MarshalJSON() ([]byte, error) }:
+			if body, err = v.MarshalJSON(); err != nil {
+				return exprFailure(err)
+			}
+		case nil:
+		default:
+			body = []byte(expression.ToString(v))
+		}
+	}
+	resp, err := p.do(x.ctx, x, method, target, h, body)
+	if err != nil {
+		x.logger().Info("send-request failed", "requestId", x.call.RequestID, "error", err)
+		if p.ignoreError {
+			x.vars()[p.variable] = nil
+			return nil
+		}
+		return &failure{Status: http.StatusInternalServerError, Reason: "SendRequestFailure", Message: "send-request: the request failed."}
+	}
+	x.vars()[p.variable] = resp
+	return nil
+}
+
+func (p *sendRequest) do(ctx context.Context, x *exchange, method, target string, h http.Header, body []byte) (*expression.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return nil, err
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return nil, errBadScheme
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Del("Content-Length")
+	resp, err := x.c.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := readBounded(resp.Body, MaxSendRequestResponse)
+	if err != nil {
+		return nil, err
+	}
+	return &expression.Response{StatusCode: resp.StatusCode, StatusReason: strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))),
+		Headers: expression.Headers(resp.Header), Body: expression.BytesBody(b)}, nil
+}
+
+type sendError string
+
+func (e sendError) Error() string { return string(e) }
+
+const errBadScheme = sendError("send-request: the URL must be http or https")

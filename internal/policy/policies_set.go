@@ -1,0 +1,409 @@
+package policy
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tollgate/tollgate/internal/expression"
+)
+
+// onResponse reports whether message policies (set-header, set-body) act
+// on the response: in outbound and on-error, and inside return-response.
+func (cc *compileCtx) onResponse() bool {
+	return cc.responseChildren || cc.section&(secOutbound|secOnError) != 0
+}
+
+// --- set-header ---
+
+type setHeader struct {
+	name     string
+	key      string // canonical
+	action   string
+	values   []*value
+	response bool
+	basic    *authenticationBasic // send-request's authentication-basic
+}
+
+func compileSetHeader(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "name", "exists-action")
+	p := &setHeader{response: cc.onResponse()}
+	p.name = a.str("name", "", true)
+	if p.name != "" && !validToken(p.name) && !cc.unresolved(Text{Value: p.name}) {
+		at, _ := e.Attr("name")
+		a.fail(at.Value.PosAt(0), "attribute 'name' must be a header name")
+	}
+	p.action = a.oneOf("exists-action", "override", "override", "skip", "append", "delete")
+	p.values = compileValues(cc, a)
+	p.key = http.CanonicalHeaderKey(p.name)
+	return p, a.err()
+}
+
+// compileValues compiles <value> children.
+func compileValues(cc *compileCtx, a *attrs) []*value {
+	var out []*value
+	a.noText()
+	for _, c := range a.children("value") {
+		if c.Name != "value" {
+			continue
+		}
+		for _, at := range c.Attrs {
+			a.fail(at.Pos, "<value> takes no attribute '%s'", at.Name)
+		}
+		v, err := cc.textValue(c)
+		if err != nil {
+			a.merge(err)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 127 || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func evalValues(x *exchange, vs []*value) ([]string, error) {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		s, err := v.str(x)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (p *setHeader) run(x *exchange) error {
+	if p.response {
+		err := p.apply(x, x.responseHeader())
+		x.syncResponse()
+		return err
+	}
+	return p.apply(x, x.r.Header)
+}
+
+// apply changes h by exists-action; values are only evaluated when needed.
+func (p *setHeader) apply(x *exchange, h http.Header) error {
+	switch p.action {
+	case "delete":
+		delete(h, p.key)
+		return nil
+	case "skip":
+		if _, ok := h[p.key]; ok {
+			return nil
+		}
+	}
+	vs, err := evalValues(x, p.values)
+	if err != nil {
+		return err
+	}
+	if p.action == "append" {
+		h[p.key] = append(h[p.key], vs...)
+	} else {
+		h[p.key] = vs
+	}
+	return nil
+}
+
+// --- set-query-parameter ---
+
+type setQueryParameter struct {
+	name   string
+	action string
+	values []*value
+}
+
+func compileSetQueryParameter(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "name", "exists-action")
+	p := &setQueryParameter{}
+	p.name = a.str("name", "", true)
+	p.action = a.oneOf("exists-action", "override", "override", "skip", "append", "delete")
+	p.values = compileValues(cc, a)
+	return p, a.err()
+}
+
+func (p *setQueryParameter) run(x *exchange) error {
+	var vs []string
+	if p.action != "delete" {
+		var err error
+		if vs, err = evalValues(x, p.values); err != nil {
+			return err
+		}
+	}
+	apply := func(u *url.URL) {
+		if u == nil {
+			return
+		}
+		q := u.Query()
+		switch p.action {
+		case "delete":
+			if !q.Has(p.name) {
+				return
+			}
+			q.Del(p.name)
+		case "skip":
+			if q.Has(p.name) {
+				return
+			}
+			q[p.name] = vs
+		case "append":
+			q[p.name] = append(q[p.name], vs...)
+		default:
+			q[p.name] = vs
+		}
+		u.RawQuery = q.Encode()
+	}
+	apply(x.call.BackendURL)
+	apply(x.r.URL)
+	x.urlDirty = true
+	return nil
+}
+
+// --- set-variable ---
+
+type setVariable struct {
+	name string
+	v    *value
+}
+
+func compileSetVariable(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "name", "value")
+	a.noText()
+	a.children()
+	p := &setVariable{name: a.str("name", "", true), v: a.value("value", true)}
+	return p, a.err()
+}
+
+func (p *setVariable) run(x *exchange) error {
+	v, err := p.v.any(x)
+	if err != nil {
+		return err
+	}
+	if i, ok := v.(int); ok {
+		v = int64(i)
+	}
+	x.vars()[p.name] = v
+	return nil
+}
+
+// --- set-method ---
+
+type setMethod struct{ v *value }
+
+func compileSetMethod(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e)
+	v, err := cc.textValue(e)
+	if err != nil {
+		return nil, err
+	}
+	if !v.isExpr() && !cc.unresolved(e.Text) && !validToken(strings.TrimSpace(v.lit)) {
+		a.fail(e.Pos, "the method must be an HTTP method")
+	}
+	return &setMethod{v: v}, a.err()
+}
+
+func (p *setMethod) run(x *exchange) error {
+	m, err := p.v.str(x)
+	if err != nil {
+		return err
+	}
+	m = strings.ToUpper(strings.TrimSpace(m))
+	if !validToken(m) {
+		return fail(http.StatusInternalServerError, "InvalidMethod", "set-method: not an HTTP method")
+	}
+	x.r.Method = m
+	return nil
+}
+
+// --- set-status ---
+
+type setStatus struct {
+	code   *value
+	reason *value
+}
+
+func compileSetStatus(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "code", "reason")
+	a.noText()
+	a.children()
+	p := &setStatus{code: a.value("code", true), reason: a.value("reason", false)}
+	if p.code != nil && !p.code.isExpr() && !cc.unresolved(Text{Value: p.code.lit}) {
+		if n, err := strconv.Atoi(strings.TrimSpace(p.code.lit)); err != nil || n < 100 || n > 599 {
+			at, _ := e.Attr("code")
+			a.fail(at.Value.PosAt(0), "attribute 'code' must be an HTTP status between 100 and 599")
+		}
+	}
+	return p, a.err()
+}
+
+func (p *setStatus) run(x *exchange) error {
+	s, err := p.code.str(x)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 100 || n > 599 {
+		return fail(http.StatusInternalServerError, "ExpressionValueEvaluationFailure", "set-status: the code is not an HTTP status")
+	}
+	reason, err := p.reason.str(x)
+	if err != nil {
+		return err
+	}
+	x.responseHeader()
+	x.resp.status, x.resp.reason = n, reason
+	x.syncResponse()
+	return nil
+}
+
+// --- set-body ---
+
+type setBody struct {
+	v        *value
+	response bool
+	null     bool
+}
+
+func compileSetBody(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "template", "xsi-nil", "parse-date")
+	if t := a.oneOf("template", "none", "none", "liquid"); t == "liquid" {
+		at, _ := e.Attr("template")
+		a.fail(at.Value.PosAt(0), "liquid templates are not supported")
+	}
+	nilMode := a.oneOf("xsi-nil", "blank", "blank", "null")
+	a.boolean("parse-date", true)
+	v, err := cc.textValue(e)
+	if err != nil {
+		a.merge(err)
+	}
+	return &setBody{v: v, response: cc.onResponse(), null: nilMode == "null"}, a.err()
+}
+
+func (p *setBody) run(x *exchange) error {
+	v, err := p.v.any(x)
+	if err != nil {
+		return err
+	}
+	var b []byte
+	switch v := v.(type) {
+	case nil:
+		if p.null {
+			b = []byte("null")
+		}
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	case interface{ MarshalJSON() ([]byte, error) }:
+		if b, err = v.MarshalJSON(); err != nil {
+			return exprFailure(err)
+		}
+	default:
+		b = []byte(expression.ToString(v))
+	}
+	if p.response {
+		x.setResponseBody(b)
+	} else {
+		x.setRequestBody(b)
+	}
+	return nil
+}
+
+// --- rewrite-uri ---
+
+type rewriteURI struct {
+	template   *value
+	copyParams bool
+}
+
+func compileRewriteURI(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "template", "copy-unmatched-params")
+	a.noText()
+	a.children()
+	p := &rewriteURI{template: a.value("template", true), copyParams: a.boolean("copy-unmatched-params", true)}
+	if p.template != nil && !p.template.isExpr() && !strings.HasPrefix(strings.TrimSpace(p.template.lit), "/") && !cc.unresolved(Text{Value: p.template.lit}) {
+		at, _ := e.Attr("template")
+		a.fail(at.Value.PosAt(0), "attribute 'template' must start with /")
+	}
+	return p, a.err()
+}
+
+func (p *rewriteURI) run(x *exchange) error {
+	t, err := p.template.str(x)
+	if err != nil {
+		return err
+	}
+	t = strings.TrimSpace(t)
+	// Fill {param} from the operation's template parameters.
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(t, '{')
+		if i < 0 {
+			b.WriteString(t)
+			break
+		}
+		j := strings.IndexByte(t[i:], '}')
+		if j < 0 {
+			b.WriteString(t)
+			break
+		}
+		b.WriteString(t[:i])
+		b.WriteString(url.PathEscape(x.call.Params[t[i+1:i+j]]))
+		t = t[i+j+1:]
+	}
+	nt := b.String()
+	path, rawQuery, _ := strings.Cut(nt, "?")
+	newQ, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return fail(http.StatusInternalServerError, "InvalidUri", "rewrite-uri: bad query in template")
+	}
+	if p.copyParams {
+		for k, v := range x.r.URL.Query() {
+			if _, ok := newQ[k]; !ok {
+				newQ[k] = v
+			}
+		}
+	}
+	q := newQ.Encode()
+	if bu := x.call.BackendURL; bu != nil {
+		base := x.backendBasePath()
+		bu.Path = strings.TrimSuffix(base, "/") + path
+		bu.RawPath = ""
+		bu.RawQuery = q
+	}
+	apiPath := ""
+	if x.call.API != nil && x.call.API.Path != "" {
+		apiPath = "/" + x.call.API.Path
+	}
+	x.r.URL.Path = apiPath + path
+	x.r.URL.RawPath = ""
+	x.r.URL.RawQuery = q
+	x.urlDirty = true
+	return nil
+}
+
+// backendBasePath is the path of the backend base URL (the API's
+// serviceUrl, or set-backend-service's base-url).
+func (x *exchange) backendBasePath() string {
+	if x.backendBase != "" {
+		return x.backendBase
+	}
+	if x.call.API != nil {
+		if u, err := url.Parse(x.call.API.ServiceURL); err == nil {
+			return u.Path
+		}
+	}
+	return ""
+}

@@ -1,0 +1,80 @@
+package policy
+
+import (
+	"context"
+	"log/slog"
+)
+
+// --- trace ---
+
+type traceMeta struct {
+	name string
+	v    *value
+}
+
+type trace struct {
+	source  string
+	level   slog.Level
+	message *value
+	meta    []traceMeta
+}
+
+// compileTrace: APIM writes trace output to the request trace and
+// Application Insights; Tollgate writes it to the log.
+func compileTrace(cc *compileCtx, e *Element) (runner, error) {
+	a := cc.attrs(e, "source", "severity")
+	a.noText()
+	p := &trace{source: a.str("source", "", true)}
+	switch a.oneOf("severity", "verbose", "verbose", "information", "error") {
+	case "information":
+		p.level = slog.LevelInfo
+	case "error":
+		p.level = slog.LevelError
+	default:
+		p.level = slog.LevelDebug
+	}
+	for _, c := range a.children("message", "metadata") {
+		switch c.Name {
+		case "message":
+			if p.message != nil {
+				a.fail(c.Pos, "<message> appears twice")
+			}
+			v, err := cc.textValue(c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			p.message = v
+		case "metadata":
+			ca := cc.attrs(c, "name", "value")
+			m := traceMeta{name: ca.str("name", "", true), v: ca.value("value", true)}
+			a.merge(ca.err())
+			p.meta = append(p.meta, m)
+		}
+	}
+	if p.message == nil {
+		a.fail(e.Pos, "<message> is required")
+	}
+	return p, a.err()
+}
+
+func (p *trace) run(x *exchange) error {
+	l := x.logger()
+	if !l.Enabled(x.ctx, p.level) {
+		return nil
+	}
+	msg, err := p.message.str(x)
+	if err != nil {
+		return err
+	}
+	attrs := []slog.Attr{slog.String("source", p.source), slog.String("requestId", x.call.RequestID)}
+	for _, m := range p.meta {
+		v, err := m.v.str(x)
+		if err != nil {
+			return err
+		}
+		attrs = append(attrs, slog.String(m.name, v))
+	}
+	l.LogAttrs(context.WithoutCancel(x.ctx), p.level, "trace: "+msg, attrs...)
+	return nil
+}

@@ -1,0 +1,342 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/tollgate/tollgate/internal/expression"
+	"github.com/tollgate/tollgate/internal/gateway"
+	"github.com/tollgate/tollgate/internal/keyring"
+	"github.com/tollgate/tollgate/internal/resource"
+	"github.com/tollgate/tollgate/internal/store"
+)
+
+// Set is a compiled configuration's policies: it implements
+// gateway.Policies. Pipelines are composed on first use and cached.
+type Set struct {
+	c        *Compiler
+	global   *compiled
+	products map[string]*compiled
+	apis     map[string]*compiled
+	ops      map[string]*compiled // "api/op"
+
+	mu    sync.RWMutex
+	pipes map[pipeKey]*pipeline
+	pre   map[string]*pipeline
+}
+
+type pipeKey struct{ api, op, product string }
+
+// maxCachedPipelines bounds the composed-pipeline cache; composition is
+// cheap, so past it pipelines are composed per request rather than kept.
+const maxCachedPipelines = 100000
+
+var _ gateway.PolicyCompiler = (*Compiler)(nil)
+var _ gateway.Policies = (*Set)(nil)
+
+// Compile implements gateway.PolicyCompiler: it compiles every policy
+// document of a configuration. Any problem fails the whole set (documents
+// were checked when saved).
+func (c *Compiler) Compile(ctx context.Context, records []store.Record) (gateway.Policies, error) {
+	set, err := c.CompileSet(ctx, records)
+	if err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// CompileSet is Compile with the concrete type.
+func (c *Compiler) CompileSet(ctx context.Context, records []store.Record) (*Set, error) {
+	lk, err := c.RecordsLookup(records)
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{c: c, products: map[string]*compiled{}, apis: map[string]*compiled{}, ops: map[string]*compiled{},
+		pipes: map[pipeKey]*pipeline{}, pre: map[string]*pipeline{}}
+	for _, r := range records {
+		scope, key, ok := ScopeOf(r.ID)
+		if !ok {
+			continue
+		}
+		var p resource.Policy
+		if err := json.Unmarshal(r.Body, &p); err != nil {
+			return nil, fmt.Errorf("policy %s: decode: %w", r.ID, err)
+		}
+		cc := &compileCtx{c: c, ctx: ctx, scope: scope, lookup: lk}
+		doc := cc.compileDocument(p.Value, r.ID)
+		if len(cc.problems) > 0 {
+			return nil, fmt.Errorf("policy %s: %w", r.ID, Problems(cc.problems))
+		}
+		switch scope {
+		case ScopeGlobal:
+			s.global = doc
+		case ScopeProduct:
+			s.products[key] = doc
+		case ScopeAPI:
+			s.apis[key] = doc
+		case ScopeOperation:
+			s.ops[key] = doc
+		}
+	}
+	return s, nil
+}
+
+// ScopeOf tells a policy document's scope from its record id, and the key
+// of its owner ("" global, the product or api name, "api/op").
+func ScopeOf(id string) (scope, key string, ok bool) {
+	if !strings.HasSuffix(id, "/policies/policy") {
+		return "", "", false
+	}
+	segs := strings.Split(strings.TrimPrefix(strings.TrimSuffix(id, "/policies/policy"), "/"), "/")
+	switch {
+	case id == "/policies/policy":
+		return ScopeGlobal, "", true
+	case len(segs) == 2 && segs[0] == "products":
+		return ScopeProduct, segs[1], true
+	case len(segs) == 2 && segs[0] == "apis":
+		return ScopeAPI, segs[1], true
+	case len(segs) == 4 && segs[0] == "apis" && segs[2] == "operations":
+		return ScopeOperation, segs[1] + "/" + segs[3], true
+	}
+	return "", "", false
+}
+
+// name accepts an id as the gateway may give it ("/apis/echo",
+// "/apis/echo/operations/get") or a bare name.
+func name(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
+
+// Pipeline implements gateway.Policies.
+func (s *Set) Pipeline(apiID, operationID, productID string) gateway.Pipeline {
+	k := pipeKey{name(apiID), name(operationID), name(productID)}
+	s.mu.RLock()
+	p := s.pipes[k]
+	s.mu.RUnlock()
+	if p == nil {
+		p = s.compose(k)
+		s.mu.Lock()
+		if q := s.pipes[k]; q != nil {
+			p = q
+		} else if len(s.pipes) < maxCachedPipelines {
+			s.pipes[k] = p
+		}
+		s.mu.Unlock()
+	}
+	if p.isDefault {
+		// No document applies: the gateway's own forward-and-copy is the
+		// same behaviour, without the pipeline's bookkeeping.
+		return nil
+	}
+	return p
+}
+
+// defaultDocument is what lies above global: the backend forwards.
+var defaultDocument = &compiled{scope: ScopeGlobal, present: [4]bool{true, true, true, true},
+	sections: [4]chain{1: {{name: "forward-request", path: "forward-request[1]", scope: ScopeGlobal, section: secBackend, r: &forwardRequest{}}}}}
+
+// compose builds the chains of an (operation, product): narrowest first,
+// <base/> replaced by the next broader scope's same section.
+func (s *Set) compose(k pipeKey) *pipeline {
+	var docs []*compiled
+	if k.op != "" {
+		docs = append(docs, s.ops[k.api+"/"+k.op])
+	}
+	docs = append(docs, s.apis[k.api])
+	if k.product != "" {
+		docs = append(docs, s.products[k.product])
+	}
+	docs = append(docs, s.global, defaultDocument)
+	p := &pipeline{set: s, isDefault: true}
+	for _, d := range docs[:len(docs)-1] {
+		if d != nil {
+			p.isDefault = false
+		}
+	}
+	for i := range 4 {
+		p.sections[i] = expand(docs, 0, i)
+	}
+	return p
+}
+
+func expand(docs []*compiled, level, sec int) chain {
+	if level >= len(docs) {
+		return nil
+	}
+	d := docs[level]
+	// A missing document, or a missing section, inherits: the same as
+	// <base/> alone.
+	if d == nil || !d.present[sec] {
+		return expand(docs, level+1, sec)
+	}
+	var out chain
+	for _, st := range d.sections[sec] {
+		if st.base {
+			out = append(out, expand(docs, level+1, sec)...)
+			continue
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Preflight implements gateway.Policies: the first cors policy of the
+// API's inbound (API and global scope) answers preflights.
+func (s *Set) Preflight(apiID string) gateway.Pipeline {
+	api := name(apiID)
+	s.mu.RLock()
+	p, ok := s.pre[api]
+	s.mu.RUnlock()
+	if ok {
+		if p == nil {
+			return nil
+		}
+		return p
+	}
+	in := expand([]*compiled{s.apis[api], s.global, defaultDocument}, 0, 0)
+	for _, st := range in {
+		if c, ok := st.r.(*corsPolicy); ok {
+			p = &pipeline{set: s, preflight: c}
+			break
+		}
+	}
+	s.mu.Lock()
+	s.pre[api] = p
+	s.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+// recordsLookup resolves named values and fragments from records.
+type recordsLookup struct {
+	values map[string]string
+	frags  map[string]string
+}
+
+func (l *recordsLookup) NamedValue(_ context.Context, name string) (string, bool, error) {
+	v, ok := l.values[name]
+	return v, ok, nil
+}
+
+func (l *recordsLookup) Fragment(_ context.Context, id string) (string, bool, error) {
+	v, ok := l.frags[name(id)]
+	return v, ok, nil
+}
+
+// RecordsLookup builds a Lookup over configuration records, unsealing
+// secret named values with the compiler's Open.
+func (c *Compiler) RecordsLookup(records []store.Record) (Lookup, error) {
+	l := &recordsLookup{values: map[string]string{}, frags: map[string]string{}}
+	for _, r := range records {
+		switch r.Kind {
+		case "namedValues":
+			v, err := c.namedValue(r)
+			if err != nil {
+				return nil, err
+			}
+			var nv resource.NamedValue
+			_ = json.Unmarshal(r.Body, &nv)
+			if nv.DisplayName != "" {
+				l.values[nv.DisplayName] = v
+			}
+			if _, taken := l.values[name(r.ID)]; !taken {
+				l.values[name(r.ID)] = v
+			}
+		case "policyFragments":
+			var f resource.PolicyFragment
+			if err := json.Unmarshal(r.Body, &f); err != nil {
+				return nil, fmt.Errorf("policy fragment %s: decode: %w", r.ID, err)
+			}
+			l.frags[name(r.ID)] = f.Value
+		}
+	}
+	return l, nil
+}
+
+// namedValue returns a named value record's value, unsealed.
+func (c *Compiler) namedValue(r store.Record) (string, error) {
+	var nv resource.NamedValue
+	if err := json.Unmarshal(r.Body, &nv); err != nil {
+		return "", fmt.Errorf("named value %s: decode: %w", r.ID, err)
+	}
+	if !keyring.IsSealed(nv.Value) {
+		return nv.Value, nil
+	}
+	if c.opts.Open == nil {
+		return "", fmt.Errorf("named value %s is sealed and the compiler has no keyring", r.ID)
+	}
+	b, err := c.opts.Open(nv.Value, []byte(r.ID))
+	if err != nil {
+		return "", fmt.Errorf("named value %s: open: %w", r.ID, err)
+	}
+	return string(b), nil
+}
+
+// --- small helpers shared by the runtime ---
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func parseURL(s string) *expression.URL {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	return toExprURL(u)
+}
+
+func toExprURL(u *url.URL) *expression.URL {
+	e := &expression.URL{}
+	fillExprURL(e, u)
+	return e
+}
+
+func fillExprURL(e *expression.URL, u *url.URL) {
+	e.Scheme = u.Scheme
+	e.Host = u.Hostname()
+	e.Port = 0
+	if p := u.Port(); p != "" {
+		for _, c := range p {
+			e.Port = e.Port*10 + int(c-'0')
+		}
+	} else if u.Scheme == "https" {
+		e.Port = 443
+	} else {
+		e.Port = 80
+	}
+	e.Path = u.Path
+	e.Query = nil
+	e.QueryString = ""
+	if u.RawQuery != "" {
+		e.Query = expression.QueryParams(u.Query())
+		e.QueryString = "?" + u.RawQuery
+	}
+}
+
+func (x *exchange) fillURL() {
+	x.urlDirty = false
+	u := *x.r.URL
+	if u.Host == "" {
+		u.Host = x.r.Host
+	}
+	if u.Scheme == "" {
+		u.Scheme = "http"
+		if x.r.TLS != nil {
+			u.Scheme = "https"
+		}
+	}
+	fillExprURL(&x.es.eurl, &u)
+}
+
+func lastSegment(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
