@@ -323,7 +323,8 @@ func NewHasher(key []byte) *Hasher {
 
 type hashState struct {
 	mac hash.Hash
-	buf []byte
+	buf []byte // the input, so converting the string does not allocate
+	out []byte // the MAC, so Sum's result does not escape to the heap
 }
 
 // Sum returns the keyed hash of s.
@@ -332,8 +333,9 @@ func (h *Hasher) Sum(s string) [32]byte {
 	st.buf = append(st.buf[:0], s...)
 	st.mac.Reset()
 	st.mac.Write(st.buf)
+	st.out = st.mac.Sum(st.out[:0])
 	var out [32]byte
-	st.mac.Sum(out[:0])
+	copy(out[:], st.out)
 	h.pool.Put(st)
 	return out
 }
