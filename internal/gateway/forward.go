@@ -1,0 +1,237 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/resource"
+)
+
+// NewTransport returns the transport the gateway uses when Options.Transport
+// is nil: keep-alive pools sized for a proxy, no proxy taken from the
+// environment, no transparent decompression (bodies pass through as the
+// backend encoded them), and no response-header timeout of its own (the
+// per-API backend timeout applies).
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  1 * time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 1 << 20,
+		ReadBufferSize:         32 << 10,
+		WriteBufferSize:        32 << 10,
+	}
+}
+
+// hopHeaders are removed in both directions (RFC 9110 section 7.6.1),
+// together with the headers the Connection header names.
+var hopHeaders = []string{
+	"Connection",
+	"Proxy-Connection",
+	"Keep-Alive",
+	"Proxy-Authenticate",
+	"Proxy-Authorization",
+	"Te",
+	"Trailer",
+	"Transfer-Encoding",
+	"Upgrade",
+}
+
+func removeHopHeaders(h http.Header) {
+	for _, v := range h["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		delete(h, name)
+	}
+}
+
+// errBackendTimeout is the cancellation cause when the backend did not
+// answer within the timeout.
+var errBackendTimeout = errors.New("backend did not answer in time")
+
+// Forward implements Forwarder: it sends r to c.BackendURL. The request's
+// method, headers (minus hop-by-hop headers and the API's subscription key
+// header) and body are sent; the body is streamed, never buffered. The
+// timeout (opts.Timeout, else c.BackendTimeout) bounds the wait for the
+// response headers; the body then streams for as long as it takes, ending
+// when the caller closes it or the client goes away.
+func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts ForwardOptions) (*http.Response, error) {
+	if c.BackendURL == nil {
+		return nil, g.backendFailed(c, &BackendError{Err: errors.New("the API has no serviceUrl")})
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = c.BackendTimeout
+	}
+	if timeout <= 0 {
+		timeout = resource.DefaultBackendTimeout * time.Second
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	out, err := g.outboundRequest(ctx, c, r)
+	if err != nil {
+		cancel(nil)
+		return nil, g.backendFailed(c, &BackendError{Err: err})
+	}
+	timer := time.AfterFunc(timeout, func() { cancel(errBackendTimeout) })
+
+	var resp *http.Response
+	switch {
+	case isEcho(c):
+		resp, err = g.echo.RoundTrip(out)
+	case opts.FollowRedirects:
+		resp, err = g.followClient.Do(out)
+	default:
+		resp, err = g.transport.RoundTrip(out)
+	}
+	if !timer.Stop() && err == nil {
+		// The timer fired as the headers arrived: the body would fail on
+		// the first read, so report the timeout now.
+		resp.Body.Close()
+		err = errBackendTimeout
+	}
+	if err != nil {
+		timedOut := errors.Is(context.Cause(ctx), errBackendTimeout)
+		cancel(nil)
+		if timedOut {
+			err = errBackendTimeout
+		}
+		return nil, g.backendFailed(c, &BackendError{Timeout: timedOut, Err: err})
+	}
+	removeHopHeaders(resp.Header)
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+func (g *Gateway) backendFailed(c *Call, err *BackendError) error {
+	var api string
+	if c.API != nil {
+		api = c.API.ID
+	}
+	g.log.Warn("backend call failed",
+		"request_id", c.RequestID, "api", api, "timeout", err.Timeout, "error", err.Err.Error())
+	return err
+}
+
+// outboundRequest builds the request sent to the backend from r.
+func (g *Gateway) outboundRequest(ctx context.Context, c *Call, r *http.Request) (*http.Request, error) {
+	body := r.Body
+	if r.ContentLength == 0 || body == http.NoBody {
+		body = nil
+	}
+	out, err := http.NewRequestWithContext(ctx, r.Method, "/", body)
+	if err != nil {
+		return nil, err
+	}
+	// Set directly rather than parsed from a string, keeping the path's
+	// escaping exactly as received.
+	out.URL = c.BackendURL
+	out.Host = c.BackendURL.Host
+	out.ContentLength = r.ContentLength
+	if body == nil {
+		out.ContentLength = 0
+	}
+	out.Header = r.Header.Clone()
+	if out.Header == nil {
+		out.Header = http.Header{}
+	}
+	removeHopHeaders(out.Header)
+	if c.API != nil && c.API.SubscriptionKeyParameterNames != nil {
+		out.Header.Del(c.API.SubscriptionKeyParameterNames.Header)
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := out.Header["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		out.Header.Set("X-Forwarded-For", ip)
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	out.Header.Set("X-Forwarded-Proto", proto)
+	out.Header.Set("X-Forwarded-Host", r.Host)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		// Otherwise Go would send its own.
+		out.Header["User-Agent"] = []string{""}
+	}
+	return out, nil
+}
+
+// cancelOnClose releases the backend call's context when the body is done.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelCauseFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
+}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// CopyResponse writes a backend response to w: status, headers (minus
+// hop-by-hop ones), the body streamed (flushed after every chunk when the
+// length is unknown or it is an event stream, so streaming responses reach
+// the client as they are produced), and trailers. It closes resp.Body and
+// returns the bytes copied and the first read or write error.
+func CopyResponse(w http.ResponseWriter, resp *http.Response) (int64, error) {
+	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	h := w.Header()
+	for k, vv := range resp.Header {
+		h[k] = vv
+	}
+	w.WriteHeader(resp.StatusCode)
+
+	stream := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	rc := http.NewResponseController(w)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		nr, rerr := resp.Body.Read(buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr
+			}
+			if stream {
+				_ = rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+	for k, vv := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+	return n, nil
+}

@@ -1,0 +1,321 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Messages of the gateway's built-in errors (REFERENCE.md).
+const (
+	MsgResourceNotFound  = "Resource not found"
+	MsgOperationNotFound = "Unable to match incoming request to an operation."
+	MsgKeyMissing        = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."
+	MsgKeyInvalid        = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
+	MsgBackendFailure    = "Backend service could not be reached."
+	MsgBackendTimeout    = "Backend service did not respond in time."
+)
+
+// Reasons, as context.LastError.Reason and in the access log.
+const (
+	ReasonOperationNotFound        = "OperationNotFound"
+	ReasonSubscriptionKeyNotFound  = "SubscriptionKeyNotFound"
+	ReasonSubscriptionKeyInvalid   = "SubscriptionKeyInvalid"
+	ReasonBackendConnectionFailure = "BackendConnectionFailure"
+	ReasonBackendTimeout           = "Timeout"
+)
+
+// RequestIDHeader carries the request id on every response.
+const RequestIDHeader = "X-Request-Id"
+
+// WriteError writes the gateway's error body, as APIM's:
+// {"statusCode": 404, "message": "Resource not found"}.
+func WriteError(w http.ResponseWriter, status int, message string) {
+	msg, _ := json.Marshal(message)
+	body := `{"statusCode": ` + strconv.Itoa(status) + `, "message": ` + string(msg) + `}`
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}
+
+// ServeHTTP serves one request: route, check the subscription, run the
+// pipeline, log.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := g.now()
+	id := newRequestID()
+	rw := &responseWriter{ResponseWriter: w, requestID: id}
+	var in *countingBody
+	if r.Body != nil && r.Body != http.NoBody {
+		in = &countingBody{ReadCloser: r.Body}
+		r.Body = in
+	}
+	var (
+		m      match
+		c      *Call
+		reason string
+	)
+	defer func() {
+		p := recover()
+		switch {
+		case p == http.ErrAbortHandler:
+			// Deliberate abort (a response cut short): log, then let the
+			// server drop the connection.
+			reason = "Aborted"
+		case p != nil:
+			reason = "Panic"
+			g.log.Error("gateway request panicked", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !rw.wroteHeader {
+				WriteError(rw, http.StatusInternalServerError, "Internal server error. Request id: "+id)
+			}
+		}
+		g.accessLog(r, rw, in, &m, c, id, reason, start)
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+	}()
+
+	s := g.snap.Load()
+	if s == nil {
+		reason = "NotLoaded"
+		WriteError(rw, http.StatusServiceUnavailable, "Gateway configuration is not loaded yet.")
+		return
+	}
+	var pipeline Pipeline
+	switch s.route(r, &m) {
+	case outcomeBadPath:
+		reason = "InvalidPath"
+		WriteError(rw, http.StatusBadRequest, "Invalid request path.")
+		return
+	case outcomeNoAPI:
+		WriteError(rw, http.StatusNotFound, MsgResourceNotFound)
+		return
+	case outcomeNoOperation:
+		// A CORS preflight for an API with a cors policy is answered by
+		// that policy; browsers never send keys with a preflight, so no
+		// subscription check applies.
+		if r.Method == http.MethodOptions && s.policies != nil {
+			pipeline = s.policies.Preflight(m.api.api.ID)
+		}
+		if pipeline == nil {
+			reason = ReasonOperationNotFound
+			WriteError(rw, http.StatusNotFound, MsgOperationNotFound)
+			return
+		}
+	}
+	if pipeline == nil {
+		switch s.admit(r, g.hasher, &m) {
+		case outcomeKeyMissing:
+			reason = ReasonSubscriptionKeyNotFound
+			WriteError(rw, http.StatusUnauthorized, MsgKeyMissing)
+			return
+		case outcomeKeyInvalid:
+			reason = ReasonSubscriptionKeyInvalid
+			WriteError(rw, http.StatusUnauthorized, MsgKeyInvalid)
+			return
+		}
+	}
+
+	c = &Call{
+		RequestID:      id,
+		Start:          start,
+		API:            m.api.api,
+		Product:        m.product,
+		BackendURL:     m.backendURL(r),
+		BackendTimeout: m.api.timeout,
+	}
+	if m.op != nil {
+		c.Operation = m.op.op
+		c.Params = m.params()
+	}
+	if m.sub != nil {
+		c.Subscription = m.sub.info(m.key)
+		c.User = m.sub.user
+	}
+	if pipeline == nil && s.policies != nil {
+		var opID, productID string
+		if c.Operation != nil {
+			opID = c.Operation.ID
+		}
+		if c.Product != nil {
+			productID = c.Product.ID
+		}
+		pipeline = s.policies.Pipeline(c.API.ID, opID, productID)
+	}
+	if pipeline != nil {
+		pipeline.Serve(rw, r, c, g)
+		return
+	}
+	reason = g.serveDefault(rw, r, c)
+}
+
+// serveDefault is the pipeline when no policies apply: forward and copy the
+// response. It returns the failure reason for the access log, if any.
+func (g *Gateway) serveDefault(w http.ResponseWriter, r *http.Request, c *Call) string {
+	resp, err := g.Forward(r.Context(), c, r, ForwardOptions{})
+	if err != nil {
+		return WriteBackendError(w, r, err)
+	}
+	if _, err := CopyResponse(w, resp); err != nil {
+		if r.Context().Err() != nil {
+			return reasonClientClosed
+		}
+		// Headers are gone; all we can do is cut the response short so the
+		// client sees it incomplete rather than silently truncated.
+		g.log.Warn("copy backend response failed", "request_id", c.RequestID, "error", err.Error())
+		panic(http.ErrAbortHandler)
+	}
+	return ""
+}
+
+// WriteBackendError answers a failed Forward: 504 for a timeout, 500
+// BackendConnectionFailure otherwise. It returns the reason. When the client
+// has gone away nothing useful can be written; the access log then shows
+// status 499.
+func WriteBackendError(w http.ResponseWriter, r *http.Request, err error) string {
+	if r.Context().Err() != nil {
+		if rw, ok := w.(*responseWriter); ok {
+			rw.status = statusClientClosed
+		}
+		return reasonClientClosed
+	}
+	var be *BackendError
+	if errors.As(err, &be) && be.Timeout {
+		WriteError(w, http.StatusGatewayTimeout, MsgBackendTimeout)
+		return ReasonBackendTimeout
+	}
+	WriteError(w, http.StatusInternalServerError, MsgBackendFailure)
+	return ReasonBackendConnectionFailure
+}
+
+// statusClientClosed is logged when the client left before the answer
+// (nginx's convention).
+const (
+	statusClientClosed = 499
+	reasonClientClosed = "ClientClosedRequest"
+)
+
+func (g *Gateway) accessLog(r *http.Request, rw *responseWriter, in *countingBody, m *match, c *Call, id, reason string, start time.Time) {
+	var api, op, product, sub string
+	if m.api != nil {
+		api = m.api.api.ID
+	}
+	if m.op != nil {
+		op = m.op.op.ID
+	}
+	if m.product != nil {
+		product = m.product.ID
+	}
+	if m.sub != nil {
+		sub = m.sub.id
+	}
+	var bytesIn int64
+	if in != nil {
+		bytesIn = in.n.Load()
+	}
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK // the pipeline wrote nothing
+	}
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("request_id", id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.EscapedPath()), // never the query: it may hold a key
+		slog.String("api", api),
+		slog.String("operation", op),
+		slog.String("product", product),
+		slog.String("subscription", sub),
+		slog.Int("status", status),
+		slog.String("reason", reason),
+		slog.Duration("latency", g.now().Sub(start)),
+		slog.Int64("bytes_in", bytesIn),
+		slog.Int64("bytes_out", rw.bytes),
+		slog.String("client", r.RemoteAddr),
+	)
+}
+
+// newRequestID returns a random UUID (version 4).
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
+
+// responseWriter records the status and bytes for the access log and makes
+// sure our request id is the one the client sees.
+type responseWriter struct {
+	http.ResponseWriter
+	requestID   string
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code) // informational: more to come
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	w.ResponseWriter.Header().Set(RequestIDHeader, w.requestID)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush lets pipelines stream (http.Flusher).
+func (w *responseWriter) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countingBody counts request body bytes; the transport may read it from
+// its own goroutine, hence the atomic.
+type countingBody struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
