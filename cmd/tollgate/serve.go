@@ -59,8 +59,8 @@ type server struct {
 	bgDone    chan struct{}
 	firstRun  bool
 	closeOnce sync.Once
-	// closers release what the server holds beyond the store (counters'
-	// connections), in order.
+	// closers release what the server holds beyond the store (the log
+	// writer, counters' connections); they run in reverse order.
 	closers []func()
 }
 
@@ -199,11 +199,14 @@ func loadAdminKey(cfg serveConfig) (key, path string, err error) {
 // startServer assembles Tollgate and starts its listeners. It returns once
 // every listener accepts connections.
 func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server, err error) {
-	log := newLogger(cfg, out)
+	logOut := newLogWriter(out, 100*time.Millisecond)
+	log := newLogger(cfg, logOut)
+	s := &server{cfg: cfg, log: log, urls: map[string]string{}}
+	s.closers = append(s.closers, logOut.Close)
 	if err := checkDataDir(cfg.DataDir); err != nil {
+		logOut.Close()
 		return nil, err
 	}
-	s := &server{cfg: cfg, log: log, urls: map[string]string{}}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -298,6 +301,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	if u, ok := s.urls["management"]; ok {
 		_ = os.WriteFile(filepath.Join(cfg.DataDir, "management.url"), []byte(u+"\n"), 0o644)
 	}
+	logOut.Flush()
 	s.printBanner(ctx, out, adminKeyPath)
 	return s, nil
 }
@@ -446,11 +450,12 @@ func (s *server) close() {
 			s.cancel()
 			<-s.bgDone
 		}
-		for _, c := range s.closers {
-			c()
-		}
 		if s.store != nil {
 			s.store.Close()
+		}
+		// Last in, first out: the log writer, added first, closes last.
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			s.closers[i]()
 		}
 	})
 }
