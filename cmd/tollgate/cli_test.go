@@ -389,8 +389,26 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 }
 
+// secretNamedValueDoc is sampleConfig's secret named value: an export
+// without secrets cannot recreate it (its value is not exported), so the
+// round trip without secrets leaves it out, and TestExportWithoutSecrets
+// checks that applying such an export says what is missing.
+const secretNamedValueDoc = `---
+kind: namedValue
+id: backend-token
+secret: true
+value: s3cr3t-value
+`
+
 func testRoundTrip(t *testing.T, s *cliServer, secrets bool) {
-	s.ok(t, "", "apply", "-f", writeCLIFiles(t, sampleConfig))
+	config := map[string]string{}
+	for name, text := range sampleConfig {
+		if !secrets {
+			text = strings.Replace(text, secretNamedValueDoc, "", 1)
+		}
+		config[name] = text
+	}
+	s.ok(t, "", "apply", "-f", writeCLIFiles(t, config))
 	args := []string{"export"}
 	if secrets {
 		args = append(args, "--include-secrets")
@@ -399,7 +417,7 @@ func testRoundTrip(t *testing.T, s *cliServer, secrets bool) {
 	if strings.Contains(first, "createdDate") || strings.Contains(first, "\nname:") {
 		t.Errorf("export has read-only fields:\n%s", first)
 	}
-	if secrets != strings.Contains(first, "alice-primary-key-0001") || secrets != strings.Contains(first, "s3cr3t-value") {
+	if secrets != strings.Contains(first, "alice-primary-key-0001") || strings.Contains(first, "s3cr3t-value") != secrets {
 		t.Errorf("secrets in export = %v, want %v:\n%s", !secrets, secrets, first)
 	}
 	if !strings.Contains(first, "value: eu-west") {
@@ -422,6 +440,20 @@ func testRoundTrip(t *testing.T, s *cliServer, secrets bool) {
 	}
 	if out := s.ok(t, first, "apply", "-f", "-"); strings.Contains(out, "created") || strings.Contains(out, "updated") {
 		t.Errorf("re-applying the export changed something:\n%s", out)
+	}
+}
+
+// TestExportWithoutSecrets: a secret named value exported without its
+// value cannot be applied to an empty server; apply says which field is
+// missing rather than creating a secret with no value.
+func TestExportWithoutSecrets(t *testing.T) {
+	s := newCLIServer(t)
+	s.ok(t, "", "apply", "-f", writeCLIFiles(t, sampleConfig))
+	exported := s.ok(t, "", "export")
+	s.deleteEverything(t)
+	r := s.cli(t, exported, "apply", "-f", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "namedValue/backend-token") || !strings.Contains(r.stderr, "value: is required") {
+		t.Fatalf("apply of an export without secrets: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 

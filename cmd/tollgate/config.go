@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 )
 
@@ -209,8 +210,15 @@ func serveKeys() []configKey {
 			set: enum(func(c *serveConfig) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{name: "log-format", kind: kindEnum, def: "text", usage: "log `format`: text or json",
 			set: enum(func(c *serveConfig) *string { return &c.LogFormat }, "text", "json")},
-		{name: "redis", kind: kindAddr, usage: "Redis `host:port` shared by the nodes for counters (optional)",
+		{name: "redis", kind: kindString, usage: "Redis shared by the nodes for counters (optional): `host:port`, or redis://[user:password@]host:port/db (rediss:// for TLS)",
 			set: func(c *serveConfig, v value) error {
+				if strings.HasPrefix(v.raw, "redis://") || strings.HasPrefix(v.raw, "rediss://") {
+					if _, err := redis.ParseURL(v.raw); err != nil {
+						return fmt.Errorf("%q is not a Redis URL: %s", redactURL(v.raw), strings.ReplaceAll(err.Error(), v.raw, redactURL(v.raw)))
+					}
+					c.Redis = v.raw
+					return nil
+				}
 				a, err := parseAddr(v.raw, true)
 				if err != nil {
 					return err

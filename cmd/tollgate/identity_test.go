@@ -81,3 +81,18 @@ func TestLoginWithDirectoryApp(t *testing.T) {
 		t.Errorf("JWKS has %d keys after rotation, %d before", after, before)
 	}
 }
+
+// TestDirectoryLists: the directory's collections list like any other,
+// including the built-in management application.
+func TestDirectoryLists(t *testing.T) {
+	srv, _ := testServer(t, t.TempDir())
+	st, _, b := call(t, "GET", srv.urls["management"]+"/directory/applications", "", srv.admin()...)
+	list := mustJSON(t, st, 200, b)
+	if !strings.Contains(string(b), "api://tollgate-management") || list["count"].(float64) < 1 {
+		t.Fatalf("directory applications: %s", b)
+	}
+	st, _, b = call(t, "GET", srv.urls["management"]+"/directory", "", srv.admin()...)
+	if dir := mustJSON(t, st, 200, b); dir["tenantId"] == "" || dir["name"] != "default" {
+		t.Fatalf("GET /directory: %s", b)
+	}
+}

@@ -23,10 +23,13 @@ func newLimiter(cfg serveConfig, log *slog.Logger) (ratelimit.Limiter, func()) {
 		l := ratelimit.NewLocal(ratelimit.LocalOptions{})
 		return l, func() { l.Close() }
 	}
-	client := redis.NewClient(&redis.Options{
-		Addr: cfg.Redis, DialTimeout: 250 * time.Millisecond, ReadTimeout: 100 * time.Millisecond,
-		WriteTimeout: 100 * time.Millisecond, MaxRetries: 1, DialerRetries: 1,
-	})
+	opts := &redis.Options{Addr: cfg.Redis}
+	if u, err := redis.ParseURL(cfg.Redis); err == nil {
+		opts = u // checked when the configuration was loaded
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 250*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	opts.MaxRetries, opts.DialerRetries = 1, 1
+	client := redis.NewClient(opts)
 	r := ratelimit.NewRedis(client, ratelimit.RedisOptions{Logger: log})
 	return ratelimit.FailOpen(r, log, time.Minute), func() { client.Close() }
 }

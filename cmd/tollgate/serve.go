@@ -97,17 +97,17 @@ func checkDataDir(dir string) error {
 	return os.Remove(name)
 }
 
-func openStore(ctx context.Context, dbURL string) (store.Store, error) {
+func openStore(ctx context.Context, dbURL string, log *slog.Logger) (store.Store, error) {
 	// Return a nil interface on error, never a typed nil.
 	switch {
 	case strings.HasPrefix(dbURL, "sqlite://"):
-		st, err := sqlite.Open(ctx, strings.TrimPrefix(dbURL, "sqlite://"))
+		st, err := sqlite.Open(ctx, strings.TrimPrefix(dbURL, "sqlite://"), sqlite.WithLogger(log))
 		if err != nil {
 			return nil, err
 		}
 		return st, nil
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		st, err := postgres.Open(ctx, dbURL)
+		st, err := postgres.Open(ctx, dbURL, postgres.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", redactURL(dbURL), err)
 		}
@@ -116,57 +116,59 @@ func openStore(ctx context.Context, dbURL string) (store.Store, error) {
 	return nil, fmt.Errorf("database %q: unsupported scheme (use sqlite:// or postgres://)", redactURL(dbURL))
 }
 
-func loadKeyring(cfg serveConfig) (*keyring.Keyring, error) {
+// loadKeyring returns the keyring and whether its key file was made now.
+func loadKeyring(cfg serveConfig) (*keyring.Keyring, bool, error) {
 	if cfg.MasterKey != "" {
 		raw, err := keyring.ParseKey(cfg.MasterKey)
 		if err != nil {
-			return nil, fmt.Errorf("TOLLGATE_MASTER_KEY: %w", err)
+			return nil, false, fmt.Errorf("TOLLGATE_MASTER_KEY: %w", err)
 		}
 		kek, err := keyring.NewLocalKEK(raw)
 		if err != nil {
-			return nil, fmt.Errorf("TOLLGATE_MASTER_KEY: %w", err)
+			return nil, false, fmt.Errorf("TOLLGATE_MASTER_KEY: %w", err)
 		}
-		return keyring.New(kek), nil
+		return keyring.New(kek), false, nil
 	}
-	k, _, err := keyring.LoadOrCreateFile(cfg.MasterKeyFile)
-	return k, err
+	return keyring.LoadOrCreateFile(cfg.MasterKeyFile)
 }
 
 // lookupKeyState is where the key of the subscription-key hashes lives,
 // sealed, so every node shares it and master-key rotation re-wraps it.
 const lookupKeyState = "keyring/lookup-key"
 
-func loadLookupKey(ctx context.Context, st store.StateStore, kr *keyring.Keyring) ([]byte, error) {
+// loadLookupKey returns the lookup key, and whether it was made now (a new
+// database).
+func loadLookupKey(ctx context.Context, st store.StateStore, kr *keyring.Keyring) ([]byte, bool, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		rec, err := st.Get(ctx, lookupKeyState)
 		if err == nil {
 			key, err := kr.Open(string(rec.Value), []byte(lookupKeyState))
 			if err != nil {
-				return nil, fmt.Errorf("open lookup key (is this the master key the database was made with?): %w", err)
+				return nil, false, fmt.Errorf("open lookup key (is this the master key the database was made with?): %w", err)
 			}
-			return key, nil
+			return key, false, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("read lookup key: %w", err)
+			return nil, false, fmt.Errorf("read lookup key: %w", err)
 		}
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		sealed, err := kr.Seal(key, []byte(lookupKeyState))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		err = st.Create(ctx, store.StateRecord{Key: lookupKeyState, Value: []byte(sealed)})
 		if err == nil {
-			return key, nil
+			return key, true, nil
 		}
 		if !errors.Is(err, store.ErrConflict) {
-			return nil, fmt.Errorf("store lookup key: %w", err)
+			return nil, false, fmt.Errorf("store lookup key: %w", err)
 		}
 		// Another node made it first: read theirs.
 	}
-	return nil, errors.New("lookup key: could not read or create it")
+	return nil, false, errors.New("lookup key: could not read or create it")
 }
 
 // loadAdminKey returns the root admin key: TOLLGATE_ADMIN_KEY, or the
@@ -217,22 +219,32 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	if err := s.bind(); err != nil {
 		return nil, err
 	}
-	if s.store, err = openStore(ctx, cfg.Database); err != nil {
+	if s.store, err = openStore(ctx, cfg.Database, log); err != nil {
 		return nil, err
 	}
-	if s.keyring, err = loadKeyring(cfg); err != nil {
+	var keyMade bool
+	if s.keyring, keyMade, err = loadKeyring(cfg); err != nil {
 		return nil, err
 	}
-	lookupKey, err := loadLookupKey(ctx, s.store.State(), s.keyring)
+	lookupKey, dbNew, err := loadLookupKey(ctx, s.store.State(), s.keyring)
+	if keyMade && !dbNew {
+		// The database holds secrets sealed with a master key this data
+		// dir no longer has: a fresh key would open none of them.
+		os.Remove(cfg.MasterKeyFile)
+		return nil, fmt.Errorf("master key file %s does not exist, but the database holds secrets sealed with a master key: restore the file from a backup, or set TOLLGATE_MASTER_KEY", cfg.MasterKeyFile)
+	}
 	if err != nil {
 		return nil, err
 	}
 	hasher := keyring.NewHasher(lookupKey)
-	adminKey, adminKeyPath, err := loadAdminKey(cfg)
-	if err != nil {
-		return nil, err
+	// Only a node that serves the management API needs the admin key; a
+	// gateway-only node makes no key file.
+	var adminKeyPath string
+	if cfg.ManagementAddr != "" {
+		if s.adminKey, adminKeyPath, err = loadAdminKey(cfg); err != nil {
+			return nil, err
+		}
 	}
-	s.adminKey = adminKey
 
 	reg := resource.NewRegistry()
 	for _, k := range identity.Kinds() {
@@ -251,7 +263,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Policies: policies, Logger: log})
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
-		AdminKey: adminKey, Tokens: idp, Synced: s.gateway.Sync, Logger: log,
+		AdminKey: s.adminKey, Tokens: idp, Synced: s.gateway.Sync, Logger: log,
 	})
 	dir := idp.Directory()
 	s.mgmt.Handle(identity.KindApplications, management.Hooks{
@@ -394,7 +406,9 @@ func (s *server) printBanner(ctx context.Context, out io.Writer, adminKeyPath st
 	}
 	fmt.Fprintf(out, "  data dir    %s\n", s.cfg.DataDir)
 	fmt.Fprintf(out, "  database    %s\n", redactURL(s.cfg.Database))
-	fmt.Fprintf(out, "  admin key   %s\n", adminKeyPath)
+	if adminKeyPath != "" {
+		fmt.Fprintf(out, "  admin key   %s\n", adminKeyPath)
+	}
 	if s.firstRun {
 		if key, err := s.defaultStarterKey(ctx); err == nil {
 			fmt.Fprintf(out, "\nFirst start: the administrator's Starter subscription key is\n  %s\nTry: curl -H 'Ocp-Apim-Subscription-Key: %s' %s/echo/resource\n", key, key, s.urls["gateway"])

@@ -267,3 +267,66 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Error("a SQLite file was made although the database is PostgreSQL")
 	}
 }
+
+// TestMissingMasterKey: a data dir whose master key is gone is refused at
+// start with what to do, and no new key is left behind that would make the
+// database's secrets unreadable for good.
+func TestMissingMasterKey(t *testing.T) {
+	dir := t.TempDir()
+	srv, _ := testServer(t, dir)
+	srv.shutdown()
+	keyFile := filepath.Join(dir, "master.key")
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadServeConfig([]string{"--data-dir", dir, "--gateway-addr", "127.0.0.1:0", "--management-addr", "127.0.0.1:0", "--identity-addr", "127.0.0.1:0", "--portal-addr", ""}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = startServer(context.Background(), cfg, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "master key file") || !strings.Contains(err.Error(), "TOLLGATE_MASTER_KEY") {
+		t.Fatalf("start without the master key: %v", err)
+	}
+	if _, err := os.Stat(keyFile); err == nil {
+		t.Error("a new master key file was left behind")
+	}
+}
+
+// TestGatewayOnlyNode: with the management and identity listeners off, a
+// node serves the gateway from the shared database, answers the status
+// check, and makes no admin key.
+func TestGatewayOnlyNode(t *testing.T) {
+	dsn, _ := storetest.PostgresDSN(t)
+	control, _ := testServer(t, t.TempDir(), "--database", dsn)
+	key := starterKey(t, control)
+
+	dir := t.TempDir()
+	// The same master key on every node: copy the control node's.
+	mk, _ := os.ReadFile(filepath.Join(control.cfg.DataDir, "master.key"))
+	os.WriteFile(filepath.Join(dir, "master.key"), mk, 0o600)
+	gw, _ := testServer(t, dir, "--database", dsn, "--management-addr", "", "--identity-addr", "")
+	if _, err := os.Stat(filepath.Join(dir, "admin.key")); err == nil {
+		t.Error("a gateway-only node made an admin key")
+	}
+	if st, _, b := call(t, "GET", gw.urls["gateway"]+"/status-0123456789abcdef", ""); st != 200 {
+		t.Fatalf("status: %d %s", st, b)
+	}
+	if st, _, b := call(t, "GET", gw.urls["gateway"]+"/echo/resource", "", "Ocp-Apim-Subscription-Key", key); st != 200 {
+		t.Fatalf("echo on the gateway-only node: %d %s", st, b)
+	}
+	// A change on the control node reaches the gateway-only node.
+	if st, _, b := call(t, "PATCH", control.urls["management"]+"/subscriptions/admin-starter", `{"state": "suspended"}`, control.admin()...); st != 200 {
+		t.Fatalf("suspend: %d %s", st, b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _, _ := call(t, "GET", gw.urls["gateway"]+"/echo/resource", "", "Ocp-Apim-Subscription-Key", key)
+		if st == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the suspension did not reach the gateway-only node: %d", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

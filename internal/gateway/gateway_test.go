@@ -213,3 +213,22 @@ func TestSyncBuildPanicIsAnError(t *testing.T) {
 		t.Errorf("Sync: %v", err)
 	}
 }
+
+// The status endpoint answers 503 until a configuration is served, then
+// 200, without a key and whatever the APIs are.
+func TestStatusEndpoint(t *testing.T) {
+	g := gateway.New(gateway.Options{Source: &source{}, Hasher: testHasher})
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, httptest.NewRequest("GET", gateway.StatusPath, nil))
+	if rec.Code != 503 {
+		t.Fatalf("before Sync: %d", rec.Code)
+	}
+	if err := g.Sync(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	rec = httptest.NewRecorder()
+	g.ServeHTTP(rec, httptest.NewRequest("GET", gateway.StatusPath, nil))
+	if rec.Code != 200 {
+		t.Fatalf("after Sync: %d %s", rec.Code, rec.Body)
+	}
+}

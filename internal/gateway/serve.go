@@ -52,6 +52,10 @@ func WriteError(w http.ResponseWriter, status int, message string) {
 // ServeHTTP serves one request: route, check the subscription, run the
 // pipeline, log.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == StatusPath {
+		g.serveStatus(w)
+		return
+	}
 	start := g.now()
 	id := newRequestID()
 	rw := &responseWriter{ResponseWriter: w, requestID: id}
@@ -318,4 +322,20 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n.Add(int64(n))
 	return n, err
+}
+
+// StatusPath is the gateway's own health check, at the path APIM's gateway
+// uses, so load balancers configured for APIM keep working. It answers 200
+// once the gateway serves a configuration, 503 before.
+const StatusPath = "/status-0123456789abcdef"
+
+func (g *Gateway) serveStatus(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if g.snap.Load() == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"starting"}` + "\n"))
+		return
+	}
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
 }

@@ -146,11 +146,10 @@ func (r *Registry) Resolve(id string) (k *Kind, parent string, ok bool) {
 // path without its last id segment, e.g. "/apis/echo/operations") and the
 // parent path.
 func (r *Registry) ResolveCollection(path string) (k *Kind, parent string, ok bool) {
-	k, _, ok = r.Resolve(path + "/x")
+	k, parent, ok = r.Resolve(path + "/x")
 	if !ok || strings.HasSuffix(k.Pattern, "/policy") {
 		return nil, "", false
 	}
-	parent = path[:strings.LastIndexByte(path, '/')]
 	return k, parent, true
 }
 

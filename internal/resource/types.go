@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/tollgate/tollgate/internal/keyring"
 )
 
 // API is a set of operations served under one path prefix of the gateway.
@@ -366,7 +368,10 @@ func (n *NamedValue) Normalize() {
 
 func (n *NamedValue) Validate() Errors {
 	var errs Errors
-	if len(n.Value) > 4096 {
+	// A stored secret is sealed, and longer than its plaintext.
+	if n.Value == "" {
+		errs.Add("value", "is required")
+	} else if len(n.Value) > 4096 && !keyring.IsSealed(n.Value) {
 		errs.Add("value", "must be at most 4096 characters")
 	}
 	if !nameRe.MatchString(n.DisplayName) {
