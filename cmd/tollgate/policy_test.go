@@ -100,3 +100,21 @@ func TestPolicyLifecycle(t *testing.T) {
 		t.Fatalf("delete used named value: %d %s", st, b)
 	}
 }
+
+// TestAccessLogNamesPolicyReason: a call ended by a policy is logged with
+// the policy's reason, never with the key.
+func TestAccessLogNamesPolicyReason(t *testing.T) {
+	srv, out := testServer(t, t.TempDir(), "--log-level", "info")
+	key := starterKey(t, srv)
+	for i := 0; i < 6; i++ {
+		call(t, "GET", srv.urls["gateway"]+"/echo/resource", "", "Ocp-Apim-Subscription-Key", key)
+	}
+	srv.shutdown() // flushes the log
+	log := out.String()
+	if !strings.Contains(log, "status=429 reason=RateLimitExceeded") {
+		t.Errorf("no access-log line with the policy's reason:\n%s", log)
+	}
+	if strings.Contains(log[strings.Index(log, "msg=request"):], key) {
+		t.Error("the access log shows the subscription key")
+	}
+}

@@ -36,6 +36,10 @@ type Call struct {
 	BackendURL *url.URL
 	// BackendTimeout bounds the backend call.
 	BackendTimeout time.Duration
+
+	// Reason is the machine code of the error that ended the call (a
+	// policy's, e.g. RateLimitExceeded), for the access log; "" if none.
+	Reason string
 }
 
 // SubscriptionInfo is what the gateway knows of a subscription at request
@@ -96,8 +100,21 @@ type Policies interface {
 }
 
 // PolicyCompiler compiles every policy document of a configuration when a
-// snapshot is built. An error fails the snapshot build (documents were
-// already checked when saved, so this means a bug or a broken database).
+// snapshot is built. records are all the configuration records except the
+// kinds the gateway decodes itself (APIs, operations, products, product
+// links, users, subscriptions): policy documents, named values, fragments
+// and whatever else policies may refer to; it is called only when one of
+// those changed. An error fails the snapshot build (documents were already
+// checked when saved, so this means a bug or a broken database).
 type PolicyCompiler interface {
 	Compile(ctx context.Context, records []store.Record) (Policies, error)
+}
+
+// PolicyRecompiler is a PolicyCompiler that can start from the policies of
+// the previous snapshot, reusing what did not change (documents whose
+// record and whose named values and fragments are unchanged) instead of
+// compiling everything again.
+type PolicyRecompiler interface {
+	PolicyCompiler
+	Recompile(ctx context.Context, records []store.Record, prev Policies) (Policies, error)
 }

@@ -158,6 +158,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if pipeline != nil {
 		pipeline.Serve(rw, r, c, g)
+		reason = c.Reason
 		return
 	}
 	reason = g.serveDefault(rw, r, c)

@@ -235,6 +235,9 @@ func (x *exchange) onError(err error) {
 	if x.elast.Section == "" {
 		x.elast.Section = x.section.String()
 	}
+	if x.call != nil {
+		x.call.Reason = f.Reason
+	}
 	x.errorResponse(f)
 	if x.ecBuilt {
 		x.es.ec.LastError = &x.elast
