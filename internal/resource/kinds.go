@@ -46,24 +46,28 @@ func NewRegistry() *Registry {
 	return r
 }
 
-// CoreKinds are the foundation's resources.
+// CoreKinds are the foundation's resources, in dependency order: a kind
+// comes after the kinds its resources refer to (policies after the named
+// values and fragments they use, APIs after the authorization servers they
+// name, subscriptions after users), so `tollgate apply` and `export` work
+// in this order.
 func CoreKinds() []Kind {
 	return []Kind{
+		{Name: "namedValues", Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
+		{Name: "policyFragments", Pattern: "/policyFragments/{}", New: func() Resource { return &PolicyFragment{} }, ApplyKind: "policyFragment"},
+		{Name: "certificates", Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
+		{Name: "authorizationServers", Pattern: "/authorizationServers/{}", New: func() Resource { return &AuthorizationServer{} }, Secrets: []string{"clientSecret"}, ApplyKind: "authorizationServer"},
+		{Name: "openidConnectProviders", Pattern: "/openidConnectProviders/{}", New: func() Resource { return &OpenIDConnectProvider{} }, Secrets: []string{"clientSecret"}, ApplyKind: "openidConnectProvider"},
+		{Name: "users", Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
 		{Name: "apis", Pattern: "/apis/{}", New: func() Resource { return &API{} }, ApplyKind: "api"},
 		{Name: "apis/operations", Pattern: "/apis/{}/operations/{}", New: func() Resource { return &Operation{} }, ApplyKind: "operation"},
 		{Name: "products", Pattern: "/products/{}", New: func() Resource { return &Product{} }, ApplyKind: "product"},
 		{Name: "products/apis", Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
-		{Name: "users", Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
 		{Name: "subscriptions", Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ReadOnly: []string{"createdDate"}, ApplyKind: "subscription"},
-		{Name: "namedValues", Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
 		{Name: "policies", Pattern: "/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: "products/policies", Pattern: "/products/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: "apis/policies", Pattern: "/apis/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: "apis/operations/policies", Pattern: "/apis/{}/operations/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
-		{Name: "policyFragments", Pattern: "/policyFragments/{}", New: func() Resource { return &PolicyFragment{} }, ApplyKind: "policyFragment"},
-		{Name: "authorizationServers", Pattern: "/authorizationServers/{}", New: func() Resource { return &AuthorizationServer{} }, Secrets: []string{"clientSecret"}, ApplyKind: "authorizationServer"},
-		{Name: "openidConnectProviders", Pattern: "/openidConnectProviders/{}", New: func() Resource { return &OpenIDConnectProvider{} }, Secrets: []string{"clientSecret"}, ApplyKind: "openidConnectProvider"},
-		{Name: "certificates", Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
 	}
 }
 
@@ -79,7 +83,8 @@ func (r *Registry) Register(k Kind) {
 	r.segs = append(r.segs, strings.Split(strings.TrimPrefix(k.Pattern, "/"), "/"))
 }
 
-// Kinds returns every registered kind, parents before children.
+// Kinds returns every registered kind in dependency order: by depth
+// (parents before children), and at one depth in registration order.
 func (r *Registry) Kinds() []*Kind {
 	out := append([]*Kind(nil), r.kinds...)
 	sort.SliceStable(out, func(i, j int) bool {
