@@ -399,10 +399,15 @@ func (s *server) serve(handlers map[string]http.Handler) {
 
 func (s *server) printBanner(ctx context.Context, out io.Writer, adminKeyPath string) {
 	fmt.Fprintf(out, "Tollgate %s is up.\n", versionString())
-	for _, name := range []string{"gateway", "management", "portal", "identity"} {
+	for _, name := range []string{"gateway", "management", "identity"} {
 		if u, ok := s.urls[name]; ok {
 			fmt.Fprintf(out, "  %-11s %s\n", name, u)
 		}
+	}
+	if s.cfg.PortalAddr != "" {
+		// Said rather than silently ignored: --portal-addr is accepted so
+		// configurations written for later versions keep working.
+		fmt.Fprintf(out, "  %-11s not in this version (nothing listens on %s)\n", "portal", s.cfg.PortalAddr)
 	}
 	fmt.Fprintf(out, "  data dir    %s\n", s.cfg.DataDir)
 	fmt.Fprintf(out, "  database    %s\n", redactURL(s.cfg.Database))
