@@ -158,10 +158,15 @@ func serveKeys() []configKey {
 				c.DataDir = v.raw
 				return nil
 			}},
-		{name: "database", kind: kindDatabase, usage: "database `URL`: sqlite://PATH or postgres://... (default sqlite://<data-dir>/tollgate.db)",
+		{name: "database", kind: kindDatabase, usage: "database `URL`: sqlite://PATH (or just a path) or postgres://... (default sqlite://<data-dir>/tollgate.db)",
 			set: func(c *serveConfig, v value) error {
 				if v.raw == "" {
 					return nil // derived from data-dir
+				}
+				if !strings.Contains(v.raw, "://") {
+					// A plain path is a SQLite file.
+					c.Database = "sqlite://" + v.raw
+					return nil
 				}
 				if err := checkDatabaseURL(v.raw); err != nil {
 					return err

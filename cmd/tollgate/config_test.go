@@ -42,6 +42,17 @@ func TestServeConfigDefaults(t *testing.T) {
 	}
 }
 
+// A plain path is a SQLite file, as docs/storage.md says.
+func TestServeConfigPlainDatabasePath(t *testing.T) {
+	cfg, err := loadServeConfig([]string{"--database", "./elsewhere/tg.db"}, fakeEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := cfg.SQLitePath(); !ok || p != "./elsewhere/tg.db" {
+		t.Errorf("SQLitePath = %q, %v (database %q)", p, ok, cfg.Database)
+	}
+}
+
 func TestServeConfigDerivedFromDataDir(t *testing.T) {
 	cfg, err := loadServeConfig([]string{"--data-dir", "/var/lib/tollgate"}, fakeEnv(nil))
 	if err != nil {
@@ -176,8 +187,8 @@ func TestServeConfigErrors(t *testing.T) {
 			wants: []string{"log-format", "env TOLLGATE_LOG_FORMAT", "text, json"}},
 		{name: "bad database scheme", args: []string{"--database", "mysql://x/y"},
 			wants: []string{"database", "flag --database", `unsupported database scheme "mysql"`}},
-		{name: "database not a URL", args: []string{"--database", "tollgate.db"},
-			wants: []string{"database", "not a database URL"}},
+		{name: "database scheme unknown", args: []string{"--database", "mysql://db/tollgate"},
+			wants: []string{"database", "unsupported database scheme"}},
 		{name: "sqlite without path", args: []string{"--database", "sqlite://"},
 			wants: []string{"database", "needs a file path"}},
 		{name: "password not echoed", args: []string{"--database", "postgres://u:secret@[::1/x"},

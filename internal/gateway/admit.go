@@ -88,7 +88,7 @@ func (s *snapshot) admit(r *http.Request, h *keyring.Hasher, m *match) outcome {
 		return outcomeKeyInvalid
 	}
 	sum := h.Sum(m.key)
-	sub := s.subs[keyHash(sum[:16])]
+	sub := s.subs.get(keyHash(sum[:16]))
 	if sub == nil {
 		return outcomeKeyInvalid
 	}

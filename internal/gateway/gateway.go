@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -25,6 +26,15 @@ type Source interface {
 	// The caller owns the returned slice: the gateway clears each record's
 	// Body once decoded, to keep a rebuild's peak memory down.
 	All(ctx context.Context) ([]store.Record, int64, error)
+}
+
+// ChangeSource is a Source that can also tell what changed after a version
+// (store.Store.Since; store.Store satisfies it). With one, a rebuild reads
+// and decodes only what changed since the snapshot served; a ChangeSource
+// that answers store.ErrTooOld makes the gateway read everything again.
+type ChangeSource interface {
+	Source
+	Since(ctx context.Context, version int64) (changed []store.Record, deleted []string, current int64, err error)
 }
 
 // Options configure a Gateway.
@@ -64,6 +74,11 @@ type Gateway struct {
 
 	mu       sync.Mutex
 	building *build // the build in flight, if any
+
+	// cfg is the decoded configuration of the last build, which the next
+	// one starts from (nil: read everything). Only the build in flight
+	// uses it; builds run one at a time.
+	cfg *config
 }
 
 // build is one snapshot build that concurrent Syncs share.
@@ -167,16 +182,53 @@ func (g *Gateway) runBuild(ctx context.Context, b *build) {
 	ctx, cancel := context.WithTimeout(ctx, g.buildTimeout)
 	defer cancel()
 	start := time.Now()
-	records, version, err := g.src.All(ctx)
-	if err != nil {
-		b.err = fmt.Errorf("read configuration: %w", err)
-		return
+	cfg := g.cfg
+	// Until this build succeeds there is no configuration to start from:
+	// apply changes cfg in place, and a failure leaves it half-changed.
+	g.cfg = nil
+	var (
+		changed []store.Record
+		deleted []string
+		version int64
+		err     error
+	)
+	cs, incremental := g.src.(ChangeSource)
+	if cfg != nil && incremental {
+		changed, deleted, version, err = cs.Since(ctx, cfg.version)
+		if errors.Is(err, store.ErrTooOld) {
+			g.log.Info("gateway configuration history too short; reading all of it", "from", cfg.version, "error", err)
+			cfg = nil
+		} else if err != nil {
+			g.cfg = cfg // untouched
+			b.err = fmt.Errorf("read configuration changes since version %d: %w", cfg.version, err)
+			return
+		} else if version == cfg.version && len(changed) == 0 && len(deleted) == 0 {
+			g.cfg = cfg
+			b.version = version
+			return
+		}
 	}
-	s, err := buildSnapshot(ctx, records, version, g.compiler)
+	if cfg == nil || !incremental {
+		var reuse Policies
+		if cur := g.snap.Load(); cur != nil {
+			reuse = cur.policies
+		}
+		cfg = newConfig()
+		cfg.reuse = reuse
+		changed, version, err = g.src.All(ctx)
+		if err != nil {
+			b.err = fmt.Errorf("read configuration: %w", err)
+			return
+		}
+		deleted = nil
+	}
+	n, full := len(changed)+len(deleted), cfg.fresh
+	s, err := cfg.apply(ctx, changed, deleted, version, g.compiler)
 	if err != nil {
 		b.err = fmt.Errorf("build snapshot of version %d: %w", version, err)
 		return
 	}
+	g.cfg = cfg
 	for {
 		cur := g.snap.Load()
 		if cur != nil && cur.version >= s.version {
@@ -184,7 +236,7 @@ func (g *Gateway) runBuild(ctx context.Context, b *build) {
 		}
 		if g.snap.CompareAndSwap(cur, s) {
 			g.log.Info("gateway configuration loaded", "version", s.version,
-				"apis", len(s.apis), "records", len(records), "took", time.Since(start))
+				"apis", len(s.apis), "records", n, "full", full, "took", time.Since(start))
 			break
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,6 +26,9 @@ type Set struct {
 	products map[string]*compiled
 	apis     map[string]*compiled
 	ops      map[string]*compiled // "api/op"
+	// docs are the compiled documents by record id, with what their
+	// compilation depended on: the next Recompile reuses those unchanged.
+	docs map[string]*compiledRecord
 
 	mu    sync.RWMutex
 	pipes map[pipeKey]*pipeline
@@ -37,7 +41,7 @@ type pipeKey struct{ api, op, product string }
 // cheap, so past it pipelines are composed per request rather than kept.
 const maxCachedPipelines = 100000
 
-var _ gateway.PolicyCompiler = (*Compiler)(nil)
+var _ gateway.PolicyRecompiler = (*Compiler)(nil)
 var _ gateway.Policies = (*Set)(nil)
 
 // Compile implements gateway.PolicyCompiler: it compiles every policy
@@ -51,37 +55,134 @@ func (c *Compiler) Compile(ctx context.Context, records []store.Record) (gateway
 	return set, nil
 }
 
+// Recompile implements gateway.PolicyRecompiler: Compile, reusing from
+// prev (a *Set of this compiler) every document whose record (ETag and
+// body) and whose named values and fragments are unchanged.
+func (c *Compiler) Recompile(ctx context.Context, records []store.Record, prev gateway.Policies) (gateway.Policies, error) {
+	p, _ := prev.(*Set)
+	if p != nil && p.c != c {
+		p = nil // compiled with other options
+	}
+	set, err := c.compileSet(ctx, records, p)
+	if err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
 // CompileSet is Compile with the concrete type.
 func (c *Compiler) CompileSet(ctx context.Context, records []store.Record) (*Set, error) {
+	return c.compileSet(ctx, records, nil)
+}
+
+// compiledRecord is one compiled document and what it was compiled from.
+type compiledRecord struct {
+	etag string
+	sum  uint64 // FNV-1a of the record's body
+	doc  *compiled
+	deps []dependency
+}
+
+// dependency is one named value or fragment a document resolved while it
+// was compiled, and what it resolved to.
+type dependency struct {
+	fragment bool
+	name     string
+	value    string
+	ok       bool
+}
+
+// recordingLookup notes what a document's compilation looks up.
+type recordingLookup struct {
+	Lookup
+	deps []dependency
+}
+
+func (l *recordingLookup) NamedValue(ctx context.Context, name string) (string, bool, error) {
+	v, ok, err := l.Lookup.NamedValue(ctx, name)
+	if err == nil {
+		l.deps = append(l.deps, dependency{name: name, value: v, ok: ok})
+	}
+	return v, ok, err
+}
+
+func (l *recordingLookup) Fragment(ctx context.Context, id string) (string, bool, error) {
+	v, ok, err := l.Lookup.Fragment(ctx, id)
+	if err == nil {
+		l.deps = append(l.deps, dependency{fragment: true, name: id, value: v, ok: ok})
+	}
+	return v, ok, err
+}
+
+// unchanged reports whether every dependency still resolves the same.
+func (r *compiledRecord) unchanged(ctx context.Context, lk Lookup) bool {
+	for _, d := range r.deps {
+		var v string
+		var ok bool
+		var err error
+		if d.fragment {
+			v, ok, err = lk.Fragment(ctx, d.name)
+		} else {
+			v, ok, err = lk.NamedValue(ctx, d.name)
+		}
+		if err != nil || ok != d.ok || v != d.value {
+			return false
+		}
+	}
+	return true
+}
+
+func bodySum(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+func (c *Compiler) compileSet(ctx context.Context, records []store.Record, prev *Set) (*Set, error) {
 	lk, err := c.RecordsLookup(records)
 	if err != nil {
 		return nil, err
 	}
 	s := &Set{c: c, products: map[string]*compiled{}, apis: map[string]*compiled{}, ops: map[string]*compiled{},
-		pipes: map[pipeKey]*pipeline{}, pre: map[string]*pipeline{}}
+		docs: map[string]*compiledRecord{}, pipes: map[pipeKey]*pipeline{}, pre: map[string]*pipeline{}}
 	for _, r := range records {
 		scope, key, ok := ScopeOf(r.ID)
 		if !ok {
 			continue
 		}
-		var p resource.Policy
-		if err := json.Unmarshal(r.Body, &p); err != nil {
-			return nil, fmt.Errorf("policy %s: decode: %w", r.ID, err)
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		cc := &compileCtx{c: c, ctx: ctx, scope: scope, lookup: lk}
-		doc := cc.compileDocument(p.Value, r.ID)
-		if len(cc.problems) > 0 {
-			return nil, fmt.Errorf("policy %s: %w", r.ID, Problems(cc.problems))
+		sum := bodySum(r.Body)
+		cr := (*compiledRecord)(nil)
+		if prev != nil {
+			if p := prev.docs[r.ID]; p != nil && p.etag == r.ETag && p.sum == sum && p.unchanged(ctx, lk) {
+				cr = p
+			}
 		}
+		if cr == nil {
+			var p resource.Policy
+			if err := json.Unmarshal(r.Body, &p); err != nil {
+				return nil, fmt.Errorf("policy %s: decode: %w", r.ID, err)
+			}
+			rl := &recordingLookup{Lookup: lk}
+			cc := &compileCtx{c: c, ctx: ctx, scope: scope, lookup: rl}
+			doc := cc.compileDocument(p.Value, r.ID)
+			if len(cc.problems) > 0 {
+				return nil, fmt.Errorf("policy %s: %w", r.ID, Problems(cc.problems))
+			}
+			cr = &compiledRecord{etag: r.ETag, sum: sum, doc: doc, deps: rl.deps}
+		}
+		s.docs[r.ID] = cr
 		switch scope {
 		case ScopeGlobal:
-			s.global = doc
+			s.global = cr.doc
 		case ScopeProduct:
-			s.products[key] = doc
+			s.products[key] = cr.doc
 		case ScopeAPI:
-			s.apis[key] = doc
+			s.apis[key] = cr.doc
 		case ScopeOperation:
-			s.ops[key] = doc
+			s.ops[key] = cr.doc
 		}
 	}
 	return s, nil

@@ -19,7 +19,16 @@ var (
 	// ErrSchemaTooNew is returned when the database was migrated by a newer
 	// Tollgate than this binary.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+	// ErrTooOld is returned by Since when the changes after the version
+	// asked for can no longer be told (the deletions were pruned), or the
+	// version is newer than the store's (a restored database): the caller
+	// reads everything with All instead.
+	ErrTooOld = errors.New("version outside the retained change history")
 )
+
+// DefaultRetainedVersions is how many configuration versions back Since
+// can answer by default: deletions (tombstones) older than that are pruned.
+const DefaultRetainedVersions = 1000
 
 // Record is one configuration resource. ID is the resource's path
 // ("/apis/echo/operations/get"); Kind names its collection ("apis",
@@ -56,6 +65,14 @@ type Store interface {
 	// All returns every configuration record and the version they form,
 	// read consistently; it is what snapshots are built from.
 	All(ctx context.Context) ([]Record, int64, error)
+	// Since returns, read consistently, the records written after version
+	// (created or replaced, ordered by ID), the IDs of records deleted after
+	// it and not re-created (ordered; possibly including IDs that did not
+	// exist at version), and the current version. It fails with ErrTooOld
+	// when version is older than the retained history or newer than the
+	// current version; the caller then falls back to All. It is what lets
+	// a snapshot be rebuilt in proportion to what changed.
+	Since(ctx context.Context, version int64) (changed []Record, deleted []string, current int64, err error)
 	// Update runs fn in one transaction. If fn wrote anything the
 	// configuration version is bumped once, and the new version is
 	// returned; otherwise the current version is. If fn returns an error

@@ -35,6 +35,7 @@ type Store struct {
 	log       *slog.Logger
 
 	pollEvery   time.Duration
+	retain      int64 // how many versions of deletions Since can answer for
 	listening   atomic.Bool
 	listenerPID atomic.Uint32 // backend PID of the LISTEN connection, 0 if none
 	stop        context.CancelFunc
@@ -55,6 +56,11 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 // still polled every 15 intervals, in case a notification was lost.
 func WithPollInterval(d time.Duration) Option { return func(s *Store) { s.pollEvery = d } }
 
+// WithRetainedVersions sets how many configuration versions back Since can
+// answer (default store.DefaultRetainedVersions); older tombstones are
+// pruned.
+func WithRetainedVersions(n int64) Option { return func(s *Store) { s.retain = max(n, 1) } }
+
 // Open connects to the database named by dsn (a postgres:// URL or keyword
 // string; search_path picks the schema), applies migrations and starts
 // listening for changes from other nodes.
@@ -68,6 +74,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		name:      fmt.Sprintf("database %s on %s:%d", cfg.ConnConfig.Database, cfg.ConnConfig.Host, cfg.ConnConfig.Port),
 		log:       slog.Default(),
 		pollEvery: 2 * time.Second,
+		retain:    store.DefaultRetainedVersions,
 	}
 	for _, o := range opts {
 		o(s)
@@ -288,6 +295,36 @@ func (s *Store) All(ctx context.Context) ([]store.Record, int64, error) {
 	return recs, v, nil
 }
 
+// Since returns what changed after version; see store.Store. It reads from
+// one repeatable-read snapshot.
+func (s *Store) Since(ctx context.Context, version int64) ([]store.Record, []string, int64, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read changes since version %d: %w", version, err)
+	}
+	defer tx.Rollback(ctx)
+	var current, horizon int64
+	if err := tx.QueryRow(ctx, `SELECT version, horizon FROM config_version`).Scan(&current, &horizon); err != nil {
+		return nil, nil, 0, fmt.Errorf("read changes since version %d: version: %w", version, err)
+	}
+	if version < horizon || version > current {
+		return nil, nil, current, fmt.Errorf("read changes since version %d (history %d to %d): %w", version, horizon, current, store.ErrTooOld)
+	}
+	recs, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM config_records WHERE version > $1 ORDER BY id`, version)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read changes since version %d: %w", version, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM config_tombstones WHERE version > $1 ORDER BY id`, version)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read deletions since version %d: %w", version, err)
+	}
+	deleted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read deletions since version %d: %w", version, err)
+	}
+	return recs, deleted, current, nil
+}
+
 // Update runs fn in one transaction; see store.Store. It first locks the
 // version row, so Updates from every node run one at a time: what fn reads
 // (a uniqueness check, an ETag) still holds when it commits.
@@ -308,7 +345,13 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 	if !t.wrote {
 		return current, nil // the deferred rollback releases the lock
 	}
-	if _, err := tx.Exec(ctx, `UPDATE config_version SET version = $1`, t.next); err != nil {
+	// Tombstones older than the retained history go, and Since refuses
+	// versions before it from now on.
+	horizon := max(t.next-s.retain, 0)
+	if _, err := tx.Exec(ctx, `DELETE FROM config_tombstones WHERE version <= $1`, horizon); err != nil {
+		return 0, fmt.Errorf("prune tombstones: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE config_version SET version = $1, horizon = GREATEST(horizon, $2)`, t.next, horizon); err != nil {
 		return 0, fmt.Errorf("bump configuration version: %w", err)
 	}
 	// Delivered to listeners on commit, and only if it commits.
@@ -357,6 +400,12 @@ func (t *txn) Put(ctx context.Context, rec store.Record, ifMatch string) (store.
 	if rec.Body == nil {
 		rec.Body = []byte{}
 	}
+	if !exists {
+		// Re-created: it is no longer deleted.
+		if _, err := t.tx.Exec(ctx, `DELETE FROM config_tombstones WHERE id = $1`, rec.ID); err != nil {
+			return store.Record{}, fmt.Errorf("put record %q: clear tombstone: %w", rec.ID, err)
+		}
+	}
 	if _, err := t.tx.Exec(ctx, `INSERT INTO config_records (`+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, parent = EXCLUDED.parent, body = EXCLUDED.body,
 			etag = EXCLUDED.etag, version = EXCLUDED.version, updated = EXCLUDED.updated`,
@@ -375,6 +424,10 @@ func (t *txn) Delete(ctx context.Context, id string) error {
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("delete record %q: %w", id, store.ErrNotFound)
 	}
+	if _, err := t.tx.Exec(ctx, `INSERT INTO config_tombstones (id, version) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version`, id, t.next); err != nil {
+		return fmt.Errorf("delete record %q: tombstone: %w", id, err)
+	}
 	t.wrote = true
 	return nil
 }
@@ -383,6 +436,11 @@ func (t *txn) Delete(ctx context.Context, id string) error {
 // byte order (the column's collation is "C"), so this is exactly "starts
 // with prefix/" and uses the primary key index.
 func (t *txn) DeleteTree(ctx context.Context, prefix string) (int, error) {
+	if _, err := t.tx.Exec(ctx, `INSERT INTO config_tombstones (id, version)
+		SELECT id, $1::bigint FROM config_records WHERE id >= $2 AND id < $3
+		ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version`, t.next, prefix+"/", prefix+"0"); err != nil {
+		return 0, fmt.Errorf("delete tree %q: tombstones: %w", prefix, err)
+	}
 	tag, err := t.tx.Exec(ctx, `DELETE FROM config_records WHERE id >= $1 AND id < $2`, prefix+"/", prefix+"0")
 	if err != nil {
 		return 0, fmt.Errorf("delete tree %q: %w", prefix, err)

@@ -41,6 +41,19 @@ CREATE TABLE state_records (
 );
 CREATE INDEX state_records_expires ON state_records (expires_at) WHERE expires_at IS NOT NULL;
 `,
+	// 2: incremental reads (Store.Since): records by version, tombstones of
+	// deleted records, and the oldest version Since can answer from.
+	`
+CREATE INDEX config_records_version ON config_records (version);
+
+CREATE TABLE config_tombstones (
+	id      TEXT PRIMARY KEY,
+	version INTEGER NOT NULL
+);
+CREATE INDEX config_tombstones_version ON config_tombstones (version);
+
+ALTER TABLE config_version ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // schemaTooNewError reports a database migrated by a newer Tollgate.

@@ -50,6 +50,8 @@ type Store struct {
 	log *slog.Logger
 
 	pollEvery time.Duration
+	// retain is how many versions of deletions Since can answer for.
+	retain    int64
 	stopPoll  context.CancelFunc
 	polled    chan struct{}
 	closeOnce sync.Once
@@ -68,13 +70,18 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 // another process on the file reach Changes (default one second).
 func WithPollInterval(d time.Duration) Option { return func(s *Store) { s.pollEvery = d } }
 
+// WithRetainedVersions sets how many configuration versions back Since can
+// answer (default store.DefaultRetainedVersions); older tombstones are
+// pruned.
+func WithRetainedVersions(n int64) Option { return func(s *Store) { s.retain = max(n, 1) } }
+
 // Open opens (creating if needed) the database file at path, applies
 // migrations and holds an exclusive lock on path+".lock" until Close.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}
-	s := &Store{path: path, log: slog.Default(), pollEvery: time.Second}
+	s := &Store{path: path, log: slog.Default(), pollEvery: time.Second, retain: store.DefaultRetainedVersions}
 	for _, o := range opts {
 		o(s)
 	}
@@ -314,6 +321,44 @@ func (s *Store) All(ctx context.Context) ([]store.Record, int64, error) {
 	return recs, v, nil
 }
 
+// Since returns what changed after version; see store.Store. It reads from
+// one read transaction (a WAL snapshot).
+func (s *Store) Since(ctx context.Context, version int64) ([]store.Record, []string, int64, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read changes since version %d: %w", version, err)
+	}
+	defer tx.Rollback()
+	var current, horizon int64
+	if err := tx.QueryRowContext(ctx, `SELECT version, horizon FROM config_version`).Scan(&current, &horizon); err != nil {
+		return nil, nil, 0, fmt.Errorf("read changes since version %d: version: %w", version, err)
+	}
+	if version < horizon || version > current {
+		return nil, nil, current, fmt.Errorf("read changes since version %d (history %d to %d): %w", version, horizon, current, store.ErrTooOld)
+	}
+	recs, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM config_records WHERE version > ? ORDER BY id`, version)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read changes since version %d: %w", version, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM config_tombstones WHERE version > ? ORDER BY id`, version)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read deletions since version %d: %w", version, err)
+	}
+	defer rows.Close()
+	var deleted []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, nil, 0, fmt.Errorf("read deletions since version %d: %w", version, err)
+		}
+		deleted = append(deleted, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, 0, fmt.Errorf("read deletions since version %d: %w", version, err)
+	}
+	return recs, deleted, current, nil
+}
+
 // Update runs fn in one write transaction; see store.Store. fn must not call
 // Update (or write state) on the same Store: there is one writer connection
 // and fn holds it.
@@ -334,7 +379,13 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 	if !t.wrote {
 		return current, nil // the deferred rollback ends the empty transaction
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE config_version SET version = ?`, t.next); err != nil {
+	// Tombstones older than the retained history go, and Since refuses
+	// versions before it from now on.
+	horizon := max(t.next-s.retain, 0)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM config_tombstones WHERE version <= ?`, horizon); err != nil {
+		return 0, fmt.Errorf("prune tombstones: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE config_version SET version = ?, horizon = MAX(horizon, ?)`, t.next, horizon); err != nil {
 		return 0, fmt.Errorf("bump configuration version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -379,6 +430,12 @@ func (t *txn) Put(ctx context.Context, rec store.Record, ifMatch string) (store.
 	if rec.Body == nil {
 		rec.Body = []byte{}
 	}
+	if !exists {
+		// Re-created: it is no longer deleted.
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM config_tombstones WHERE id = ?`, rec.ID); err != nil {
+			return store.Record{}, fmt.Errorf("put record %q: clear tombstone: %w", rec.ID, err)
+		}
+	}
 	if _, err := t.tx.ExecContext(ctx, `INSERT INTO config_records (`+recordColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, parent = excluded.parent, body = excluded.body,
 			etag = excluded.etag, version = excluded.version, updated = excluded.updated`,
@@ -399,6 +456,10 @@ func (t *txn) Delete(ctx context.Context, id string) error {
 	} else if n == 0 {
 		return fmt.Errorf("delete record %q: %w", id, store.ErrNotFound)
 	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO config_tombstones (id, version) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET version = excluded.version`, id, t.next); err != nil {
+		return fmt.Errorf("delete record %q: tombstone: %w", id, err)
+	}
 	t.wrote = true
 	return nil
 }
@@ -407,6 +468,11 @@ func (t *txn) Delete(ctx context.Context, id string) error {
 // byte order, so this is exactly "starts with prefix/" and uses the primary
 // key index.
 func (t *txn) DeleteTree(ctx context.Context, prefix string) (int, error) {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO config_tombstones (id, version)
+		SELECT id, ? FROM config_records WHERE id >= ? AND id < ?
+		ON CONFLICT (id) DO UPDATE SET version = excluded.version`, t.next, prefix+"/", prefix+"0"); err != nil {
+		return 0, fmt.Errorf("delete tree %q: tombstones: %w", prefix, err)
+	}
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM config_records WHERE id >= ? AND id < ?`, prefix+"/", prefix+"0")
 	if err != nil {
 		return 0, fmt.Errorf("delete tree %q: %w", prefix, err)

@@ -34,6 +34,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestSinceConformance(t *testing.T) {
+	storetest.RunSince(t, func(t *testing.T, retain int64) store.Store {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "tollgate.db"), WithRetainedVersions(retain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 // rawDB opens the file without the Store, as an admin tool would.
 func rawDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
@@ -143,7 +154,7 @@ func TestSchemaTooNew(t *testing.T) {
 		if !errors.Is(err, store.ErrSchemaTooNew) {
 			t.Fatalf("Open of newer database: %v, want ErrSchemaTooNew", err)
 		}
-		if !strings.Contains(err.Error(), "database schema version 7 is newer than this Tollgate (knows up to 1); upgrade Tollgate") {
+		if !strings.Contains(err.Error(), "database schema version 7 is newer than this Tollgate (knows up to 2); upgrade Tollgate") {
 			t.Fatalf("message %q", err)
 		}
 	}
@@ -333,5 +344,49 @@ func BenchmarkStateCreateTake(b *testing.B) {
 		if _, err := st.Take(b.Context(), "code/x"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestMigrateFromSchema1: a database written by a Tollgate that knew only
+// the first migration keeps its records, and Since answers from the
+// version it was at onwards.
+func TestMigrateFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
+		migrations[0],
+		`INSERT INTO schema_migrations (version, applied_at) VALUES (1, 'then')`,
+		`INSERT INTO config_records (id, kind, parent, body, etag, version, updated) VALUES ('/apis/old', 'apis', '', '{}', '7-x', 7, 0)`,
+		`UPDATE config_version SET version = 7`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recs, v, err := s.All(t.Context())
+	if err != nil || v != 7 || len(recs) != 1 || recs[0].ID != "/apis/old" {
+		t.Fatalf("All after migration: %v %d %v", recs, v, err)
+	}
+	changed, deleted, cur, err := s.Since(t.Context(), 0)
+	if err != nil || cur != 7 || len(changed) != 1 || len(deleted) != 0 {
+		t.Fatalf("Since(0) after migration: %d changed, %v deleted, version %d, %v", len(changed), deleted, cur, err)
+	}
+	if _, err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Delete(t.Context(), "/apis/old") }); err != nil {
+		t.Fatal(err)
+	}
+	changed, deleted, cur, err = s.Since(t.Context(), 7)
+	if err != nil || cur != 8 || len(changed) != 0 || strings.Join(deleted, " ") != "/apis/old" {
+		t.Fatalf("Since(7) after a delete: %d changed, %v deleted, version %d, %v", len(changed), deleted, cur, err)
 	}
 }
