@@ -57,6 +57,12 @@ type serveConfig struct {
 	// counters stay in process.
 	Redis string
 
+	// The identity provider's token lifetimes and signing keys.
+	AccessTokenLifetime  time.Duration
+	RefreshTokenLifetime time.Duration
+	SigningAlg           string
+	SigningKeyRotation   time.Duration
+
 	// ConfigFile is the YAML file that was read, if any.
 	ConfigFile string
 }
@@ -211,6 +217,14 @@ func serveKeys() []configKey {
 				c.ShutdownTimeout = d
 				return nil
 			}},
+		{name: "access-token-lifetime", kind: kindDuration, def: "1h", usage: "lifetime of the identity provider's access and ID tokens (`duration`)",
+			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.AccessTokenLifetime })},
+		{name: "refresh-token-lifetime", kind: kindDuration, def: "336h", usage: "how long an unused refresh token stays valid (`duration`)",
+			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.RefreshTokenLifetime })},
+		{name: "signing-alg", kind: kindEnum, def: "RS256", usage: "`algorithm` of the identity provider's token signatures: RS256 or ES256",
+			set: enum(func(c *serveConfig) *string { return &c.SigningAlg }, "RS256", "ES256")},
+		{name: "signing-key-rotation", kind: kindDuration, def: "720h", usage: "how often the identity provider rotates its signing key (`duration`)",
+			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.SigningKeyRotation })},
 		{name: "log-level", kind: kindEnum, def: "info", usage: "log `level`: debug, info, warn or error",
 			set: enum(func(c *serveConfig) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{name: "log-format", kind: kindEnum, def: "text", usage: "log `format`: text or json",
@@ -250,6 +264,21 @@ func parseAddr(s string, allowOff bool) (string, error) {
 		return "", fmt.Errorf("%q has a bad port (0-65535)", s)
 	}
 	return s, nil
+}
+
+// positiveDuration sets a duration that must be above zero.
+func positiveDuration(field func(*serveConfig) *time.Duration) func(*serveConfig, value) error {
+	return func(c *serveConfig, v value) error {
+		d, err := time.ParseDuration(v.raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 30s, 1h)", v.raw)
+		}
+		if d <= 0 {
+			return fmt.Errorf("%q must be above zero", v.raw)
+		}
+		*field(c) = d
+		return nil
+	}
 }
 
 func checkDatabaseURL(s string) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -95,4 +96,34 @@ func TestDirectoryLists(t *testing.T) {
 	if dir := mustJSON(t, st, 200, b); dir["tenantId"] == "" || dir["name"] != "default" {
 		t.Fatalf("GET /directory: %s", b)
 	}
+}
+
+// TestTokenSettings: the access token lifetime and signing algorithm set on
+// serve reach the tokens.
+func TestTokenSettings(t *testing.T) {
+	srv, _ := testServer(t, t.TempDir(), "--access-token-lifetime", "5m", "--signing-alg", "ES256")
+	mg := srv.urls["management"]
+	st, _, b := call(t, "PUT", mg+"/directory/applications/svc", `{"displayName": "svc",
+		"requiredResourceAccess": [{"resourceAppId": "api://tollgate-management",
+			"resourceAccess": [{"id": "Management.Read.All", "type": "Role"}]}]}`, srv.admin()...)
+	app := mustJSON(t, st, 201, b)
+	st, _, b = call(t, "POST", mg+"/directory/applications/svc/addPassword", `{}`, srv.admin()...)
+	secret := mustJSON(t, st, 200, b)["secretText"].(string)
+	call(t, "POST", mg+"/directory/applications/svc/grantAdminConsent", "", srv.admin()...)
+	st, _, b = call(t, "POST", srv.urls["identity"]+"/default/oauth2/v2.0/token",
+		"grant_type=client_credentials&scope=api://tollgate-management/.default&client_id="+app["appId"].(string)+"&client_secret="+secret,
+		"Content-Type", "application/x-www-form-urlencoded")
+	tok := mustJSON(t, st, 200, b)
+	if tok["expires_in"].(float64) != 300 {
+		t.Errorf("expires_in = %v, want 300", tok["expires_in"])
+	}
+	header, _ := base64Decode(strings.Split(tok["access_token"].(string), ".")[0])
+	if !strings.Contains(header, `"ES256"`) {
+		t.Errorf("token header %s is not ES256", header)
+	}
+}
+
+func base64Decode(s string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return string(b), err
 }

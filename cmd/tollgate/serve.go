@@ -250,7 +250,11 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	for _, k := range identity.Kinds() {
 		reg.Register(k)
 	}
-	idp, err := identity.New(identity.Options{Store: s.store, Keyring: s.keyring, Issuer: s.identityURL(), Logger: log})
+	idp, err := identity.New(identity.Options{
+		Store: s.store, Keyring: s.keyring, Issuer: s.identityURL(), Logger: log,
+		AccessTokenLifetime: cfg.AccessTokenLifetime, IDTokenLifetime: cfg.AccessTokenLifetime,
+		RefreshTokenLifetime: cfg.RefreshTokenLifetime, SigningAlg: cfg.SigningAlg, KeyRotationInterval: cfg.SigningKeyRotation,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("identity provider: %w", err)
 	}
