@@ -118,3 +118,28 @@ func TestAccessLogNamesPolicyReason(t *testing.T) {
 		t.Error("the access log shows the subscription key")
 	}
 }
+
+// TestCORSPreflightWithoutKey: a browser's preflight to the Echo API (which
+// needs a key and has a wildcard operation) is answered by the API's cors
+// policy without a key, as APIM does.
+func TestCORSPreflightWithoutKey(t *testing.T) {
+	srv, _ := testServer(t, t.TempDir())
+	cors := `<policies><inbound><base/><cors allow-credentials="false">
+	<allowed-origins><origin>https://app.example</origin></allowed-origins>
+	<allowed-methods><method>GET</method></allowed-methods>
+	<allowed-headers><header>Ocp-Apim-Subscription-Key</header></allowed-headers>
+</cors></inbound></policies>`
+	if st, b := putPolicy(t, srv, "/apis/echo-api/policies/policy", cors); st != 201 {
+		t.Fatalf("cors policy: %d %s", st, b)
+	}
+	st, h, b := call(t, "OPTIONS", srv.urls["gateway"]+"/echo/resource", "",
+		"Origin", "https://app.example", "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "Ocp-Apim-Subscription-Key")
+	if st != 200 || h.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Fatalf("preflight: %d %v %s", st, h, b)
+	}
+	// Another origin gets no CORS grant.
+	_, h, _ = call(t, "OPTIONS", srv.urls["gateway"]+"/echo/resource", "", "Origin", "https://evil.example", "Access-Control-Request-Method", "GET")
+	if h.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from another origin allowed: %v", h)
+	}
+}

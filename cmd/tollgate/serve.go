@@ -452,12 +452,21 @@ func (s *server) wait(ctx context.Context) error {
 func (s *server) shutdown() error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	var errs []error
-	for _, l := range s.listeners {
-		if err := l.srv.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("%s listener: %w", l.name, err))
-		}
+	// All listeners stop accepting at once, then drain together: a load
+	// balancer must not find management or identity still taking new
+	// connections while the gateway drains.
+	errs := make([]error, len(s.listeners))
+	var wg sync.WaitGroup
+	for i, l := range s.listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.srv.Shutdown(sctx); err != nil {
+				errs[i] = fmt.Errorf("%s listener: %w", l.name, err)
+			}
+		}()
 	}
+	wg.Wait()
 	s.close()
 	return errors.Join(errs...)
 }

@@ -220,7 +220,7 @@ func (reporterPolicies) Pipeline(apiID, operationID, productID string) gateway.P
 }
 
 func (reporterPolicies) Preflight(apiID string) gateway.Pipeline {
-	if apiID == "/apis/cors" {
+	if apiID == "/apis/cors" || apiID == "/apis/keyed" {
 		return &reportPipeline{api: apiID, op: "preflight"}
 	}
 	return nil

@@ -151,15 +151,29 @@ func TestPreflight(t *testing.T) {
 	cors := API("cors", "cors", "http://cors.example")
 	cors.SubscriptionRequired = &f
 	nocors := API("nocors", "nocors", "http://nocors.example")
-	fx := newFixture(t, reporter{}, cors, Op("cors", "get", "GET", "/x"), nocors, Op("nocors", "get", "GET", "/x"))
+	// A subscription-required API whose wildcard operation matches OPTIONS.
+	keyed := API("keyed", "keyed", "http://keyed.example")
+	fx := newFixture(t, reporter{}, cors, Op("cors", "get", "GET", "/x"), nocors, Op("nocors", "get", "GET", "/x"),
+		keyed, Op("keyed", "all", "*", "/*"))
+	preflight := http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"GET"}}
 
-	// The API's cors pipeline answers an OPTIONS request no operation
-	// matches, without a subscription check.
-	resp, body := fx.do(t, http.MethodOptions, "/cors/x", nil, nil)
+	// The API's cors pipeline answers a preflight no operation matches,
+	// without a subscription check.
+	resp, body := fx.do(t, http.MethodOptions, "/cors/x", preflight, nil)
 	if resp.StatusCode != 200 || decodeReport(t, body).PipelineOp != "preflight" {
 		t.Errorf("cors preflight: %d %s", resp.StatusCode, body)
 	}
-	resp, body = fx.do(t, http.MethodOptions, "/nocors/x", nil, nil)
+	// ... and one an operation matches, before the subscription check.
+	resp, body = fx.do(t, http.MethodOptions, "/keyed/x", preflight, nil)
+	if resp.StatusCode != 200 || decodeReport(t, body).PipelineOp != "preflight" {
+		t.Errorf("cors preflight on a keyed API with a wildcard operation: %d %s", resp.StatusCode, body)
+	}
+	// A plain OPTIONS (no preflight headers) is an ordinary request.
+	resp, body = fx.do(t, http.MethodOptions, "/keyed/x", nil, nil)
+	if resp.StatusCode != 401 {
+		t.Errorf("plain OPTIONS without a key: %d %s", resp.StatusCode, body)
+	}
+	resp, body = fx.do(t, http.MethodOptions, "/nocors/x", preflight, nil)
 	if resp.StatusCode != 404 || string(body) != bodyOperationNotFound {
 		t.Errorf("no cors policy: %d %s", resp.StatusCode, body)
 	}

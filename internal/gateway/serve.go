@@ -96,7 +96,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var pipeline Pipeline
-	switch s.route(r, &m) {
+	outcome := s.route(r, &m)
+	switch outcome {
 	case outcomeBadPath:
 		reason = "InvalidPath"
 		WriteError(rw, http.StatusBadRequest, "Invalid request path.")
@@ -104,18 +105,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case outcomeNoAPI:
 		WriteError(rw, http.StatusNotFound, MsgResourceNotFound)
 		return
-	case outcomeNoOperation:
-		// A CORS preflight for an API with a cors policy is answered by
-		// that policy; browsers never send keys with a preflight, so no
-		// subscription check applies.
-		if r.Method == http.MethodOptions && s.policies != nil {
-			pipeline = s.policies.Preflight(m.api.api.ID)
-		}
-		if pipeline == nil {
-			reason = ReasonOperationNotFound
-			WriteError(rw, http.StatusNotFound, MsgOperationNotFound)
-			return
-		}
+	}
+	// A CORS preflight for an API with a cors policy is answered by that
+	// policy before operation matching and without a subscription check:
+	// browsers never send keys with a preflight (APIM does the same).
+	if isPreflight(r) && s.policies != nil {
+		pipeline = s.policies.Preflight(m.api.api.ID)
+	}
+	if pipeline == nil && outcome == outcomeNoOperation {
+		reason = ReasonOperationNotFound
+		WriteError(rw, http.StatusNotFound, MsgOperationNotFound)
+		return
 	}
 	if pipeline == nil {
 		switch s.admit(r, g.hasher, &m) {
@@ -339,4 +339,9 @@ func (g *Gateway) serveStatus(w http.ResponseWriter) {
 		return
 	}
 	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// isPreflight reports whether r is a CORS preflight request.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
 }
