@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -78,6 +79,9 @@ func exportYAML(ctx context.Context, c *client.Client, ks kindSet, withSecrets b
 		}
 		for _, it := range items {
 			id := objectID(it)
+			if slices.Contains(k.BuiltIn, id) {
+				continue
+			}
 			fields := exportFields(k, it)
 			if withSecrets && len(k.Secrets) > 0 {
 				s, err := c.Post(ctx, id, "listSecrets", nil)

@@ -96,6 +96,9 @@ type Kind struct {
 	ApplyKind string   `json:"applyKind"`
 	Secrets   []string `json:"secrets,omitempty"`
 	ReadOnly  []string `json:"readOnly,omitempty"`
+	// BuiltIn are resources every installation makes itself; export
+	// leaves them out.
+	BuiltIn []string `json:"builtIn,omitempty"`
 }
 
 // Kinds returns every resource kind the server knows, parents first.

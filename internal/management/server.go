@@ -292,10 +292,11 @@ func (s *Server) serveKinds(w http.ResponseWriter) {
 		ApplyKind string   `json:"applyKind"`
 		Secrets   []string `json:"secrets,omitempty"`
 		ReadOnly  []string `json:"readOnly,omitempty"`
+		BuiltIn   []string `json:"builtIn,omitempty"`
 	}
 	var out []kindInfo
 	for _, k := range s.opts.Registry.Kinds() {
-		out = append(out, kindInfo{Name: k.Name, Pattern: k.Pattern, ApplyKind: k.ApplyKind, Secrets: k.Secrets, ReadOnly: k.ReadOnly})
+		out = append(out, kindInfo{Name: k.Name, Pattern: k.Pattern, ApplyKind: k.ApplyKind, Secrets: k.Secrets, ReadOnly: k.ReadOnly, BuiltIn: k.BuiltIn})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out, "count": len(out)})
 }

@@ -65,8 +65,12 @@ func (c *Compiler) CheckRecord(ctx context.Context, rec store.Record, lookup Loo
 // namedValues is non-nil, and fragments are not looked at (their
 // references are only checked for shape).
 func (c *Compiler) CheckOffline(text string, namedValues map[string]string) []Problem {
+	values := make(map[string]ResolvedValue, len(namedValues))
+	for k, v := range namedValues {
+		values[k] = ResolvedValue{Value: v}
+	}
 	cc := &compileCtx{c: c, ctx: context.Background(), scope: ScopeGlobal, offline: namedValues == nil, standalone: true,
-		lookup: &recordsLookup{values: namedValues, frags: map[string]string{}}}
+		lookup: &recordsLookup{values: values, frags: map[string]string{}}}
 	if doc, err := Read(text); err == nil && doc.Root.Name == "fragment" {
 		cc.section = secAll
 		cc.frags = []string{"(file)"}
@@ -184,18 +188,18 @@ func (c *Compiler) StoreLookup(tx store.Tx) Lookup { return &txLookup{c: c, tx: 
 type txLookup struct {
 	c      *Compiler
 	tx     store.Tx
-	values map[string]string
+	values map[string]ResolvedValue
 }
 
-func (l *txLookup) NamedValue(ctx context.Context, n string) (string, bool, error) {
+func (l *txLookup) NamedValue(ctx context.Context, n string) (ResolvedValue, bool, error) {
 	if l.values == nil {
 		recs, err := l.tx.List(ctx, "namedValues", "")
 		if err != nil {
-			return "", false, fmt.Errorf("list named values: %w", err)
+			return ResolvedValue{}, false, fmt.Errorf("list named values: %w", err)
 		}
 		lk, err := l.c.RecordsLookup(recs)
 		if err != nil {
-			return "", false, err
+			return ResolvedValue{}, false, err
 		}
 		l.values = lk.(*recordsLookup).values
 	}

@@ -16,9 +16,9 @@ type mapLookup struct {
 	frags  map[string]string
 }
 
-func (m mapLookup) NamedValue(_ context.Context, n string) (string, bool, error) {
+func (m mapLookup) NamedValue(_ context.Context, n string) (policy.ResolvedValue, bool, error) {
 	v, ok := m.values[n]
-	return v, ok, nil
+	return policy.ResolvedValue{Value: v}, ok, nil
 }
 
 func (m mapLookup) Fragment(_ context.Context, id string) (string, bool, error) {

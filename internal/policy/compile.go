@@ -85,10 +85,17 @@ func (ps Problems) Error() string {
 // with its write transaction; snapshot compilation with the records.
 type Lookup interface {
 	// NamedValue returns the (unsealed) value of the named value whose
-	// display name or name is name.
-	NamedValue(ctx context.Context, name string) (value string, ok bool, err error)
+	// display name or name is name, and whether it is secret.
+	NamedValue(ctx context.Context, name string) (v ResolvedValue, ok bool, err error)
 	// Fragment returns the XML of the policy fragment with the given id.
 	Fragment(ctx context.Context, id string) (xml string, ok bool, err error)
+}
+
+// ResolvedValue is a named value as a Lookup resolves it. A secret value
+// is redacted from every problem message that could carry it.
+type ResolvedValue struct {
+	Value  string
+	Secret bool
 }
 
 // OpenFunc unseals a secret value stored under the record path aad
@@ -182,6 +189,9 @@ type step struct {
 	section section
 	r       runner
 	base    bool // a <base/> placeholder, replaced at composition
+	// secrets are the secret named values in the step's document: a run
+	// time error built from the step's text is redacted with them.
+	secrets []secretValue
 }
 
 type chain []*step
@@ -213,10 +223,13 @@ type compileCtx struct {
 	responseChildren bool
 	// path is the element being compiled ("choose[1]"), for nested chains.
 	path string
+	// secrets are the secret named values substituted into the text, so
+	// problem messages built from that text can be redacted.
+	secrets []secretValue
 }
 
 func (cc *compileCtx) problem(p Pos, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := redactSecrets(fmt.Sprintf(format, args...), cc.secrets)
 	cc.problems = append(cc.problems, Problem{Line: p.Line, Column: p.Col, Message: msg})
 }
 
@@ -291,7 +304,10 @@ func (cc *compileCtx) substitute(text string) *source {
 		if err != nil && lookupErr == nil {
 			lookupErr = err
 		}
-		return v, ok
+		if ok && v.Secret {
+			cc.secrets = addSecret(cc.secrets, name, v.Value)
+		}
+		return v.Value, ok
 	})
 	if lookupErr != nil {
 		cc.problem(Pos{1, 1}, "cannot read named values: %v", lookupErr)
@@ -385,7 +401,9 @@ func (cc *compileCtx) compileStep(e *Element, path string) chain {
 		var ps Problems
 		switch {
 		case errors.As(err, &ps):
-			cc.problems = append(cc.problems, ps...)
+			for _, p := range ps {
+				cc.problem(Pos{Line: p.Line, Col: p.Column}, "%s", p.Message)
+			}
 		case errors.As(err, &ea):
 			cc.problem(ea.pos, "%s", ea.msg)
 		default:
@@ -400,7 +418,7 @@ func (cc *compileCtx) compileStep(e *Element, path string) chain {
 	if a, ok := e.Attr("id"); ok {
 		id = a.Value.Value
 	}
-	return chain{{name: e.Name, id: id, path: path, scope: cc.scope, section: cc.section, r: r}}
+	return chain{{name: e.Name, id: id, path: path, scope: cc.scope, section: cc.section, r: r, secrets: cc.secrets}}
 }
 
 // MaxFragmentDepth bounds fragments including fragments.

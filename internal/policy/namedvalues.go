@@ -111,3 +111,95 @@ func xmlEscape(b *strings.Builder, s string) {
 		}
 	}
 }
+
+// secretValue is a secret named value substituted into a text.
+type secretValue struct {
+	name, value string
+}
+
+func addSecret(list []secretValue, name, value string) []secretValue {
+	if value == "" {
+		return list
+	}
+	for _, s := range list {
+		if s.value == value {
+			return list
+		}
+	}
+	return append(list, secretValue{name, value})
+}
+
+// minSecretPiece is the shortest run of a secret redacted on its own.
+// Shorter runs carry too little of the secret to matter and would mangle
+// ordinary words of the message.
+const minSecretPiece = 3
+
+// redactSecrets replaces what msg shows of a secret named value with
+// {{name}}. A message may quote the whole value (an element name, a
+// syntax error), its XML-escaped form (the text the reader saw), or only a
+// piece of it: an expression parser that reads "A-B" names the identifier
+// 'A'. So the whole value goes first, then each run of letters and digits
+// in it.
+func redactSecrets(msg string, secrets []secretValue) string {
+	if len(secrets) == 0 {
+		return msg
+	}
+	for _, s := range secrets {
+		ref := "{{" + s.name + "}}"
+		msg = strings.ReplaceAll(msg, s.value, ref)
+		var b strings.Builder
+		xmlEscape(&b, s.value)
+		if e := b.String(); e != s.value {
+			msg = strings.ReplaceAll(msg, e, ref)
+		}
+	}
+	for _, s := range secrets {
+		ref := "{{" + s.name + "}}"
+		for _, piece := range secretPieces(s.value) {
+			msg = replaceOutsideRefs(msg, piece, ref)
+		}
+	}
+	return msg
+}
+
+// secretPieces are the runs of letters and digits in v, longest first so
+// a run is redacted before a shorter one inside it.
+func secretPieces(v string) []string {
+	pieces := strings.FieldsFunc(v, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= 0x80)
+	})
+	out := pieces[:0]
+	for _, p := range pieces {
+		if len(p) >= minSecretPiece && p != v {
+			out = append(out, p)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// replaceOutsideRefs replaces piece by ref in msg, except inside the
+// {{name}} references already written (a name may share a piece with the
+// value).
+func replaceOutsideRefs(msg, piece, ref string) string {
+	var b strings.Builder
+	for {
+		k := strings.Index(msg, piece)
+		if k < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		if o := strings.LastIndex(msg[:k], "{{"); o >= 0 && !strings.Contains(msg[o:k], "}}") {
+			// Inside a reference: copy through its end.
+			e := strings.Index(msg[k:], "}}")
+			if e >= 0 {
+				b.WriteString(msg[:k+e+2])
+				msg = msg[k+e+2:]
+				continue
+			}
+		}
+		b.WriteString(msg[:k])
+		b.WriteString(ref)
+		msg = msg[k+len(piece):]
+	}
+}

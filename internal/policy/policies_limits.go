@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/ratelimit"
 )
 
@@ -67,11 +68,19 @@ func (h *limitHeaders) rateExceeded(r ratelimit.Result) error {
 		Header:  http.Header{http.CanonicalHeaderKey(name): {strconv.FormatInt(secs, 10)}}}
 }
 
-func quotaExceeded(r ratelimit.Result) error {
-	d := time.Duration(seconds(r.RetryAfter)) * time.Second
+// quotaExceeded is APIM's 403, with Retry-After (or the policy's
+// retry-after-header-name) saying when the quota period renews.
+func (h *limitHeaders) quotaExceeded(r ratelimit.Result) error {
+	secs := seconds(r.RetryAfter)
+	d := time.Duration(secs) * time.Second
+	name := h.retryAfterHeader
+	if name == "" {
+		name = "Retry-After"
+	}
 	return &failure{Status: http.StatusForbidden, Reason: "QuotaExceeded",
 		Message: fmt.Sprintf("Out of call volume quota. Quota will be replenished in %02d:%02d:%02d.",
-			int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)}
+			int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60),
+		Header: http.Header{http.CanonicalHeaderKey(name): {strconv.FormatInt(secs, 10)}}}
 }
 
 // needLimiter reports a missing limiter at compile time.
@@ -156,29 +165,42 @@ func compileScopedLimit(cc *compileCtx, e *Element, parent *attrs) scopedLimit {
 	return s
 }
 
-func (p *subscriptionLimit) window(calls int64, period time.Duration) ratelimit.Window {
+func (p *subscriptionLimit) window(calls int64, period time.Duration, start time.Time) ratelimit.Window {
 	if p.quota {
-		return ratelimit.Quota(calls, period, time.Time{})
+		return ratelimit.Quota(calls, period, start)
 	}
 	return ratelimit.Rate(calls, period)
 }
 
-func (p *subscriptionLimit) check(x *exchange, key string, calls int64, period time.Duration) error {
-	r, _ := take(x, "\x00sub:"+key, p.window(calls, period), 1)
-	p.h.report(x, r)
-	if r.Allowed {
-		return nil
+// subscriptionStart is when a quota's periods start: the subscription's
+// creation, as APIM computes them ("relative to the start time of the
+// subscription"); the epoch for anonymous calls or an unreadable date.
+func subscriptionStart(s *gateway.SubscriptionInfo) time.Time {
+	if s == nil || s.CreatedDate == "" {
+		return time.Time{}
 	}
-	if p.quota {
-		return quotaExceeded(r)
+	for _, layout := range []string{"2006-01-02T15:04:05.000Z", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s.CreatedDate); err == nil {
+			return t
+		}
 	}
-	return p.h.rateExceeded(r)
+	return time.Time{}
+}
+
+// appliedLimit is one counter a call is checked against.
+type appliedLimit struct {
+	key string
+	w   ratelimit.Window
 }
 
 func (p *subscriptionLimit) run(x *exchange) error {
 	sub := "anonymous"
+	var start time.Time
 	if s := x.call.Subscription; s != nil {
 		sub = s.ID
+		if p.quota {
+			start = subscriptionStart(s)
+		}
 	}
 	apiName, apiDisplay, opName, opDisplay := "", "", "", ""
 	if a := x.call.API; a != nil {
@@ -187,23 +209,47 @@ func (p *subscriptionLimit) run(x *exchange) error {
 	if o := x.call.Operation; o != nil {
 		opName, opDisplay = o.Name, o.DisplayName
 	}
+	var limits [8]appliedLimit
+	applied := limits[:0]
 	for _, al := range p.apis {
 		if !(al.id == apiName || (al.name != "" && al.name == apiDisplay)) {
 			continue
 		}
 		for _, ol := range al.ops {
 			if ol.id == opName || (ol.name != "" && ol.name == opDisplay) {
-				if err := p.check(x, sub+"\x00api:"+apiName+"\x00op:"+opName, ol.calls, ol.period); err != nil {
-					return err
-				}
+				applied = append(applied, appliedLimit{sub + "\x00api:" + apiName + "\x00op:" + opName, p.window(ol.calls, ol.period, start)})
 			}
 		}
-		if err := p.check(x, sub+"\x00api:"+apiName, al.calls, al.period); err != nil {
-			return err
-		}
+		applied = append(applied, appliedLimit{sub + "\x00api:" + apiName, p.window(al.calls, al.period, start)})
 	}
 	if p.calls > 0 || len(p.apis) == 0 {
-		return p.check(x, sub, p.calls, p.period)
+		applied = append(applied, appliedLimit{sub, p.window(p.calls, p.period, start)})
+	}
+	// Every limit that applies counts the call, or none does: a call
+	// refused by one limit is refunded to those that had counted it. The
+	// headers report the tightest limit: the one refusing, or the one with
+	// the fewest calls left.
+	var tightest ratelimit.Result
+	for i, l := range applied {
+		r, _ := take(x, "\x00sub:"+l.key, l.w, 1)
+		if !r.Allowed {
+			for _, done := range applied[:i] {
+				if _, err := x.c.opts.Limiter.Add(x.ctx, "\x00sub:"+done.key, done.w, -1); err != nil {
+					x.logger().Warn("policy: limiter refund failed", "error", err)
+				}
+			}
+			p.h.report(x, r)
+			if p.quota {
+				return p.h.quotaExceeded(r)
+			}
+			return p.h.rateExceeded(r)
+		}
+		if i == 0 || r.Remaining < tightest.Remaining {
+			tightest = r
+		}
+	}
+	if len(applied) > 0 {
+		p.h.report(x, tightest)
 	}
 	return nil
 }
@@ -307,7 +353,7 @@ func (p *keyLimit) run(x *exchange) error {
 		return nil
 	}
 	if p.quota {
-		return quotaExceeded(r)
+		return p.h.quotaExceeded(r)
 	}
 	return p.h.rateExceeded(r)
 }

@@ -89,7 +89,8 @@ func compileForwardRequest(cc *compileCtx, e *Element) (runner, error) {
 
 func (p *forwardRequest) run(x *exchange) error {
 	if x.call.BackendURL == nil {
-		return &failure{Status: http.StatusInternalServerError, Reason: "BackendConnectionFailure", Message: "The API has no backend URL."}
+		return &failure{Status: http.StatusInternalServerError, Reason: gateway.ReasonBackendConnectionFailure, Message: "The API has no backend URL.",
+			Public: gateway.MsgBackendFailure}
 	}
 	if x.reqLoaded {
 		x.installRequestBody()
@@ -98,10 +99,12 @@ func (p *forwardRequest) run(x *exchange) error {
 	if err != nil {
 		var be *gateway.BackendError
 		if errors.As(err, &be) && be.Timeout {
-			return &failure{Status: http.StatusGatewayTimeout, Reason: "Timeout", Message: "Request to the backend service timed out."}
+			// The caller's body is the gateway's own, as without policies.
+			return &failure{Status: http.StatusGatewayTimeout, Reason: gateway.ReasonBackendTimeout, Message: "Request to the backend service timed out.",
+				Public: gateway.MsgBackendTimeout}
 		}
-		return &failure{Status: http.StatusInternalServerError, Reason: "BackendConnectionFailure",
-			Message: "Error occurred while calling the backend service."}
+		return &failure{Status: http.StatusInternalServerError, Reason: gateway.ReasonBackendConnectionFailure,
+			Message: "Error occurred while calling the backend service.", Public: gateway.MsgBackendFailure}
 	}
 	x.setResponse(resp)
 	if p.failOnError && resp.StatusCode >= 400 {

@@ -147,29 +147,78 @@ func (p *setQueryParameter) run(x *exchange) error {
 		if u == nil {
 			return
 		}
-		q := u.Query()
-		switch p.action {
-		case "delete":
-			if !q.Has(p.name) {
-				return
-			}
-			q.Del(p.name)
-		case "skip":
-			if q.Has(p.name) {
-				return
-			}
-			q[p.name] = vs
-		case "append":
-			q[p.name] = append(q[p.name], vs...)
-		default:
-			q[p.name] = vs
+		if q, changed := editQuery(u.RawQuery, p.name, p.action, vs); changed {
+			u.RawQuery = q
 		}
-		u.RawQuery = q.Encode()
 	}
 	apply(x.call.BackendURL)
 	apply(x.r.URL)
 	x.urlDirty = true
 	return nil
+}
+
+// editQuery applies a set-query-parameter action to a raw query string,
+// pair by pair: the pairs it does not touch keep their bytes (their
+// encoding, their order, even pairs Go cannot decode), as APIM forwards
+// them. A pair matches when its decoded name is name. Overriding pairs go
+// where the first replaced pair stood, appended ones after the last pair of
+// that name; either at the end when there is none.
+func editQuery(raw, name, action string, vs []string) (string, bool) {
+	var pairs []string
+	if raw != "" {
+		pairs = strings.Split(raw, "&")
+	}
+	first, last := -1, -1
+	var kept []string
+	for _, pr := range pairs {
+		if pairName(pr) == name {
+			if first < 0 {
+				first = len(kept)
+			}
+			if action == "delete" || action == "override" {
+				continue
+			}
+			last = len(kept)
+		}
+		kept = append(kept, pr)
+	}
+	added := make([]string, 0, len(vs))
+	for _, v := range vs {
+		added = append(added, url.QueryEscape(name)+"="+url.QueryEscape(v))
+	}
+	switch action {
+	case "delete":
+		if first < 0 {
+			return raw, false
+		}
+	case "skip":
+		if first >= 0 {
+			return raw, false
+		}
+		kept = append(kept, added...)
+	case "append":
+		at := len(kept)
+		if last >= 0 {
+			at = last + 1
+		}
+		kept = append(kept[:at], append(added, kept[at:]...)...)
+	default: // override
+		if first < 0 {
+			first = len(kept)
+		}
+		kept = append(kept[:first], append(added, kept[first:]...)...)
+	}
+	return strings.Join(kept, "&"), true
+}
+
+// pairName is the decoded name of one raw query pair; a name that does not
+// decode is compared as written.
+func pairName(pair string) string {
+	k, _, _ := strings.Cut(pair, "=")
+	if d, err := url.QueryUnescape(k); err == nil {
+		return d
+	}
+	return k
 }
 
 // --- set-variable ---

@@ -78,7 +78,9 @@ func TestQueryMethodVariableAndBody(t *testing.T) {
 	if r.echo.Method != "PUT" || r.echo.Body != "hello ann body!" {
 		t.Errorf("backend got %s %q", r.echo.Method, r.echo.Body)
 	}
-	if r.echo.Query != "add=1&keep=k&multi=x&multi=y" {
+	// The pairs keep their order; new ones go at the end, appended ones
+	// after their name's.
+	if r.echo.Query != "multi=x&multi=y&keep=k&add=1" {
 		t.Errorf("query %q", r.echo.Query)
 	}
 }
@@ -447,6 +449,27 @@ func TestNoStateBetweenRequests(t *testing.T) {
 		}
 		if r := e.get("/echo/x"); strings.Join(r.echo.Header["X-Seen"], "") != "False" {
 			t.Fatalf("without X-Set: %v", r.echo.Header["X-Seen"])
+		}
+	}
+}
+
+// TestSetQueryParameterKeepsRawQuery: set-query-parameter edits the pairs
+// it names and leaves the others byte for byte: a pair Go cannot decode,
+// the order, the encoding the client chose.
+func TestSetQueryParameterKeepsRawQuery(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tc := range []struct{ policy, query, want string }{
+		{`<set-query-parameter name="added" exists-action="override"><value>1</value></set-query-parameter>`, "x=%zz&y=%41&b=2", "x=%zz&y=%41&b=2&added=1"},
+		{`<set-query-parameter name="y" exists-action="override"><value>a b</value></set-query-parameter>`, "x=%zz&y=%41&b=2&y=3", "x=%zz&y=a+b&b=2"},
+		{`<set-query-parameter name="y" exists-action="delete"/>`, "z=%7e&y=1&y=2&a", "z=%7e&a"},
+		{`<set-query-parameter name="q" exists-action="delete"/>`, "z=%7e&&a", "z=%7e&&a"},
+		{`<set-query-parameter name="y" exists-action="skip"><value>9</value></set-query-parameter>`, "%79=%41&x=%zz", "%79=%41&x=%zz"},
+		{`<set-query-parameter name="y" exists-action="append"><value>9</value></set-query-parameter>`, "y=%41&x=%zz", "y=%41&y=9&x=%zz"},
+	} {
+		mustReload(t, apiDoc(e, tc.policy, "", "", ""))
+		r := e.get("/echo/a?" + tc.query)
+		if r.status != 200 || r.echo.Query != tc.want {
+			t.Errorf("%s on %q: %d %q, want %q", tc.policy, tc.query, r.status, r.echo.Query, tc.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -221,6 +222,11 @@ func (x *exchange) onError(err error) {
 		se = stamp(err, &step{name: "policy"}).(*stepError)
 	}
 	f := se.f
+	if msg := redactSecrets(f.Message, se.s.secrets); msg != f.Message {
+		g := *f
+		g.Message = msg
+		f = &g
+	}
 	path := se.path
 	if path == "" {
 		path = se.s.path
@@ -271,7 +277,7 @@ func (x *exchange) errorResponse(f *failure) {
 	}
 	x.resp.status = f.Status
 	x.resp.reason = ""
-	x.resp.header = http.Header{"Content-Type": {"application/json; charset=utf-8"}}
+	x.resp.header = http.Header{"Content-Type": {"application/json"}}
 	for k, v := range f.Header {
 		x.resp.header[k] = v
 	}
@@ -281,17 +287,21 @@ func (x *exchange) errorResponse(f *failure) {
 	x.syncResponse()
 }
 
+// errorBody is the default error body, byte for byte as the gateway's
+// gateway.WriteError writes it, so a failure answers the same with or
+// without policies.
 func errorBody(status int, msg string) []byte {
-	b := make([]byte, 0, 40+len(msg))
-	b = append(b, `{"statusCode":`...)
+	m, _ := json.Marshal(msg)
+	b := make([]byte, 0, 40+len(m))
+	b = append(b, `{"statusCode": `...)
 	b = strconv.AppendInt(b, int64(status), 10)
-	b = append(b, `,"message":`...)
-	b = strconv.AppendQuote(b, msg)
+	b = append(b, `, "message": `...)
+	b = append(b, m...)
 	return append(b, '}')
 }
 
 func writeDefaultError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(errorBody(status, msg))
 }

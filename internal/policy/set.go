@@ -89,6 +89,7 @@ type dependency struct {
 	fragment bool
 	name     string
 	value    string
+	secret   bool
 	ok       bool
 }
 
@@ -98,10 +99,10 @@ type recordingLookup struct {
 	deps []dependency
 }
 
-func (l *recordingLookup) NamedValue(ctx context.Context, name string) (string, bool, error) {
+func (l *recordingLookup) NamedValue(ctx context.Context, name string) (ResolvedValue, bool, error) {
 	v, ok, err := l.Lookup.NamedValue(ctx, name)
 	if err == nil {
-		l.deps = append(l.deps, dependency{name: name, value: v, ok: ok})
+		l.deps = append(l.deps, dependency{name: name, value: v.Value, secret: v.Secret, ok: ok})
 	}
 	return v, ok, err
 }
@@ -117,15 +118,15 @@ func (l *recordingLookup) Fragment(ctx context.Context, id string) (string, bool
 // unchanged reports whether every dependency still resolves the same.
 func (r *compiledRecord) unchanged(ctx context.Context, lk Lookup) bool {
 	for _, d := range r.deps {
-		var v string
+		var v ResolvedValue
 		var ok bool
 		var err error
 		if d.fragment {
-			v, ok, err = lk.Fragment(ctx, d.name)
+			v.Value, ok, err = lk.Fragment(ctx, d.name)
 		} else {
 			v, ok, err = lk.NamedValue(ctx, d.name)
 		}
-		if err != nil || ok != d.ok || v != d.value {
+		if err != nil || ok != d.ok || v.Value != d.value || v.Secret != d.secret {
 			return false
 		}
 	}
@@ -316,11 +317,11 @@ func (s *Set) Preflight(apiID string) gateway.Pipeline {
 
 // recordsLookup resolves named values and fragments from records.
 type recordsLookup struct {
-	values map[string]string
+	values map[string]ResolvedValue
 	frags  map[string]string
 }
 
-func (l *recordsLookup) NamedValue(_ context.Context, name string) (string, bool, error) {
+func (l *recordsLookup) NamedValue(_ context.Context, name string) (ResolvedValue, bool, error) {
 	v, ok := l.values[name]
 	return v, ok, nil
 }
@@ -333,7 +334,7 @@ func (l *recordsLookup) Fragment(_ context.Context, id string) (string, bool, er
 // RecordsLookup builds a Lookup over configuration records, unsealing
 // secret named values with the compiler's Open.
 func (c *Compiler) RecordsLookup(records []store.Record) (Lookup, error) {
-	l := &recordsLookup{values: map[string]string{}, frags: map[string]string{}}
+	l := &recordsLookup{values: map[string]ResolvedValue{}, frags: map[string]string{}}
 	for _, r := range records {
 		switch r.Kind {
 		case "namedValues":
@@ -361,22 +362,22 @@ func (c *Compiler) RecordsLookup(records []store.Record) (Lookup, error) {
 }
 
 // namedValue returns a named value record's value, unsealed.
-func (c *Compiler) namedValue(r store.Record) (string, error) {
+func (c *Compiler) namedValue(r store.Record) (ResolvedValue, error) {
 	var nv resource.NamedValue
 	if err := json.Unmarshal(r.Body, &nv); err != nil {
-		return "", fmt.Errorf("named value %s: decode: %w", r.ID, err)
+		return ResolvedValue{}, fmt.Errorf("named value %s: decode: %w", r.ID, err)
 	}
 	if !keyring.IsSealed(nv.Value) {
-		return nv.Value, nil
+		return ResolvedValue{Value: nv.Value, Secret: nv.Secret}, nil
 	}
 	if c.opts.Open == nil {
-		return "", fmt.Errorf("named value %s is sealed and the compiler has no keyring", r.ID)
+		return ResolvedValue{}, fmt.Errorf("named value %s is sealed and the compiler has no keyring", r.ID)
 	}
 	b, err := c.opts.Open(nv.Value, []byte(r.ID))
 	if err != nil {
-		return "", fmt.Errorf("named value %s: open: %w", r.ID, err)
+		return ResolvedValue{}, fmt.Errorf("named value %s: open: %w", r.ID, err)
 	}
-	return string(b), nil
+	return ResolvedValue{Value: string(b), Secret: true}, nil
 }
 
 // --- small helpers shared by the runtime ---

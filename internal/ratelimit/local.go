@@ -269,7 +269,7 @@ func (l *Local) do(key string, w Window, n int64, o op) (Result, error) {
 		s.n++
 	}
 	s.mu.Unlock()
-	return out.result(w.Limit), nil
+	return out.result(w.Limit, period), nil
 }
 
 // Acquire implements Limiter. ttl is only validated: a Local slot lives until released.

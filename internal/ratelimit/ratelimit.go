@@ -21,7 +21,8 @@
 // 1:12, where an exact sliding window says 1:00 or 1:59), and an interval of one Period
 // straddling a boundary can see up to about twice Limit. Remaining is
 // ⌊Limit − estimate⌋; RetryAfter is the exact time until the estimate has decayed enough
-// to admit the refused call.
+// to admit the refused call, capped at Period (a Retry-After longer than the window would
+// read as a bug to clients).
 //
 // # Quotas: fixed windows
 //
@@ -142,8 +143,10 @@ type Result struct {
 	Remaining int64
 	// RetryAfter is zero when Allowed; otherwise how long until the refused call would be
 	// admitted (Retry-After, rounded up to whole seconds by the policy; for a quota, the
-	// time until the window resets). A call larger than Limit never fits: RetryAfter is
-	// then the time until the counts clear.
+	// time until the window resets). It is never more than Period: when the sliding
+	// estimate refuses for longer (after a burst at a window's start), a call at
+	// RetryAfter may be refused again with the rest of the wait. A call larger than Limit
+	// never fits: RetryAfter is then Period.
 	RetryAfter time.Duration
 	// Limit is the window's Limit (total-calls-header-name).
 	Limit int64

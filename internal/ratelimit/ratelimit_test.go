@@ -287,7 +287,8 @@ func TestBehaviours(t *testing.T) {
 						if err != nil {
 							t.Fatalf("step %d (%s %d at %v): %v", i, s.op, s.n, s.at, err)
 						}
-						want := ratelimit.Result{Allowed: s.allowed, Remaining: s.remain, RetryAfter: s.retry, Limit: w.Limit, Reset: t0.Add(s.reset)}
+						// RetryAfter is capped at the period.
+						want := ratelimit.Result{Allowed: s.allowed, Remaining: s.remain, RetryAfter: min(s.retry, w.Period), Limit: w.Limit, Reset: t0.Add(s.reset)}
 						if got.Allowed != want.Allowed || got.Remaining != want.Remaining || got.RetryAfter != want.RetryAfter ||
 							got.Limit != want.Limit || !got.Reset.Equal(want.Reset) {
 							t.Errorf("step %d (%s %d at %v):\n got %+v\nwant %+v", i, s.op, s.n, s.at, got, want)
@@ -305,7 +306,7 @@ func TestRetryAfterIsExact(t *testing.T) {
 	for _, im := range impls(t) {
 		t.Run(im.name, func(t *testing.T) {
 			ctx := context.Background()
-			checked := 0
+			checked, capped := 0, 0
 			windows := []ratelimit.Window{
 				ratelimit.Rate(7, 3*time.Second),
 				ratelimit.Rate(3, 7*time.Second+13*time.Millisecond),
@@ -341,18 +342,31 @@ func TestRetryAfterIsExact(t *testing.T) {
 						continue
 					}
 					checked++
+					if r.RetryAfter > w.Period {
+						t.Fatalf("%s: RetryAfter %v beyond the period %v", key, r.RetryAfter, w.Period)
+					}
 					im.clock.Set(probe + r.RetryAfter - time.Microsecond)
 					if early, _ := im.l.Take(ctx, key, w, need); early.Allowed {
 						t.Fatalf("%s: admitted 1µs before RetryAfter %v", key, r.RetryAfter)
 					}
 					im.clock.Set(probe + r.RetryAfter)
-					if on, _ := im.l.Take(ctx, key, w, need); !on.Allowed {
+					on, _ := im.l.Take(ctx, key, w, need)
+					if r.RetryAfter == w.Period {
+						// Capped: the call may still wait, never beyond a second period.
+						capped++
+						if !on.Allowed && on.RetryAfter >= w.Period {
+							t.Errorf("%s: refused at capped RetryAfter with %v more", key, on.RetryAfter)
+						}
+					} else if !on.Allowed {
 						t.Errorf("%s: refused at RetryAfter %v (retry now %v)", key, r.RetryAfter, on.RetryAfter)
 					}
 				}
 			}
 			if checked < 60 {
 				t.Fatalf("only %d refusals probed", checked)
+			}
+			if capped == 0 {
+				t.Fatalf("no RetryAfter was capped: the cap is not exercised")
 			}
 		})
 	}

@@ -245,7 +245,7 @@ func (r *Redis) do(ctx context.Context, key string, w Window, n int64, o op) (Re
 		return Result{}, fmt.Errorf("ratelimit: redis %s: script returned %d values, want 4", opNames[o], len(vals))
 	}
 	out := outcome{allowed: vals[0] == 1, remaining: vals[1], retry: vals[2], reset: vals[3]}
-	return out.result(w.Limit), nil
+	return out.result(w.Limit, period), nil
 }
 
 var opNames = [...]string{opTake: "take", opPeek: "peek", opAdd: "add"}

@@ -43,11 +43,16 @@ type outcome struct {
 	reset     int64
 }
 
-func (o outcome) result(limit int64) Result {
+// result converts o, capping RetryAfter at the period: a Retry-After longer
+// than the window the client was told about reads as a bug (the sliding
+// estimate after a burst at a window's start can refuse for up to twice the
+// period). A client retrying at a capped RetryAfter may be refused again,
+// with the rest of the wait.
+func (o outcome) result(limit, period int64) Result {
 	return Result{
 		Allowed:    o.allowed,
 		Remaining:  o.remaining,
-		RetryAfter: time.Duration(o.retry) * time.Microsecond,
+		RetryAfter: time.Duration(min(o.retry, period)) * time.Microsecond,
 		Limit:      limit,
 		Reset:      time.UnixMicro(o.reset),
 	}

@@ -28,6 +28,10 @@ type Kind struct {
 	// ApplyKind is the name `tollgate apply` documents use ("api",
 	// "operation", ...).
 	ApplyKind string
+	// BuiltIn are the IDs of resources Tollgate makes itself in every
+	// installation (with installation-specific generated fields); `tollgate
+	// export` leaves them out, since another installation has its own.
+	BuiltIn []string
 }
 
 // Registry maps paths to kinds. Packages that add resources (the identity
