@@ -797,3 +797,27 @@ tags: [a, b]
 		t.Errorf("export:\n%s", exp)
 	}
 }
+
+// TestExportToAnotherInstallation: an export applies to a fresh
+// installation, whose built-in resources (the management application)
+// have their own generated ids and are not exported.
+func TestExportToAnotherInstallation(t *testing.T) {
+	a, _ := testServer(t, t.TempDir())
+	b, _ := testServer(t, t.TempDir())
+	code, exported, errs := runCLI(t, "export", "--management-url", a.urls["management"], "--admin-key", a.adminKey)
+	if code != 0 {
+		t.Fatalf("export: %d %s", code, errs)
+	}
+	if strings.Contains(exported, "tollgate-management") {
+		t.Errorf("export holds the built-in management application:\n%s", exported)
+	}
+	if !strings.Contains(exported, "echo-api") {
+		t.Fatalf("export lacks the Echo API:\n%s", exported)
+	}
+	var out, errb bytes.Buffer
+	code = run(context.Background(), []string{"apply", "-f", "-", "--management-url", b.urls["management"], "--admin-key", b.adminKey},
+		cliEnv{stdin: strings.NewReader(exported), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }, httpClient: http.DefaultClient})
+	if code != 0 {
+		t.Fatalf("apply to another installation: %d\n%s%s", code, out.String(), errb.String())
+	}
+}

@@ -37,7 +37,14 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keys rotate-signing", flag.ContinueOnError)
 	var cf connFlags
 	cf.register(fs)
-	delay := fs.Duration("publish-delay", -1, "how long the new key is published before it signs, e.g. 1h or 0s (default: the server's)")
+	// A Func flag, so the help shows no sentinel default; -1: the server's.
+	delay := new(time.Duration(-1))
+	fs.Func("publish-delay", "how long the new key is published before it signs, a `duration` such as 1h or 0s (default: the server's)", func(s string) (err error) {
+		if *delay, err = time.ParseDuration(s); err == nil && *delay < 0 {
+			err = errors.New("must not be negative")
+		}
+		return err
+	})
 	pos, err := parseFlags(fs, args[1:], keysUsage)
 	var ue *usageError
 	if errors.As(err, &ue) {

@@ -460,7 +460,7 @@ func (p *Provider) currentSession(ctx context.Context, r *http.Request, snap *sn
 	if json.Unmarshal(rec.Value, &s) != nil || !p.now().Before(s.Expires) {
 		return nil, ""
 	}
-	if u := snap.byOID[s.UserOID]; u == nil || !u.enabled() {
+	if u := snap.byOID[s.UserOID]; u == nil || !u.enabled() || u.signInRevoked(s.AuthTime) {
 		return nil, ""
 	}
 	return &s, key

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -28,9 +29,9 @@ func Kinds() []resource.Kind {
 	return []resource.Kind{
 		{Name: KindApplications, Pattern: "/directory/applications/{}", New: func() resource.Resource { return &Application{} },
 			Hidden: []string{"secretHashes"}, ReadOnly: []string{"passwordCredentials", "appRoleAssignments", "oauth2PermissionGrants"},
-			ApplyKind: "application"},
+			ApplyKind: "application", BuiltIn: []string{managementAppPath}},
 		{Name: KindUsers, Pattern: "/directory/users/{}", New: func() resource.Resource { return &User{} },
-			Hidden: []string{"passwordHash"}, ApplyKind: "directoryUser"},
+			Hidden: []string{"passwordHash"}, ReadOnly: []string{"signInSessionsValidFromDateTime"}, ApplyKind: "directoryUser"},
 	}
 }
 
@@ -147,6 +148,13 @@ type User struct {
 	AppRoleAssignments []AppRoleAssignment `json:"appRoleAssignments,omitempty"`
 	// PasswordHash is the argon2id hash (PHC string), hidden.
 	PasswordHash string `json:"passwordHash,omitempty"`
+	// SignInSessionsValidFrom is Graph's signInSessionsValidFromDateTime,
+	// set by the server: sign-ins from before it (their browser sessions,
+	// codes, refresh tokens and access tokens) are refused. It moves when
+	// the password is set, when the account is disabled, and when a user is
+	// created with a given objectId (which an earlier, deleted user may
+	// have had).
+	SignInSessionsValidFrom time.Time `json:"signInSessionsValidFromDateTime,omitzero"`
 }
 
 // Member types of app roles.
@@ -410,3 +418,9 @@ func (u *User) Validate() resource.Errors {
 }
 
 func (u *User) enabled() bool { return resource.Bool(u.AccountEnabled, true) }
+
+// signInRevoked reports whether a sign-in at authTime predates the user's
+// signInSessionsValidFromDateTime.
+func (u *User) signInRevoked(authTime time.Time) bool {
+	return authTime.Before(u.SignInSessionsValidFrom)
+}

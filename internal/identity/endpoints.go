@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -168,34 +169,39 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		deny("The access token is not for a user.")
 		return
 	}
-	if revoked, err := p.jtiRevoked(ctx, c.Jti); err != nil {
-		p.writeOAuthError(w, err, false)
-		return
-	} else if revoked {
-		deny("The access token was revoked.")
-		return
-	}
 	snap, err := p.directory(ctx)
 	if err != nil {
 		p.writeOAuthError(w, err, false)
 		return
 	}
-	u := snap.byOID[c.Oid]
-	if u == nil || !u.enabled() {
-		deny("The user is disabled or was removed.")
+	if err := p.checkAccessToken(ctx, snap, c); err != nil {
+		if !errors.Is(err, errInactive) {
+			p.writeOAuthError(w, err, false)
+			return
+		}
+		deny("The access token was revoked, or its user is disabled or was removed.")
 		return
 	}
-	out := map[string]any{"sub": u.ObjectID, "oid": u.ObjectID, "tid": p.Tenant().ID,
-		"name": u.DisplayName, "preferred_username": u.UserPrincipalName}
-	if u.Mail != "" {
+	u := snap.byOID[c.Oid]
+	// OpenID Connect Core §5.4: profile and email claims only for those
+	// scopes.
+	scopes := strings.Fields(c.Scope)
+	out := map[string]any{"sub": u.ObjectID, "oid": u.ObjectID, "tid": p.Tenant().ID}
+	if contains(scopes, "profile") {
+		out["name"], out["preferred_username"] = u.DisplayName, u.UserPrincipalName
+	}
+	if contains(scopes, "email") && u.Mail != "" {
 		out["email"] = u.Mail
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// handleRevoke is RFC 7009 revocation: a refresh token revokes its family;
-// an access token is put on the revocation list (checked by introspection,
-// userinfo and the management API). It answers 200 for unknown tokens.
+// handleRevoke is RFC 7009 revocation: a refresh token revokes its family
+// (its access tokens included); an access token is put on the revocation
+// list (checked by introspection, userinfo and the management API). A
+// confidential client must authenticate (§2.1); a public one revokes its
+// own tokens with client_id alone. It answers 200 for unknown tokens and
+// for tokens of other clients.
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	form, err := parseForm(w, r)
 	if err != nil {
@@ -231,6 +237,12 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ac, err := p.verifyAccessToken(ctx, tok); err == nil && ac.Azp == c.app.AppID {
+		// azpacr "0": issued to the client as a public one, without a
+		// secret (client credentials tokens are always "1").
+		if ac.Azpacr != "0" && !c.authenticated {
+			p.writeOAuthError(w, oerr(http.StatusUnauthorized, "invalid_client", "This client must authenticate."), c.basic)
+			return
+		}
 		p.revokeJTI(ctx, ac.Jti, time.Unix(ac.Exp, 0))
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -272,21 +284,18 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
-		if frec, err := p.state.Get(ctx, stateFamilyPrefix+rr.FamilyID); err != nil {
+		if fam, err := p.loadFamily(ctx, rr.FamilyID); err != nil || fam.Revoked || !p.now().Before(fam.Expires) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
-		} else {
-			var fam familyRecord
-			if json.Unmarshal(frec.Value, &fam) != nil || fam.Revoked {
-				writeJSON(w, http.StatusOK, inactive)
-				return
-			}
+		}
+		u := snap.byOID[rr.Grant.UserOID]
+		if u == nil || !u.enabled() || u.signInRevoked(rr.Grant.AuthTime) {
+			writeJSON(w, http.StatusOK, inactive)
+			return
 		}
 		out := map[string]any{"active": true, "token_type": "refresh_token", "client_id": rr.Grant.ClientID,
-			"sub": rr.Grant.UserOID, "scope": rr.Grant.scopeString(), "exp": rr.Expires.Unix(), "iss": p.Issuer()}
-		if u := snap.byOID[rr.Grant.UserOID]; u != nil {
-			out["username"] = u.UserPrincipalName
-		}
+			"sub": rr.Grant.UserOID, "scope": rr.Grant.scopeString(), "exp": rr.Expires.Unix(), "iss": p.Issuer(),
+			"username": u.UserPrincipalName}
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
@@ -295,7 +304,11 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
-	if revoked, err := p.jtiRevoked(ctx, ac.Jti); err != nil || revoked {
+	if err := p.checkAccessToken(ctx, snap, ac); err != nil {
+		if !errors.Is(err, errInactive) {
+			p.writeOAuthError(w, err, c.basic)
+			return
+		}
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}

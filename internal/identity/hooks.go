@@ -525,7 +525,8 @@ func (a *Application) findScope(ref string) *PermissionScope {
 	return nil
 }
 
-// PrepareUser generates the object id, carries over the password hash,
+// PrepareUser generates the object id, carries over the password hash and
+// signInSessionsValidFromDateTime (moving it when the account is disabled),
 // checks userPrincipalName uniqueness and resolves app-role assignments.
 func (d *Directory) PrepareUser(ctx context.Context, tx store.Tx, id string, old, new resource.Resource) error {
 	n, ok := new.(*User)
@@ -539,12 +540,23 @@ func (d *Directory) PrepareUser(ctx context.Context, tx store.Tx, id string, old
 		}
 		n.ObjectID = o.ObjectID
 		n.PasswordHash = o.PasswordHash
+		n.SignInSessionsValidFrom = o.SignInSessionsValidFrom
+		if o.enabled() && !n.enabled() {
+			// Disabling ends every sign-in, so that enabling again later
+			// does not revive the tokens issued before.
+			n.SignInSessionsValidFrom = d.now().UTC()
+		}
 	} else {
 		n.PasswordHash = ""
+		n.SignInSessionsValidFrom = time.Time{}
 		if n.ObjectID == "" {
 			n.ObjectID = uuid.NewString()
 		} else if _, err := uuid.Parse(n.ObjectID); err != nil {
 			return fieldError("objectId", "must be a UUID")
+		} else {
+			// A given objectId may be a deleted user's: the tokens issued
+			// to that user must not become this one's.
+			n.SignInSessionsValidFrom = d.now().UTC()
 		}
 	}
 	n.ObjectID = strings.ToLower(n.ObjectID)
@@ -625,9 +637,26 @@ func (d *Directory) SetPassword(ctx context.Context, tx store.Tx, id string, cur
 		return 0, nil, fmt.Errorf("setPassword: %w", err)
 	}
 	u.PasswordHash = h
+	// A new password ends every sign-in made with the old one.
+	u.SignInSessionsValidFrom = d.now().UTC()
 	resource.SetMeta(u, id)
 	if err := putUser(ctx, tx, u); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, nil
+}
+
+// rolesHeld returns the values of a's enabled roles, open to member, that
+// the assignments grant.
+func (a *Application) rolesHeld(assignments []AppRoleAssignment, member string) []string {
+	var roles []string
+	for _, asg := range assignments {
+		if asg.ResourceAppID != a.AppID {
+			continue
+		}
+		if role := a.findRole(asg.AppRoleID); role != nil && role.enabled() && role.allows(member) {
+			roles = appendUnique(roles, role.Value)
+		}
+	}
+	return roles
 }

@@ -129,16 +129,19 @@ func (p *Provider) authenticateClient(form url.Values, r *http.Request, snap *sn
 	if id == "" {
 		return c, oerr(http.StatusUnauthorized, "invalid_client", "The client is not identified (client_id).")
 	}
+	// One answer for an unknown client and a wrong secret, so the
+	// endpoint does not tell which client ids exist.
+	failed := oerr(http.StatusUnauthorized, "invalid_client", "Client authentication failed: unknown client, or a wrong, expired or removed secret.")
 	app := snap.app(id)
 	if app == nil {
 		// Hash anyway so unknown and known clients take the same time.
 		_ = p.checkSecret(&Application{}, secret)
-		return c, oerr(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		return c, failed
 	}
 	c.app = app
 	if basic || secret != "" {
 		if !p.checkSecret(app, secret) {
-			return c, oerr(http.StatusUnauthorized, "invalid_client", "Client authentication failed: the secret is wrong, expired or removed.")
+			return c, failed
 		}
 		c.authenticated = true
 	}
@@ -186,6 +189,11 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := p.authenticateClient(form, r, snap)
 	if err != nil {
+		if form.Get("grant_type") == "authorization_code" && form.Get("code") != "" {
+			// RFC 9700 §4.5.3: a code presented in a failed redemption is
+			// not redeemable afterwards.
+			p.burnCode(r.Context(), tokenKey(stateCodePrefix, form.Get("code")))
+		}
 		p.writeOAuthError(w, err, c.basic)
 		return
 	}
@@ -220,6 +228,10 @@ type tokenResponse struct {
 }
 
 // accessClaims are the claims of access tokens: RFC 9068's and Entra's.
+// scope (RFC 9068) lists every scope granted, the OpenID ones included
+// (userinfo answers by it), where scp has only the resource's delegated
+// scopes. fid names the sign-in (refresh token family) of a user token,
+// so that revoking the family revokes its access tokens too.
 type accessClaims struct {
 	Iss               string   `json:"iss"`
 	Sub               string   `json:"sub"`
@@ -236,9 +248,11 @@ type accessClaims struct {
 	Idtyp             string   `json:"idtyp,omitempty"`
 	Roles             []string `json:"roles,omitempty"`
 	Scp               string   `json:"scp,omitempty"`
+	Scope             string   `json:"scope,omitempty"`
 	Name              string   `json:"name,omitempty"`
 	PreferredUsername string   `json:"preferred_username,omitempty"`
 	AuthTime          int64    `json:"auth_time,omitempty"`
+	Fid               string   `json:"fid,omitempty"`
 	Ver               string   `json:"ver"`
 }
 
@@ -288,15 +302,7 @@ func (p *Provider) grantClientCredentials(ctx context.Context, snap *snapshot, c
 	if res == nil {
 		return nil, invalidScope("No resource in the directory is named %q.", strings.TrimSuffix(parts[0], "/.default"))
 	}
-	var roles []string
-	for _, a := range c.app.AppRoleAssignments {
-		if a.ResourceAppID != res.AppID {
-			continue
-		}
-		if role := res.findRole(a.AppRoleID); role != nil && role.enabled() && role.allows(MemberApplication) {
-			roles = appendUnique(roles, role.Value)
-		}
-	}
+	roles := res.rolesHeld(c.app.AppRoleAssignments, MemberApplication)
 	now := p.now()
 	claims := accessClaims{
 		Iss: p.Issuer(), Sub: c.app.AppID, Aud: res.AppID,
@@ -370,7 +376,9 @@ const (
 
 // grantAuthorizationCode redeems a code. Codes are single-use: the first
 // redemption marks the code used with compare-and-swap (one winner); a
-// later one revokes what the first issued.
+// later one revokes what the first issued. A failed redemption uses the
+// code up too (RFC 9700 §4.5.3), so a guessed verifier or a stolen code
+// presented by another client gets one try.
 func (p *Provider) grantAuthorizationCode(ctx context.Context, snap *snapshot, c *client, form url.Values) (any, error) {
 	code := form.Get("code")
 	if code == "" {
@@ -387,50 +395,62 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, snap *snapshot, c
 	if err := json.Unmarshal(rec.Value, &cr); err != nil {
 		return nil, fmt.Errorf("decode code: %w", err)
 	}
-	if cr.Grant.ClientID != c.app.AppID {
-		return nil, invalidGrant("The authorization code was issued to another client.")
-	}
 	if cr.Used {
+		if cr.JTI == "" {
+			return nil, invalidGrant("The authorization code is no longer valid.")
+		}
+		// RFC 6749 §4.1.2: whoever presents it again, what it issued is
+		// revoked.
 		p.revokeCodeIssue(ctx, &cr)
 		return nil, invalidGrant("The authorization code was already used; the tokens it issued are revoked.")
 	}
 	if !p.now().Before(cr.Expires) {
 		return nil, invalidGrant("The authorization code has expired.")
 	}
+	fail := func(e error) (any, error) {
+		p.burnCodeRecord(ctx, key, rec, cr)
+		return nil, e
+	}
+	if cr.Grant.ClientID != c.app.AppID {
+		return fail(invalidGrant("The authorization code was issued to another client."))
+	}
 	if !cr.Grant.Public && !c.authenticated {
-		return nil, oerr(http.StatusUnauthorized, "invalid_client", "This client must authenticate (client_secret_basic or client_secret_post).")
+		return fail(oerr(http.StatusUnauthorized, "invalid_client", "This client must authenticate (client_secret_basic or client_secret_post)."))
 	}
 	ru := form.Get("redirect_uri")
 	if (cr.RedirectGiven || ru != "") && ru != cr.RedirectURI {
-		return nil, invalidGrant("redirect_uri does not match the authorization request.")
+		return fail(invalidGrant("redirect_uri does not match the authorization request."))
 	}
 	verifier, hasVerifier := form["code_verifier"]
 	switch {
 	case cr.Challenge != "":
 		if !hasVerifier || !validVerifier(verifier[0]) {
-			return nil, invalidGrant("code_verifier is required (43 to 128 unreserved characters).")
+			return fail(invalidGrant("code_verifier is required (43 to 128 unreserved characters)."))
 		}
 		sum := sha256.Sum256([]byte(verifier[0]))
 		if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(cr.Challenge)) != 1 {
-			return nil, invalidGrant("code_verifier does not match the code_challenge.")
+			return fail(invalidGrant("code_verifier does not match the code_challenge."))
 		}
 	case hasVerifier:
 		// RFC 9700 §2.1.1: a verifier for a code issued without a
 		// challenge is a PKCE downgrade attempt.
-		return nil, invalidGrant("code_verifier was sent but the authorization request had no code_challenge.")
+		return fail(invalidGrant("code_verifier was sent but the authorization request had no code_challenge."))
 	}
 	u := snap.byOID[cr.Grant.UserOID]
 	if u == nil || !u.enabled() {
-		return nil, invalidGrant("The user is disabled or was removed.")
+		return fail(invalidGrant("The user is disabled or was removed."))
+	}
+	if u.signInRevoked(cr.Grant.AuthTime) {
+		return fail(invalidGrant("The user's sign-ins were revoked (new password or account change); sign in again."))
 	}
 	g := cr.Grant
 	used := cr
 	used.Used = true
 	used.JTI = uuid.NewString()
 	used.JTIExpiry = p.now().Add(p.opts.AccessTokenLifetime)
-	if g.has("offline_access") {
-		used.FamilyID = uuid.NewString()
-	}
+	// Every sign-in is a family, with or without refresh tokens, so that
+	// its access tokens can be revoked together.
+	used.FamilyID = uuid.NewString()
 	body, _ := json.Marshal(used)
 	err = p.state.CompareAndSwap(ctx, key, rec.Value, store.StateRecord{Key: key, Value: body, Expires: rec.Expires})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
@@ -438,7 +458,32 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, snap *snapshot, c
 	} else if err != nil {
 		return nil, fmt.Errorf("redeem code: %w", err)
 	}
-	return p.issueUserTokens(ctx, snap, u, g, used.JTI, used.FamilyID, time.Time{})
+	return p.issueUserTokens(ctx, snap, u, g, used.JTI, used.FamilyID, nil)
+}
+
+// burnCode marks a code used without issuing anything, after a failed
+// redemption that presented it. Unknown codes are left alone.
+func (p *Provider) burnCode(ctx context.Context, key string) {
+	rec, err := p.state.Get(ctx, key)
+	if err != nil {
+		return
+	}
+	var cr codeRecord
+	if json.Unmarshal(rec.Value, &cr) != nil || cr.Used {
+		return
+	}
+	p.burnCodeRecord(ctx, key, rec, cr)
+}
+
+func (p *Provider) burnCodeRecord(ctx context.Context, key string, rec store.StateRecord, cr codeRecord) {
+	cr.Used = true
+	body, _ := json.Marshal(cr)
+	// A conflict means a concurrent redemption got there first: that one
+	// stands or fails on its own.
+	err := p.state.CompareAndSwap(ctx, key, rec.Value, store.StateRecord{Key: key, Value: body, Expires: rec.Expires})
+	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+		p.log.Error("invalidate authorization code after a failed redemption", "client", cr.Grant.ClientID, "err", err)
+	}
 }
 
 // revokeCodeIssue revokes the tokens a reused code had issued.
@@ -486,33 +531,82 @@ type refreshRecord struct {
 	Expires  time.Time `json:"expires"`
 }
 
+// familyRecord is one sign-in's state: its refresh tokens and the access
+// tokens they issued share it. Expires ends refreshing; the record itself
+// lives until the last access token of the family has expired, so their
+// revocation stays visible.
 type familyRecord struct {
-	Revoked bool      `json:"revoked,omitempty"`
-	Expires time.Time `json:"expires"`
+	Revoked  bool      `json:"revoked,omitempty"`
+	Expires  time.Time `json:"expires"`
+	UserOID  string    `json:"userOid,omitempty"`
+	AuthTime time.Time `json:"authTime,omitzero"`
 }
 
+// familyRecordExpiry is when the record of a family whose refreshing ends
+// at end may go: after every access token it issued has expired.
+func (p *Provider) familyRecordExpiry(end time.Time) time.Time {
+	return end.Add(p.opts.AccessTokenLifetime + 5*time.Minute)
+}
+
+var errFamilyEnded = errors.New("the sign-in has ended")
+
+// loadFamily reads a family; errFamilyEnded when it is gone.
+func (p *Provider) loadFamily(ctx context.Context, id string) (*familyRecord, error) {
+	rec, err := p.state.Get(ctx, stateFamilyPrefix+id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errFamilyEnded
+	} else if err != nil {
+		return nil, fmt.Errorf("read refresh token family: %w", err)
+	}
+	var f familyRecord
+	if err := json.Unmarshal(rec.Value, &f); err != nil {
+		return nil, fmt.Errorf("decode refresh token family: %w", err)
+	}
+	return &f, nil
+}
+
+// revokeFamily revokes a sign-in: its refresh tokens and its access
+// tokens.
 func (p *Provider) revokeFamily(ctx context.Context, id string) {
 	key := stateFamilyPrefix + id
-	exp := p.now().Add(p.opts.RefreshFamilyLifetime)
+	f := familyRecord{Expires: p.now().Add(p.opts.RefreshFamilyLifetime)}
+	recExp := p.familyRecordExpiry(f.Expires)
 	if rec, err := p.state.Get(ctx, key); err == nil {
-		var f familyRecord
-		if json.Unmarshal(rec.Value, &f) == nil && !f.Expires.IsZero() {
-			exp = f.Expires
+		var old familyRecord
+		if json.Unmarshal(rec.Value, &old) == nil && !old.Expires.IsZero() {
+			f = old
+		}
+		if !rec.Expires.IsZero() {
+			recExp = rec.Expires
 		}
 	}
-	body, _ := json.Marshal(familyRecord{Revoked: true, Expires: exp})
-	if err := p.state.Put(ctx, store.StateRecord{Key: key, Value: body, Expires: exp}); err != nil {
+	f.Revoked = true
+	body, _ := json.Marshal(f)
+	if err := p.state.Put(ctx, store.StateRecord{Key: key, Value: body, Expires: recExp}); err != nil {
 		p.log.Error("revoke refresh token family", "err", err)
 	}
 }
 
 // issueUserTokens makes the access token, and the ID token for openid and
-// a refresh token (in familyID) for offline_access.
-func (p *Provider) issueUserTokens(ctx context.Context, snap *snapshot, u *User, g grant, jti, familyID string, familyExpires time.Time) (*tokenResponse, error) {
+// a refresh token (in familyID) for offline_access. fam is nil for a new
+// sign-in, whose family it creates.
+func (p *Provider) issueUserTokens(ctx context.Context, snap *snapshot, u *User, g grant, jti, familyID string, fam *familyRecord) (*tokenResponse, error) {
 	now := p.now()
 	client := snap.app(g.ClientID)
 	if client == nil {
 		return nil, invalidGrant("The client application was removed.")
+	}
+	offline := g.has("offline_access")
+	if fam == nil {
+		end := now.Add(p.opts.AccessTokenLifetime)
+		if offline {
+			end = now.Add(p.opts.RefreshFamilyLifetime)
+		}
+		fam = &familyRecord{Expires: end, UserOID: u.ObjectID, AuthTime: g.AuthTime}
+		body, _ := json.Marshal(fam)
+		if err := p.state.Create(ctx, store.StateRecord{Key: stateFamilyPrefix + familyID, Value: body, Expires: p.familyRecordExpiry(end)}); err != nil {
+			return nil, fmt.Errorf("create refresh token family: %w", err)
+		}
 	}
 	aud := g.Resource
 	if aud == "" {
@@ -520,14 +614,7 @@ func (p *Provider) issueUserTokens(ctx context.Context, snap *snapshot, u *User,
 	}
 	var roles []string
 	if res := snap.app(g.Resource); res != nil {
-		for _, a := range u.AppRoleAssignments {
-			if a.ResourceAppID != res.AppID {
-				continue
-			}
-			if role := res.findRole(a.AppRoleID); role != nil && role.enabled() && role.allows(MemberUser) {
-				roles = appendUnique(roles, role.Value)
-			}
-		}
+		roles = res.rolesHeld(u.AppRoleAssignments, MemberUser)
 	}
 	azpacr := "1"
 	if g.Public {
@@ -537,8 +624,8 @@ func (p *Provider) issueUserTokens(ctx context.Context, snap *snapshot, u *User,
 		Iss: p.Issuer(), Sub: u.ObjectID, Aud: aud,
 		Iat: now.Unix(), Nbf: now.Unix(), Exp: now.Add(p.opts.AccessTokenLifetime).Unix(),
 		Jti: jti, ClientID: g.ClientID, Azp: g.ClientID, Azpacr: azpacr,
-		Tid: p.Tenant().ID, Oid: u.ObjectID, Idtyp: "user", Roles: roles, Scp: strings.Join(g.Delegated, " "),
-		Name: u.DisplayName, PreferredUsername: u.UserPrincipalName, AuthTime: g.AuthTime.Unix(), Ver: "2.0",
+		Tid: p.Tenant().ID, Oid: u.ObjectID, Idtyp: "user", Roles: roles, Scp: strings.Join(g.Delegated, " "), Scope: g.scopeString(),
+		Name: u.DisplayName, PreferredUsername: u.UserPrincipalName, AuthTime: g.AuthTime.Unix(), Fid: familyID, Ver: "2.0",
 	}
 	at, err := p.sign(ctx, ac, true)
 	if err != nil {
@@ -562,23 +649,16 @@ func (p *Provider) issueUserTokens(ctx context.Context, snap *snapshot, u *User,
 			return nil, err
 		}
 	}
-	if familyID != "" {
-		if familyExpires.IsZero() {
-			familyExpires = now.Add(p.opts.RefreshFamilyLifetime)
-			body, _ := json.Marshal(familyRecord{Expires: familyExpires})
-			if err := p.state.Create(ctx, store.StateRecord{Key: stateFamilyPrefix + familyID, Value: body, Expires: familyExpires}); err != nil {
-				return nil, fmt.Errorf("create refresh token family: %w", err)
-			}
-		}
+	if offline {
 		rt := randomToken()
 		exp := now.Add(p.opts.RefreshTokenLifetime)
-		if exp.After(familyExpires) {
-			exp = familyExpires
+		if exp.After(fam.Expires) {
+			exp = fam.Expires
 		}
 		body, _ := json.Marshal(refreshRecord{Grant: g, FamilyID: familyID, Expires: exp})
 		// The record outlives its token's expiry until the family ends, so
 		// a rotated token presented again is still recognised as reuse.
-		if err := p.state.Create(ctx, store.StateRecord{Key: tokenKey(stateRefreshPrefix, rt), Value: body, Expires: familyExpires}); err != nil {
+		if err := p.state.Create(ctx, store.StateRecord{Key: tokenKey(stateRefreshPrefix, rt), Value: body, Expires: fam.Expires}); err != nil {
 			return nil, fmt.Errorf("store refresh token: %w", err)
 		}
 		resp.RefreshToken = rt
@@ -618,15 +698,11 @@ func (p *Provider) grantRefreshToken(ctx context.Context, snap *snapshot, c *cli
 	if !p.now().Before(rr.Expires) {
 		return nil, invalidGrant("The refresh token has expired.")
 	}
-	frec, err := p.state.Get(ctx, stateFamilyPrefix+rr.FamilyID)
-	if errors.Is(err, store.ErrNotFound) {
+	fam, err := p.loadFamily(ctx, rr.FamilyID)
+	if errors.Is(err, errFamilyEnded) {
 		return nil, invalidGrant("The refresh token's sign-in has ended.")
 	} else if err != nil {
-		return nil, fmt.Errorf("read refresh token family: %w", err)
-	}
-	var fam familyRecord
-	if err := json.Unmarshal(frec.Value, &fam); err != nil {
-		return nil, fmt.Errorf("decode refresh token family: %w", err)
+		return nil, err
 	}
 	if fam.Revoked {
 		return nil, invalidGrant("The refresh token was revoked.")
@@ -664,6 +740,10 @@ func (p *Provider) grantRefreshToken(ctx context.Context, snap *snapshot, c *cli
 		p.revokeFamily(ctx, rr.FamilyID)
 		return nil, invalidGrant("The user is disabled or was removed.")
 	}
+	if u.signInRevoked(g.AuthTime) {
+		p.revokeFamily(ctx, rr.FamilyID)
+		return nil, invalidGrant("The user's sign-ins were revoked (new password or account change); sign in again.")
+	}
 	used := rr
 	used.Used = true
 	body, _ := json.Marshal(used)
@@ -674,7 +754,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, snap *snapshot, c *cli
 	} else if err != nil {
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
-	return p.issueUserTokens(ctx, snap, u, g, uuid.NewString(), rr.FamilyID, fam.Expires)
+	return p.issueUserTokens(ctx, snap, u, g, uuid.NewString(), rr.FamilyID, fam)
 }
 
 func isOIDCScope(s string) bool {
@@ -736,10 +816,68 @@ func (p *Provider) verifyAccessToken(ctx context.Context, raw string) (*accessCl
 	return &c, nil
 }
 
+// errInactive wraps checkAccessToken's refusals (as opposed to failures
+// to read the state).
+var errInactive = errors.New("access token is not active")
+
+func inactive(reason string) error { return fmt.Errorf("%w: %s", errInactive, reason) }
+
+// checkAccessToken applies what a token's signature cannot show: the
+// token, or the sign-in it belongs to, was revoked; its user was disabled,
+// removed, or had their sign-ins revoked; its client application was
+// removed. Refusals wrap errInactive.
+func (p *Provider) checkAccessToken(ctx context.Context, snap *snapshot, c *accessClaims) error {
+	if revoked, err := p.jtiRevoked(ctx, c.Jti); err != nil {
+		return err
+	} else if revoked {
+		return inactive("the token was revoked")
+	}
+	switch c.Idtyp {
+	case "user":
+		u := snap.byOID[c.Oid]
+		if u == nil || !u.enabled() {
+			return inactive("the user is disabled or was removed")
+		}
+		if c.Fid == "" {
+			// Tokens from before families were recorded: auth_time has
+			// whole seconds only.
+			if c.AuthTime < u.SignInSessionsValidFrom.Unix() {
+				return inactive("the user's sign-ins were revoked")
+			}
+			return nil
+		}
+		fam, err := p.loadFamily(ctx, c.Fid)
+		if errors.Is(err, errFamilyEnded) {
+			return inactive("the token's sign-in has ended")
+		} else if err != nil {
+			return err
+		}
+		if fam.Revoked {
+			return inactive("the token's sign-in was revoked")
+		}
+		authTime := fam.AuthTime
+		if authTime.IsZero() {
+			authTime = time.Unix(c.AuthTime, 0)
+		}
+		if u.signInRevoked(authTime) {
+			return inactive("the user's sign-ins were revoked")
+		}
+		return nil
+	case "app":
+		if snap.app(c.Azp) == nil {
+			return inactive("the client application was removed")
+		}
+		return nil
+	default:
+		return inactive("the token has no known idtyp")
+	}
+}
+
 // VerifyManagementToken checks an access token for the management API:
-// issued here, for the built-in management application, not revoked, and
-// carrying Management.ReadWrite.All or Management.Read.All, which it
-// returns.
+// issued here, for the built-in management application, still live (see
+// checkAccessToken), and carrying Management.ReadWrite.All or
+// Management.Read.All. It returns the management roles the token carries
+// that its user or application still holds.
 func (p *Provider) VerifyManagementToken(ctx context.Context, raw string) ([]string, error) {
 	c, err := p.verifyAccessToken(ctx, raw)
 	if err != nil {
@@ -752,19 +890,26 @@ func (p *Provider) VerifyManagementToken(ctx context.Context, raw string) ([]str
 	if snap.mgmtApp == nil || (c.Aud != snap.mgmtApp.AppID && c.Aud != ManagementIdentifier) {
 		return nil, errors.New("token audience is not the management API")
 	}
-	if revoked, err := p.jtiRevoked(ctx, c.Jti); err != nil {
+	if err := p.checkAccessToken(ctx, snap, c); err != nil {
 		return nil, err
-	} else if revoked {
-		return nil, errors.New("token was revoked")
+	}
+	// The roles in the token are those held when it was issued; only the
+	// ones still assigned count.
+	var held []string
+	switch c.Idtyp {
+	case "user":
+		held = snap.mgmtApp.rolesHeld(snap.byOID[c.Oid].AppRoleAssignments, MemberUser)
+	case "app":
+		held = snap.mgmtApp.rolesHeld(snap.app(c.Azp).AppRoleAssignments, MemberApplication)
 	}
 	var roles []string
 	for _, r := range c.Roles {
-		if r == RoleManagementReadWrite || r == RoleManagementRead {
+		if (r == RoleManagementReadWrite || r == RoleManagementRead) && contains(held, r) {
 			roles = append(roles, r)
 		}
 	}
 	if len(roles) == 0 {
-		return nil, errors.New("token carries no management role")
+		return nil, errors.New("token carries no management role its holder still has")
 	}
 	return roles, nil
 }
