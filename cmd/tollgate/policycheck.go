@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tollgate/tollgate/internal/jwtvalidate/jwtpolicy"
 	"github.com/tollgate/tollgate/internal/policy"
 )
 
@@ -65,7 +66,8 @@ func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	c := policy.NewCompiler(policy.Options{})
+	// validate-jwt is checked offline too: its keys are not fetched.
+	c := policy.NewCompiler(policy.Options{Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{})})
 	bad := false
 	for _, file := range fs.Args() {
 		text, err := readPolicyFile(file, maxPolicyFile)

@@ -18,8 +18,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/identity"
+	"github.com/tollgate/tollgate/internal/jwtvalidate"
+	"github.com/tollgate/tollgate/internal/jwtvalidate/jwtpolicy"
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/policy"
@@ -263,7 +267,22 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	}
 	limiter, closeLimiter := newLimiter(cfg, log)
 	s.closers = append(s.closers, closeLimiter)
-	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log})
+	// One key-set cache for every validate-jwt: documents naming the same
+	// OpenID provider share its keys and its refresh.
+	keySets := jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{Logger: log})
+	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
+		Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
+			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
+				keys, err := idp.PublicKeys(ctx)
+				return keys, idp.Issuer(), err
+			}},
+			LocalTenant: func(tenant string) bool {
+				t := idp.Tenant()
+				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
+			},
+			Certificate: jwtpolicy.StoreCertificates(s.store, s.keyring.Open),
+		}),
+	})
 	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Policies: policies, Logger: log})
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
@@ -297,7 +316,13 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	s.cancel = cancel
 	s.bgDone = make(chan struct{})
 	var bgWork sync.WaitGroup
-	bgWork.Add(2)
+	bgWork.Add(3)
+	go func() {
+		defer bgWork.Done()
+		if err := keySets.Run(bg); err != nil && bg.Err() == nil {
+			log.Error("OpenID key refresh stopped", "err", err)
+		}
+	}()
 	go func() {
 		defer bgWork.Done()
 		s.gateway.Run(bg, s.store.Changes(bg))

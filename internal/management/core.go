@@ -30,6 +30,7 @@ func (s *Server) installCoreHooks() {
 		},
 	})
 	s.Handle("namedValues", Hooks{Prepare: prepareNamedValue, Actions: map[string]Action{"listValue": s.listSecretsAction("namedValues"), "listSecrets": s.listSecretsAction("namedValues")}})
+	s.installOAuthHooks()
 }
 
 // each decodes every record of a kind in the transaction.
