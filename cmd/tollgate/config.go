@@ -62,6 +62,8 @@ type serveConfig struct {
 	RefreshTokenLifetime time.Duration
 	SigningAlg           string
 	SigningKeyRotation   time.Duration
+	// KeyRefresh is how often validate-jwt refreshes OpenID providers' keys.
+	KeyRefresh time.Duration
 
 	// ConfigFile is the YAML file that was read, if any.
 	ConfigFile string
@@ -225,6 +227,8 @@ func serveKeys() []configKey {
 			set: enum(func(c *serveConfig) *string { return &c.SigningAlg }, "RS256", "ES256")},
 		{name: "signing-key-rotation", kind: kindDuration, def: "720h", usage: "how often the identity provider rotates its signing key (`duration`)",
 			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.SigningKeyRotation })},
+		{name: "openid-key-refresh", kind: kindDuration, def: "1h", usage: "how often validate-jwt refreshes the keys of the OpenID providers it uses (`duration`); keep it at most the providers' publish delay",
+			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.KeyRefresh })},
 		{name: "log-level", kind: kindEnum, def: "info", usage: "log `level`: debug, info, warn or error",
 			set: enum(func(c *serveConfig) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{name: "log-format", kind: kindEnum, def: "text", usage: "log `format`: text or json",

@@ -34,7 +34,7 @@ func TestServeConfigDefaults(t *testing.T) {
 		MasterKeyFile:   filepath.Join("tollgate-data", "master.key"),
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
 		AccessTokenLifetime: time.Hour, RefreshTokenLifetime: 14 * 24 * time.Hour,
-		SigningAlg: "RS256", SigningKeyRotation: 30 * 24 * time.Hour,
+		SigningAlg: "RS256", SigningKeyRotation: 30 * 24 * time.Hour, KeyRefresh: time.Hour,
 	}
 	if cfg != want {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)

@@ -270,7 +270,9 @@ func (s *keySet) refresh(ctx context.Context, why refreshReason) (*keyGen, error
 		if !s.due(now) {
 			return g, nil
 		}
-		wait = s.opts.RetryInterval
+		// After a failed fetch, retry no sooner than RetryInterval, unless
+		// the refresh interval itself is shorter.
+		wait = min(s.opts.RetryInterval, s.opts.RefreshInterval)
 	}
 	if !s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < wait {
 		if g == nil {
