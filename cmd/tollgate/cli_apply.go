@@ -219,7 +219,7 @@ func sameFields(ctx context.Context, c *client.Client, d resolvedDoc, cur client
 }
 
 // subsetEqual reports whether have agrees with want: for objects, on every
-// key want states; otherwise by equality. The server leaves empty fields
+// key want states; for arrays, item by item; otherwise by equality. The server leaves empty fields
 // out, so an absent value matches a stated null, "", false, 0, [] or {}.
 func subsetEqual(want, have any) bool {
 	if have == nil {
@@ -232,6 +232,20 @@ func subsetEqual(want, have any) bool {
 		}
 		for k, wv := range wm {
 			if !subsetEqual(wv, hm[k]) {
+				return false
+			}
+		}
+		return true
+	}
+	// Arrays compare item by item, so that fields the server fills in an
+	// item (an app role's generated id) do not count as a change.
+	if wa, ok := want.([]any); ok {
+		ha, ok := have.([]any)
+		if !ok || len(wa) != len(ha) {
+			return false
+		}
+		for i := range wa {
+			if !subsetEqual(wa[i], ha[i]) {
 				return false
 			}
 		}

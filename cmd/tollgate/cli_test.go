@@ -821,3 +821,34 @@ func TestExportToAnotherInstallation(t *testing.T) {
 		t.Fatalf("apply to another installation: %d\n%s%s", code, out.String(), errb.String())
 	}
 }
+
+// TestApplyArrayItemsWithServerFields: an application whose app roles
+// leave out their ids (the server generates them) applies as unchanged the
+// second time.
+func TestApplyArrayItemsWithServerFields(t *testing.T) {
+	srv, _ := testServer(t, t.TempDir())
+	doc := `kind: application
+id: /directory/applications/noid-app
+displayName: No ids
+appRoles:
+  - value: APIAccess
+    displayName: API access
+    allowedMemberTypes: [Application]
+    isEnabled: true
+`
+	apply := func() string {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"apply", "-f", "-", "--management-url", srv.urls["management"], "--admin-key", srv.adminKey},
+			cliEnv{stdin: strings.NewReader(doc), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }, httpClient: http.DefaultClient})
+		if code != 0 {
+			t.Fatalf("apply: %d %s%s", code, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	if out := apply(); !strings.Contains(out, "created") {
+		t.Fatalf("first apply: %s", out)
+	}
+	if out := apply(); !strings.Contains(out, "unchanged") {
+		t.Fatalf("second apply: %s", out)
+	}
+}
