@@ -1,0 +1,46 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestBodyIs64Bytes(t *testing.T) {
+	if len(body) != 64 {
+		t.Fatalf("body is %d bytes, want 64", len(body))
+	}
+}
+
+func TestServesFixedBody(t *testing.T) {
+	ts := httptest.NewServer(newServer().Handler)
+	defer ts.Close()
+
+	for _, path := range []string{"/", "/bench/anything?x=1"} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || string(got) != body {
+			t.Errorf("GET %s = %d %q, want 200 %q", path, resp.StatusCode, got, body)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("GET %s Content-Type = %q", path, ct)
+		}
+	}
+
+	resp, err := http.Post(ts.URL+"/", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST = %d, want 405", resp.StatusCode)
+	}
+}
