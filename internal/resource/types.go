@@ -149,7 +149,7 @@ func (o *Operation) Validate() Errors {
 	var errs Errors
 	if o.Method == "" {
 		errs.Add("method", "is required")
-	} else if o.Method != "*" && !validToken(o.Method) {
+	} else if o.Method != "*" && !ValidToken(o.Method) {
 		errs.Add("method", "must be an HTTP method or *")
 	}
 	if o.URLTemplate == "" {
@@ -408,7 +408,9 @@ func indexed(field string, i int) string {
 	return field + "[" + strconv.Itoa(i) + "]"
 }
 
-func validToken(s string) bool {
+// ValidToken reports whether s is an HTTP token (RFC 9110 §5.6.2): what
+// method and header names must be.
+func ValidToken(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -421,4 +423,4 @@ func validToken(s string) bool {
 	return true
 }
 
-func validHeaderName(s string) bool { return validToken(s) }
+func validHeaderName(s string) bool { return ValidToken(s) }

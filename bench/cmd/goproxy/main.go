@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/gateway"
 )
 
 func main() {
@@ -76,29 +78,9 @@ func parseBackend(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// newTransport has the same settings as Tollgate's gateway transport
-// (internal/gateway.NewTransport), so that the difference between the two
-// is Tollgate's own work and not pool sizing: a large keep-alive pool, no
-// transparent compression, 32 KiB connection buffers.
-func newTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   30 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           1024,
-		MaxIdleConnsPerHost:    256,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    10 * time.Second,
-		ExpectContinueTimeout:  1 * time.Second,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: 1 << 20,
-		ReadBufferSize:         32 << 10,
-		WriteBufferSize:        32 << 10,
-	}
-}
+// newTransport is Tollgate's gateway transport itself, so that the
+// difference between the two is Tollgate's own work and not pool sizing.
+func newTransport() *http.Transport { return gateway.NewTransport() }
 
 func newProxy(target *url.URL, transport http.RoundTripper, pool bool, logger *slog.Logger) *httputil.ReverseProxy {
 	var buffers httputil.BufferPool

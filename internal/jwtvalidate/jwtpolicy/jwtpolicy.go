@@ -177,19 +177,6 @@ func (r *reader) literalText(e *policy.Element) string {
 	return v
 }
 
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
 // source reads where the token comes from and the failure attributes.
 func (r *reader) source(p *validator, defHeader string) {
 	e := r.Element()
@@ -215,7 +202,7 @@ func (r *reader) source(p *validator, defHeader string) {
 		p.tokenValue = r.Value("token-value", false)
 	default:
 		h := r.String("header-name", defHeader, false)
-		if a, ok := e.Attr("header-name"); ok && !validToken(h) {
+		if a, ok := e.Attr("header-name"); ok && !resource.ValidToken(h) {
 			r.fail(a.Value.PosAt(0), "attribute 'header-name' must be a header name")
 		}
 		p.headerKey = http.CanonicalHeaderKey(h)
@@ -232,7 +219,7 @@ func (c *compiler) validateJWT(er *policy.ElementReader) (policy.ExtensionPolicy
 	p := &validator{}
 	r.source(p, "")
 	p.requireScheme = r.String("require-scheme", "", false)
-	if a, ok := e.Attr("require-scheme"); ok && !validToken(p.requireScheme) {
+	if a, ok := e.Attr("require-scheme"); ok && !resource.ValidToken(p.requireScheme) {
 		r.fail(a.Value.PosAt(0), "attribute 'require-scheme' must be an authentication scheme such as Bearer")
 	}
 	cfg := jwtvalidate.Config{
