@@ -492,30 +492,41 @@ func checkCSRF(r *http.Request, reqID string) bool {
 	return subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(csrfToken(c.Value, reqID))) == 1
 }
 
-// handleSignIn serves the sign-in form's POST.
-func (p *Provider) handleSignIn(w http.ResponseWriter, r *http.Request) {
+// readPageForm reads the POST of the sign-in or consent page: the form,
+// its authorization request, its CSRF token, and the directory. On failure
+// it has answered with an error page.
+func (p *Provider) readPageForm(w http.ResponseWriter, r *http.Request, page string) (*authRequest, *snapshot, bool) {
 	if r.Method != http.MethodPost {
-		p.errorPage(w, http.StatusMethodNotAllowed, "Use the sign-in form.")
-		return
+		p.errorPage(w, http.StatusMethodNotAllowed, "Use the "+page+" form.")
+		return nil, nil, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
 		p.errorPage(w, http.StatusBadRequest, "The form could not be read.")
-		return
+		return nil, nil, false
 	}
-	ctx := r.Context()
-	ar, err := p.loadAuthRequest(ctx, r.PostForm.Get("req"))
+	ar, err := p.loadAuthRequest(r.Context(), r.PostForm.Get("req"))
 	if err != nil {
-		p.errorPage(w, http.StatusBadRequest, "This sign-in request has expired. Go back to the application and start again.")
-		return
+		p.errorPage(w, http.StatusBadRequest, "This "+page+" request has expired. Go back to the application and start again.")
+		return nil, nil, false
 	}
 	if !checkCSRF(r, ar.ID) {
-		p.errorPage(w, http.StatusForbidden, "The form was not sent by this sign-in page (CSRF check failed).")
-		return
+		p.errorPage(w, http.StatusForbidden, "The form was not sent by this "+page+" page (CSRF check failed).")
+		return nil, nil, false
 	}
-	snap, err := p.directory(ctx)
+	snap, err := p.directory(r.Context())
 	if err != nil {
 		p.serverError(w, err)
+		return nil, nil, false
+	}
+	return ar, snap, true
+}
+
+// handleSignIn serves the sign-in form's POST.
+func (p *Provider) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, snap, read := p.readPageForm(w, r, "sign-in")
+	if !read {
 		return
 	}
 	upn := strings.TrimSpace(r.PostForm.Get("username"))
@@ -572,28 +583,9 @@ func (p *Provider) handleSignIn(w http.ResponseWriter, r *http.Request) {
 
 // handleConsent serves the consent form's POST.
 func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		p.errorPage(w, http.StatusMethodNotAllowed, "Use the consent form.")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, http.StatusBadRequest, "The form could not be read.")
-		return
-	}
 	ctx := r.Context()
-	ar, err := p.loadAuthRequest(ctx, r.PostForm.Get("req"))
-	if err != nil {
-		p.errorPage(w, http.StatusBadRequest, "This consent request has expired. Go back to the application and start again.")
-		return
-	}
-	if !checkCSRF(r, ar.ID) {
-		p.errorPage(w, http.StatusForbidden, "The form was not sent by this consent page (CSRF check failed).")
-		return
-	}
-	snap, err := p.directory(ctx)
-	if err != nil {
-		p.serverError(w, err)
+	ar, snap, ok := p.readPageForm(w, r, "consent")
+	if !ok {
 		return
 	}
 	sess, _ := p.currentSession(ctx, r, snap)
