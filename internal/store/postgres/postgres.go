@@ -4,8 +4,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -391,10 +389,10 @@ func (t *txn) Put(ctx context.Context, rec store.Record, ifMatch string) (store.
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return store.Record{}, fmt.Errorf("put record %q: %w", rec.ID, err)
 	}
-	if err := checkIfMatch(rec.ID, ifMatch, exists, current); err != nil {
+	if err := store.CheckIfMatch(rec.ID, ifMatch, exists, current); err != nil {
 		return store.Record{}, err
 	}
-	rec.ETag = newETag(t.next)
+	rec.ETag = store.NewETag(t.next)
 	rec.Version = t.next
 	rec.Updated = time.Now().UTC().Truncate(time.Microsecond)
 	if rec.Body == nil {
@@ -452,31 +450,3 @@ func (t *txn) DeleteTree(ctx context.Context, prefix string) (int, error) {
 	return int(n), nil
 }
 
-// checkIfMatch applies Put's precondition.
-func checkIfMatch(id, ifMatch string, exists bool, current string) error {
-	switch {
-	case ifMatch == "":
-		return nil
-	case ifMatch == "*" && !exists:
-		return fmt.Errorf("put record %q: it does not exist: %w", id, store.ErrConflict)
-	case ifMatch == "*":
-		return nil
-	case ifMatch == "-" && exists:
-		return fmt.Errorf("put record %q: it already exists: %w", id, store.ErrConflict)
-	case ifMatch == "-":
-		return nil
-	case !exists:
-		return fmt.Errorf("put record %q: it does not exist: %w", id, store.ErrConflict)
-	case ifMatch != current:
-		return fmt.Errorf("put record %q: it was changed (etag %s, expected %s): %w", id, current, ifMatch, store.ErrConflict)
-	}
-	return nil
-}
-
-// newETag is "<version>-<random hex>": unique per write even within one
-// Update, and free of characters that need quoting.
-func newETag(version int64) string {
-	var b [6]byte
-	rand.Read(b[:])
-	return strconv.FormatInt(version, 10) + "-" + hex.EncodeToString(b[:])
-}
