@@ -449,4 +449,3 @@ func (t *txn) DeleteTree(ctx context.Context, prefix string) (int, error) {
 	}
 	return int(n), nil
 }
-

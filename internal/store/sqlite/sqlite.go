@@ -483,4 +483,3 @@ func (t *txn) DeleteTree(ctx context.Context, prefix string) (int, error) {
 	}
 	return int(n), nil
 }
-
