@@ -385,15 +385,9 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, snap *snapshot, c
 		return nil, invalidRequest("code is required.")
 	}
 	key := tokenKey(stateCodePrefix, code)
-	rec, err := p.state.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, invalidGrant("The authorization code is invalid or expired.")
-	} else if err != nil {
-		return nil, fmt.Errorf("read code: %w", err)
-	}
-	var cr codeRecord
-	if err := json.Unmarshal(rec.Value, &cr); err != nil {
-		return nil, fmt.Errorf("decode code: %w", err)
+	rec, cr, err := readState[codeRecord](ctx, p.state, key, "code", invalidGrant("The authorization code is invalid or expired."))
+	if err != nil {
+		return nil, err
 	}
 	if cr.Used {
 		if cr.JTI == "" {
@@ -674,15 +668,9 @@ func (p *Provider) grantRefreshToken(ctx context.Context, snap *snapshot, c *cli
 		return nil, invalidRequest("refresh_token is required.")
 	}
 	key := tokenKey(stateRefreshPrefix, rt)
-	rec, err := p.state.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, invalidGrant("The refresh token is invalid or expired.")
-	} else if err != nil {
-		return nil, fmt.Errorf("read refresh token: %w", err)
-	}
-	var rr refreshRecord
-	if err := json.Unmarshal(rec.Value, &rr); err != nil {
-		return nil, fmt.Errorf("decode refresh token: %w", err)
+	rec, rr, err := readState[refreshRecord](ctx, p.state, key, "refresh token", invalidGrant("The refresh token is invalid or expired."))
+	if err != nil {
+		return nil, err
 	}
 	if rr.Grant.ClientID != c.app.AppID {
 		return nil, invalidGrant("The refresh token was issued to another client.")
@@ -912,4 +900,20 @@ func (p *Provider) VerifyManagementToken(ctx context.Context, raw string) ([]str
 		return nil, errors.New("token carries no management role its holder still has")
 	}
 	return roles, nil
+}
+
+// readState reads and decodes the state record at key (a code or a refresh
+// token); an absent one is notFound, the grant's error for the client.
+func readState[T any](ctx context.Context, st store.StateStore, key, what string, notFound error) (store.StateRecord, T, error) {
+	var v T
+	rec, err := st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return rec, v, notFound
+	} else if err != nil {
+		return rec, v, fmt.Errorf("read %s: %w", what, err)
+	}
+	if err := json.Unmarshal(rec.Value, &v); err != nil {
+		return rec, v, fmt.Errorf("decode %s: %w", what, err)
+	}
+	return rec, v, nil
 }
