@@ -145,11 +145,8 @@ var errReported = errors.New("failed (reported above)")
 // runVersion prints the module version, the VCS revision when the binary
 // was built from a checkout, and the Go version.
 func runVersion(w io.Writer) error {
-	version, commit, modified := "(devel)", "", false
+	version, commit, modified := versionString(), "", false
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
-		}
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":

@@ -38,7 +38,7 @@ func newLimiter(cfg serveConfig, log *slog.Logger) (ratelimit.Limiter, func()) {
 // could not run: a document with problems, a named value or fragment change
 // that breaks a document using it, and deleting one that is still used.
 func installPolicyChecks(m *management.Server, c *policy.Compiler) {
-	for _, k := range []string{"policies", "products/policies", "apis/policies", "apis/operations/policies"} {
+	for _, k := range resource.PolicyKinds() {
 		m.Handle(k, management.Hooks{Check: c.SaveCheck})
 	}
 	refuseUsed := func(ctx context.Context, tx store.Tx, id string, _ resource.Resource, _ map[string]string) error {

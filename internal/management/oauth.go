@@ -136,7 +136,7 @@ func prepareCertificate(_ context.Context, _ store.Tx, _ string, old, n resource
 // with certificate-id, so a saved policy never loses its key.
 func deleteCertificate(ctx context.Context, tx store.Tx, id string, _ resource.Resource, _ map[string]string) error {
 	re := regexp.MustCompile(`certificate-id\s*=\s*["']` + regexp.QuoteMeta(last(id)) + `["']`)
-	for _, kind := range []string{"policies", "products/policies", "apis/policies", "apis/operations/policies", "policyFragments"} {
+	for _, kind := range append(resource.PolicyKinds(), "policyFragments") {
 		recs, err := tx.List(ctx, kind, "")
 		if err != nil {
 			return fmt.Errorf("list %s: %w", kind, err)

@@ -172,13 +172,7 @@ func recordText(rec store.Record) string {
 	return p.Value
 }
 
-func isPolicyKind(kind string) bool {
-	switch kind {
-	case "policies", "products/policies", "apis/policies", "apis/operations/policies":
-		return true
-	}
-	return false
-}
+func isPolicyKind(kind string) bool { return slices.Contains(resource.PolicyKinds(), kind) }
 
 // StoreLookup resolves named values and fragments inside a management
 // write transaction, so a check sees the change being made. Secret named

@@ -20,7 +20,7 @@ import (
 
 // dependentKinds are the kinds whose records may refer to named values and
 // fragments.
-var dependentKinds = []string{"policies", "products/policies", "apis/policies", "apis/operations/policies", "policyFragments"}
+func dependentKinds() []string { return append(resource.PolicyKinds(), "policyFragments") }
 
 // SaveCheck refuses (400, one detail per problem) a policy document or
 // fragment that does not compile, and a named value or fragment change that
@@ -110,7 +110,7 @@ func (c *Compiler) DeleteCheck(ctx context.Context, tx store.Tx, id string) erro
 
 func listDependents(ctx context.Context, tx store.Tx) ([]store.Record, error) {
 	var out []store.Record
-	for _, k := range dependentKinds {
+	for _, k := range dependentKinds() {
 		recs, err := tx.List(ctx, k, "")
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", k, err)

@@ -75,6 +75,12 @@ func CoreKinds() []Kind {
 	}
 }
 
+// PolicyKinds are the kinds whose resources are policy documents, from the
+// broadest scope to the narrowest.
+func PolicyKinds() []string {
+	return []string{"policies", "products/policies", "apis/policies", "apis/operations/policies"}
+}
+
 // Register adds a kind. Registering a name twice panics: it is a wiring bug.
 func (r *Registry) Register(k Kind) {
 	for _, e := range r.kinds {
