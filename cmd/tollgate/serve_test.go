@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -234,7 +235,19 @@ func TestGracefulShutdown(t *testing.T) {
 	<-started
 	shut := make(chan error, 1)
 	go func() { shut <- srv.shutdown() }()
-	time.Sleep(100 * time.Millisecond)
+	// Release the backend only once shutdown has begun: the gateway then
+	// refuses new connections while the request is still in flight.
+	gwAddr := strings.TrimPrefix(srv.urls["gateway"], "http://")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		conn, err := net.Dial("tcp", gwAddr)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway still accepts connections 5s after shutdown began")
+		}
+	}
 	close(release)
 	r := <-done
 	if r.err != nil || r.status != 200 || r.body != "finished" {
