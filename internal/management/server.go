@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ import (
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
+
+// retryAfterSeconds is the Retry-After of a 503 while the database is
+// unavailable.
+const retryAfterSeconds = 5
 
 // MaxBody is the largest request body the API reads.
 const MaxBody = 1 << 20
@@ -79,6 +84,10 @@ type Options struct {
 	Synced func(ctx context.Context, version int64) error
 	Logger *slog.Logger
 	Now    func() time.Time
+	// StoreTimeout bounds every store call a request makes (default
+	// store.DefaultCallTimeout); a database that does not answer in time
+	// gets 503 with Retry-After instead of a hanging request.
+	StoreTimeout time.Duration
 }
 
 // Server is the management API's http.Handler.
@@ -105,6 +114,7 @@ func New(opts Options) *Server {
 	if opts.Synced == nil {
 		opts.Synced = func(context.Context, int64) error { return nil }
 	}
+	opts.Store = store.WithDeadline(opts.Store, opts.StoreTimeout)
 	s := &Server{opts: opts, hooks: map[string]Hooks{}, log: opts.Logger}
 	s.installCoreHooks()
 	return s
@@ -411,6 +421,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, id stri
 	case errors.As(err, &ae):
 	case errors.As(err, &mbe):
 		err = apierror.New(http.StatusRequestEntityTooLarge, "RequestTooLarge", "The request body is larger than %d bytes.", MaxBody)
+	case errors.Is(err, store.ErrUnavailable):
+		s.log.Warn("management: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		err = apierror.New(http.StatusServiceUnavailable, "ServiceUnavailable", "The configuration database is not reachable or did not answer in time; retry after %d seconds.", retryAfterSeconds)
 	case errors.Is(err, store.ErrNotFound):
 		err = apierror.NotFound(id)
 	case errors.Is(err, store.ErrConflict) && r.Header.Get("If-Match") != "":
