@@ -322,7 +322,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, path stri
 		case http.MethodPatch:
 			s.write(w, r, k, path, true)
 		case http.MethodDelete:
-			s.delete(w, r, k, path)
+			s.serveDelete(w, r, k, path)
 		default:
 			methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
 		}
@@ -384,10 +384,29 @@ func represent(k *resource.Kind, res resource.Resource) ([]byte, error) {
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request, k *resource.Kind, id string) {
-	rec, err := s.opts.Store.Get(r.Context(), id)
+	conds, err := parseConditions(r.Header)
 	if err != nil {
 		s.fail(w, r, err, id)
 		return
+	}
+	rec, err := s.opts.Store.Get(r.Context(), id)
+	if err != nil {
+		// A missing item is 404 whatever the preconditions (RFC 9110
+		// §13.2.1: they apply only where the answer would be 2xx).
+		s.fail(w, r, err, id)
+		return
+	}
+	if conds.present() {
+		err := conds.check(id, true, rec.ETag, true)
+		if err == errNotModified {
+			w.Header().Set("ETag", `"`+rec.ETag+`"`)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err, id)
+			return
+		}
 	}
 	s.writeRecord(w, r, k, rec, http.StatusOK)
 }
@@ -427,8 +446,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, id stri
 		err = apierror.New(http.StatusServiceUnavailable, "ServiceUnavailable", "The configuration database is not reachable or did not answer in time; retry after %d seconds.", retryAfterSeconds)
 	case errors.Is(err, store.ErrNotFound):
 		err = apierror.NotFound(id)
-	case errors.Is(err, store.ErrConflict) && r.Header.Get("If-Match") != "":
-		err = apierror.New(http.StatusPreconditionFailed, "PreconditionFailed", "%s has changed: its ETag does not match If-Match.", id)
+	case errors.Is(err, store.ErrConflict) && (r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != ""):
+		err = apierror.New(http.StatusPreconditionFailed, "PreconditionFailed", "%s was changed concurrently, so If-Match or If-None-Match no longer holds.", id)
 	case errors.Is(err, store.ErrConflict):
 		err = apierror.New(http.StatusConflict, "Conflict", "%s was changed concurrently; retry.", id)
 	default:
@@ -447,8 +466,3 @@ func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
 }
 
-func ifMatch(r *http.Request) string {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	v = strings.TrimPrefix(v, "W/")
-	return strings.Trim(v, `"`)
-}

@@ -18,7 +18,12 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, k *resource.Kind,
 		s.fail(w, r, err, id)
 		return
 	}
-	rec, created, err := s.Put(r.Context(), id, body, ifMatch(r), patch)
+	conds, err := parseConditions(r.Header)
+	if err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	rec, created, err := s.put(r.Context(), id, body, conds, patch)
 	if err != nil {
 		s.fail(w, r, err, id)
 		return
@@ -32,8 +37,17 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, k *resource.Kind,
 
 // Put creates or replaces (or, with patch, merges into) the resource at id
 // from a JSON body, exactly as PUT/PATCH on the API do, and waits until the
-// change is served. The defaults made on first start use it too.
+// change is served. ifMatch is an If-Match header value ("" for none).
+// The defaults made on first start use it too.
 func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string, patch bool) (rec store.Record, created bool, err error) {
+	conds, err := ifMatchCondition(ifMatch)
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	return s.put(ctx, id, body, conds, patch)
+}
+
+func (s *Server) put(ctx context.Context, id string, body []byte, conds conditions, patch bool) (rec store.Record, created bool, err error) {
 	k, parent, ok := s.opts.Registry.Resolve(id)
 	if !ok {
 		return store.Record{}, false, apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
@@ -54,6 +68,9 @@ func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string
 			return err
 		}
 		created = old == nil
+		if err := conds.check(id, !created, oldRec.ETag, false); err != nil {
+			return err
+		}
 
 		res := k.New()
 		if patch {
@@ -107,7 +124,7 @@ func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string
 		if err != nil {
 			return err
 		}
-		rec, err = tx.Put(ctx, store.Record{ID: id, Kind: k.Name, Parent: parent, Body: b}, ifMatchFor(ifMatch, created))
+		rec, err = tx.Put(ctx, store.Record{ID: id, Kind: k.Name, Parent: parent, Body: b}, conds.storePrecondition(!created, oldRec.ETag))
 		if err != nil {
 			return err
 		}
@@ -121,18 +138,6 @@ func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string
 	}
 	s.sync(ctx, version)
 	return rec, created, nil
-}
-
-// ifMatchFor turns the request's If-Match into the store's precondition.
-func ifMatchFor(v string, created bool) string {
-	if v == "" {
-		return ""
-	}
-	if created {
-		// If-Match on a resource that does not exist never matches.
-		return "*"
-	}
-	return v
 }
 
 func mustMeta(k *resource.Kind, id string) resource.Resource {
@@ -194,14 +199,19 @@ func (s *Server) sync(ctx context.Context, version int64) {
 	}
 }
 
-func (s *Server) delete(w http.ResponseWriter, r *http.Request, k *resource.Kind, id string) {
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, k *resource.Kind, id string) {
 	query := map[string]string{}
 	for key, v := range r.URL.Query() {
 		if len(v) > 0 {
 			query[key] = v[0]
 		}
 	}
-	if err := s.Delete(r.Context(), id, ifMatch(r), query); err != nil {
+	conds, err := parseConditions(r.Header)
+	if err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	if err := s.delete(r.Context(), id, conds, query); err != nil {
 		s.fail(w, r, err, id)
 		return
 	}
@@ -209,8 +219,17 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, k *resource.Kind
 }
 
 // Delete removes the resource at id and everything under its path, after the
-// kind's Delete hook agreed (and cascaded).
+// kind's Delete hook agreed (and cascaded). ifMatch is an If-Match header
+// value ("" for none).
 func (s *Server) Delete(ctx context.Context, id, ifMatch string, query map[string]string) error {
+	conds, err := ifMatchCondition(ifMatch)
+	if err != nil {
+		return err
+	}
+	return s.delete(ctx, id, conds, query)
+}
+
+func (s *Server) delete(ctx context.Context, id string, conds conditions, query map[string]string) error {
 	k, _, ok := s.opts.Registry.Resolve(id)
 	if !ok {
 		return apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
@@ -220,8 +239,8 @@ func (s *Server) Delete(ctx context.Context, id, ifMatch string, query map[strin
 		if err != nil {
 			return err
 		}
-		if ifMatch != "" && ifMatch != "*" && ifMatch != rec.ETag {
-			return store.ErrConflict
+		if err := conds.check(id, true, rec.ETag, false); err != nil {
+			return err
 		}
 		old, err := decodeRecord(k, rec)
 		if err != nil {
