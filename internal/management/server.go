@@ -465,4 +465,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
 }
-
