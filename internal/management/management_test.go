@@ -294,7 +294,8 @@ func TestBadRequests(t *testing.T) {
 		} else if _, _, d := errorOf(t, r); d["scope"] == "" || d["ownerId"] == "" {
 			t.Errorf("dangling references details: %v", d)
 		}
-		if r := a.do("PUT", "/apis/Bad Name", m{"path": "b"}); r.status != 404 {
+		// An invalid name is a bad request, not a missing path (issue 9).
+		if r := a.do("PUT", "/apis/Bad Name", m{"path": "b"}); r.status != 400 {
 			t.Errorf("bad name: %d", r.status)
 		}
 		if after := snapshot(t, st); !reflect.DeepEqual(before, after) {

@@ -239,6 +239,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveResource(w, r, path)
 		return
 	}
+	if seg, ok := s.opts.Registry.InvalidName(path); ok {
+		apierror.Write(w, apierror.New(http.StatusBadRequest, "InvalidName",
+			"%q in %s is not a valid name: names are 1 to 80 characters, letters, digits, '-', '.', '_' and '~', starting with a letter or digit.", seg, path))
+		return
+	}
 	for _, m := range s.mounts {
 		if path == m.prefix || strings.HasPrefix(path, m.prefix+"/") {
 			m.h.ServeHTTP(w, r)
@@ -389,7 +394,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, k *resource.Kind, i
 		s.fail(w, r, err, id)
 		return
 	}
-	rec, err := s.opts.Store.Get(r.Context(), id)
+	rec, err := s.lookup(r.Context(), s.opts.Store, id)
 	if err != nil {
 		// A missing item is 404 whatever the preconditions (RFC 9110
 		// §13.2.1: they apply only where the answer would be 2xx).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/tollgate/tollgate/internal/apierror"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -53,8 +54,18 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 		return store.Record{}, false, apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
 	}
 	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if id, parent, err = s.respell(ctx, tx, id, parent); err != nil {
+			return err
+		}
 		var old resource.Resource
-		oldRec, err := tx.Get(ctx, id)
+		oldRec, err := s.lookup(ctx, tx, id)
+		if err == nil && oldRec.ID != id {
+			if !patch {
+				return caseConflict(id, oldRec.ID)
+			}
+			id = oldRec.ID
+		}
 		switch {
 		case err == nil:
 			if old, err = decodeRecord(k, oldRec); err != nil {
@@ -79,7 +90,7 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 		set, errs := decodeInto(res, body, k.Hidden)
 		for _, f := range []string{"id", "name"} {
 			if contains(set, f) {
-				if got := field(res, f).String(); got != "" && got != id && got != resource.GetMeta(mustMeta(k, id)).Name {
+				if got := field(res, f).String(); got != "" && !strings.EqualFold(got, id) && !strings.EqualFold(got, resource.GetMeta(mustMeta(k, id)).Name) {
 					errs.Add(f, "does not match the resource path %s", id)
 				}
 			}
@@ -97,7 +108,7 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 			}
 		}
 		res.Normalize()
-		for _, ve := range res.Validate() {
+		for _, ve := range append(res.Validate(), resource.CheckLengths(res)...) {
 			if !hasTarget(errs, ve.Target) {
 				errs = append(errs, ve)
 			}
@@ -235,10 +246,11 @@ func (s *Server) delete(ctx context.Context, id string, conds conditions, query 
 		return apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
 	}
 	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
-		rec, err := tx.Get(ctx, id)
+		rec, err := s.lookup(ctx, tx, id)
 		if err != nil {
 			return err
 		}
+		id = rec.ID
 		if err := conds.check(id, true, rec.ETag, false); err != nil {
 			return err
 		}
@@ -278,10 +290,11 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, k *resource.Kind
 	var status int
 	var result any
 	version, err := s.opts.Store.Update(r.Context(), func(tx store.Tx) error {
-		rec, err := tx.Get(r.Context(), id)
+		rec, err := s.lookup(r.Context(), tx, id)
 		if err != nil {
 			return err
 		}
+		id = rec.ID
 		cur, err := decodeRecord(k, rec)
 		if err != nil {
 			return err

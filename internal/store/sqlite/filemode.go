@@ -20,17 +20,13 @@ const (
 // creates the database file 0600 if it is missing (SQLite then gives the
 // -wal and -shm files the same mode), and tightens existing database,
 // -wal, -shm and lock files that group or others may read, logging each
-// once. An existing directory is left as it is (it may be shared, e.g. a
-// project directory holding tollgate.db) but a warning names it when others
-// may enter it.
+// once. An existing directory is left as it is: it may be shared on
+// purpose (a project directory holding tollgate.db), and the files are
+// protected either way.
 func secureFiles(abs string, log *slog.Logger) error {
 	dir := filepath.Dir(abs)
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return fmt.Errorf("create directory: %w", err)
-	}
-	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		log.Warn("database directory is accessible to group or others; make it 0700 unless it is shared on purpose",
-			"directory", dir, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
 	}
 	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
