@@ -19,6 +19,9 @@ var ErrUnavailable = errors.New("database unavailable")
 // when WithDeadline is given no duration of its own.
 const DefaultCallTimeout = 5 * time.Second
 
+// bulkFactor stretches the deadline of All and Since.
+const bulkFactor = 10
+
 // unavailableError keeps the cause's message and chain and adds
 // ErrUnavailable to it.
 type unavailableError struct{ err error }
@@ -50,8 +53,9 @@ func Unavailable(ctx context.Context, err error) error {
 
 // WithDeadline returns st with every call bounded by timeout (one Update,
 // with all its calls inside, counts as one call) and with failures to reach
-// the database wrapped in ErrUnavailable. Changes and Close are not
-// bounded. A timeout <= 0 means DefaultCallTimeout. Wrapping a store that
+// the database wrapped in ErrUnavailable. All and Since, which read the
+// whole configuration to build snapshots, get bulkFactor times as long.
+// Changes and Close are not bounded. A timeout <= 0 means DefaultCallTimeout. Wrapping a store that
 // WithDeadline already wrapped replaces the timeout.
 func WithDeadline(st Store, timeout time.Duration) Store {
 	if timeout <= 0 {
@@ -87,7 +91,7 @@ func (b *bounded) List(ctx context.Context, kind, parent string) ([]Record, erro
 
 func (b *bounded) All(ctx context.Context) ([]Record, int64, error) {
 	var v int64
-	recs, err := call(ctx, b.timeout, func(ctx context.Context) (r []Record, err error) {
+	recs, err := call(ctx, bulkFactor*b.timeout, func(ctx context.Context) (r []Record, err error) {
 		r, v, err = b.Store.All(ctx)
 		return r, err
 	})
@@ -97,7 +101,7 @@ func (b *bounded) All(ctx context.Context) ([]Record, int64, error) {
 func (b *bounded) Since(ctx context.Context, version int64) ([]Record, []string, int64, error) {
 	var deleted []string
 	var current int64
-	recs, err := call(ctx, b.timeout, func(ctx context.Context) (r []Record, err error) {
+	recs, err := call(ctx, bulkFactor*b.timeout, func(ctx context.Context) (r []Record, err error) {
 		r, deleted, current, err = b.Store.Since(ctx, version)
 		return r, err
 	})
