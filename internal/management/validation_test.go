@@ -35,6 +35,7 @@ func TestValidationGaps(t *testing.T) {
 		refused("PUT", "/apis/x", "null", "body", "null")
 		refused("PUT", "/apis/x", `{"path":"a","path":"b"}`, "path", "more than once")
 		refused("PUT", "/apis/x", `{"path":"a","subscriptionKeyParameterNames":{"header":"h","header":"i"}}`, "subscriptionKeyParameterNames.header", "more than once")
+		refused("POST", "/subscriptions/s/regeneratePrimaryKey", `{"a":1,"a":2}`, "a", "more than once")
 		refused("PUT", "/apis/x", []byte("{\"path\":\"a\",\"displayName\":\"\xff\xfe\"}"), "body", "UTF-8")
 		refused("PUT", "/apis/x", `{"path":"a","displayName":"a\u0000b"}`, "displayName", "NUL")
 		refused("PUT", "/apis/x", `{"path":"a","protocols":["http\u0000"]}`, "protocols", "NUL")

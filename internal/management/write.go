@@ -287,6 +287,12 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, k *resource.Kind
 		s.fail(w, r, err, id)
 		return
 	}
+	if target, msg := checkJSON(body); msg != "" {
+		var errs resource.Errors
+		errs.Add(target, "%s", msg)
+		s.fail(w, r, apierror.Validation(errs), id)
+		return
+	}
 	var status int
 	var result any
 	version, err := s.opts.Store.Update(r.Context(), func(tx store.Tx) error {
