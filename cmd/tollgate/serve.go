@@ -226,6 +226,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	if s.store, err = openStore(ctx, cfg.Database, log); err != nil {
 		return nil, err
 	}
+	s.store = store.WithDeadline(s.store, 0) // every store call times out (default 5 s) and reports store.ErrUnavailable
 	var keyMade bool
 	if s.keyring, keyMade, err = loadKeyring(cfg); err != nil {
 		return nil, err

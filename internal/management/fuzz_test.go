@@ -26,7 +26,8 @@ func FuzzFilter(f *testing.F) {
 // field errors; it never panics, and never both succeeds and errs silently.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{`{"path":"x","displayName":"y","subscriptionRequired":true}`, `{"protocols":["http",1]}`,
-		`{"subscriptionKeyParameterNames":{"header":3}}`, `[]`, `{"a":`, `null`, `{"id":"/apis/x","name":"x"}`} {
+		`{"subscriptionKeyParameterNames":{"header":3}}`, `[]`, `{"a":`, `null`, `{"id":"/apis/x","name":"x"}`,
+		`{"path":"a","path":"b"}`, `{"a":{"b":[{"c":1,"c":2}]}}`, "{\"displayName\":\"\\u0000\"}", "{\"path\":\"\xff\"}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

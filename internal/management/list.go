@@ -49,10 +49,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, k *resource.Kind, 
 		return
 	}
 	if parent != "" {
-		if _, err := s.opts.Store.Get(r.Context(), parent); err != nil {
+		prec, err := s.lookup(r.Context(), s.opts.Store, parent)
+		if err != nil {
 			s.fail(w, r, err, parent)
 			return
 		}
+		parent = prec.ID
 	}
 	recs, err := s.opts.Store.List(r.Context(), k.Name, parent)
 	if err != nil {

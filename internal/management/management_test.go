@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
@@ -30,21 +31,32 @@ type api struct {
 	st  store.Store
 }
 
-func newAPI(t *testing.T, st store.Store) *api {
+func newAPI(t *testing.T, st store.Store) *api { return newAPIWith(t, st, nil) }
+
+// newAPIWith is newAPI with options changed by opt (if not nil).
+func newAPIWith(t *testing.T, st store.Store, opt func(*management.Options)) *api {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	kek, err := keyring.NewLocalKEK(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := management.New(management.Options{
+	opts := management.Options{
 		Store: st, Registry: resource.NewRegistry(), Keyring: keyring.New(kek),
 		Hasher: keyring.NewHasher([]byte("lookup")), AdminKey: adminKey,
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	m := management.New(opts)
 	srv := httptest.NewServer(m)
 	t.Cleanup(srv.Close)
 	return &api{t: t, srv: srv, st: st}
 }
+
+// testClient gives up on a hanging server, so that a hang fails the test
+// with a message rather than hitting the test binary's timeout.
+var testClient = &http.Client{Timeout: time.Minute}
 
 type resp struct {
 	status int
@@ -83,7 +95,7 @@ func (a *api) do(method, path string, body any, headers ...string) resp {
 			req.Header.Set(headers[i], headers[i+1])
 		}
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := testClient.Do(req)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -282,7 +294,8 @@ func TestBadRequests(t *testing.T) {
 		} else if _, _, d := errorOf(t, r); d["scope"] == "" || d["ownerId"] == "" {
 			t.Errorf("dangling references details: %v", d)
 		}
-		if r := a.do("PUT", "/apis/Bad Name", m{"path": "b"}); r.status != 404 {
+		// An invalid name is a bad request, not a missing path (issue 9).
+		if r := a.do("PUT", "/apis/Bad Name", m{"path": "b"}); r.status != 400 {
 			t.Errorf("bad name: %d", r.status)
 		}
 		if after := snapshot(t, st); !reflect.DeepEqual(before, after) {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ import (
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
+
+// retryAfterSeconds is the Retry-After of a 503 while the database is
+// unavailable.
+const retryAfterSeconds = 5
 
 // MaxBody is the largest request body the API reads.
 const MaxBody = 1 << 20
@@ -79,6 +84,10 @@ type Options struct {
 	Synced func(ctx context.Context, version int64) error
 	Logger *slog.Logger
 	Now    func() time.Time
+	// StoreTimeout bounds every store call a request makes (default
+	// store.DefaultCallTimeout); a database that does not answer in time
+	// gets 503 with Retry-After instead of a hanging request.
+	StoreTimeout time.Duration
 }
 
 // Server is the management API's http.Handler.
@@ -105,6 +114,7 @@ func New(opts Options) *Server {
 	if opts.Synced == nil {
 		opts.Synced = func(context.Context, int64) error { return nil }
 	}
+	opts.Store = store.WithDeadline(opts.Store, opts.StoreTimeout)
 	s := &Server{opts: opts, hooks: map[string]Hooks{}, log: opts.Logger}
 	s.installCoreHooks()
 	return s
@@ -229,6 +239,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveResource(w, r, path)
 		return
 	}
+	if seg, ok := s.opts.Registry.InvalidName(path); ok {
+		apierror.Write(w, apierror.New(http.StatusBadRequest, "InvalidName",
+			"%q in %s is not a valid name: names are 1 to 80 characters, letters, digits, '-', '.', '_' and '~', starting with a letter or digit.", seg, path))
+		return
+	}
 	for _, m := range s.mounts {
 		if path == m.prefix || strings.HasPrefix(path, m.prefix+"/") {
 			m.h.ServeHTTP(w, r)
@@ -312,7 +327,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, path stri
 		case http.MethodPatch:
 			s.write(w, r, k, path, true)
 		case http.MethodDelete:
-			s.delete(w, r, k, path)
+			s.serveDelete(w, r, k, path)
 		default:
 			methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
 		}
@@ -374,10 +389,29 @@ func represent(k *resource.Kind, res resource.Resource) ([]byte, error) {
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request, k *resource.Kind, id string) {
-	rec, err := s.opts.Store.Get(r.Context(), id)
+	conds, err := parseConditions(r.Header)
 	if err != nil {
 		s.fail(w, r, err, id)
 		return
+	}
+	rec, err := s.lookup(r.Context(), s.opts.Store, id)
+	if err != nil {
+		// A missing item is 404 whatever the preconditions (RFC 9110
+		// §13.2.1: they apply only where the answer would be 2xx).
+		s.fail(w, r, err, id)
+		return
+	}
+	if conds.present() {
+		err := conds.check(id, true, rec.ETag, true)
+		if err == errNotModified {
+			w.Header().Set("ETag", `"`+rec.ETag+`"`)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err, id)
+			return
+		}
 	}
 	s.writeRecord(w, r, k, rec, http.StatusOK)
 }
@@ -411,10 +445,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, id stri
 	case errors.As(err, &ae):
 	case errors.As(err, &mbe):
 		err = apierror.New(http.StatusRequestEntityTooLarge, "RequestTooLarge", "The request body is larger than %d bytes.", MaxBody)
+	case errors.Is(err, store.ErrUnavailable):
+		s.log.Warn("management: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		err = apierror.New(http.StatusServiceUnavailable, "ServiceUnavailable", "The configuration database is not reachable or did not answer in time; retry after %d seconds.", retryAfterSeconds)
 	case errors.Is(err, store.ErrNotFound):
 		err = apierror.NotFound(id)
-	case errors.Is(err, store.ErrConflict) && r.Header.Get("If-Match") != "":
-		err = apierror.New(http.StatusPreconditionFailed, "PreconditionFailed", "%s has changed: its ETag does not match If-Match.", id)
+	case errors.Is(err, store.ErrConflict) && (r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != ""):
+		err = apierror.New(http.StatusPreconditionFailed, "PreconditionFailed", "%s was changed concurrently, so If-Match or If-None-Match no longer holds.", id)
 	case errors.Is(err, store.ErrConflict):
 		err = apierror.New(http.StatusConflict, "Conflict", "%s was changed concurrently; retry.", id)
 	default:
@@ -431,10 +469,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
-}
-
-func ifMatch(r *http.Request) string {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	v = strings.TrimPrefix(v, "W/")
-	return strings.Trim(v, `"`)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/tollgate/tollgate/internal/apierror"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -18,7 +19,12 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, k *resource.Kind,
 		s.fail(w, r, err, id)
 		return
 	}
-	rec, created, err := s.Put(r.Context(), id, body, ifMatch(r), patch)
+	conds, err := parseConditions(r.Header)
+	if err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	rec, created, err := s.put(r.Context(), id, body, conds, patch)
 	if err != nil {
 		s.fail(w, r, err, id)
 		return
@@ -32,15 +38,34 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, k *resource.Kind,
 
 // Put creates or replaces (or, with patch, merges into) the resource at id
 // from a JSON body, exactly as PUT/PATCH on the API do, and waits until the
-// change is served. The defaults made on first start use it too.
+// change is served. ifMatch is an If-Match header value ("" for none).
+// The defaults made on first start use it too.
 func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string, patch bool) (rec store.Record, created bool, err error) {
+	conds, err := ifMatchCondition(ifMatch)
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	return s.put(ctx, id, body, conds, patch)
+}
+
+func (s *Server) put(ctx context.Context, id string, body []byte, conds conditions, patch bool) (rec store.Record, created bool, err error) {
 	k, parent, ok := s.opts.Registry.Resolve(id)
 	if !ok {
 		return store.Record{}, false, apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
 	}
 	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if id, parent, err = s.respell(ctx, tx, id, parent); err != nil {
+			return err
+		}
 		var old resource.Resource
-		oldRec, err := tx.Get(ctx, id)
+		oldRec, err := s.lookup(ctx, tx, id)
+		if err == nil && oldRec.ID != id {
+			if !patch {
+				return caseConflict(id, oldRec.ID)
+			}
+			id = oldRec.ID
+		}
 		switch {
 		case err == nil:
 			if old, err = decodeRecord(k, oldRec); err != nil {
@@ -54,6 +79,9 @@ func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string
 			return err
 		}
 		created = old == nil
+		if err := conds.check(id, !created, oldRec.ETag, false); err != nil {
+			return err
+		}
 
 		res := k.New()
 		if patch {
@@ -62,7 +90,7 @@ func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string
 		set, errs := decodeInto(res, body, k.Hidden)
 		for _, f := range []string{"id", "name"} {
 			if contains(set, f) {
-				if got := field(res, f).String(); got != "" && got != id && got != resource.GetMeta(mustMeta(k, id)).Name {
+				if got := field(res, f).String(); got != "" && !strings.EqualFold(got, id) && !strings.EqualFold(got, resource.GetMeta(mustMeta(k, id)).Name) {
 					errs.Add(f, "does not match the resource path %s", id)
 				}
 			}
@@ -80,7 +108,7 @@ func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string
 			}
 		}
 		res.Normalize()
-		for _, ve := range res.Validate() {
+		for _, ve := range append(res.Validate(), resource.CheckLengths(res)...) {
 			if !hasTarget(errs, ve.Target) {
 				errs = append(errs, ve)
 			}
@@ -107,7 +135,7 @@ func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string
 		if err != nil {
 			return err
 		}
-		rec, err = tx.Put(ctx, store.Record{ID: id, Kind: k.Name, Parent: parent, Body: b}, ifMatchFor(ifMatch, created))
+		rec, err = tx.Put(ctx, store.Record{ID: id, Kind: k.Name, Parent: parent, Body: b}, conds.storePrecondition(!created, oldRec.ETag))
 		if err != nil {
 			return err
 		}
@@ -121,18 +149,6 @@ func (s *Server) Put(ctx context.Context, id string, body []byte, ifMatch string
 	}
 	s.sync(ctx, version)
 	return rec, created, nil
-}
-
-// ifMatchFor turns the request's If-Match into the store's precondition.
-func ifMatchFor(v string, created bool) string {
-	if v == "" {
-		return ""
-	}
-	if created {
-		// If-Match on a resource that does not exist never matches.
-		return "*"
-	}
-	return v
 }
 
 func mustMeta(k *resource.Kind, id string) resource.Resource {
@@ -194,14 +210,19 @@ func (s *Server) sync(ctx context.Context, version int64) {
 	}
 }
 
-func (s *Server) delete(w http.ResponseWriter, r *http.Request, k *resource.Kind, id string) {
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, k *resource.Kind, id string) {
 	query := map[string]string{}
 	for key, v := range r.URL.Query() {
 		if len(v) > 0 {
 			query[key] = v[0]
 		}
 	}
-	if err := s.Delete(r.Context(), id, ifMatch(r), query); err != nil {
+	conds, err := parseConditions(r.Header)
+	if err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	if err := s.delete(r.Context(), id, conds, query); err != nil {
 		s.fail(w, r, err, id)
 		return
 	}
@@ -209,19 +230,29 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, k *resource.Kind
 }
 
 // Delete removes the resource at id and everything under its path, after the
-// kind's Delete hook agreed (and cascaded).
+// kind's Delete hook agreed (and cascaded). ifMatch is an If-Match header
+// value ("" for none).
 func (s *Server) Delete(ctx context.Context, id, ifMatch string, query map[string]string) error {
+	conds, err := ifMatchCondition(ifMatch)
+	if err != nil {
+		return err
+	}
+	return s.delete(ctx, id, conds, query)
+}
+
+func (s *Server) delete(ctx context.Context, id string, conds conditions, query map[string]string) error {
 	k, _, ok := s.opts.Registry.Resolve(id)
 	if !ok {
 		return apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
 	}
 	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
-		rec, err := tx.Get(ctx, id)
+		rec, err := s.lookup(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if ifMatch != "" && ifMatch != "*" && ifMatch != rec.ETag {
-			return store.ErrConflict
+		id = rec.ID
+		if err := conds.check(id, true, rec.ETag, false); err != nil {
+			return err
 		}
 		old, err := decodeRecord(k, rec)
 		if err != nil {
@@ -256,13 +287,20 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, k *resource.Kind
 		s.fail(w, r, err, id)
 		return
 	}
+	if target, msg := checkJSON(body); msg != "" {
+		var errs resource.Errors
+		errs.Add(target, "%s", msg)
+		s.fail(w, r, apierror.Validation(errs), id)
+		return
+	}
 	var status int
 	var result any
 	version, err := s.opts.Store.Update(r.Context(), func(tx store.Tx) error {
-		rec, err := tx.Get(r.Context(), id)
+		rec, err := s.lookup(r.Context(), tx, id)
 		if err != nil {
 			return err
 		}
+		id = rec.ID
 		cur, err := decodeRecord(k, rec)
 		if err != nil {
 			return err

@@ -157,6 +157,46 @@ func (r *Registry) Resolve(id string) (k *Kind, parent string, ok bool) {
 	return nil, "", false
 }
 
+// InvalidName reports whether path has the shape of a kind's item path,
+// collection path or item action path (POST {item}/{action}) except that a
+// name segment is not a valid name, and returns the first such segment. It
+// lets callers answer "bad name" rather than "no such path".
+func (r *Registry) InvalidName(path string) (segment string, ok bool) {
+	if !strings.HasPrefix(path, "/") {
+		return "", false
+	}
+	segs := strings.Split(path[1:], "/")
+	for _, pat := range r.segs {
+		for _, p := range [][]string{pat, pat[:len(pat)-1], append(pat[:len(pat):len(pat)], "{action}")} {
+			if bad, ok := badSegment(p, segs); ok {
+				return bad, true
+			}
+		}
+	}
+	return "", false
+}
+
+// badSegment matches segs against a pattern whose literal segments must be
+// equal and whose "{}" segments must all be names but one at least is not.
+func badSegment(pat, segs []string) (string, bool) {
+	if len(pat) != len(segs) || len(pat) == 0 {
+		return "", false
+	}
+	bad, found := "", false
+	for j, p := range pat {
+		switch {
+		case p == "{action}":
+		case p == "{}":
+			if !found && !ValidName(segs[j]) {
+				bad, found = segs[j], true
+			}
+		case p != segs[j]:
+			return "", false
+		}
+	}
+	return bad, found
+}
+
 // ResolveCollection returns the kind whose collection is at path (an item
 // path without its last id segment, e.g. "/apis/echo/operations") and the
 // parent path.

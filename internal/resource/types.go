@@ -89,6 +89,9 @@ func (a *API) Validate() Errors {
 	if len(a.Path) > 400 {
 		errs.Add("path", "must be at most 400 characters")
 	}
+	if hasDotSegment(a.Path) {
+		errs.Add("path", "must not have '.' or '..' segments: %q could never be reached, since requests are refused with them", a.Path)
+	}
 	if a.ServiceURL != "" && a.ServiceURL != EchoServiceURL {
 		if u, err := url.Parse(a.ServiceURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs.Add("serviceUrl", "must be an absolute http or https URL")
@@ -160,6 +163,20 @@ func (o *Operation) Validate() Errors {
 	return errs
 }
 
+// hasDotSegment reports whether a slash-separated path has a "." or ".."
+// segment, percent-encoded or not.
+func hasDotSegment(p string) bool {
+	for _, s := range strings.Split(p, "/") {
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		if s == "." || s == ".." {
+			return true
+		}
+	}
+	return false
+}
+
 // CheckURLTemplate returns why a template is malformed, or "". Templates are
 // literal segments, "{param}" segments and an optional trailing "/*"; a query
 // part after '?' is allowed and ignored for matching, as APIM documents
@@ -193,6 +210,8 @@ func CheckURLTemplate(t string) string {
 			seen[p] = true
 		case s == "" && i == len(segs)-1:
 			// trailing slash
+		case s == "." || s == "..":
+			return "must not have '.' or '..' segments"
 		case s == "" || strings.ContainsAny(s, "{}*"):
 			return "bad segment " + "\"" + s + "\""
 		}

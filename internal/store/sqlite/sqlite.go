@@ -86,8 +86,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("open database %s: create directory: %w", path, err)
+	if err := secureFiles(abs, s.log); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	lockPath := path + ".lock"
 	s.lock, err = lockFile(lockPath)

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Open) {
 		{"StateList", testStateList},
 		{"StateSweep", testStateSweep},
 		{"Ping", testPing},
+		{"DeadlineMeansUnavailable", testDeadlineUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1002,5 +1003,72 @@ func testStateSweep(t *testing.T, a, _ store.Store) {
 	wantErr(t, "Get swept", err, store.ErrNotFound)
 	if err := st.Create(ctx, store.StateRecord{Key: "dead", Value: []byte("again")}); err != nil {
 		t.Fatalf("Create after Sweep: %v", err)
+	}
+}
+
+// A call made through store.WithDeadline that waits past its deadline (here
+// for the writer another Update holds) fails with ErrUnavailable and writes
+// nothing; answers about the data (not found, conflict) and a caller going
+// away are not unavailability.
+func testDeadlineUnavailable(t *testing.T, a, _ store.Store) {
+	bounded := store.WithDeadline(a, 200*time.Millisecond)
+	holding, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Update(context.Background(), func(tx store.Tx) error {
+			if _, err := tx.Put(context.Background(), rec("/apis/held", "apis", "", "{}"), ""); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+		done <- err
+	}()
+	select {
+	case <-holding:
+	case <-time.After(waitLimit):
+		t.Fatal("the holding Update did not start")
+	}
+	_, err := bounded.Update(t.Context(), func(tx store.Tx) error {
+		// The request's context has no deadline: the Update's applies.
+		_, err := tx.Put(t.Context(), rec("/apis/late", "apis", "", "{}"), "")
+		return err
+	})
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("holding Update: %v", err)
+	}
+	wantErr(t, "Update waiting past its deadline", err, store.ErrUnavailable)
+	if _, err := a.Get(t.Context(), "/apis/late"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the timed-out Update wrote: %v", err)
+	}
+
+	// Once the database answers again, so does the bounded store.
+	if _, err := bounded.Update(t.Context(), func(tx store.Tx) error {
+		_, err := tx.Put(t.Context(), rec("/apis/late", "apis", "", "{}"), "-")
+		return err
+	}); err != nil {
+		t.Fatalf("Update after the writer was released: %v", err)
+	}
+	_, err = bounded.Get(t.Context(), "/apis/none")
+	wantErr(t, "Get of a missing record", err, store.ErrNotFound)
+	if errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a missing record reported as unavailable: %v", err)
+	}
+	_, err = bounded.Update(t.Context(), func(tx store.Tx) error {
+		_, err := tx.Put(t.Context(), rec("/apis/late", "apis", "", "{}"), "-")
+		return err
+	})
+	if !errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("failed precondition: %v, want ErrConflict only", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := bounded.Get(ctx, "/apis/late"); err == nil || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Get with a canceled context: %v, want an error that is not ErrUnavailable", err)
+	}
+	if err := bounded.State().Put(t.Context(), store.StateRecord{Key: "k", Value: []byte("v")}); err != nil {
+		t.Fatalf("state through the bounded store: %v", err)
 	}
 }
