@@ -351,67 +351,52 @@ func addLinq(t *typ) {
 
 // Arrays
 
-func fillArrays() {
-	tStrArr.elem = tString
-	tStrArr.each = func(v any, f func(any) (bool, error)) error {
-		for _, s := range v.([]string) {
-			if stop, err := f(s); stop || err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	tStrArr.index = &indexer{key: tInt, t: tString, get: func(_ *env, r, k any) (any, error) {
-		a, i := r.([]string), k.(int64)
-		if i < 0 || i >= int64(len(a)) {
-			return nil, errIndexRange
-		}
-		return a[i], nil
-	}, set: func(_ *env, r, k, v any) error {
-		a, i := r.([]string), k.(int64)
-		if i < 0 || i >= int64(len(a)) {
-			return errIndexRange
-		}
-		s, ok := v.(string)
-		if !ok && v != nil {
-			return errCast(v, tString)
-		}
-		a[i] = s
-		return nil
-	}}
-	tStrArr.props = map[string]*prop{
-		"Length": pr(tInt, func(v any) any { return int64(len(v.([]string))) }),
-	}
-	addLinq(tStrArr)
-
-	tObjArr.elem = tObject
-	tObjArr.each = func(v any, f func(any) (bool, error)) error {
-		for _, x := range v.([]any) {
+// fillSlice makes t, a slice of T, enumerable, indexable (set converts a
+// value assigned to an element) with a Length, and gives it LINQ.
+func fillSlice[T any](t, elem *typ, set func(v any) (T, error)) {
+	t.elem = elem
+	t.each = func(v any, f func(any) (bool, error)) error {
+		for _, x := range v.([]T) {
 			if stop, err := f(x); stop || err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	tObjArr.index = &indexer{key: tInt, t: tObject, get: func(_ *env, r, k any) (any, error) {
-		a, i := r.([]any), k.(int64)
+	t.index = &indexer{key: tInt, t: elem, get: func(_ *env, r, k any) (any, error) {
+		a, i := r.([]T), k.(int64)
 		if i < 0 || i >= int64(len(a)) {
 			return nil, errIndexRange
 		}
 		return a[i], nil
 	}, set: func(_ *env, r, k, v any) error {
-		a, i := r.([]any), k.(int64)
+		a, i := r.([]T), k.(int64)
 		if i < 0 || i >= int64(len(a)) {
 			return errIndexRange
 		}
-		a[i] = v
+		x, err := set(v)
+		if err != nil {
+			return err
+		}
+		a[i] = x
 		return nil
 	}}
-	tObjArr.props = map[string]*prop{
-		"Length": pr(tInt, func(v any) any { return int64(len(v.([]any))) }),
-		"Count":  pr(tInt, func(v any) any { return int64(len(v.([]any))) }),
+	t.props = map[string]*prop{
+		"Length": pr(tInt, func(v any) any { return int64(len(v.([]T))) }),
 	}
-	addLinq(tObjArr)
+	addLinq(t)
+}
+
+func fillArrays() {
+	fillSlice(tStrArr, tString, func(v any) (string, error) {
+		s, ok := v.(string)
+		if !ok && v != nil {
+			return "", errCast(v, tString)
+		}
+		return s, nil
+	})
+	fillSlice(tObjArr, tObject, func(v any) (any, error) { return v, nil })
+	tObjArr.props["Count"] = tObjArr.props["Length"]
 
 	tBytes.props = map[string]*prop{
 		"Length": pr(tInt, func(v any) any { return int64(len(v.([]byte))) }),

@@ -3,6 +3,7 @@ package expression
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -492,7 +493,7 @@ func (c *compiler) call(n *callNode) cexpr {
 	}
 	for i, a := range n.args {
 		if a.name != "" {
-			if m == nil || !contains(m.named, a.name) {
+			if m == nil || !slices.Contains(m.named, a.name) {
 				c.errf(a.p, "the method '%s' has no parameter named '%s'", mn.name, a.name)
 			}
 			// Named arguments are accepted for compatibility and have no effect.
@@ -632,15 +633,6 @@ func (c *compiler) call(n *callNode) cexpr {
 		return v, nil
 	}
 	return cexpr{fn: fn, t: resT}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *compiler) index(n *indexNode) cexpr {
