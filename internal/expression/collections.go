@@ -66,28 +66,35 @@ func each(v any, f func(any) (bool, error)) error {
 	return t.each(v, f)
 }
 
+// eachMatching calls f with the elements of r that satisfy the optional
+// predicate lambda in args (every element when there is none), until f
+// returns true. It reports whether there was a predicate.
+func (e *env) eachMatching(r any, args []any, f func(x any) (stop bool)) (hasPred bool, err error) {
+	var pred *lambdaVal
+	if len(args) == 1 {
+		if pred, err = argLambda(args, 0); err != nil {
+			return false, err
+		}
+	}
+	return pred != nil, each(r, func(x any) (bool, error) {
+		if pred != nil {
+			if m, err := e.predicate(pred, x); err != nil || !m {
+				return false, err
+			}
+		}
+		return f(x), nil
+	})
+}
+
 func linqMethods() map[string]*method {
 	lam := ts(tLambda)
 	firstLast := func(last, orDefault bool) *method {
 		return &method{min: 0, max: 1, params: lam, res: elemOf, call: func(e *env, _ *callInfo, r any, args []any) (any, error) {
-			var pred *lambdaVal
-			if len(args) == 1 {
-				var err error
-				if pred, err = argLambda(args, 0); err != nil {
-					return nil, err
-				}
-			}
 			var found any
 			ok := false
-			err := each(r, func(x any) (bool, error) {
-				if pred != nil {
-					m, err := e.predicate(pred, x)
-					if err != nil || !m {
-						return false, err
-					}
-				}
+			hasPred, err := e.eachMatching(r, args, func(x any) bool {
 				found, ok = x, true
-				return !last, nil
+				return !last
 			})
 			if err != nil {
 				return nil, err
@@ -102,7 +109,7 @@ func linqMethods() map[string]*method {
 					}
 					return nil, nil
 				}
-				if pred != nil {
+				if hasPred {
 					return nil, errNoMatch
 				}
 				return nil, errNoElements
@@ -113,22 +120,9 @@ func linqMethods() map[string]*method {
 	return map[string]*method{
 		"Any": mth(0, 1, tBool, lam, func(e *env, _ *callInfo, r any, args []any) (any, error) {
 			found := false
-			var pred *lambdaVal
-			if len(args) == 1 {
-				var err error
-				if pred, err = argLambda(args, 0); err != nil {
-					return nil, err
-				}
-			}
-			err := each(r, func(x any) (bool, error) {
-				if pred != nil {
-					m, err := e.predicate(pred, x)
-					if err != nil || !m {
-						return false, err
-					}
-				}
+			_, err := e.eachMatching(r, args, func(any) bool {
 				found = true
-				return true, nil
+				return true
 			})
 			return found, err
 		}),
@@ -153,22 +147,9 @@ func linqMethods() map[string]*method {
 		}),
 		"Count": mth(0, 1, tInt, lam, func(e *env, _ *callInfo, r any, args []any) (any, error) {
 			n := int64(0)
-			var pred *lambdaVal
-			if len(args) == 1 {
-				var err error
-				if pred, err = argLambda(args, 0); err != nil {
-					return nil, err
-				}
-			}
-			err := each(r, func(x any) (bool, error) {
-				if pred != nil {
-					m, err := e.predicate(pred, x)
-					if err != nil || !m {
-						return false, err
-					}
-				}
+			_, err := e.eachMatching(r, args, func(any) bool {
 				n++
-				return false, nil
+				return false
 			})
 			return n, err
 		}),
@@ -266,36 +247,23 @@ func linqMethods() map[string]*method {
 
 func single(orDefault bool) *method {
 	return &method{min: 0, max: 1, params: ts(tLambda), res: elemOf, call: func(e *env, _ *callInfo, r any, args []any) (any, error) {
-		var pred *lambdaVal
-		if len(args) == 1 {
-			var err error
-			if pred, err = argLambda(args, 0); err != nil {
-				return nil, err
-			}
-		}
 		var found any
 		n := 0
-		err := each(r, func(x any) (bool, error) {
-			if pred != nil {
-				m, err := e.predicate(pred, x)
-				if err != nil || !m {
-					return err != nil, err
-				}
-			}
+		hasPred, err := e.eachMatching(r, args, func(x any) bool {
 			found = x
 			n++
-			return n > 1, nil
+			return n > 1
 		})
 		switch {
 		case err != nil:
 			return nil, err
-		case n > 1 && pred != nil:
+		case n > 1 && hasPred:
 			return nil, errors.New("Sequence contains more than one matching element")
 		case n > 1:
 			return nil, errors.New("Sequence contains more than one element")
 		case n == 0 && orDefault:
 			return nil, nil
-		case n == 0 && pred != nil:
+		case n == 0 && hasPred:
 			return nil, errNoMatch
 		case n == 0:
 			return nil, errNoElements

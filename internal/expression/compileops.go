@@ -406,6 +406,18 @@ func (c *compiler) binaryOf(op string, p int, l, r cexpr) cexpr {
 
 func isNum(t *typ) bool { return t == tInt || t == tDouble }
 
+// numType is the type of arithmetic on a and b: int on two ints, double on
+// numbers, nil otherwise.
+func numType(a, b *typ) *typ {
+	switch {
+	case a == tInt && b == tInt:
+		return tInt
+	case isNum(a) && isNum(b):
+		return tDouble
+	}
+	return nil
+}
+
 // binaryType is the static result type of a binary operator, or nil when the
 // operand types rule it out.
 func binaryType(op string, a, b *typ) *typ {
@@ -431,11 +443,10 @@ func binaryType(op string, a, b *typ) *typ {
 		if dyn {
 			return tObject
 		}
+		if t := numType(a, b); t != nil {
+			return t
+		}
 		switch {
-		case a == tInt && b == tInt:
-			return tInt
-		case isNum(a) && isNum(b):
-			return tDouble
 		case a == tDateTime && b == tTimeSpan:
 			return tDateTime
 		case a == tTimeSpan && b == tTimeSpan:
@@ -446,11 +457,10 @@ func binaryType(op string, a, b *typ) *typ {
 		if dyn {
 			return tObject
 		}
+		if t := numType(a, b); t != nil {
+			return t
+		}
 		switch {
-		case a == tInt && b == tInt:
-			return tInt
-		case isNum(a) && isNum(b):
-			return tDouble
 		case a == tDateTime && b == tTimeSpan:
 			return tDateTime
 		case a == tDateTime && b == tDateTime, a == tTimeSpan && b == tTimeSpan:
@@ -461,13 +471,7 @@ func binaryType(op string, a, b *typ) *typ {
 		if dyn {
 			return tObject
 		}
-		switch {
-		case a == tInt && b == tInt:
-			return tInt
-		case isNum(a) && isNum(b):
-			return tDouble
-		}
-		return nil
+		return numType(a, b)
 	case "&", "|", "^":
 		if dyn {
 			return tObject
