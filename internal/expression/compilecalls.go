@@ -7,6 +7,21 @@ import (
 
 // Compiling method calls, indexers and "new".
 
+// pushArgs evaluates fns onto e's stack and returns where their values
+// start; on an error it leaves the stack as it was.
+func (e *env) pushArgs(fns []evalFn) (base int, err error) {
+	base = len(e.stack)
+	for _, f := range fns {
+		v, err := f(e)
+		if err != nil {
+			e.stack = e.stack[:base]
+			return base, err
+		}
+		e.stack = append(e.stack, v)
+	}
+	return base, nil
+}
+
 func (c *compiler) call(n *callNode) cexpr {
 	mn, ok := n.fn.(*memberNode)
 	if !ok {
@@ -157,14 +172,9 @@ func (c *compiler) call(n *callNode) cexpr {
 		if err != nil {
 			return nil, err
 		}
-		base := len(e.stack)
-		for _, af := range argFns {
-			v, err := af(e)
-			if err != nil {
-				e.stack = e.stack[:base]
-				return nil, err
-			}
-			e.stack = append(e.stack, v)
+		base, err := e.pushArgs(argFns)
+		if err != nil {
+			return nil, err
 		}
 		args := e.stack[base:]
 		mm := m
@@ -367,14 +377,9 @@ func (c *compiler) newExpr(n *newNode) cexpr {
 	}
 	p, call := n.p, ctor.call
 	return cexpr{fn: func(e *env) (any, error) {
-		base := len(e.stack)
-		for _, f := range fns {
-			v, err := f(e)
-			if err != nil {
-				e.stack = e.stack[:base]
-				return nil, err
-			}
-			e.stack = append(e.stack, v)
+		base, err := e.pushArgs(fns)
+		if err != nil {
+			return nil, err
 		}
 		v, err := call(e, nil, nil, e.stack[base:])
 		e.stack = e.stack[:base]

@@ -27,6 +27,18 @@ func (c *compiler) assign(n *assignNode) cexpr {
 	}
 	post := strings.HasPrefix(op, "post")
 	vf, p := value.fn, n.p
+	// newValue is the value to store: the right side, or old op right side.
+	newValue := func(e *env, old any) (any, error) {
+		v, err := vf(e)
+		if err != nil || binop == "" {
+			return v, err
+		}
+		v, err = binaryOp(e, binop, old, v)
+		if err != nil {
+			return nil, at(p, err)
+		}
+		return v, nil
+	}
 	switch t := n.target.(type) {
 	case *identNode:
 		l := c.lookup(t.name)
@@ -51,14 +63,9 @@ func (c *compiler) assign(n *assignNode) cexpr {
 			if op == "??=" && old != nil {
 				return old, nil
 			}
-			v, err := vf(e)
+			v, err := newValue(e, old)
 			if err != nil {
 				return nil, err
-			}
-			if binop != "" {
-				if v, err = binaryOp(e, binop, old, v); err != nil {
-					return nil, at(p, err)
-				}
 			}
 			if conv && v != nil {
 				// A typed local only ever holds values of its type.
@@ -114,14 +121,9 @@ func (c *compiler) assign(n *assignNode) cexpr {
 					return old, nil
 				}
 			}
-			v, err := vf(e)
+			v, err := newValue(e, old)
 			if err != nil {
 				return nil, err
-			}
-			if binop != "" {
-				if v, err = binaryOp(e, binop, old, v); err != nil {
-					return nil, at(p, err)
-				}
 			}
 			if err := e.grow(1); err != nil {
 				return nil, at(p, err)

@@ -123,6 +123,33 @@ func growStr(e *env, n int) error {
 	return e.grow(n)
 }
 
+// strSpan reads the (startIndex[, length]) arguments of Substring and Remove
+// as byte offsets of s: from, and to (len(s) without a length). startMsg and
+// lenMsg are .NET's errors for each argument out of range; lenName names the
+// second argument.
+func strSpan(s string, args []any, lenName, startMsg, lenMsg string) (from, to int, err error) {
+	start, err := argInt(args, 0, "startIndex")
+	if err != nil {
+		return 0, 0, err
+	}
+	from, ok := byteOffset(s, int(start))
+	if !ok || start > math.MaxInt32 {
+		return 0, 0, errors.New(startMsg)
+	}
+	if len(args) == 1 {
+		return from, len(s), nil
+	}
+	n, err := argInt(args, 1, lenName)
+	if err != nil {
+		return 0, 0, err
+	}
+	k, ok := byteOffset(s[from:], int(n))
+	if !ok || n > math.MaxInt32 {
+		return 0, 0, errors.New(lenMsg)
+	}
+	return from, from + k, nil
+}
+
 func stringMethods() map[string]*method {
 	strFn := func(f func(s string) string) *method {
 		return mth(0, 0, tString, nil, func(e *env, _ *callInfo, r any, _ []any) (any, error) {
@@ -279,49 +306,23 @@ func stringMethods() map[string]*method {
 		}),
 		"Substring": mth(1, 2, tString, ts(tInt, tInt), func(e *env, _ *callInfo, r any, args []any) (any, error) {
 			s := r.(string)
-			start, err := argInt(args, 0, "startIndex")
+			from, to, err := strSpan(s, args, "length",
+				"startIndex cannot be larger than length of string. (Parameter 'startIndex')",
+				"Index and length must refer to a location within the string. (Parameter 'length')")
 			if err != nil {
 				return nil, err
 			}
-			from, ok := byteOffset(s, int(start))
-			if !ok || start > math.MaxInt32 {
-				return nil, errors.New("startIndex cannot be larger than length of string. (Parameter 'startIndex')")
-			}
-			if len(args) == 1 {
-				return s[from:], nil
-			}
-			n, err := argInt(args, 1, "length")
-			if err != nil {
-				return nil, err
-			}
-			to, ok := byteOffset(s[from:], int(n))
-			if !ok || n > math.MaxInt32 {
-				return nil, errors.New("Index and length must refer to a location within the string. (Parameter 'length')")
-			}
-			return s[from : from+to], nil
+			return s[from:to], nil
 		}),
 		"Remove": mth(1, 2, tString, ts(tInt, tInt), func(e *env, _ *callInfo, r any, args []any) (any, error) {
 			s := r.(string)
-			start, err := argInt(args, 0, "startIndex")
+			from, to, err := strSpan(s, args, "count",
+				"startIndex must be less than length of string. (Parameter 'startIndex')",
+				"Index and count must refer to a location within the string. (Parameter 'count')")
 			if err != nil {
 				return nil, err
 			}
-			from, ok := byteOffset(s, int(start))
-			if !ok || start > math.MaxInt32 {
-				return nil, errors.New("startIndex must be less than length of string. (Parameter 'startIndex')")
-			}
-			if len(args) == 1 {
-				return s[:from], nil
-			}
-			n, err := argInt(args, 1, "count")
-			if err != nil {
-				return nil, err
-			}
-			to, ok := byteOffset(s[from:], int(n))
-			if !ok || n > math.MaxInt32 {
-				return nil, errors.New("Index and count must refer to a location within the string. (Parameter 'count')")
-			}
-			return s[:from] + s[from+to:], nil
+			return s[:from] + s[to:], nil
 		}),
 		"Insert": mth(2, 2, tString, ts(tInt, tString), func(e *env, _ *callInfo, r any, args []any) (any, error) {
 			s := r.(string)
