@@ -430,15 +430,17 @@ func binaryType(op string, a, b *typ) *typ {
 			return tBool
 		}
 		return nil
-	case "+":
-		if a == tString || b == tString {
-			return tString
-		}
-		if a == tNull || b == tNull {
-			if a == tNull && b == tNull {
+	case "+", "-":
+		if op == "+" {
+			if a == tString || b == tString {
 				return tString
 			}
-			return tObject
+			if a == tNull || b == tNull {
+				if a == tNull && b == tNull {
+					return tString
+				}
+				return tObject
+			}
 		}
 		if dyn {
 			return tObject
@@ -449,21 +451,7 @@ func binaryType(op string, a, b *typ) *typ {
 		switch {
 		case a == tDateTime && b == tTimeSpan:
 			return tDateTime
-		case a == tTimeSpan && b == tTimeSpan:
-			return tTimeSpan
-		}
-		return nil
-	case "-":
-		if dyn {
-			return tObject
-		}
-		if t := numType(a, b); t != nil {
-			return t
-		}
-		switch {
-		case a == tDateTime && b == tTimeSpan:
-			return tDateTime
-		case a == tDateTime && b == tDateTime, a == tTimeSpan && b == tTimeSpan:
+		case a == tTimeSpan && b == tTimeSpan, op == "-" && a == tDateTime && b == tDateTime:
 			return tTimeSpan
 		}
 		return nil

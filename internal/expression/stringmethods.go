@@ -150,6 +150,16 @@ func strSpan(s string, args []any, lenName, startMsg, lenMsg string) (from, to i
 	return from, from + k, nil
 }
 
+// valueAndCase reads a string argument "value" and the optional
+// StringComparison after it.
+func valueAndCase(args []any) (v string, ic bool, err error) {
+	if v, err = argStr(args, 0, "value"); err != nil {
+		return "", false, err
+	}
+	ic, err = ignoreCase(args, 1)
+	return v, ic, err
+}
+
 func stringMethods() map[string]*method {
 	strFn := func(f func(s string) string) *method {
 		return mth(0, 0, tString, nil, func(e *env, _ *callInfo, r any, _ []any) (any, error) {
@@ -187,11 +197,7 @@ func stringMethods() map[string]*method {
 	}
 	affix := func(f func(s, v string) bool) *method {
 		return mth(1, 2, tBool, ts(tString, tCmp), func(e *env, _ *callInfo, r any, args []any) (any, error) {
-			v, err := argStr(args, 0, "value")
-			if err != nil {
-				return nil, err
-			}
-			ic, err := ignoreCase(args, 1)
+			v, ic, err := valueAndCase(args)
 			if err != nil {
 				return nil, err
 			}
@@ -229,17 +235,7 @@ func stringMethods() map[string]*method {
 		})
 	}
 	return map[string]*method{
-		"Contains": mth(1, 2, tBool, ts(tString, tCmp), func(e *env, _ *callInfo, r any, args []any) (any, error) {
-			v, err := argStr(args, 0, "value")
-			if err != nil {
-				return nil, err
-			}
-			ic, err := ignoreCase(args, 1)
-			if err != nil {
-				return nil, err
-			}
-			return strings.Contains(caseFold(r.(string), ic), caseFold(v, ic)), nil
-		}),
+		"Contains":   affix(strings.Contains),
 		"StartsWith": affix(strings.HasPrefix),
 		"EndsWith":   affix(strings.HasSuffix),
 		"Equals": mth(1, 2, tBool, ts(nil, tCmp), func(e *env, _ *callInfo, r any, args []any) (any, error) {
@@ -373,11 +369,7 @@ func stringMethods() map[string]*method {
 		}),
 		"LastIndexOf": mth(1, 2, tInt, ts(tString, tCmp), func(e *env, _ *callInfo, r any, args []any) (any, error) {
 			s := r.(string)
-			v, err := argStr(args, 0, "value")
-			if err != nil {
-				return nil, err
-			}
-			ic, err := ignoreCase(args, 1)
+			v, ic, err := valueAndCase(args)
 			if err != nil {
 				return nil, err
 			}
