@@ -135,37 +135,31 @@ func (b *Breaker) failed(ctx context.Context, err error) bool {
 	return true
 }
 
-// Take implements Limiter.
-func (b *Breaker) Take(ctx context.Context, key string, w Window, n int64) (Result, error) {
+// route makes call on primary unless the breaker is open or primary fails, and on
+// the fallback otherwise.
+func (b *Breaker) route(ctx context.Context, call func(l Limiter) (Result, error)) (Result, error) {
 	if !b.skip(ctx) {
-		r, err := b.primary.Take(ctx, key, w, n)
+		r, err := call(b.primary)
 		if err == nil || !b.failed(ctx, err) {
 			return r, err
 		}
 	}
-	return b.fallback.Take(ctx, key, w, n)
+	return call(b.fallback)
+}
+
+// Take implements Limiter.
+func (b *Breaker) Take(ctx context.Context, key string, w Window, n int64) (Result, error) {
+	return b.route(ctx, func(l Limiter) (Result, error) { return l.Take(ctx, key, w, n) })
 }
 
 // Peek implements Limiter.
 func (b *Breaker) Peek(ctx context.Context, key string, w Window) (Result, error) {
-	if !b.skip(ctx) {
-		r, err := b.primary.Peek(ctx, key, w)
-		if err == nil || !b.failed(ctx, err) {
-			return r, err
-		}
-	}
-	return b.fallback.Peek(ctx, key, w)
+	return b.route(ctx, func(l Limiter) (Result, error) { return l.Peek(ctx, key, w) })
 }
 
 // Add implements Limiter.
 func (b *Breaker) Add(ctx context.Context, key string, w Window, n int64) (Result, error) {
-	if !b.skip(ctx) {
-		r, err := b.primary.Add(ctx, key, w, n)
-		if err == nil || !b.failed(ctx, err) {
-			return r, err
-		}
-	}
-	return b.fallback.Add(ctx, key, w, n)
+	return b.route(ctx, func(l Limiter) (Result, error) { return l.Add(ctx, key, w, n) })
 }
 
 // Acquire implements Limiter. A slot taken in primary is released there only while the

@@ -151,6 +151,22 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// minBackoff is the breaker's first backoff in these tests.
+const minBackoff = 20 * time.Millisecond
+
+// sharedLimiter is the limiter the server builds for the Redis at addr, counting the
+// client's dials and logging to logs, with short backoffs.
+func sharedLimiter(t *testing.T, addr string, dials *atomic.Int64, logs *syncBuffer) ratelimit.Limiter {
+	t.Helper()
+	l, closeLimiter := ratelimit.NewShared(&redis.Options{Addr: addr, Dialer: countingDialer(dials)},
+		ratelimit.SharedOptions{
+			Logger:  slog.New(slog.NewTextHandler(logs, nil)),
+			Breaker: ratelimit.BreakerOptions{MinBackoff: minBackoff, MaxBackoff: 5 * minBackoff},
+		})
+	t.Cleanup(closeLimiter)
+	return l
+}
+
 const (
 	logOpened = "shared counters failed; counting on this node"
 	logClosed = "shared counters answer again"
@@ -159,7 +175,7 @@ const (
 // burst makes n admitted calls on a fresh key and returns the dials they caused and the
 // most the breaker allows in that time: two per probe (a dial and one retry), one probe
 // per MinBackoff.
-func burst(t *testing.T, l ratelimit.Limiter, dials *atomic.Int64, n int, minBackoff time.Duration) (got, most int64) {
+func burst(t *testing.T, l ratelimit.Limiter, dials *atomic.Int64, n int) (got, most int64) {
 	t.Helper()
 	ctx := context.Background()
 	w := ratelimit.Rate(1<<40, time.Hour)
@@ -182,13 +198,7 @@ func TestSharedRedisStopped(t *testing.T) {
 	t.Cleanup(func() { direct.Close() })
 	var dials atomic.Int64
 	var logs syncBuffer
-	const minBackoff = 20 * time.Millisecond
-	l, closeLimiter := ratelimit.NewShared(&redis.Options{Addr: srv.addr(), Dialer: countingDialer(&dials)},
-		ratelimit.SharedOptions{
-			Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
-			Breaker: ratelimit.BreakerOptions{MinBackoff: minBackoff, MaxBackoff: 5 * minBackoff},
-		})
-	t.Cleanup(closeLimiter)
+	l := sharedLimiter(t, srv.addr(), &dials, &logs)
 	ctx := context.Background()
 	w := ratelimit.Rate(3, time.Hour)
 	const key = "secret-subscription-key"
@@ -216,7 +226,7 @@ func TestSharedRedisStopped(t *testing.T) {
 			t.Fatalf("local call %d: %+v %v, want allowed %v", i, r, err, i < 3)
 		}
 	}
-	if got, most := burst(t, l, &dials, 2000, minBackoff); got > most {
+	if got, most := burst(t, l, &dials, 2000); got > most {
 		t.Fatalf("2000 calls with Redis down dialled %d times, want at most %d (one probe per backoff)", got, most)
 	}
 	if n := logs.count(logOpened); n != 1 {
@@ -257,13 +267,7 @@ func TestSharedRedisHangs(t *testing.T) {
 	addr, accepted := hangingRedis(t)
 	var dials atomic.Int64
 	var logs syncBuffer
-	const minBackoff = 20 * time.Millisecond
-	l, closeLimiter := ratelimit.NewShared(&redis.Options{Addr: addr, Dialer: countingDialer(&dials)},
-		ratelimit.SharedOptions{
-			Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
-			Breaker: ratelimit.BreakerOptions{MinBackoff: minBackoff, MaxBackoff: 5 * minBackoff},
-		})
-	t.Cleanup(closeLimiter)
+	l := sharedLimiter(t, addr, &dials, &logs)
 	ctx := context.Background()
 	w := ratelimit.Rate(2, time.Hour)
 	for i := range 3 {
@@ -275,7 +279,7 @@ func TestSharedRedisHangs(t *testing.T) {
 	if accepted.Load() == 0 {
 		t.Fatal("the hanging Redis was never reached")
 	}
-	if got, most := burst(t, l, &dials, 2000, minBackoff); got > most {
+	if got, most := burst(t, l, &dials, 2000); got > most {
 		t.Fatalf("2000 calls with Redis hanging dialled %d times, want at most %d", got, most)
 	}
 	if o, c := logs.count(logOpened), logs.count(logClosed); o != 1 || c != 0 {
