@@ -1,7 +1,6 @@
 package expression
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"math"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Conversions: casts, Convert, Encoding, Guid, Uri and the number types' Parse.
@@ -171,7 +172,7 @@ func fillConversions() {
 	guid := staticClass("Guid")
 	guid.props["Empty"] = constProp(tGuid, Guid{})
 	guid.methods["NewGuid"] = mth(0, 0, tGuid, nil, func(_ *env, _ *callInfo, _ any, _ []any) (any, error) {
-		return newGuid(), nil
+		return Guid(uuid.New()), nil
 	})
 	guid.methods["Parse"], guid.methods["TryParse"] = parsers(tGuid, func(s string) (any, error) { return parseGuid(s) })
 	tGuid.methods = map[string]*method{}
@@ -300,14 +301,6 @@ func fillConversions() {
 // decodeBase64 is Convert.FromBase64String: white space is ignored.
 func decodeBase64(s string) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
-}
-
-func newGuid() Guid {
-	var g Guid
-	_, _ = rand.Read(g[:])
-	g[6] = g[6]&0x0f | 0x40
-	g[8] = g[8]&0x3f | 0x80
-	return g
 }
 
 func parseGuid(s string) (Guid, error) {
