@@ -222,11 +222,7 @@ func (c *compiler) index(n *indexNode) cexpr {
 	xf, p := idx.fn, n.p
 	if recv.t.dynamic {
 		return cexpr{fn: func(e *env) (any, error) {
-			r, err := rf(e)
-			if err != nil {
-				return nil, err
-			}
-			k, err := xf(e)
+			r, k, err := e.operands(rf, xf)
 			if err != nil {
 				return nil, err
 			}
@@ -250,11 +246,7 @@ func (c *compiler) index(n *indexNode) cexpr {
 	}
 	get := ix.get
 	return cexpr{fn: func(e *env) (any, error) {
-		r, err := rf(e)
-		if err != nil {
-			return nil, err
-		}
-		k, err := xf(e)
+		r, k, err := e.operands(rf, xf)
 		if err != nil {
 			return nil, err
 		}

@@ -388,11 +388,7 @@ func (c *compiler) binaryOf(op string, p int, l, r cexpr) cexpr {
 		}
 	}
 	return cexpr{fn: func(e *env) (any, error) {
-		a, err := lf(e)
-		if err != nil {
-			return nil, err
-		}
-		b, err := rf(e)
+		a, b, err := e.operands(lf, rf)
 		if err != nil {
 			return nil, err
 		}
@@ -402,6 +398,15 @@ func (c *compiler) binaryOf(op string, p int, l, r cexpr) cexpr {
 		}
 		return v, nil
 	}, t: t}
+}
+
+// operands evaluates the two operands of an operator or indexer, in order.
+func (e *env) operands(af, bf evalFn) (a, b any, err error) {
+	if a, err = af(e); err != nil {
+		return nil, nil, err
+	}
+	b, err = bf(e)
+	return a, b, err
 }
 
 func isNum(t *typ) bool { return t == tInt || t == tDouble }

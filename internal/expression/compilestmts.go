@@ -94,11 +94,7 @@ func (c *compiler) assign(n *assignNode) cexpr {
 		}
 		rf, kf := deref(recv.fn, t.nullCond, t.p), idx.fn
 		return cexpr{fn: func(e *env) (any, error) {
-			r, err := rf(e)
-			if err != nil {
-				return nil, err
-			}
-			k, err := kf(e)
+			r, k, err := e.operands(rf, kf)
 			if err != nil {
 				return nil, err
 			}
