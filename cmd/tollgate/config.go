@@ -64,6 +64,9 @@ type serveConfig struct {
 	SigningKeyRotation   time.Duration
 	// KeyRefresh is how often validate-jwt refreshes OpenID providers' keys.
 	KeyRefresh time.Duration
+	// KidRefetch is how old the last fetch of a provider's keys must be
+	// before a token with an unknown kid refetches them.
+	KidRefetch time.Duration
 
 	// ConfigFile is the YAML file that was read, if any.
 	ConfigFile string
@@ -229,6 +232,8 @@ func serveKeys() []configKey {
 			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.SigningKeyRotation })},
 		{name: "openid-key-refresh", kind: kindDuration, def: "1h", usage: "how often validate-jwt refreshes the keys of the OpenID providers it uses (`duration`); keep it at most the providers' publish delay",
 			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.KeyRefresh })},
+		{name: "openid-kid-refetch", kind: kindDuration, def: "30s", usage: "a token with an unknown kid refetches its OpenID provider's keys when they are older than this (`duration`); a kid still unknown then is not looked up again for 5 minutes",
+			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.KidRefetch })},
 		{name: "log-level", kind: kindEnum, def: "info", usage: "log `level`: debug, info, warn or error",
 			set: enum(func(c *serveConfig) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{name: "log-format", kind: kindEnum, def: "text", usage: "log `format`: text or json",

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -15,9 +14,10 @@ import (
 )
 
 // newLimiter returns the counters of rate limits and quotas: in process, or
-// in Redis when the nodes share one. Redis calls fail fast and, while Redis
-// is down, requests are let through (logged once a minute) rather than
-// refused: a counter outage should not become an API outage.
+// in Redis when the nodes share one. Redis calls have bounded timeouts and,
+// while Redis is down, each node counts on its own (a circuit breaker skips
+// Redis until it answers again): a counter outage should not become an API
+// outage, nor cost every call a dial.
 func newLimiter(cfg serveConfig, log *slog.Logger) (ratelimit.Limiter, func()) {
 	if cfg.Redis == "" {
 		l := ratelimit.NewLocal(ratelimit.LocalOptions{})
@@ -27,11 +27,7 @@ func newLimiter(cfg serveConfig, log *slog.Logger) (ratelimit.Limiter, func()) {
 	if u, err := redis.ParseURL(cfg.Redis); err == nil {
 		opts = u // checked when the configuration was loaded
 	}
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 250*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
-	opts.MaxRetries, opts.DialerRetries = 1, 1
-	client := redis.NewClient(opts)
-	r := ratelimit.NewRedis(client, ratelimit.RedisOptions{Logger: log})
-	return ratelimit.FailOpen(r, log, time.Minute), func() { client.Close() }
+	return ratelimit.NewShared(opts, ratelimit.SharedOptions{Logger: log})
 }
 
 // installPolicyChecks makes the management API refuse what the gateway

@@ -270,7 +270,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	s.closers = append(s.closers, closeLimiter)
 	// One key-set cache for every validate-jwt: documents naming the same
 	// OpenID provider share its keys and its refresh.
-	keySets := jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh})
+	keySets := jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh, UnknownKidMinInterval: cfg.KidRefetch})
 	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
 		Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
 			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: func(ctx context.Context) (jose.JSONWebKeySet, string, error) {

@@ -349,42 +349,38 @@ var (
 )
 
 // formatDateTime is DateTime.ToString(format) with the invariant culture.
+// dateTimeFormats are .NET's standard DateTime format strings (invariant
+// culture) as Go layouts; "u", "r" and "R" format the time in UTC.
+var dateTimeFormats = map[string]string{
+	"":  "01/02/2006 15:04:05",
+	"s": "2006-01-02T15:04:05",
+	"u": "2006-01-02 15:04:05Z",
+	"r": "Mon, 02 Jan 2006 15:04:05 GMT", "R": "Mon, 02 Jan 2006 15:04:05 GMT",
+	"d": "01/02/2006",
+	"D": "Monday, 02 January 2006",
+	"t": "15:04",
+	"T": "15:04:05",
+	"g": "01/02/2006 15:04",
+	"G": "01/02/2006 15:04:05",
+	"f": "Monday, 02 January 2006 15:04",
+	"F": "Monday, 02 January 2006 15:04:05",
+	"M": "January 02", "m": "January 02",
+	"Y": "2006 January", "y": "2006 January",
+}
+
 func formatDateTime(t time.Time, format string) (string, error) {
 	switch format {
-	case "":
-		return t.Format("01/02/2006 15:04:05"), nil
 	case "o", "O":
 		s := t.Format("2006-01-02T15:04:05.0000000")
 		if t.Location() == time.UTC {
 			return s + "Z", nil
 		}
 		return s + t.Format("-07:00"), nil
-	case "s":
-		return t.Format("2006-01-02T15:04:05"), nil
-	case "u":
-		return t.UTC().Format("2006-01-02 15:04:05Z"), nil
-	case "r", "R":
-		return t.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT"), nil
-	case "d":
-		return t.Format("01/02/2006"), nil
-	case "D":
-		return t.Format("Monday, 02 January 2006"), nil
-	case "t":
-		return t.Format("15:04"), nil
-	case "T":
-		return t.Format("15:04:05"), nil
-	case "g":
-		return t.Format("01/02/2006 15:04"), nil
-	case "G":
-		return t.Format("01/02/2006 15:04:05"), nil
-	case "f":
-		return t.Format("Monday, 02 January 2006 15:04"), nil
-	case "F":
-		return t.Format("Monday, 02 January 2006 15:04:05"), nil
-	case "M", "m":
-		return t.Format("January 02"), nil
-	case "Y", "y":
-		return t.Format("2006 January"), nil
+	case "u", "r", "R":
+		t = t.UTC()
+	}
+	if layout, ok := dateTimeFormats[format]; ok {
+		return t.Format(layout), nil
 	}
 	if len(format) == 1 {
 		return "", errFormat

@@ -24,9 +24,14 @@ type KeySetsOptions struct {
 	// RefreshInterval is how often keys are refreshed in the background
 	// (default 1 hour).
 	RefreshInterval time.Duration
-	// UnknownKidInterval is the least time between two refetches caused by
-	// a token whose kid is unknown (default 5 minutes), so forged kids
-	// cannot turn into a storm of requests to the provider.
+	// UnknownKidMinInterval is how old the last fetch must be before a
+	// token whose kid is unknown refetches the keys (default 30 seconds):
+	// a key rotated in at the provider is found at once, not at the next
+	// scheduled refresh.
+	UnknownKidMinInterval time.Duration
+	// UnknownKidInterval is the least time between a refetch for an unknown
+	// kid that did not find it and the next one (default 5 minutes), so
+	// forged kids cannot turn into a storm of requests to the provider.
 	UnknownKidInterval time.Duration
 	// RetryInterval is the least time between two fetches while a source
 	// has never been fetched successfully (default 15 seconds).
@@ -63,6 +68,9 @@ func (opts KeySetsOptions) withDefaults() KeySetsOptions {
 	}
 	if opts.UnknownKidInterval <= 0 {
 		opts.UnknownKidInterval = 5 * time.Minute
+	}
+	if opts.UnknownKidMinInterval <= 0 {
+		opts.UnknownKidMinInterval = 30 * time.Second
 	}
 	if opts.RetryInterval <= 0 {
 		opts.RetryInterval = 15 * time.Second
@@ -226,6 +234,9 @@ type keySet struct {
 	sem         chan struct{}
 	lastAttempt time.Time
 	lastErr     atomic.Value // error of the last failed fetch
+	// lastMiss is when (UnixNano) a refetch for an unknown kid last ended
+	// without finding it: the start of the UnknownKidInterval guard.
+	lastMiss atomic.Int64
 }
 
 func newKeySet(name string, opts KeySetsOptions, fetch func(ctx context.Context) ([]jose.JSONWebKey, string, error)) *keySet {
@@ -265,7 +276,10 @@ func (s *keySet) refresh(ctx context.Context, why refreshReason) (*keyGen, error
 	case why == refreshFirst:
 		return g, nil
 	case why == refreshUnknownKid:
-		wait = s.opts.UnknownKidInterval
+		wait = s.opts.UnknownKidMinInterval
+		if miss := s.lastMiss.Load(); miss != 0 && now.Sub(time.Unix(0, miss)) < s.opts.UnknownKidInterval {
+			return g, errRateLimited
+		}
 	case why == refreshScheduled:
 		if !s.due(now) {
 			return g, nil
@@ -318,8 +332,9 @@ func (s *keySet) refresh(ctx context.Context, why refreshReason) (*keyGen, error
 }
 
 // find returns the keys that may verify a token with kid (all keys when
-// kid is empty), refetching once when kid is unknown and the rate limit
-// allows it.
+// kid is empty), refetching once when kid is unknown: when the last fetch
+// is older than UnknownKidMinInterval, and no refetch for an unknown kid
+// came back without it in the last UnknownKidInterval.
 func (s *keySet) find(ctx context.Context, kid string, out []*verKey) []*verKey {
 	s.touch()
 	g := s.cur.Load()
@@ -338,8 +353,12 @@ func (s *keySet) find(ctx context.Context, kid string, out []*verKey) []*verKey 
 	if len(out) > n || kid == "" {
 		return out
 	}
-	if ng, err := s.refresh(ctx, refreshUnknownKid); err == nil {
-		return appendMatching(out, ng, kid)
+	ng, err := s.refresh(ctx, refreshUnknownKid)
+	if err != nil {
+		return out
+	}
+	if out = appendMatching(out, ng, kid); len(out) == n {
+		s.lastMiss.Store(ng.fetched.UnixNano())
 	}
 	return out
 }

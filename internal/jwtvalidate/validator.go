@@ -209,6 +209,7 @@ func build(cfg Config, deps Deps, checkOnly bool) (*Validator, error) {
 			// The built-in provider is in process: a new kid is worth
 			// looking up again after a second, not after five minutes.
 			opts.RetryInterval, opts.UnknownKidInterval, opts.RefreshInterval = time.Second, time.Second, time.Minute
+			opts.UnknownKidMinInterval = time.Second
 			local := deps.LocalKeys
 			src := newKeySet("built-in identity provider", opts, func(ctx context.Context) ([]jose.JSONWebKey, string, error) {
 				set, iss, err := local(ctx)

@@ -693,3 +693,60 @@ func TestTokenMemo(t *testing.T) {
 		t.Fatalf("memo computed %d times for a cached token, want 1", calls)
 	}
 }
+
+// A key rotated in at the provider is found by the first token that uses
+// it, once the last fetch is older than the short minimum (30 seconds),
+// not 5 minutes after the last scheduled fetch. A kid still unknown after
+// that refetch starts the 5-minute guard.
+func TestRotatedKeyFoundAtOnce(t *testing.T) {
+	clk := newClock()
+	p := newProvider(t, map[string]crypto.Signer{"r1": key("rsa1")})
+	v := openidValidator(t, p, clk, Config{})
+	wantOK(t, v, sign(t, jwt.SigningMethodRS256, key("rsa1"), "r1", p.claims(clk.now())))
+	if got := p.jwks.Load(); got != 1 {
+		t.Fatalf("jwks fetched %d times at build, want 1", got)
+	}
+
+	// The provider rotates: r2 replaces r1. Within 30 s of the last fetch
+	// the new kid is not looked up yet.
+	p.setKeys(map[string]crypto.Signer{"r2": key("rsa2")})
+	clk.add(10 * time.Second)
+	wantReason(t, v, sign(t, jwt.SigningMethodRS256, key("rsa2"), "r2", p.claims(clk.now())), ReasonTokenSignatureKeyNotFound)
+	if got := p.jwks.Load(); got != 1 {
+		t.Fatalf("jwks fetched %d times within the minimum interval, want 1", got)
+	}
+	clk.add(21 * time.Second)
+	wantOK(t, v, sign(t, jwt.SigningMethodRS256, key("rsa2"), "r2", p.claims(clk.now())))
+	if got := p.jwks.Load(); got != 2 {
+		t.Fatalf("jwks fetched %d times, want 2 (one refetch for the new kid)", got)
+	}
+	// The rotated-out key verifies nothing any more.
+	wantReason(t, v, sign(t, jwt.SigningMethodRS256, key("rsa1"), "r1", p.claims(clk.now())), ReasonTokenSignatureKeyNotFound)
+
+	// A second rotation a minute later is found as quickly: a refetch
+	// that found its kid does not start the 5-minute guard.
+	clk.add(time.Minute)
+	p.setKeys(map[string]crypto.Signer{"r2": key("rsa2"), "r3": key("rsa3")})
+	wantOK(t, v, sign(t, jwt.SigningMethodRS256, key("rsa3"), "r3", p.claims(clk.now())))
+	if got := p.jwks.Load(); got != 3 {
+		t.Fatalf("jwks fetched %d times, want 3", got)
+	}
+
+	// A kid the provider does not have: one refetch, then none for 5
+	// minutes, however many tokens carry unknown kids.
+	clk.add(time.Minute)
+	for i := range 20 {
+		wantReason(t, v, sign(t, jwt.SigningMethodRS256, key("rsa4"), "forged-"+strings.Repeat("x", i), p.claims(clk.now())), ReasonTokenSignatureKeyNotFound)
+		clk.add(10 * time.Second)
+	}
+	if got := p.jwks.Load(); got != 4 {
+		t.Fatalf("jwks fetched %d times after unknown kids for 200 s, want 4 (one refetch)", got)
+	}
+	p.setKeys(map[string]crypto.Signer{"r3": key("rsa3"), "r4": key("rsa4")})
+	wantReason(t, v, sign(t, jwt.SigningMethodRS256, key("rsa4"), "r4", p.claims(clk.now())), ReasonTokenSignatureKeyNotFound)
+	clk.add(2 * time.Minute)
+	wantOK(t, v, sign(t, jwt.SigningMethodRS256, key("rsa4"), "r4", p.claims(clk.now())))
+	if got := p.jwks.Load(); got != 5 {
+		t.Fatalf("jwks fetched %d times, want 5", got)
+	}
+}

@@ -74,10 +74,12 @@
 //
 // When the backing store fails (Redis unreachable, Local full), the methods return the
 // error and the policy decides. The recommended behaviour is to fail open (admit the call)
-// and log, which FailOpen does, logging at most once per interval. Give the Redis client
-// used here short timeouts: go-redis's defaults retry a refused dial 5 times, 100 ms
-// apart, which would add half a second to every request while Redis is down (e.g.
-// DialTimeout 250ms, ReadTimeout and WriteTimeout 100ms, DialerRetries 1, MaxRetries 1).
+// and log, which FailOpen does, logging at most once per interval. In front of Redis, a
+// Breaker does better: after a failure it counts on this node (Local) for a growing
+// backoff instead of trying Redis on every call, and goes back to Redis once a background
+// probe succeeds. NewShared assembles the three (Redis behind a Breaker behind FailOpen)
+// with a Redis client whose timeouts are bounded: go-redis's defaults retry a refused
+// dial 5 times, 100 ms apart.
 package ratelimit
 
 import (
