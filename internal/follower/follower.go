@@ -51,8 +51,8 @@ type Follower struct {
 	timeout time.Duration
 	name    string
 
-	mu       sync.Mutex
-	subs     []*subscription
+	mu   sync.Mutex
+	subs []*subscription
 	// stepping is the step in flight, if any: steps run one at a time, so
 	// a subscriber's Apply is never concurrent.
 	stepping *step

@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/follower"
+	"github.com/tollgate/tollgate/internal/keyring"
 )
 
 // Source is where a gateway on its own (without a node's follower) builds
