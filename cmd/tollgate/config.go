@@ -16,65 +16,16 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
+
+	tgserver "github.com/tollgate/tollgate/internal/server"
+	"github.com/tollgate/tollgate/internal/urlredact"
 )
 
-// serveConfig is everything `tollgate serve` is configured with. It is
-// built by loadServeConfig from flags, TOLLGATE_* environment variables and
-// a YAML file, in that order of precedence, then defaults.
-type serveConfig struct {
-	// Listener addresses (host:port). An empty address turns the listener off.
-	GatewayAddr    string
-	ManagementAddr string
-	PortalAddr     string
-	IdentityAddr   string
-
-	DataDir string
-	// Database is a URL: sqlite://PATH, postgres://... or postgresql://...
-	Database string
-
-	MasterKeyFile string
-	// MasterKey and AdminKey come only from the environment
-	// (TOLLGATE_MASTER_KEY, TOLLGATE_ADMIN_KEY): secrets do not belong in
-	// argv or in a config file that gets committed.
-	MasterKey string
-	AdminKey  string
-
-	// Externally visible base URLs (behind a proxy); empty means "derive
-	// from the listener address".
-	PublicURLGateway    string
-	PublicURLManagement string
-	PublicURLPortal     string
-	PublicURLIdentity   string
-
-	GatewayTLSCert string
-	GatewayTLSKey  string
-
-	NoDefaults      bool
-	ShutdownTimeout time.Duration
-	LogLevel        string // debug, info, warn, error
-	LogFormat       string // text, json
-	// Redis is host:port of a Redis shared by the nodes; empty means
-	// counters stay in process.
-	Redis string
-
-	// The identity provider's token lifetimes and signing keys.
-	AccessTokenLifetime  time.Duration
-	RefreshTokenLifetime time.Duration
-	SigningAlg           string
-	SigningKeyRotation   time.Duration
-	// KeyRefresh is how often validate-jwt refreshes OpenID providers' keys.
-	KeyRefresh time.Duration
-
-	// ConfigFile is the YAML file that was read, if any.
-	ConfigFile string
-}
-
-// SQLitePath returns the database file of a sqlite:// database URL, and
-// false for other schemes.
-func (c serveConfig) SQLitePath() (string, bool) {
-	p, ok := strings.CutPrefix(c.Database, "sqlite://")
-	return p, ok
-}
+// serveConfig is everything `tollgate serve` is configured with (the
+// server package's Config). It is built by loadServeConfig from flags,
+// TOLLGATE_* environment variables and a YAML file, in that order of
+// precedence, then defaults.
+type serveConfig = tgserver.Config
 
 // configKey describes one serve setting in all its forms.
 type configKey struct {
@@ -237,7 +188,7 @@ func serveKeys() []configKey {
 			set: func(c *serveConfig, v value) error {
 				if strings.HasPrefix(v.raw, "redis://") || strings.HasPrefix(v.raw, "rediss://") {
 					if _, err := redis.ParseURL(v.raw); err != nil {
-						return fmt.Errorf("%q is not a Redis URL: %s", redactURL(v.raw), strings.ReplaceAll(err.Error(), v.raw, redactURL(v.raw)))
+						return fmt.Errorf("%q is not a Redis URL: %s", urlredact.URL(v.raw), strings.ReplaceAll(err.Error(), v.raw, urlredact.URL(v.raw)))
 					}
 					c.Redis = v.raw
 					return nil
@@ -288,7 +239,7 @@ func positiveDuration(field func(*serveConfig) *time.Duration) func(*serveConfig
 func checkDatabaseURL(s string) error {
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
-		return fmt.Errorf("%q is not a database URL (sqlite://PATH or postgres://...)", redactURL(s))
+		return fmt.Errorf("%q is not a database URL (sqlite://PATH or postgres://...)", urlredact.URL(s))
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite":
@@ -297,26 +248,12 @@ func checkDatabaseURL(s string) error {
 		}
 	case "postgres", "postgresql":
 		if _, err := url.Parse(s); err != nil {
-			return fmt.Errorf("%q is not a valid PostgreSQL URL", redactURL(s))
+			return fmt.Errorf("%q is not a valid PostgreSQL URL", urlredact.URL(s))
 		}
 	default:
 		return fmt.Errorf("unsupported database scheme %q (use sqlite, postgres or postgresql)", scheme)
 	}
 	return nil
-}
-
-// redactURL hides a password in a URL so it can go into an error message.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	// Unparsable: hide whatever stands between the scheme and the last '@'.
-	if i := strings.Index(s, "://"); i >= 0 {
-		if j := strings.LastIndexByte(s, '@'); j > i+3 {
-			return s[:i+3] + "xxxxx" + s[j:]
-		}
-	}
-	return s
 }
 
 // flagValue records a flag's raw text and whether it was given.

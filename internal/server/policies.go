@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // in Redis when the nodes share one. Redis calls fail fast and, while Redis
 // is down, requests are let through (logged once a minute) rather than
 // refused: a counter outage should not become an API outage.
-func newLimiter(cfg serveConfig, log *slog.Logger) (ratelimit.Limiter, func()) {
+func newLimiter(cfg Config, log *slog.Logger) (ratelimit.Limiter, func()) {
 	if cfg.Redis == "" {
 		l := ratelimit.NewLocal(ratelimit.LocalOptions{})
 		return l, func() { l.Close() }
