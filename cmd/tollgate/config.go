@@ -83,7 +83,7 @@ func serveKeys() []configKey {
 			}
 			u, err := url.Parse(v.raw)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return fmt.Errorf("%q is not an absolute http or https URL", v.raw)
+				return fmt.Errorf("%q is not an absolute http or https URL", urlredact.URL(v.raw))
 			}
 			*field(c) = strings.TrimRight(v.raw, "/")
 			return nil
@@ -188,7 +188,7 @@ func serveKeys() []configKey {
 			set: func(c *serveConfig, v value) error {
 				if strings.HasPrefix(v.raw, "redis://") || strings.HasPrefix(v.raw, "rediss://") {
 					if _, err := redis.ParseURL(v.raw); err != nil {
-						return fmt.Errorf("%q is not a Redis URL: %s", urlredact.URL(v.raw), strings.ReplaceAll(err.Error(), v.raw, urlredact.URL(v.raw)))
+						return fmt.Errorf("%q is not a Redis URL: %w", urlredact.URL(v.raw), urlredact.Error(err, v.raw))
 					}
 					c.Redis = v.raw
 					return nil

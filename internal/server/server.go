@@ -113,7 +113,8 @@ func openStore(ctx context.Context, dbURL string, log *slog.Logger) (store.Store
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
 		st, err := postgres.Open(ctx, dbURL, postgres.WithLogger(log))
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", urlredact.URL(dbURL), err)
+			// The driver's errors may quote the URL or its parameters.
+			return nil, fmt.Errorf("database %s: %w", urlredact.URL(dbURL), urlredact.Error(err, dbURL))
 		}
 		return st, nil
 	}

@@ -95,3 +95,56 @@ func params(s string) string {
 		return m
 	})
 }
+
+// Error returns err with every credential of the URL raw (as URL hides
+// them) replaced by Mask in its message, for errors of libraries that
+// quote the URL or its parts (a driver's parse error). errors.Is and
+// errors.As still see err.
+func Error(err error, raw string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	masked := strings.ReplaceAll(msg, raw, URL(raw))
+	for _, s := range secrets(raw) {
+		masked = strings.ReplaceAll(masked, s, Mask)
+	}
+	if masked == msg {
+		return err
+	}
+	return &maskedError{msg: masked, err: err}
+}
+
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.err }
+
+// secrets are the credential values in raw, as written and unescaped.
+func secrets(raw string) []string {
+	var out []string
+	add := func(vs ...string) {
+		for _, v := range vs {
+			if len(v) >= 3 && v != Mask {
+				out = append(out, v)
+			}
+		}
+	}
+	if m := userInfo.FindString(raw); m != "" {
+		info := strings.TrimSuffix(strings.TrimPrefix(m, "://"), "@")
+		if _, pw, ok := strings.Cut(info, ":"); ok {
+			un, _ := url.PathUnescape(pw)
+			add(pw, un)
+		}
+	}
+	for _, m := range param.FindAllStringSubmatch(raw, -1) {
+		if Secret(m[1]) {
+			un, _ := url.QueryUnescape(m[2])
+			add(m[2], strings.Trim(m[2], "'"), un)
+		}
+	}
+	return out
+}

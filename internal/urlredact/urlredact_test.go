@@ -1,6 +1,8 @@
 package urlredact_test
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode"
@@ -60,4 +62,25 @@ func FuzzURL(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestError(t *testing.T) {
+	raw := "postgres://u:p%40ss-word@h/d?sslpassword='q w'&password=s3cret-param"
+	base := errors.New("cannot parse " + raw + ": bad; password is s3cret-param, ssl password q w, user password p@ss-word")
+	err := urlredact.Error(fmt.Errorf("open: %w", base), raw)
+	for _, leak := range []string{"s3cret-param", "p@ss-word", "p%40ss-word", "q w"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("Error leaks %q: %v", leak, err)
+		}
+	}
+	if !errors.Is(err, base) {
+		t.Error("errors.Is does not find the original error")
+	}
+	if urlredact.Error(nil, raw) != nil {
+		t.Error("Error(nil) is not nil")
+	}
+	plain := errors.New("connection refused")
+	if urlredact.Error(plain, raw) != plain {
+		t.Error("an error without secrets was wrapped")
+	}
 }
