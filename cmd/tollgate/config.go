@@ -184,6 +184,36 @@ func serveKeys() []configKey {
 			set: enum(func(c *serveConfig) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{name: "log-format", kind: kindEnum, def: "text", usage: "log `format`: text or json",
 			set: enum(func(c *serveConfig) *string { return &c.LogFormat }, "text", "json")},
+		{name: "read-header-timeout", kind: kindDuration, usage: "how long a client may take to send a request's headers, on every listener (`duration`, default 10s)",
+			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.ReadHeader })},
+		{name: "idle-timeout", kind: kindDuration, usage: "how long a kept-alive connection may wait for its next request, on every listener (`duration`, default 2m)",
+			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.Idle })},
+		{name: "body-timeout", kind: kindDuration, usage: "how long a request's body may take to arrive on the management, identity and portal listeners (`duration`, default 30s)",
+			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.Body })},
+		{name: "gateway-body-timeout", kind: kindDuration, usage: "the gateway's allowance for a request body before --gateway-body-min-rate counts (`duration`, default 30s)",
+			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.GatewayBody })},
+		{name: "gateway-body-min-rate", kind: kindString, usage: "slowest request body the gateway waits for, in `bytes` per second (e.g. 16384, 16KiB, 1MiB; default 16KiB; off: --gateway-body-timeout bounds the whole body)",
+			set: func(c *serveConfig, v value) error {
+				switch {
+				case v.raw == "":
+					return nil
+				case strings.EqualFold(v.raw, "off"):
+					c.Timeouts.GatewayBodyMinRate = -1
+					return nil
+				}
+				num, mult := v.raw, int64(1)
+				for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20} {
+					if n, ok := strings.CutSuffix(v.raw, suffix); ok {
+						num, mult = n, m
+					}
+				}
+				n, err := strconv.ParseInt(num, 10, 64)
+				if err != nil || n <= 0 || n > 1<<40/mult {
+					return fmt.Errorf("%q is not a positive number of bytes per second (e.g. 16384, 16KiB, 1MiB, or off)", v.raw)
+				}
+				c.Timeouts.GatewayBodyMinRate = n * mult
+				return nil
+			}},
 		{name: "redis", kind: kindString, usage: "Redis shared by the nodes for counters (optional): `host:port`, or redis://[user:password@]host:port/db (rediss:// for TLS)",
 			set: func(c *serveConfig, v value) error {
 				if strings.HasPrefix(v.raw, "redis://") || strings.HasPrefix(v.raw, "rediss://") {
@@ -219,6 +249,18 @@ func parseAddr(s string, allowOff bool) (string, error) {
 		return "", fmt.Errorf("%q has a bad port (0-65535)", s)
 	}
 	return s, nil
+}
+
+// optionalDuration sets a duration that must be above zero, or leaves it
+// zero (the server's default) when not given.
+func optionalDuration(field func(*serveConfig) *time.Duration) func(*serveConfig, value) error {
+	set := positiveDuration(field)
+	return func(c *serveConfig, v value) error {
+		if v.raw == "" {
+			return nil
+		}
+		return set(c, v)
+	}
 }
 
 // positiveDuration sets a duration that must be above zero.

@@ -56,6 +56,7 @@ type Server struct {
 	gateway   *gateway.Gateway
 	mgmt      *management.Server
 	adminKey  string
+	timeouts  ListenerTimeouts
 	listeners []*listener
 	// URLs are the base URLs of the listeners that are on, by name.
 	urls      map[string]string
@@ -208,7 +209,7 @@ func loadAdminKey(cfg Config) (key, path string, err error) {
 func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error) {
 	logOut := newLogWriter(out, 100*time.Millisecond)
 	log := newLogger(cfg, logOut)
-	s := &Server{cfg: cfg, log: log, urls: map[string]string{}}
+	s := &Server{cfg: cfg, log: log, urls: map[string]string{}, timeouts: cfg.Timeouts.withDefaults()}
 	s.closers = append(s.closers, logOut.Close)
 	if err := checkDataDir(cfg.DataDir); err != nil {
 		logOut.Close()
@@ -396,8 +397,8 @@ func (s *Server) bind() error {
 		}
 		l := &listener{name: sp.name, ln: ln, done: make(chan error, 1)}
 		l.srv = &http.Server{
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
+			ReadHeaderTimeout: s.timeouts.ReadHeader,
+			IdleTimeout:       s.timeouts.Idle,
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
@@ -427,7 +428,13 @@ func (s *Server) bind() error {
 // serve starts serving every bound listener with its handler.
 func (s *Server) serve(handlers map[string]http.Handler) {
 	for _, l := range s.listeners {
-		l.srv.Handler = handlers[l.name]
+		// Bodies are bounded here rather than with ReadTimeout, which
+		// would also bound the time to answer (a slow backend).
+		if l.name == "gateway" {
+			l.srv.Handler = bodyDeadline(handlers[l.name], s.timeouts.GatewayBody, s.timeouts.GatewayBodyMinRate)
+		} else {
+			l.srv.Handler = bodyDeadline(handlers[l.name], s.timeouts.Body, 0)
+		}
 		go func(l *listener) {
 			var err error
 			if l.tls {
