@@ -454,7 +454,7 @@ func (s *Server) printBanner(ctx context.Context, out io.Writer, adminKeyPath st
 	fmt.Fprintf(out, "Tollgate %s is up.\n", Version())
 	for _, name := range []string{"gateway", "management", "identity"} {
 		if u, ok := s.urls[name]; ok {
-			fmt.Fprintf(out, "  %-11s %s\n", name, u)
+			fmt.Fprintf(out, "  %-11s %s\n", name, urlredact.URL(u))
 		}
 	}
 	if s.cfg.PortalAddr != "" {
