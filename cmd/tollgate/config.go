@@ -16,68 +16,16 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
+
+	tgserver "github.com/tollgate/tollgate/internal/server"
+	"github.com/tollgate/tollgate/internal/urlredact"
 )
 
-// serveConfig is everything `tollgate serve` is configured with. It is
-// built by loadServeConfig from flags, TOLLGATE_* environment variables and
-// a YAML file, in that order of precedence, then defaults.
-type serveConfig struct {
-	// Listener addresses (host:port). An empty address turns the listener off.
-	GatewayAddr    string
-	ManagementAddr string
-	PortalAddr     string
-	IdentityAddr   string
-
-	DataDir string
-	// Database is a URL: sqlite://PATH, postgres://... or postgresql://...
-	Database string
-
-	MasterKeyFile string
-	// MasterKey and AdminKey come only from the environment
-	// (TOLLGATE_MASTER_KEY, TOLLGATE_ADMIN_KEY): secrets do not belong in
-	// argv or in a config file that gets committed.
-	MasterKey string
-	AdminKey  string
-
-	// Externally visible base URLs (behind a proxy); empty means "derive
-	// from the listener address".
-	PublicURLGateway    string
-	PublicURLManagement string
-	PublicURLPortal     string
-	PublicURLIdentity   string
-
-	GatewayTLSCert string
-	GatewayTLSKey  string
-
-	NoDefaults      bool
-	ShutdownTimeout time.Duration
-	LogLevel        string // debug, info, warn, error
-	LogFormat       string // text, json
-	// Redis is host:port of a Redis shared by the nodes; empty means
-	// counters stay in process.
-	Redis string
-
-	// The identity provider's token lifetimes and signing keys.
-	AccessTokenLifetime  time.Duration
-	RefreshTokenLifetime time.Duration
-	SigningAlg           string
-	SigningKeyRotation   time.Duration
-	// KeyRefresh is how often validate-jwt refreshes OpenID providers' keys.
-	KeyRefresh time.Duration
-	// KidRefetch is how old the last fetch of a provider's keys must be
-	// before a token with an unknown kid refetches them.
-	KidRefetch time.Duration
-
-	// ConfigFile is the YAML file that was read, if any.
-	ConfigFile string
-}
-
-// SQLitePath returns the database file of a sqlite:// database URL, and
-// false for other schemes.
-func (c serveConfig) SQLitePath() (string, bool) {
-	p, ok := strings.CutPrefix(c.Database, "sqlite://")
-	return p, ok
-}
+// serveConfig is everything `tollgate serve` is configured with (the
+// server package's Config). It is built by loadServeConfig from flags,
+// TOLLGATE_* environment variables and a YAML file, in that order of
+// precedence, then defaults.
+type serveConfig = tgserver.Config
 
 // configKey describes one serve setting in all its forms.
 type configKey struct {
@@ -135,7 +83,7 @@ func serveKeys() []configKey {
 			}
 			u, err := url.Parse(v.raw)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return fmt.Errorf("%q is not an absolute http or https URL", v.raw)
+				return fmt.Errorf("%q is not an absolute http or https URL", urlredact.URL(v.raw))
 			}
 			*field(c) = strings.TrimRight(v.raw, "/")
 			return nil
@@ -238,11 +186,41 @@ func serveKeys() []configKey {
 			set: enum(func(c *serveConfig) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{name: "log-format", kind: kindEnum, def: "text", usage: "log `format`: text or json",
 			set: enum(func(c *serveConfig) *string { return &c.LogFormat }, "text", "json")},
+		{name: "read-header-timeout", kind: kindDuration, usage: "how long a client may take to send a request's headers, on every listener (`duration`, default 10s)",
+			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.ReadHeader })},
+		{name: "idle-timeout", kind: kindDuration, usage: "how long a kept-alive connection may wait for its next request, on every listener (`duration`, default 2m)",
+			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.Idle })},
+		{name: "body-timeout", kind: kindDuration, usage: "how long a request's body may take to arrive on the management, identity and portal listeners (`duration`, default 30s)",
+			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.Body })},
+		{name: "gateway-body-timeout", kind: kindDuration, usage: "the gateway's allowance for a request body before --gateway-body-min-rate counts (`duration`, default 30s)",
+			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.GatewayBody })},
+		{name: "gateway-body-min-rate", kind: kindString, usage: "slowest request body the gateway waits for, in `bytes` per second (e.g. 16384, 16KiB, 1MiB; default 16KiB; off: --gateway-body-timeout bounds the whole body)",
+			set: func(c *serveConfig, v value) error {
+				switch {
+				case v.raw == "":
+					return nil
+				case strings.EqualFold(v.raw, "off"):
+					c.Timeouts.GatewayBodyMinRate = -1
+					return nil
+				}
+				num, mult := v.raw, int64(1)
+				for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20} {
+					if n, ok := strings.CutSuffix(v.raw, suffix); ok {
+						num, mult = n, m
+					}
+				}
+				n, err := strconv.ParseInt(num, 10, 64)
+				if err != nil || n <= 0 || n > 1<<40/mult {
+					return fmt.Errorf("%q is not a positive number of bytes per second (e.g. 16384, 16KiB, 1MiB, or off)", v.raw)
+				}
+				c.Timeouts.GatewayBodyMinRate = n * mult
+				return nil
+			}},
 		{name: "redis", kind: kindString, usage: "Redis shared by the nodes for counters (optional): `host:port`, or redis://[user:password@]host:port/db (rediss:// for TLS)",
 			set: func(c *serveConfig, v value) error {
 				if strings.HasPrefix(v.raw, "redis://") || strings.HasPrefix(v.raw, "rediss://") {
 					if _, err := redis.ParseURL(v.raw); err != nil {
-						return fmt.Errorf("%q is not a Redis URL: %s", redactURL(v.raw), strings.ReplaceAll(err.Error(), v.raw, redactURL(v.raw)))
+						return fmt.Errorf("%q is not a Redis URL: %w", urlredact.URL(v.raw), urlredact.Error(err, v.raw))
 					}
 					c.Redis = v.raw
 					return nil
@@ -275,6 +253,18 @@ func parseAddr(s string, allowOff bool) (string, error) {
 	return s, nil
 }
 
+// optionalDuration sets a duration that must be above zero, or leaves it
+// zero (the server's default) when not given.
+func optionalDuration(field func(*serveConfig) *time.Duration) func(*serveConfig, value) error {
+	set := positiveDuration(field)
+	return func(c *serveConfig, v value) error {
+		if v.raw == "" {
+			return nil
+		}
+		return set(c, v)
+	}
+}
+
 // positiveDuration sets a duration that must be above zero.
 func positiveDuration(field func(*serveConfig) *time.Duration) func(*serveConfig, value) error {
 	return func(c *serveConfig, v value) error {
@@ -293,7 +283,7 @@ func positiveDuration(field func(*serveConfig) *time.Duration) func(*serveConfig
 func checkDatabaseURL(s string) error {
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
-		return fmt.Errorf("%q is not a database URL (sqlite://PATH or postgres://...)", redactURL(s))
+		return fmt.Errorf("%q is not a database URL (sqlite://PATH or postgres://...)", urlredact.URL(s))
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite":
@@ -302,26 +292,12 @@ func checkDatabaseURL(s string) error {
 		}
 	case "postgres", "postgresql":
 		if _, err := url.Parse(s); err != nil {
-			return fmt.Errorf("%q is not a valid PostgreSQL URL", redactURL(s))
+			return fmt.Errorf("%q is not a valid PostgreSQL URL", urlredact.URL(s))
 		}
 	default:
 		return fmt.Errorf("unsupported database scheme %q (use sqlite, postgres or postgresql)", scheme)
 	}
 	return nil
-}
-
-// redactURL hides a password in a URL so it can go into an error message.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	// Unparsable: hide whatever stands between the scheme and the last '@'.
-	if i := strings.Index(s, "://"); i >= 0 {
-		if j := strings.LastIndexByte(s, '@'); j > i+3 {
-			return s[:i+3] + "xxxxx" + s[j:]
-		}
-	}
-	return s
 }
 
 // flagValue records a flag's raw text and whether it was given.

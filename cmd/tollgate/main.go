@@ -15,6 +15,8 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+
+	tgserver "github.com/tollgate/tollgate/internal/server"
 )
 
 const usageText = `Usage: tollgate VERB [flags] [args]
@@ -145,7 +147,7 @@ var errReported = errors.New("failed (reported above)")
 // runVersion prints the module version, the VCS revision when the binary
 // was built from a checkout, and the Go version.
 func runVersion(w io.Writer) error {
-	version, commit, modified := versionString(), "", false
+	version, commit, modified := tgserver.Version(), "", false
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			switch s.Key {

@@ -14,8 +14,34 @@ import (
 	"testing"
 	"time"
 
+	tgserver "github.com/tollgate/tollgate/internal/server"
 	"github.com/tollgate/tollgate/internal/store/storetest"
 )
+
+// server is a test's handle on a running Tollgate.
+type server struct {
+	*tgserver.Server
+	cfg      serveConfig
+	urls     map[string]string
+	adminKey string
+}
+
+// startServer starts Tollgate as `tollgate serve` does.
+func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (*server, error) {
+	s, err := tgserver.Start(ctx, cfg, out)
+	if err != nil {
+		return nil, err
+	}
+	urls := map[string]string{}
+	for _, name := range []string{"gateway", "management", "identity"} {
+		if u, ok := s.URL(name); ok {
+			urls[name] = u
+		}
+	}
+	return &server{Server: s, cfg: cfg, urls: urls, adminKey: s.AdminKey()}, nil
+}
+
+func (s *server) shutdown() error { return s.Shutdown() }
 
 // testServer starts Tollgate in process on free ports with its data in dir.
 func testServer(t *testing.T, dir string, extra ...string) (*server, *syncBuffer) {

@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/tollgate/tollgate/internal/follower"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -112,6 +114,53 @@ func (w *indexWriter) shard(k keyHash) map[keyHash]*subEntry {
 
 func (w *indexWriter) set(k keyHash, e *subEntry) { w.shard(k)[k] = e }
 func (w *indexWriter) del(k keyHash)              { delete(w.shard(k), k) }
+
+// Apply brings the served snapshot to the change's version: a full change
+// builds a new configuration (reusing the previous snapshot's compiled
+// policies where a PolicyRecompiler can), an incremental one rebuilds only
+// what depends on what changed. On error the served snapshot stays and the
+// next change must be full. It is the gateway's follower.Subscriber side;
+// the follower never calls it concurrently. c.Records are shared with other
+// subscribers and are not modified.
+func (g *Gateway) Apply(ctx context.Context, c follower.Change) error {
+	start := time.Now()
+	cfg := g.cfg
+	// Until this build succeeds there is no configuration to start from:
+	// apply changes cfg in place, and a failure leaves it half-changed.
+	g.cfg = nil
+	if c.Full {
+		var reuse Policies
+		if cur := g.snap.Load(); cur != nil {
+			reuse = cur.policies
+		}
+		cfg = newConfig()
+		cfg.reuse = reuse
+	} else if cfg == nil || cfg.version != c.From {
+		have := int64(-1)
+		if cfg != nil {
+			have = cfg.version
+		}
+		return fmt.Errorf("gateway: change from version %d, but the gateway holds version %d", c.From, have)
+	}
+	full := cfg.fresh
+	s, err := cfg.apply(ctx, c.Records, c.Deleted, c.To, g.compiler)
+	if err != nil {
+		return fmt.Errorf("build snapshot of version %d: %w", c.To, err)
+	}
+	g.cfg = cfg
+	for {
+		cur := g.snap.Load()
+		if cur != nil && cur.version >= s.version {
+			break // never go back
+		}
+		if g.snap.CompareAndSwap(cur, s) {
+			g.log.Info("gateway configuration loaded", "version", s.version,
+				"apis", len(s.apis), "records", len(c.Records)+len(c.Deleted), "full", full, "took", time.Since(start))
+			break
+		}
+	}
+	return nil
+}
 
 // delta is what one build must redo.
 type delta struct {
@@ -366,9 +415,6 @@ func (c *config) add(rec *store.Record, d *delta) error {
 		d.policies = true
 		return nil
 	}
-	// Decoded: let the body go now rather than at the end of the build (at
-	// 200,000 records this is most of a full rebuild's peak memory).
-	rec.Body = nil
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/tollgate/tollgate/internal/urlredact"
 )
 
 // KeySetsOptions configure a KeySets cache; zero values take the defaults.
@@ -102,7 +103,7 @@ func (ks *KeySets) get(discoveryURL string) *keySet {
 		s.touch()
 		return s
 	}
-	s := newKeySet(discoveryURL, ks.opts, func(ctx context.Context) ([]jose.JSONWebKey, string, error) {
+	s := newKeySet(urlredact.URL(discoveryURL), ks.opts, func(ctx context.Context) ([]jose.JSONWebKey, string, error) {
 		return ks.fetch(ctx, discoveryURL)
 	})
 	s.touch()
@@ -149,27 +150,27 @@ func (ks *KeySets) fetch(ctx context.Context, discoveryURL string) ([]jose.JSONW
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := ks.getJSON(ctx, discoveryURL, &doc); err != nil {
-		return nil, "", fmt.Errorf("openid configuration: %w", err)
+		return nil, "", fmt.Errorf("openid configuration: %w", urlredact.Error(err, discoveryURL))
 	}
 	u, err := url.Parse(doc.JWKSURI)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, "", fmt.Errorf("openid configuration %s: jwks_uri %q is not an absolute http(s) URL", discoveryURL, doc.JWKSURI)
+		return nil, "", fmt.Errorf("openid configuration %s: jwks_uri %q is not an absolute http(s) URL", urlredact.URL(discoveryURL), urlredact.URL(doc.JWKSURI))
 	}
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := ks.getJSON(ctx, doc.JWKSURI, &set); err != nil {
-		return nil, "", fmt.Errorf("jwks: %w", err)
+		return nil, "", fmt.Errorf("jwks: %w", urlredact.Error(err, doc.JWKSURI))
 	}
 	if len(set.Keys) > maxKeys {
-		return nil, "", fmt.Errorf("jwks %s: %d keys, at most %d", doc.JWKSURI, len(set.Keys), maxKeys)
+		return nil, "", fmt.Errorf("jwks %s: %d keys, at most %d", urlredact.URL(doc.JWKSURI), len(set.Keys), maxKeys)
 	}
 	keys := make([]jose.JSONWebKey, 0, len(set.Keys))
 	for _, raw := range set.Keys {
 		var k jose.JSONWebKey
 		// One key we cannot read (a new key type) must not hide the others.
 		if err := k.UnmarshalJSON(raw); err != nil {
-			ks.opts.Logger.Warn("jwtvalidate: skipping unreadable key", "jwks", doc.JWKSURI, "err", err)
+			ks.opts.Logger.Warn("jwtvalidate: skipping unreadable key", "jwks", urlredact.URL(doc.JWKSURI), "err", err)
 			continue
 		}
 		keys = append(keys, k)

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // while Redis is down, each node counts on its own (a circuit breaker skips
 // Redis until it answers again): a counter outage should not become an API
 // outage, nor cost every call a dial.
-func newLimiter(cfg serveConfig, log *slog.Logger) (ratelimit.Limiter, func()) {
+func newLimiter(cfg Config, log *slog.Logger) (ratelimit.Limiter, func()) {
 	if cfg.Redis == "" {
 		l := ratelimit.NewLocal(ratelimit.LocalOptions{})
 		return l, func() { l.Close() }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -96,6 +96,6 @@ func createDefaults(ctx context.Context, st store.Store, m *management.Server) (
 
 // defaultStarterKey returns the administrator's Starter key, for the
 // first-start banner.
-func (s *server) defaultStarterKey(ctx context.Context) (string, error) {
+func (s *Server) defaultStarterKey(ctx context.Context) (string, error) {
 	return s.mgmt.Secret(ctx, "/subscriptions/admin-starter", "primaryKey")
 }
