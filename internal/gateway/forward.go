@@ -7,9 +7,9 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/resource"
 )
 
@@ -35,33 +35,6 @@ func NewTransport() *http.Transport {
 		MaxResponseHeaderBytes: 1 << 20,
 		ReadBufferSize:         32 << 10,
 		WriteBufferSize:        32 << 10,
-	}
-}
-
-// hopHeaders are removed in both directions (RFC 9110 section 7.6.1),
-// together with the headers the Connection header names.
-var hopHeaders = []string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-}
-
-func removeHopHeaders(h http.Header) {
-	for _, v := range h["Connection"] {
-		for _, name := range strings.Split(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				h.Del(name)
-			}
-		}
-	}
-	for _, name := range hopHeaders {
-		delete(h, name)
 	}
 }
 
@@ -117,7 +90,7 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 		}
 		return nil, g.backendFailed(c, &BackendError{Timeout: timedOut, Err: err})
 	}
-	removeHopHeaders(resp.Header)
+	apicall.RemoveHopHeaders(resp.Header)
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }
@@ -154,7 +127,7 @@ func (g *Gateway) outboundRequest(ctx context.Context, c *Call, r *http.Request)
 	if out.Header == nil {
 		out.Header = http.Header{}
 	}
-	removeHopHeaders(out.Header)
+	apicall.RemoveHopHeaders(out.Header)
 	if c.API != nil && c.API.SubscriptionKeyParameterNames != nil {
 		out.Header.Del(c.API.SubscriptionKeyParameterNames.Header)
 	}
@@ -187,51 +160,4 @@ func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
 	return err
-}
-
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// CopyResponse writes a backend response to w: status, headers (minus
-// hop-by-hop ones), the body streamed (flushed after every chunk when the
-// length is unknown or it is an event stream, so streaming responses reach
-// the client as they are produced), and trailers. It closes resp.Body and
-// returns the bytes copied and the first read or write error.
-func CopyResponse(w http.ResponseWriter, resp *http.Response) (int64, error) {
-	defer resp.Body.Close()
-	removeHopHeaders(resp.Header)
-	h := w.Header()
-	for k, vv := range resp.Header {
-		h[k] = vv
-	}
-	w.WriteHeader(resp.StatusCode)
-
-	stream := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
-	rc := http.NewResponseController(w)
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		nr, rerr := resp.Body.Read(buf)
-		if nr > 0 {
-			nw, werr := w.Write(buf[:nr])
-			n += int64(nw)
-			if werr != nil {
-				return n, werr
-			}
-			if stream {
-				_ = rc.Flush()
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
-	for k, vv := range resp.Trailer {
-		h[http.TrailerPrefix+k] = vv
-	}
-	return n, nil
 }

@@ -3,51 +3,20 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"sync/atomic"
 	"time"
-)
 
-// Messages of the gateway's built-in errors (REFERENCE.md).
-const (
-	MsgResourceNotFound  = "Resource not found"
-	MsgOperationNotFound = "Unable to match incoming request to an operation."
-	MsgKeyMissing        = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."
-	MsgKeyInvalid        = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
-	MsgBackendFailure    = "Backend service could not be reached."
-	MsgBackendTimeout    = "Backend service did not respond in time."
-)
-
-// Reasons, as context.LastError.Reason and in the access log.
-const (
-	ReasonOperationNotFound        = "OperationNotFound"
-	ReasonSubscriptionKeyNotFound  = "SubscriptionKeyNotFound"
-	ReasonSubscriptionKeyInvalid   = "SubscriptionKeyInvalid"
-	ReasonBackendConnectionFailure = "BackendConnectionFailure"
-	ReasonBackendTimeout           = "Timeout"
+	"github.com/tollgate/tollgate/internal/apicall"
 )
 
 // RequestIDHeader carries the request id on every response.
 const RequestIDHeader = "X-Request-Id"
-
-// WriteError writes the gateway's error body, as APIM's:
-// {"statusCode": 404, "message": "Resource not found"}.
-func WriteError(w http.ResponseWriter, status int, message string) {
-	msg, _ := json.Marshal(message)
-	body := `{"statusCode": ` + strconv.Itoa(status) + `, "message": ` + string(msg) + `}`
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-}
 
 // ServeHTTP serves one request: route, check the subscription, run the
 // pipeline, log.
@@ -80,7 +49,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reason = "Panic"
 			g.log.Error("gateway request panicked", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !rw.wroteHeader {
-				WriteError(rw, http.StatusInternalServerError, "Internal server error. Request id: "+id)
+				apicall.WriteError(rw, http.StatusInternalServerError, "Internal server error. Request id: "+id)
 			}
 		}
 		g.accessLog(r, rw, in, &m, c, id, reason, start)
@@ -92,7 +61,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := g.snap.Load()
 	if s == nil {
 		reason = "NotLoaded"
-		WriteError(rw, http.StatusServiceUnavailable, "Gateway configuration is not loaded yet.")
+		apicall.WriteError(rw, http.StatusServiceUnavailable, "Gateway configuration is not loaded yet.")
 		return
 	}
 	var pipeline Pipeline
@@ -100,10 +69,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch outcome {
 	case outcomeBadPath:
 		reason = "InvalidPath"
-		WriteError(rw, http.StatusBadRequest, "Invalid request path.")
+		apicall.WriteError(rw, http.StatusBadRequest, "Invalid request path.")
 		return
 	case outcomeNoAPI:
-		WriteError(rw, http.StatusNotFound, MsgResourceNotFound)
+		apicall.WriteError(rw, http.StatusNotFound, MsgResourceNotFound)
 		return
 	}
 	// A CORS preflight for an API with a cors policy is answered by that
@@ -114,18 +83,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if pipeline == nil && outcome == outcomeNoOperation {
 		reason = ReasonOperationNotFound
-		WriteError(rw, http.StatusNotFound, MsgOperationNotFound)
+		apicall.WriteError(rw, http.StatusNotFound, MsgOperationNotFound)
 		return
 	}
 	if pipeline == nil {
 		switch s.admit(r, g.hasher, &m) {
 		case outcomeKeyMissing:
 			reason = ReasonSubscriptionKeyNotFound
-			WriteError(rw, http.StatusUnauthorized, MsgKeyMissing)
+			apicall.WriteError(rw, http.StatusUnauthorized, MsgKeyMissing)
 			return
 		case outcomeKeyInvalid:
 			reason = ReasonSubscriptionKeyInvalid
-			WriteError(rw, http.StatusUnauthorized, MsgKeyInvalid)
+			apicall.WriteError(rw, http.StatusUnauthorized, MsgKeyInvalid)
 			return
 		}
 	}
@@ -171,7 +140,7 @@ func (g *Gateway) serveDefault(w http.ResponseWriter, r *http.Request, c *Call) 
 	if err != nil {
 		return WriteBackendError(w, r, err)
 	}
-	if _, err := CopyResponse(w, resp); err != nil {
+	if _, err := apicall.CopyResponse(w, resp); err != nil {
 		if r.Context().Err() != nil {
 			return reasonClientClosed
 		}
@@ -196,10 +165,10 @@ func WriteBackendError(w http.ResponseWriter, r *http.Request, err error) string
 	}
 	var be *BackendError
 	if errors.As(err, &be) && be.Timeout {
-		WriteError(w, http.StatusGatewayTimeout, MsgBackendTimeout)
+		apicall.WriteError(w, http.StatusGatewayTimeout, MsgBackendTimeout)
 		return ReasonBackendTimeout
 	}
-	WriteError(w, http.StatusInternalServerError, MsgBackendFailure)
+	apicall.WriteError(w, http.StatusInternalServerError, MsgBackendFailure)
 	return ReasonBackendConnectionFailure
 }
 

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
-	"github.com/tollgate/tollgate/internal/gateway"
 )
 
 // Extensions are policies implemented in other packages (validate-jwt,
@@ -52,7 +52,7 @@ func (x *exchange) Context() context.Context { return x.ctx }
 func (x *exchange) Request() *http.Request { return x.r }
 
 // Call is the gateway's view of the request.
-func (x *exchange) Call() *gateway.Call { return x.call }
+func (x *exchange) Call() *apicall.Call { return x.call }
 
 // Expression returns the expression context (context.* of expressions).
 func (x *exchange) Expression() *expression.Context { return x.ectx() }

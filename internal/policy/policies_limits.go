@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tollgate/tollgate/internal/gateway"
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/ratelimit"
 )
 
@@ -175,7 +175,7 @@ func (p *subscriptionLimit) window(calls int64, period time.Duration, start time
 // subscriptionStart is when a quota's periods start: the subscription's
 // creation, as APIM computes them ("relative to the start time of the
 // subscription"); the epoch for anonymous calls or an unreadable date.
-func subscriptionStart(s *gateway.SubscriptionInfo) time.Time {
+func subscriptionStart(s *apicall.SubscriptionInfo) time.Time {
 	if s == nil || s.CreatedDate == "" {
 		return time.Time{}
 	}

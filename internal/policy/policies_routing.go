@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
-	"github.com/tollgate/tollgate/internal/gateway"
 )
 
 // --- set-backend-service ---
@@ -63,7 +63,7 @@ func (p *setBackendService) run(x *exchange) error {
 // --- forward-request ---
 
 type forwardRequest struct {
-	opts        gateway.ForwardOptions
+	opts        apicall.ForwardOptions
 	failOnError bool
 }
 
@@ -89,22 +89,22 @@ func compileForwardRequest(cc *compileCtx, e *Element) (runner, error) {
 
 func (p *forwardRequest) run(x *exchange) error {
 	if x.call.BackendURL == nil {
-		return &failure{Status: http.StatusInternalServerError, Reason: gateway.ReasonBackendConnectionFailure, Message: "The API has no backend URL.",
-			Public: gateway.MsgBackendFailure}
+		return &failure{Status: http.StatusInternalServerError, Reason: apicall.ReasonBackendConnectionFailure, Message: "The API has no backend URL.",
+			Public: apicall.MsgBackendFailure}
 	}
 	if x.reqLoaded {
 		x.installRequestBody()
 	}
 	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, p.opts)
 	if err != nil {
-		var be *gateway.BackendError
+		var be *apicall.BackendError
 		if errors.As(err, &be) && be.Timeout {
 			// The caller's body is the gateway's own, as without policies.
-			return &failure{Status: http.StatusGatewayTimeout, Reason: gateway.ReasonBackendTimeout, Message: "Request to the backend service timed out.",
-				Public: gateway.MsgBackendTimeout}
+			return &failure{Status: http.StatusGatewayTimeout, Reason: apicall.ReasonBackendTimeout, Message: "Request to the backend service timed out.",
+				Public: apicall.MsgBackendTimeout}
 		}
-		return &failure{Status: http.StatusInternalServerError, Reason: gateway.ReasonBackendConnectionFailure,
-			Message: "Error occurred while calling the backend service.", Public: gateway.MsgBackendFailure}
+		return &failure{Status: http.StatusInternalServerError, Reason: apicall.ReasonBackendConnectionFailure,
+			Message: "Error occurred while calling the backend service.", Public: apicall.MsgBackendFailure}
 	}
 	x.setResponse(resp)
 	if p.failOnError && resp.StatusCode >= 400 {
