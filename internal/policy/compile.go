@@ -153,11 +153,12 @@ func NewCompiler(opts Options) *Compiler {
 		opts.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	c := &Compiler{opts: opts, cache: newValueCache(opts.CacheEntries, opts.Now)}
-	c.defs = make(map[string]*definition)
-	for _, d := range definitions() {
-		c.defs[d.name] = d
+	c.defs = map[string]*definition{
+		// include-fragment is expanded by the compiler; its fragment's
+		// policies are checked against the section.
+		"include-fragment": {name: "include-fragment", sections: secAll},
 	}
-	for _, ext := range opts.Extensions {
+	for _, ext := range append(builtins(), opts.Extensions...) {
 		if _, dup := c.defs[ext.Name]; dup {
 			panic("policy: two policies named " + ext.Name) // a wiring bug
 		}
@@ -171,12 +172,7 @@ func NewCompiler(opts Options) *Compiler {
 type definition struct {
 	name     string
 	sections section
-	compile  func(cc *compileCtx, e *Element) (runner, error)
-}
-
-// runner is a compiled policy.
-type runner interface {
-	run(x *exchange) error
+	compile  func(cc *compileCtx, e *Element) (ExtensionPolicy, error)
 }
 
 // step is a compiled policy in a chain, with what context.LastError says
@@ -187,7 +183,7 @@ type step struct {
 	path    string
 	scope   string
 	section section
-	r       runner
+	r       ExtensionPolicy
 	base    bool // a <base/> placeholder, replaced at composition
 	// secrets are the secret named values in the step's document: a run
 	// time error built from the step's text is redacted with them.
@@ -792,6 +788,9 @@ func (a *attrs) merge(err error) {
 	switch {
 	case err == nil:
 	case errors.As(err, &ps):
+		if len(ps) > 0 && len(a.errs) > 0 && &ps[0] == &a.errs[0] {
+			return // a's own problems (a built-in's a.err()), already held
+		}
 		a.errs = append(a.errs, ps...)
 	case errors.As(err, &ea):
 		a.fail(ea.pos, "%s", ea.msg)

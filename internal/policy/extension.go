@@ -10,11 +10,12 @@ import (
 	"github.com/tollgate/tollgate/internal/expression"
 )
 
-// Extensions are policies implemented in other packages (validate-jwt,
+// Every policy is registered the same way: the built-in ones (builtins,
+// policies.go) and those implemented in other packages (validate-jwt,
 // validate-azure-ad-token, get-authorization-context), added to a
-// Compiler's table through Options.Extensions. They compile and run like
-// the built-in ones: the same attribute checks, positions, sections,
-// context.LastError and on-error.
+// Compiler's table through Options.Extensions. They compile and run alike:
+// the same attribute checks, positions, sections, context.LastError and
+// on-error.
 
 // Extension describes one policy.
 type Extension struct {
@@ -157,11 +158,6 @@ func (v *Value) Any(x *Exchange) (any, error) {
 	return v.v.any(x)
 }
 
-// extensionRunner adapts an ExtensionPolicy to the runtime.
-type extensionRunner struct{ p ExtensionPolicy }
-
-func (r extensionRunner) run(x *exchange) error { return r.p.Run(x) }
-
 // extensionDefinition turns an Extension into a table entry.
 func extensionDefinition(ext Extension) *definition {
 	var secs section
@@ -172,7 +168,7 @@ func extensionDefinition(ext Extension) *definition {
 			}
 		}
 	}
-	return &definition{name: ext.Name, sections: secs, compile: func(cc *compileCtx, e *Element) (runner, error) {
+	return &definition{name: ext.Name, sections: secs, compile: func(cc *compileCtx, e *Element) (ExtensionPolicy, error) {
 		r := &ElementReader{a: cc.attrs(e, ext.Attributes...)}
 		p, err := ext.Compile(r)
 		r.a.merge(err)
@@ -182,6 +178,17 @@ func extensionDefinition(ext Extension) *definition {
 		if p == nil {
 			return nil, errorf(e.Pos, "%s: compiled to nothing", ext.Name)
 		}
-		return extensionRunner{p}, nil
+		return p, nil
 	}}
+}
+
+// compileAs compiles e, a policy nested in another (return-response's
+// set-header, send-request's authentication-basic), with its own
+// registration.
+func (cc *compileCtx) compileAs(e *Element) (ExtensionPolicy, error) {
+	d, ok := cc.c.defs[e.Name]
+	if !ok || d.compile == nil {
+		return nil, errorf(e.Pos, "unknown policy '%s'", e.Name)
+	}
+	return d.compile(cc, e)
 }

@@ -182,7 +182,7 @@ func (x *exchange) runChain(ch chain) error {
 	defer func() { x.current = prev }()
 	for _, s := range ch {
 		x.current = s
-		if err := s.r.run(x); err != nil {
+		if err := s.r.Run(x); err != nil {
 			if err == errReturn {
 				return err
 			}
