@@ -52,6 +52,9 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	if c.BackendURL == nil {
 		return nil, g.backendFailed(c, &BackendError{Err: errors.New("the API has no serviceUrl")})
 	}
+	if apicall.UnsafePath(c.BackendURL.EscapedPath()) {
+		return nil, &BackendError{Err: apicall.ErrUnsafePath}
+	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = c.BackendTimeout

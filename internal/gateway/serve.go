@@ -68,8 +68,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	outcome := s.route(r, &m)
 	switch outcome {
 	case outcomeBadPath:
-		reason = "InvalidPath"
-		apicall.WriteError(rw, http.StatusBadRequest, "Invalid request path.")
+		reason = apicall.ReasonInvalidPath
+		apicall.WriteError(rw, http.StatusBadRequest, apicall.MsgInvalidPath)
 		return
 	case outcomeNoAPI:
 		apicall.WriteError(rw, http.StatusNotFound, MsgResourceNotFound)
@@ -152,8 +152,8 @@ func (g *Gateway) serveDefault(w http.ResponseWriter, r *http.Request, c *Call) 
 	return ""
 }
 
-// WriteBackendError answers a failed Forward: 504 for a timeout, 500
-// BackendConnectionFailure otherwise. It returns the reason. When the client
+// WriteBackendError answers a failed Forward: 504 for a timeout, 400 for a
+// path apicall.UnsafePath refuses, 500 BackendConnectionFailure otherwise. It returns the reason. When the client
 // has gone away nothing useful can be written; the access log then shows
 // status 499.
 func WriteBackendError(w http.ResponseWriter, r *http.Request, err error) string {
@@ -162,6 +162,10 @@ func WriteBackendError(w http.ResponseWriter, r *http.Request, err error) string
 			rw.status = statusClientClosed
 		}
 		return reasonClientClosed
+	}
+	if errors.Is(err, apicall.ErrUnsafePath) {
+		apicall.WriteError(w, http.StatusBadRequest, apicall.MsgInvalidPath)
+		return apicall.ReasonInvalidPath
 	}
 	var be *BackendError
 	if errors.As(err, &be) && be.Timeout {

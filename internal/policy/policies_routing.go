@@ -97,6 +97,9 @@ func (p *forwardRequest) Run(x *Exchange) error {
 	}
 	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, p.opts)
 	if err != nil {
+		if errors.Is(err, apicall.ErrUnsafePath) {
+			return invalidPath()
+		}
 		var be *apicall.BackendError
 		if errors.As(err, &be) && be.Timeout {
 			// The caller's body is the gateway's own, as without policies.

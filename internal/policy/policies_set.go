@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
 )
 
@@ -414,6 +415,9 @@ func (p *rewriteURI) Run(x *Exchange) error {
 	}
 	nt := b.String()
 	path, rawQuery, _ := strings.Cut(nt, "?")
+	if apicall.UnsafePath(path) {
+		return invalidPath()
+	}
 	newQ, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return fail(http.StatusInternalServerError, "InvalidUri", "rewrite-uri: bad query in template")
