@@ -9,6 +9,7 @@ package apicall
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -85,6 +86,22 @@ type BackendError struct {
 
 func (e *BackendError) Error() string { return "backend: " + e.Err.Error() }
 func (e *BackendError) Unwrap() error { return e.Err }
+
+// BackendReason is the reason (access log, context.LastError) of a failed
+// backend call or backend body read: ReasonBackendTimeout or
+// ReasonBackendConnectionFailure; "" when err is not a *BackendError (e.g.
+// a failed write to the client).
+func BackendReason(err error) string {
+	var be *BackendError
+	switch {
+	case !errors.As(err, &be):
+		return ""
+	case be.Timeout:
+		return ReasonBackendTimeout
+	default:
+		return ReasonBackendConnectionFailure
+	}
+}
 
 // Pipeline runs the policies that apply to one call and writes the
 // response. The policy engine provides it; fwd is how it reaches the

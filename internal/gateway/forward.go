@@ -45,9 +45,10 @@ var errBackendTimeout = errors.New("backend did not answer in time")
 // Forward implements Forwarder: it sends r to c.BackendURL. The request's
 // method, headers (minus hop-by-hop headers and the API's subscription key
 // header) and body are sent; the body is streamed, never buffered. The
-// timeout (opts.Timeout, else c.BackendTimeout) bounds the wait for the
-// response headers; the body then streams for as long as it takes, ending
-// when the caller closes it or the client goes away.
+// timeout (opts.Timeout, else c.BackendTimeout) bounds the whole backend
+// response, headers and body (streamed bodies too): a body still arriving
+// at the timeout fails with a *BackendError whose Timeout is set. The body
+// also ends when the caller closes it or the client goes away.
 func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts ForwardOptions) (*http.Response, error) {
 	if c.BackendURL == nil {
 		return nil, g.backendFailed(c, &BackendError{Err: errors.New("the API has no serviceUrl")})
@@ -79,13 +80,14 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	default:
 		resp, err = g.transport.RoundTrip(out)
 	}
-	if !timer.Stop() && err == nil {
+	if err == nil && errors.Is(context.Cause(ctx), errBackendTimeout) {
 		// The timer fired as the headers arrived: the body would fail on
 		// the first read, so report the timeout now.
 		resp.Body.Close()
 		err = errBackendTimeout
 	}
 	if err != nil {
+		timer.Stop()
 		timedOut := errors.Is(context.Cause(ctx), errBackendTimeout)
 		cancel(nil)
 		if timedOut {
@@ -94,7 +96,7 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 		return nil, g.backendFailed(c, &BackendError{Timeout: timedOut, Err: err})
 	}
 	apicall.RemoveHopHeaders(resp.Header)
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &backendBody{ReadCloser: resp.Body, ctx: ctx, timer: timer, cancel: cancel}
 	return resp, nil
 }
 
@@ -153,13 +155,32 @@ func (g *Gateway) outboundRequest(ctx context.Context, c *Call, r *http.Request)
 	return out, nil
 }
 
-// cancelOnClose releases the backend call's context when the body is done.
-type cancelOnClose struct {
+// backendBody is a backend response's body while the backend timeout
+// runs: the timeout covers the whole response, so a backend trickling its
+// body (or a stream outliving the timeout) is cut off. A failed read is a
+// *BackendError (Timeout when the timer cut it). Close stops the timer and
+// releases the backend call's context.
+type backendBody struct {
 	io.ReadCloser
+	ctx    context.Context
+	timer  *time.Timer
 	cancel context.CancelCauseFunc
 }
 
-func (b *cancelOnClose) Close() error {
+func (b *backendBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		timedOut := errors.Is(context.Cause(b.ctx), errBackendTimeout)
+		if timedOut {
+			err = errBackendTimeout
+		}
+		err = &BackendError{Timeout: timedOut, Err: err}
+	}
+	return n, err
+}
+
+func (b *backendBody) Close() error {
+	b.timer.Stop()
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
 	return err

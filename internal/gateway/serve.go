@@ -43,8 +43,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case p == http.ErrAbortHandler:
 			// Deliberate abort (a response cut short): log, then let the
-			// server drop the connection.
+			// server drop the connection. The pipeline may have said why
+			// (a backend that failed mid-response).
 			reason = "Aborted"
+			if c != nil && c.Reason != "" {
+				reason = c.Reason
+			}
 		case p != nil:
 			reason = "Panic"
 			g.log.Error("gateway request panicked", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -145,8 +149,10 @@ func (g *Gateway) serveDefault(w http.ResponseWriter, r *http.Request, c *Call) 
 			return reasonClientClosed
 		}
 		// Headers are gone; all we can do is cut the response short so the
-		// client sees it incomplete rather than silently truncated.
+		// client sees it incomplete rather than silently truncated, and
+		// log why (the status sent, with the backend's failure).
 		g.log.Warn("copy backend response failed", "request_id", c.RequestID, "error", err.Error())
+		c.Reason = apicall.BackendReason(err)
 		panic(http.ErrAbortHandler)
 	}
 	return ""

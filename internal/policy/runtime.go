@@ -325,7 +325,13 @@ func (x *exchange) write() {
 		// streams; the headers are already in w's map, so they are copied
 		// onto themselves.
 		if _, err := apicall.CopyResponse(x.w, &resp); err != nil && x.ctx.Err() == nil {
+			// The status is sent: cut the response short so the caller
+			// sees it incomplete, and let the access log say why.
 			x.c.opts.Logger.Warn("policy: copy backend response", "requestId", x.call.RequestID, "error", err)
+			if reason := apicall.BackendReason(err); reason != "" {
+				x.call.Reason = reason
+			}
+			panic(http.ErrAbortHandler)
 		}
 		return
 	}
