@@ -18,7 +18,8 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, k *resource.Kind,
 		s.fail(w, r, err, id)
 		return
 	}
-	rec, created, err := s.Put(r.Context(), id, body, ifMatch(r), patch)
+	ctx, warns := withWarnings(r.Context())
+	rec, created, err := s.Put(ctx, id, body, ifMatch(r), patch)
 	if err != nil {
 		s.fail(w, r, err, id)
 		return
@@ -27,6 +28,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, k *resource.Kind,
 	if created {
 		status = http.StatusCreated
 	}
+	warns.set(w.Header())
 	s.writeRecord(w, r, k, rec, status)
 }
 

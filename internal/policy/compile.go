@@ -211,6 +211,11 @@ type compileCtx struct {
 	standalone bool
 	lookup     Lookup
 	problems   []Problem
+	// warnings collects what a save-time check reports without refusing
+	// (nil when nobody listens: the snapshot's compilation). Shared by
+	// copies of the context; a fragment's own warnings are reported when
+	// the fragment is saved, not in the documents including it.
+	warnings *[]Problem
 	// frag is the fragment being compiled ("" for the document itself);
 	// fragments nest.
 	frags []string
@@ -227,6 +232,16 @@ type compileCtx struct {
 func (cc *compileCtx) problem(p Pos, format string, args ...any) {
 	msg := redactSecrets(fmt.Sprintf(format, args...), cc.secrets)
 	cc.problems = append(cc.problems, Problem{Line: p.Line, Column: p.Col, Message: msg})
+}
+
+// warn reports a warning at p: the document is accepted, and the warning
+// is shown with the management API's answer and by tollgate policy check.
+func (cc *compileCtx) warn(p Pos, format string, args ...any) {
+	if cc.warnings == nil {
+		return
+	}
+	msg := redactSecrets(fmt.Sprintf(format, args...), cc.secrets)
+	*cc.warnings = append(*cc.warnings, Problem{Line: p.Line, Column: p.Col, Message: msg})
 }
 
 // errAt is a compile error of one element or attribute.

@@ -89,6 +89,13 @@ func (r *ElementReader) Fail(p Pos, format string, args ...any) {
 	r.a.fail(p, "%s", fmt.Sprintf(format, args...))
 }
 
+// Warn reports a warning at p: the document is saved, and the warning is
+// shown with the management API's answer and by tollgate policy check (a
+// configuration that runs but is probably not what was meant).
+func (r *ElementReader) Warn(p Pos, format string, args ...any) {
+	r.a.cc.warn(p, "%s: %s", r.a.e.Name, fmt.Sprintf(format, args...))
+}
+
 // String returns a literal attribute (expressions refused).
 func (r *ElementReader) String(name, def string, required bool) string {
 	return r.a.str(name, def, required)
