@@ -10,13 +10,7 @@ import (
 
 func TestPolicyCheck(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, text string) string { return writeTestFile(t, dir, name, text) }
 	good := write("good.xml", `<policies>
   <inbound>
     <base />
@@ -66,13 +60,7 @@ func TestPolicyCheck(t *testing.T) {
 // warns (exit status unchanged), and stays quiet once one is given.
 func TestPolicyCheckTokenTypeWarning(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, text string) string { return writeTestFile(t, dir, name, text) }
 	jwt := write("jwt.xml", "<policies>\n  <inbound>\n    <validate-jwt header-name=\"Authorization\">\n      <openid-config url=\"https://login.example.com/.well-known/openid-configuration\"/>\n    </validate-jwt>\n  </inbound>\n</policies>")
 	aad := write("aad.xml", "<policies>\n  <inbound>\n    <validate-azure-ad-token tenant-id=\"contoso.onmicrosoft.com\"/>\n  </inbound>\n</policies>")
 	jwtAud := write("jwt-aud.xml", `<policies><inbound><validate-jwt header-name="Authorization"><openid-config url="https://login.example.com/.well-known/openid-configuration"/><audiences><audience>api://orders</audience></audiences></validate-jwt></inbound></policies>`)
@@ -92,4 +80,13 @@ func TestPolicyCheckTokenTypeWarning(t *testing.T) {
 	if code := runPolicy([]string{"check", jwtAud, jwtClaim, aadBackend}, &out, &errb); code != 0 || out.String() != "" {
 		t.Errorf("documents with an audience or a claim: %d %q", code, out.String())
 	}
+}
+
+func writeTestFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

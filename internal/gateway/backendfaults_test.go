@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -38,16 +37,7 @@ func faultFixture(t *testing.T, backend string, withPolicies bool) *fixture {
 		}
 		recs = append(recs, store.Record{ID: p.ID, Kind: "apis/policies", Parent: "/apis/svc", Body: body, ETag: "1"})
 	}
-	src := &source{}
-	src.set(1, recs)
-	logBuf := &lockedBuffer{}
-	gw := gateway.New(gateway.Options{Source: src, Hasher: testHasher, Policies: compiler, Logger: slog.New(slog.NewJSONHandler(logBuf, nil))})
-	if err := gw.Sync(context.Background(), 1); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	return &fixture{gw: gw, src: src, srv: srv, log: logBuf}
+	return newFixtureRecords(t, compiler, recs)
 }
 
 // fetch reads a response to the end (or its failure), bounded by hangGuard.

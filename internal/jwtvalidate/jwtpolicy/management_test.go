@@ -28,19 +28,12 @@ import (
 // checked against the certificates stored (private keys opened with the
 // keyring).
 func TestSaveThroughManagement(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	kek, _ := keyring.NewLocalKEK(bytes.Repeat([]byte{7}, 32))
-	kr := keyring.New(kek)
+	st, kr := openStore(t)
 	c := policy.NewCompiler(policy.Options{Open: kr.Open, Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
 		JWT:         jwtvalidate.Deps{KeySets: jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{})},
 		Certificate: jwtpolicy.StoreCertificates(st, kr.Open),
 	})})
-	m := management.New(management.Options{Store: st, Registry: resource.NewRegistry(), Keyring: kr, Hasher: keyring.NewHasher([]byte("h")), AdminKey: "admin-key-0123456789"})
+	m := newManagement(st, kr)
 	m.Handle("apis/policies", management.Hooks{Check: c.SaveCheck})
 	srv := httptest.NewServer(m)
 	defer srv.Close()
@@ -88,18 +81,11 @@ func TestSaveThroughManagement(t *testing.T) {
 // succeeds (APIM accepts it) but the answer carries a Warning header; with
 // an audience it carries none, and the body is the usual one either way.
 func TestSaveWarnsAnyTokenType(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	kek, _ := keyring.NewLocalKEK(bytes.Repeat([]byte{7}, 32))
-	kr := keyring.New(kek)
+	st, kr := openStore(t)
 	c := policy.NewCompiler(policy.Options{Open: kr.Open, Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
 		JWT: jwtvalidate.Deps{KeySets: jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{})},
 	})})
-	m := management.New(management.Options{Store: st, Registry: resource.NewRegistry(), Keyring: kr, Hasher: keyring.NewHasher([]byte("h")), AdminKey: "admin-key-0123456789"})
+	m := newManagement(st, kr)
 	m.Handle("apis/policies", management.Hooks{Check: c.SaveCheckWarning(management.AddWarning)})
 	srv := httptest.NewServer(m)
 	defer srv.Close()
@@ -132,4 +118,22 @@ func TestSaveWarnsAnyTokenType(t *testing.T) {
 	if s, h, b := put("/apis/orders/policies/policy", map[string]any{"format": "rawxml", "value": withAud}); s != 200 || len(h.Values("Warning")) != 0 {
 		t.Errorf("with an audience: %d %v %v", s, h.Values("Warning"), b)
 	}
+}
+
+// openStore opens a SQLite store (closed with the test) and a keyring.
+func openStore(t *testing.T) (*sqlite.Store, *keyring.Keyring) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	kek, _ := keyring.NewLocalKEK(bytes.Repeat([]byte{7}, 32))
+	return st, keyring.New(kek)
+}
+
+// newManagement is the management API over st, with the admin key
+// "admin-key-0123456789".
+func newManagement(st *sqlite.Store, kr *keyring.Keyring) *management.Server {
+	return management.New(management.Options{Store: st, Registry: resource.NewRegistry(), Keyring: kr, Hasher: keyring.NewHasher([]byte("h")), AdminKey: "admin-key-0123456789"})
 }
