@@ -35,7 +35,7 @@ func UnsafePath(p string) bool {
 	if strings.IndexByte(p, '\\') >= 0 {
 		return true
 	}
-	if !strings.Contains(p, "/.") && strings.IndexByte(p, '%') < 0 {
+	if !strings.Contains(p, "/.") && !strings.HasPrefix(p, ".") && strings.IndexByte(p, '%') < 0 {
 		return false // the common case: nothing to decode, no dot segment
 	}
 	for len(p) > 0 {
