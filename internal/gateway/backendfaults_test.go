@@ -21,6 +21,16 @@ import (
 // chain (the response then goes through the policy engine).
 func faultFixture(t *testing.T, backend string, withPolicies bool) *fixture {
 	t.Helper()
+	outbound := ""
+	if withPolicies {
+		outbound = `<set-header name="X-Out" exists-action="override"><value>1</value></set-header>`
+	}
+	return faultFixtureOutbound(t, backend, withPolicies, outbound)
+}
+
+// faultFixtureOutbound is faultFixture with the given outbound policies.
+func faultFixtureOutbound(t *testing.T, backend string, withPolicies bool, outbound string) *fixture {
+	t.Helper()
 	rs := openAPI("svc", "svc", backend)
 	rs[0].(*resource.API).BackendTimeout = 1
 	recs := Records(t, rs...)
@@ -28,7 +38,7 @@ func faultFixture(t *testing.T, backend string, withPolicies bool) *fixture {
 	if withPolicies {
 		compiler = policy.NewCompiler(policy.Options{})
 		p := &resource.Policy{Format: "rawxml", Value: `<policies><inbound><base/><set-header name="X-In" exists-action="override"><value>1</value></set-header></inbound>` +
-			`<backend><forward-request/></backend><outbound><base/><set-header name="X-Out" exists-action="override"><value>1</value></set-header></outbound><on-error><base/></on-error></policies>`}
+			`<backend><forward-request/></backend><outbound><base/>` + outbound + `</outbound><on-error><base/></on-error></policies>`}
 		resource.SetMeta(p, "/apis/svc/policies/policy")
 		p.Normalize()
 		body, err := json.Marshal(p)
@@ -159,4 +169,54 @@ func TestBackendClosesMidResponse(t *testing.T) {
 			t.Errorf("access log: status %v reason %v, want reason BackendConnectionFailure", e["status"], e["reason"])
 		}
 	})
+}
+
+// When an outbound policy reads the body of a backend that fails
+// mid-response or trickles past the timeout, nothing was sent yet: the
+// caller gets the gateway's backend error, and the log its reason.
+func TestBackendFailsWhilePolicyReadsBody(t *testing.T) {
+	closing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+		buf.Flush()
+		conn.Close()
+	}))
+	defer closing.Close()
+	trickling := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(200)
+		for i := 0; i < 1000; i++ {
+			io.WriteString(w, "x")
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}))
+	defer trickling.Close()
+	const readBody = `<set-header name="X-Len" exists-action="override"><value>@(context.Response.Body.As<string>().Length.ToString())</value></set-header>`
+	for _, tc := range []struct {
+		name, backend, body, reason string
+		status                      int
+	}{
+		{"closes", closing.URL, `{"statusCode": 500, "message": "Backend service could not be reached."}`, "BackendConnectionFailure", 500},
+		{"trickles", trickling.URL, `{"statusCode": 504, "message": "Backend service did not respond in time."}`, "Timeout", 504},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := faultFixtureOutbound(t, tc.backend, true, readBody)
+			status, body, err := fetch(t, fx, "/svc/x")
+			if err != nil || status != tc.status || body != tc.body {
+				t.Errorf("got %d %s (%v), want %d %s", status, body, err, tc.status, tc.body)
+			}
+			if e := accessEntry(t, fx); e["reason"] != tc.reason || e["status"] != float64(tc.status) {
+				t.Errorf("access log: status %v reason %v", e["status"], e["reason"])
+			}
+		})
+	}
 }

@@ -726,7 +726,7 @@ func (v *value) str(x *exchange) (string, error) {
 	}
 	s, err := v.prog.EvalString(x.ectx())
 	if err != nil {
-		return "", exprFailure(err)
+		return "", x.evalFailure(err)
 	}
 	return s, nil
 }
@@ -741,7 +741,7 @@ func (v *value) any(x *exchange) (any, error) {
 	}
 	r, err := v.prog.Eval(x.ectx())
 	if err != nil {
-		return nil, exprFailure(err)
+		return nil, x.evalFailure(err)
 	}
 	return r, nil
 }
@@ -755,7 +755,7 @@ func (v *value) boolean(x *exchange) (bool, error) {
 	}
 	b, err := v.prog.EvalBool(x.ectx())
 	if err != nil {
-		return false, exprFailure(err)
+		return false, x.evalFailure(err)
 	}
 	return b, nil
 }

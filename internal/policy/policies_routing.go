@@ -100,20 +100,25 @@ func (p *forwardRequest) Run(x *Exchange) error {
 		if errors.Is(err, apicall.ErrUnsafePath) {
 			return invalidPath()
 		}
-		var be *apicall.BackendError
-		if errors.As(err, &be) && be.Timeout {
-			// The caller's body is the gateway's own, as without policies.
-			return &failure{Status: http.StatusGatewayTimeout, Reason: apicall.ReasonBackendTimeout, Message: "Request to the backend service timed out.",
-				Public: apicall.MsgBackendTimeout}
-		}
-		return &failure{Status: http.StatusInternalServerError, Reason: apicall.ReasonBackendConnectionFailure,
-			Message: "Error occurred while calling the backend service.", Public: apicall.MsgBackendFailure}
+		return backendFailure(err)
 	}
 	x.setResponse(resp)
 	if p.failOnError && resp.StatusCode >= 400 {
 		return &failure{Status: resp.StatusCode, Reason: "BackendErrorStatusCode", Message: "The backend responded with status " + http.StatusText(resp.StatusCode) + "."}
 	}
 	return nil
+}
+
+// backendFailure is the failure of a backend call or of reading the
+// backend's body: 504 on the backend timeout, 500 BackendConnectionFailure
+// otherwise. The caller's body is the gateway's own, as without policies.
+func backendFailure(err error) *failure {
+	if apicall.BackendReason(err) == apicall.ReasonBackendTimeout {
+		return &failure{Status: http.StatusGatewayTimeout, Reason: apicall.ReasonBackendTimeout, Message: "Request to the backend service timed out.",
+			Public: apicall.MsgBackendTimeout}
+	}
+	return &failure{Status: http.StatusInternalServerError, Reason: apicall.ReasonBackendConnectionFailure,
+		Message: "Error occurred while calling the backend service.", Public: apicall.MsgBackendFailure}
 }
 
 // --- return-response ---

@@ -104,6 +104,9 @@ type exchangeCore struct {
 		present bool  // a response exists (backend answered, or one was built)
 	}
 	written bool
+	// bodyFailure is the backend's failure while an expression read its
+	// body; the expression's failure is reported as it.
+	bodyFailure *failure
 
 	ecBuilt  bool
 	urlDirty bool
@@ -406,6 +409,11 @@ func (x *exchange) loadResponseBody() ([]byte, error) {
 	b, err := readBounded(x.resp.stream, x.c.opts.MaxBodyBuffer)
 	x.closeStream()
 	if err != nil {
+		if apicall.BackendReason(err) != "" {
+			// The backend failed mid-body (or timed out): that, not the
+			// expression reading the body, is what failed.
+			x.bodyFailure = backendFailure(err)
+		}
 		return nil, fmt.Errorf("read response body: %w", err)
 	}
 	x.resp.body, x.resp.hasBody = b, true
@@ -545,6 +553,16 @@ func (x *exchange) syncResponse() {
 		x.es.eresp.StatusCode = http.StatusOK
 	}
 	x.es.ec.Response = &x.es.eresp
+}
+
+// evalFailure is the failure of an expression evaluation: the backend's,
+// when reading its body is what failed.
+func (x *exchange) evalFailure(err error) error {
+	if f := x.bodyFailure; f != nil {
+		x.bodyFailure = nil
+		return f
+	}
+	return exprFailure(err)
 }
 
 // vars returns context.Variables for writing.
