@@ -76,7 +76,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apicall.WriteError(rw, http.StatusBadRequest, apicall.MsgInvalidPath)
 		return
 	case outcomeNoAPI:
-		apicall.WriteError(rw, http.StatusNotFound, MsgResourceNotFound)
+		apicall.WriteError(rw, http.StatusNotFound, apicall.MsgResourceNotFound)
 		return
 	}
 	// A CORS preflight for an API with a cors policy is answered by that
@@ -86,19 +86,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pipeline = s.policies.Preflight(m.api.api.ID)
 	}
 	if pipeline == nil && outcome == outcomeNoOperation {
-		reason = ReasonOperationNotFound
-		apicall.WriteError(rw, http.StatusNotFound, MsgOperationNotFound)
+		reason = apicall.ReasonOperationNotFound
+		apicall.WriteError(rw, http.StatusNotFound, apicall.MsgOperationNotFound)
 		return
 	}
 	if pipeline == nil {
 		switch s.admit(r, g.hasher, &m) {
 		case outcomeKeyMissing:
-			reason = ReasonSubscriptionKeyNotFound
-			apicall.WriteError(rw, http.StatusUnauthorized, MsgKeyMissing)
+			reason = apicall.ReasonSubscriptionKeyNotFound
+			apicall.WriteError(rw, http.StatusUnauthorized, apicall.MsgKeyMissing)
 			return
 		case outcomeKeyInvalid:
-			reason = ReasonSubscriptionKeyInvalid
-			apicall.WriteError(rw, http.StatusUnauthorized, MsgKeyInvalid)
+			reason = apicall.ReasonSubscriptionKeyInvalid
+			apicall.WriteError(rw, http.StatusUnauthorized, apicall.MsgKeyInvalid)
 			return
 		}
 	}
@@ -175,11 +175,11 @@ func WriteBackendError(w http.ResponseWriter, r *http.Request, err error) string
 	}
 	var be *BackendError
 	if errors.As(err, &be) && be.Timeout {
-		apicall.WriteError(w, http.StatusGatewayTimeout, MsgBackendTimeout)
-		return ReasonBackendTimeout
+		apicall.WriteError(w, http.StatusGatewayTimeout, apicall.MsgBackendTimeout)
+		return apicall.ReasonBackendTimeout
 	}
-	apicall.WriteError(w, http.StatusInternalServerError, MsgBackendFailure)
-	return ReasonBackendConnectionFailure
+	apicall.WriteError(w, http.StatusInternalServerError, apicall.MsgBackendFailure)
+	return apicall.ReasonBackendConnectionFailure
 }
 
 // statusClientClosed is logged when the client left before the answer
