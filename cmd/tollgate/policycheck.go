@@ -17,7 +17,9 @@ const policyUsage = `Usage: tollgate policy check [--named-values FILE] FILE...
 
 Checks APIM policy documents (<policies>) and fragments (<fragment>) offline,
 as the management API does when they are saved: prints file:line:col: message
-for each problem and exits 1 when any document is bad.
+for each problem and exits 1 when any document is bad. Warnings (documents
+that run but are probably not what was meant) are printed as
+file:line:col: warning: message and do not change the exit status.
 
 Named values ({{name}}) are treated as defined unless --named-values gives a
 YAML or JSON map of name to value; fragments are not looked up.
@@ -76,9 +78,13 @@ func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 			bad = true
 			continue
 		}
-		for _, p := range c.CheckOffline(text, named) {
+		rep := c.CheckOfflineReport(text, named)
+		for _, p := range rep.Problems {
 			fmt.Fprintf(stdout, "%s:%d:%d: %s\n", file, p.Line, p.Column, p.Message)
 			bad = true
+		}
+		for _, p := range rep.Warnings {
+			fmt.Fprintf(stdout, "%s:%d:%d: warning: %s\n", file, p.Line, p.Column, p.Message)
 		}
 	}
 	if bad {

@@ -10,13 +10,7 @@ import (
 
 func TestPolicyCheck(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, text string) string { return writeTestFile(t, dir, name, text) }
 	good := write("good.xml", `<policies>
   <inbound>
     <base />
@@ -59,4 +53,40 @@ func TestPolicyCheck(t *testing.T) {
 	if code, _, _ := run("check"); code != 2 {
 		t.Errorf("no files: %d", code)
 	}
+}
+
+// A validate-jwt or validate-azure-ad-token that checks neither the
+// audience nor any claim accepts ID tokens as access tokens: policy check
+// warns (exit status unchanged), and stays quiet once one is given.
+func TestPolicyCheckTokenTypeWarning(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string { return writeTestFile(t, dir, name, text) }
+	jwt := write("jwt.xml", "<policies>\n  <inbound>\n    <validate-jwt header-name=\"Authorization\">\n      <openid-config url=\"https://login.example.com/.well-known/openid-configuration\"/>\n    </validate-jwt>\n  </inbound>\n</policies>")
+	aad := write("aad.xml", "<policies>\n  <inbound>\n    <validate-azure-ad-token tenant-id=\"contoso.onmicrosoft.com\"/>\n  </inbound>\n</policies>")
+	jwtAud := write("jwt-aud.xml", `<policies><inbound><validate-jwt header-name="Authorization"><openid-config url="https://login.example.com/.well-known/openid-configuration"/><audiences><audience>api://orders</audience></audiences></validate-jwt></inbound></policies>`)
+	jwtClaim := write("jwt-claim.xml", `<policies><inbound><validate-jwt header-name="Authorization"><openid-config url="https://login.example.com/.well-known/openid-configuration"/><required-claims><claim name="scp" match="any"><value>Orders.Read</value></claim></required-claims></validate-jwt></inbound></policies>`)
+	aadBackend := write("aad-backend.xml", `<policies><inbound><validate-azure-ad-token tenant-id="contoso.onmicrosoft.com"><backend-application-ids><application-id>2b3f0f0e-6a53-4a43-9d5e-0c2a4f5b1c11</application-id></backend-application-ids></validate-azure-ad-token></inbound></policies>`)
+
+	var out, errb bytes.Buffer
+	code := runPolicy([]string{"check", jwt, aad}, &out, &errb)
+	if code != 0 {
+		t.Errorf("warnings changed the exit status: %d %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), jwt+":3:5: warning: validate-jwt: neither <audiences> nor <required-claims>") ||
+		!strings.Contains(out.String(), aad+":3:5: warning: validate-azure-ad-token: neither <audiences> nor <required-claims>") {
+		t.Errorf("no token-type warning:\n%s", out.String())
+	}
+	out.Reset()
+	if code := runPolicy([]string{"check", jwtAud, jwtClaim, aadBackend}, &out, &errb); code != 0 || out.String() != "" {
+		t.Errorf("documents with an audience or a claim: %d %q", code, out.String())
+	}
+}
+
+func writeTestFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/resource"
 )
@@ -48,7 +49,7 @@ func (s *snapshot) route(r *http.Request, m *match) outcome {
 	if path == "" || path[0] != '/' {
 		return outcomeNoAPI
 	}
-	if hasDotSegment(path) {
+	if apicall.UnsafePath(path) {
 		return outcomeBadPath
 	}
 	m.api, m.rest = s.apiRoot.findAPI(path)

@@ -1,120 +1,18 @@
 package gateway
 
-import (
-	"context"
-	"net/http"
-	"net/url"
-	"time"
+import "github.com/tollgate/tollgate/internal/apicall"
 
-	"github.com/tollgate/tollgate/internal/resource"
-	"github.com/tollgate/tollgate/internal/store"
+// The gateway–policy contract lives in package apicall; these names keep
+// the gateway's callers (the server assembly, tests) reading as before.
+// Its messages and reasons are apicall's (apicall.MsgKeyMissing, ...).
+type (
+	Call             = apicall.Call
+	SubscriptionInfo = apicall.SubscriptionInfo
+	Forwarder        = apicall.Forwarder
+	ForwardOptions   = apicall.ForwardOptions
+	BackendError     = apicall.BackendError
+	Pipeline         = apicall.Pipeline
+	Policies         = apicall.Policies
+	PolicyCompiler   = apicall.PolicyCompiler
+	PolicyRecompiler = apicall.PolicyRecompiler
 )
-
-// Call is one request's state as it passes through the gateway. The gateway
-// fills it in while routing and checking the subscription; the policy
-// pipeline reads and changes it (e.g. set-backend-service changes
-// BackendURL).
-type Call struct {
-	RequestID string
-	Start     time.Time
-
-	API       *resource.API
-	Operation *resource.Operation
-	// Params are the operation's URL template parameters.
-	Params map[string]string
-	// Product is the product the request was admitted through (by its
-	// subscription, or as the API's open product); nil if none.
-	Product *resource.Product
-	// Subscription is the subscription whose key was presented; nil if
-	// none. It never carries the key material.
-	Subscription *SubscriptionInfo
-	// User owns the subscription; nil if none.
-	User *resource.User
-
-	// BackendURL is where forward-request sends the request: the API's
-	// serviceUrl joined with the operation's path, query kept.
-	BackendURL *url.URL
-	// BackendTimeout bounds the backend call.
-	BackendTimeout time.Duration
-
-	// Reason is the machine code of the error that ended the call (a
-	// policy's, e.g. RateLimitExceeded), for the access log; "" if none.
-	Reason string
-}
-
-// SubscriptionInfo is what the gateway knows of a subscription at request
-// time. Key is the key the caller presented (APIM exposes it as
-// context.Subscription.Key); it must never be logged.
-type SubscriptionInfo struct {
-	ID          string // "/subscriptions/{sid}"
-	Name        string
-	DisplayName string
-	Scope       string
-	OwnerID     string
-	CreatedDate string
-	Key         string
-}
-
-// Forwarder sends a call's request to its backend. The gateway implements
-// it; the forward-request policy calls it.
-type Forwarder interface {
-	// Forward sends r to c.BackendURL and returns the backend's response
-	// (the caller closes its body). Errors are *BackendError.
-	Forward(ctx context.Context, c *Call, r *http.Request, opts ForwardOptions) (*http.Response, error)
-}
-
-// ForwardOptions are forward-request's attributes.
-type ForwardOptions struct {
-	Timeout         time.Duration // 0: the call's BackendTimeout
-	FollowRedirects bool
-}
-
-// BackendError is a failed backend call: Timeout distinguishes 504 from the
-// 500 BackendConnectionFailure.
-type BackendError struct {
-	Timeout bool
-	Err     error
-}
-
-func (e *BackendError) Error() string { return "backend: " + e.Err.Error() }
-func (e *BackendError) Unwrap() error { return e.Err }
-
-// Pipeline runs the policies that apply to one call and writes the
-// response. The policy engine provides it; fwd is how it reaches the
-// backend.
-type Pipeline interface {
-	Serve(w http.ResponseWriter, r *http.Request, c *Call, fwd Forwarder)
-}
-
-// Policies is a compiled set of policy documents, part of a snapshot.
-type Policies interface {
-	// Pipeline returns the pipeline for an operation reached through a
-	// product (product "" when none, or when the subscription was scoped to
-	// an API or to all APIs: APIM skips product policies then).
-	Pipeline(apiID, operationID, productID string) Pipeline
-	// Preflight returns the pipeline that answers a CORS preflight for an
-	// API whose operations do not match an OPTIONS request, or nil when the
-	// API has no cors policy (the gateway then answers 404
-	// OperationNotFound).
-	Preflight(apiID string) Pipeline
-}
-
-// PolicyCompiler compiles every policy document of a configuration when a
-// snapshot is built. records are all the configuration records except the
-// kinds the gateway decodes itself (APIs, operations, products, product
-// links, users, subscriptions): policy documents, named values, fragments
-// and whatever else policies may refer to; it is called only when one of
-// those changed. An error fails the snapshot build (documents were already
-// checked when saved, so this means a bug or a broken database).
-type PolicyCompiler interface {
-	Compile(ctx context.Context, records []store.Record) (Policies, error)
-}
-
-// PolicyRecompiler is a PolicyCompiler that can start from the policies of
-// the previous snapshot, reusing what did not change (documents whose
-// record and whose named values and fragments are unchanged) instead of
-// compiling everything again.
-type PolicyRecompiler interface {
-	PolicyCompiler
-	Recompile(ctx context.Context, records []store.Record, prev Policies) (Policies, error)
-}

@@ -7,9 +7,9 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/resource"
 )
 
@@ -38,33 +38,6 @@ func NewTransport() *http.Transport {
 	}
 }
 
-// hopHeaders are removed in both directions (RFC 9110 section 7.6.1),
-// together with the headers the Connection header names.
-var hopHeaders = []string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-}
-
-func removeHopHeaders(h http.Header) {
-	for _, v := range h["Connection"] {
-		for _, name := range strings.Split(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				h.Del(name)
-			}
-		}
-	}
-	for _, name := range hopHeaders {
-		delete(h, name)
-	}
-}
-
 // errBackendTimeout is the cancellation cause when the backend did not
 // answer within the timeout.
 var errBackendTimeout = errors.New("backend did not answer in time")
@@ -72,12 +45,16 @@ var errBackendTimeout = errors.New("backend did not answer in time")
 // Forward implements Forwarder: it sends r to c.BackendURL. The request's
 // method, headers (minus hop-by-hop headers and the API's subscription key
 // header) and body are sent; the body is streamed, never buffered. The
-// timeout (opts.Timeout, else c.BackendTimeout) bounds the wait for the
-// response headers; the body then streams for as long as it takes, ending
-// when the caller closes it or the client goes away.
+// timeout (opts.Timeout, else c.BackendTimeout) bounds the whole backend
+// response, headers and body (streamed bodies too): a body still arriving
+// at the timeout fails with a *BackendError whose Timeout is set. The body
+// also ends when the caller closes it or the client goes away.
 func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts ForwardOptions) (*http.Response, error) {
 	if c.BackendURL == nil {
 		return nil, g.backendFailed(c, &BackendError{Err: errors.New("the API has no serviceUrl")})
+	}
+	if apicall.UnsafePath(c.BackendURL.EscapedPath()) {
+		return nil, &BackendError{Err: apicall.ErrUnsafePath}
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -103,13 +80,14 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	default:
 		resp, err = g.transport.RoundTrip(out)
 	}
-	if !timer.Stop() && err == nil {
+	if err == nil && errors.Is(context.Cause(ctx), errBackendTimeout) {
 		// The timer fired as the headers arrived: the body would fail on
 		// the first read, so report the timeout now.
 		resp.Body.Close()
 		err = errBackendTimeout
 	}
 	if err != nil {
+		timer.Stop()
 		timedOut := errors.Is(context.Cause(ctx), errBackendTimeout)
 		cancel(nil)
 		if timedOut {
@@ -117,8 +95,8 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 		}
 		return nil, g.backendFailed(c, &BackendError{Timeout: timedOut, Err: err})
 	}
-	removeHopHeaders(resp.Header)
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	apicall.RemoveHopHeaders(resp.Header)
+	resp.Body = &backendBody{ReadCloser: resp.Body, ctx: ctx, timer: timer, cancel: cancel}
 	return resp, nil
 }
 
@@ -154,7 +132,7 @@ func (g *Gateway) outboundRequest(ctx context.Context, c *Call, r *http.Request)
 	if out.Header == nil {
 		out.Header = http.Header{}
 	}
-	removeHopHeaders(out.Header)
+	apicall.RemoveHopHeaders(out.Header)
 	if c.API != nil && c.API.SubscriptionKeyParameterNames != nil {
 		out.Header.Del(c.API.SubscriptionKeyParameterNames.Header)
 	}
@@ -177,61 +155,33 @@ func (g *Gateway) outboundRequest(ctx context.Context, c *Call, r *http.Request)
 	return out, nil
 }
 
-// cancelOnClose releases the backend call's context when the body is done.
-type cancelOnClose struct {
+// backendBody is a backend response's body while the backend timeout
+// runs: the timeout covers the whole response, so a backend trickling its
+// body (or a stream outliving the timeout) is cut off. A failed read is a
+// *BackendError (Timeout when the timer cut it). Close stops the timer and
+// releases the backend call's context.
+type backendBody struct {
 	io.ReadCloser
+	ctx    context.Context
+	timer  *time.Timer
 	cancel context.CancelCauseFunc
 }
 
-func (b *cancelOnClose) Close() error {
+func (b *backendBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		timedOut := errors.Is(context.Cause(b.ctx), errBackendTimeout)
+		if timedOut {
+			err = errBackendTimeout
+		}
+		err = &BackendError{Timeout: timedOut, Err: err}
+	}
+	return n, err
+}
+
+func (b *backendBody) Close() error {
+	b.timer.Stop()
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
 	return err
-}
-
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// CopyResponse writes a backend response to w: status, headers (minus
-// hop-by-hop ones), the body streamed (flushed after every chunk when the
-// length is unknown or it is an event stream, so streaming responses reach
-// the client as they are produced), and trailers. It closes resp.Body and
-// returns the bytes copied and the first read or write error.
-func CopyResponse(w http.ResponseWriter, resp *http.Response) (int64, error) {
-	defer resp.Body.Close()
-	removeHopHeaders(resp.Header)
-	h := w.Header()
-	for k, vv := range resp.Header {
-		h[k] = vv
-	}
-	w.WriteHeader(resp.StatusCode)
-
-	stream := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
-	rc := http.NewResponseController(w)
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		nr, rerr := resp.Body.Read(buf)
-		if nr > 0 {
-			nw, werr := w.Write(buf[:nr])
-			n += int64(nw)
-			if werr != nil {
-				return n, werr
-			}
-			if stream {
-				_ = rc.Flush()
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
-	for k, vv := range resp.Trailer {
-		h[http.TrailerPrefix+k] = vv
-	}
-	return n, nil
 }

@@ -148,8 +148,15 @@ type fixture struct {
 // server. compiler may be nil.
 func newFixture(t *testing.T, compiler gateway.PolicyCompiler, rs ...resource.Resource) *fixture {
 	t.Helper()
+	return newFixtureRecords(t, compiler, Records(t, rs...))
+}
+
+// newFixtureRecords is newFixture from records (policy documents among
+// them).
+func newFixtureRecords(t *testing.T, compiler gateway.PolicyCompiler, recs []store.Record) *fixture {
+	t.Helper()
 	src := &source{}
-	src.set(1, Records(t, rs...))
+	src.set(1, recs)
 	logBuf := &lockedBuffer{}
 	gw := gateway.New(gateway.Options{
 		Source:   src,

@@ -148,21 +148,6 @@ func splitPath(p string) []string {
 	return strings.Split(p, "/")
 }
 
-// hasDotSegment reports whether an escaped path has a "." or ".." segment
-// (also when percent-encoded). Such paths are refused: forwarded as they
-// are, they would let a caller walk out of the backend's base path.
-func hasDotSegment(path string) bool {
-	if !strings.Contains(path, "/.") && !strings.Contains(path, "%2e") && !strings.Contains(path, "%2E") {
-		return false
-	}
-	for _, seg := range strings.Split(path, "/") {
-		if d := decodeSegment(seg); d == "." || d == ".." {
-			return true
-		}
-	}
-	return false
-}
-
 // opNode is one segment of an API's operation trie while it is built; it
 // is then flattened into an opTrie, which is what requests are matched
 // against.

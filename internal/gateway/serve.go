@@ -3,51 +3,20 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"sync/atomic"
 	"time"
-)
 
-// Messages of the gateway's built-in errors (REFERENCE.md).
-const (
-	MsgResourceNotFound  = "Resource not found"
-	MsgOperationNotFound = "Unable to match incoming request to an operation."
-	MsgKeyMissing        = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."
-	MsgKeyInvalid        = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
-	MsgBackendFailure    = "Backend service could not be reached."
-	MsgBackendTimeout    = "Backend service did not respond in time."
-)
-
-// Reasons, as context.LastError.Reason and in the access log.
-const (
-	ReasonOperationNotFound        = "OperationNotFound"
-	ReasonSubscriptionKeyNotFound  = "SubscriptionKeyNotFound"
-	ReasonSubscriptionKeyInvalid   = "SubscriptionKeyInvalid"
-	ReasonBackendConnectionFailure = "BackendConnectionFailure"
-	ReasonBackendTimeout           = "Timeout"
+	"github.com/tollgate/tollgate/internal/apicall"
 )
 
 // RequestIDHeader carries the request id on every response.
 const RequestIDHeader = "X-Request-Id"
-
-// WriteError writes the gateway's error body, as APIM's:
-// {"statusCode": 404, "message": "Resource not found"}.
-func WriteError(w http.ResponseWriter, status int, message string) {
-	msg, _ := json.Marshal(message)
-	body := `{"statusCode": ` + strconv.Itoa(status) + `, "message": ` + string(msg) + `}`
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-}
 
 // ServeHTTP serves one request: route, check the subscription, run the
 // pipeline, log.
@@ -74,13 +43,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case p == http.ErrAbortHandler:
 			// Deliberate abort (a response cut short): log, then let the
-			// server drop the connection.
+			// server drop the connection. The pipeline may have said why
+			// (a backend that failed mid-response).
 			reason = "Aborted"
+			if c != nil && c.Reason != "" {
+				reason = c.Reason
+			}
 		case p != nil:
 			reason = "Panic"
 			g.log.Error("gateway request panicked", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !rw.wroteHeader {
-				WriteError(rw, http.StatusInternalServerError, "Internal server error. Request id: "+id)
+				apicall.WriteError(rw, http.StatusInternalServerError, "Internal server error. Request id: "+id)
 			}
 		}
 		g.accessLog(r, rw, in, &m, c, id, reason, start)
@@ -92,18 +65,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := g.snap.Load()
 	if s == nil {
 		reason = "NotLoaded"
-		WriteError(rw, http.StatusServiceUnavailable, "Gateway configuration is not loaded yet.")
+		apicall.WriteError(rw, http.StatusServiceUnavailable, "Gateway configuration is not loaded yet.")
 		return
 	}
 	var pipeline Pipeline
 	outcome := s.route(r, &m)
 	switch outcome {
 	case outcomeBadPath:
-		reason = "InvalidPath"
-		WriteError(rw, http.StatusBadRequest, "Invalid request path.")
+		reason = apicall.ReasonInvalidPath
+		apicall.WriteError(rw, http.StatusBadRequest, apicall.MsgInvalidPath)
 		return
 	case outcomeNoAPI:
-		WriteError(rw, http.StatusNotFound, MsgResourceNotFound)
+		apicall.WriteError(rw, http.StatusNotFound, apicall.MsgResourceNotFound)
 		return
 	}
 	// A CORS preflight for an API with a cors policy is answered by that
@@ -113,19 +86,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pipeline = s.policies.Preflight(m.api.api.ID)
 	}
 	if pipeline == nil && outcome == outcomeNoOperation {
-		reason = ReasonOperationNotFound
-		WriteError(rw, http.StatusNotFound, MsgOperationNotFound)
+		reason = apicall.ReasonOperationNotFound
+		apicall.WriteError(rw, http.StatusNotFound, apicall.MsgOperationNotFound)
 		return
 	}
 	if pipeline == nil {
 		switch s.admit(r, g.hasher, &m) {
 		case outcomeKeyMissing:
-			reason = ReasonSubscriptionKeyNotFound
-			WriteError(rw, http.StatusUnauthorized, MsgKeyMissing)
+			reason = apicall.ReasonSubscriptionKeyNotFound
+			apicall.WriteError(rw, http.StatusUnauthorized, apicall.MsgKeyMissing)
 			return
 		case outcomeKeyInvalid:
-			reason = ReasonSubscriptionKeyInvalid
-			WriteError(rw, http.StatusUnauthorized, MsgKeyInvalid)
+			reason = apicall.ReasonSubscriptionKeyInvalid
+			apicall.WriteError(rw, http.StatusUnauthorized, apicall.MsgKeyInvalid)
 			return
 		}
 	}
@@ -171,20 +144,22 @@ func (g *Gateway) serveDefault(w http.ResponseWriter, r *http.Request, c *Call) 
 	if err != nil {
 		return WriteBackendError(w, r, err)
 	}
-	if _, err := CopyResponse(w, resp); err != nil {
+	if _, err := apicall.CopyResponse(w, resp); err != nil {
 		if r.Context().Err() != nil {
 			return reasonClientClosed
 		}
 		// Headers are gone; all we can do is cut the response short so the
-		// client sees it incomplete rather than silently truncated.
+		// client sees it incomplete rather than silently truncated, and
+		// log why (the status sent, with the backend's failure).
 		g.log.Warn("copy backend response failed", "request_id", c.RequestID, "error", err.Error())
+		c.Reason = apicall.BackendReason(err)
 		panic(http.ErrAbortHandler)
 	}
 	return ""
 }
 
-// WriteBackendError answers a failed Forward: 504 for a timeout, 500
-// BackendConnectionFailure otherwise. It returns the reason. When the client
+// WriteBackendError answers a failed Forward: 504 for a timeout, 400 for a
+// path apicall.UnsafePath refuses, 500 BackendConnectionFailure otherwise. It returns the reason. When the client
 // has gone away nothing useful can be written; the access log then shows
 // status 499.
 func WriteBackendError(w http.ResponseWriter, r *http.Request, err error) string {
@@ -194,13 +169,17 @@ func WriteBackendError(w http.ResponseWriter, r *http.Request, err error) string
 		}
 		return reasonClientClosed
 	}
+	if errors.Is(err, apicall.ErrUnsafePath) {
+		apicall.WriteError(w, http.StatusBadRequest, apicall.MsgInvalidPath)
+		return apicall.ReasonInvalidPath
+	}
 	var be *BackendError
 	if errors.As(err, &be) && be.Timeout {
-		WriteError(w, http.StatusGatewayTimeout, MsgBackendTimeout)
-		return ReasonBackendTimeout
+		apicall.WriteError(w, http.StatusGatewayTimeout, apicall.MsgBackendTimeout)
+		return apicall.ReasonBackendTimeout
 	}
-	WriteError(w, http.StatusInternalServerError, MsgBackendFailure)
-	return ReasonBackendConnectionFailure
+	apicall.WriteError(w, http.StatusInternalServerError, apicall.MsgBackendFailure)
+	return apicall.ReasonBackendConnectionFailure
 }
 
 // statusClientClosed is logged when the client left before the answer

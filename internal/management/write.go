@@ -24,7 +24,8 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, k *resource.Kind,
 		s.fail(w, r, err, id)
 		return
 	}
-	rec, created, err := s.put(r.Context(), id, body, conds, patch)
+	ctx, warns := withWarnings(r.Context())
+	rec, created, err := s.put(ctx, id, body, conds, patch)
 	if err != nil {
 		s.fail(w, r, err, id)
 		return
@@ -33,6 +34,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, k *resource.Kind,
 	if created {
 		status = http.StatusCreated
 	}
+	warns.set(w.Header())
 	s.writeRecord(w, r, k, rec, status)
 }
 

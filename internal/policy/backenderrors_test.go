@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -59,8 +60,8 @@ func TestBackendFailuresAnswerAsWithoutPolicies(t *testing.T) {
 		name, backend, message string
 		status                 int
 	}{
-		{"timeout", slow.URL, gateway.MsgBackendTimeout, 504},
-		{"unreachable", closedURL, gateway.MsgBackendFailure, 500},
+		{"timeout", slow.URL, apicall.MsgBackendTimeout, 504},
+		{"unreachable", closedURL, apicall.MsgBackendFailure, 500},
 	} {
 		bareStatus, bareBody, bareType := serve(false, tc.backend)
 		status, body, ctype := serve(true, tc.backend)

@@ -16,18 +16,41 @@ import (
 // fragment or named value change before it is saved, and find the
 // documents that depend on a named value or fragment.
 
+// Report is the outcome of checking a document or fragment: Problems
+// refuse it; Warnings do not (they are shown with the management API's
+// answer and by tollgate policy check). Both are sorted by position.
+type Report struct {
+	Problems []Problem
+	Warnings []Problem
+}
+
+// newCheck starts a check that collects warnings.
+func (c *Compiler) newCheck(cc *compileCtx) *compileCtx {
+	cc.c = c
+	cc.warnings = new([]Problem)
+	return cc
+}
+
+func (cc *compileCtx) report() Report {
+	return Report{Problems: sortProblems(cc.problems), Warnings: sortProblems(*cc.warnings)}
+}
+
 // CheckDocument compiles a policy document as it would run at id (its
 // record path, e.g. "/apis/echo/policies/policy") and returns every problem
 // found, positioned in value. Named values and fragments come from lookup.
 // An empty result means the document can be saved.
 func (c *Compiler) CheckDocument(ctx context.Context, id, value string, lookup Lookup) []Problem {
+	return c.checkDocument(ctx, id, value, lookup).Problems
+}
+
+func (c *Compiler) checkDocument(ctx context.Context, id, value string, lookup Lookup) Report {
 	scope, _, ok := ScopeOf(id)
 	if !ok {
-		return []Problem{{Line: 1, Column: 1, Message: fmt.Sprintf("%s is not a policy document path", id)}}
+		return Report{Problems: []Problem{{Line: 1, Column: 1, Message: fmt.Sprintf("%s is not a policy document path", id)}}}
 	}
-	cc := &compileCtx{c: c, ctx: ctx, scope: scope, lookup: lookup}
+	cc := c.newCheck(&compileCtx{ctx: ctx, scope: scope, lookup: lookup})
 	cc.compileDocument(value, id)
-	return sortProblems(cc.problems)
+	return cc.report()
 }
 
 // CheckFragment compiles a fragment's XML (<fragment>...</fragment>) with
@@ -35,28 +58,37 @@ func (c *Compiler) CheckDocument(ctx context.Context, id, value string, lookup L
 // stand; the documents including it are checked for their sections by
 // CheckRecord.
 func (c *Compiler) CheckFragment(ctx context.Context, id, value string, lookup Lookup) []Problem {
-	cc := &compileCtx{c: c, ctx: ctx, scope: ScopeGlobal, section: secAll, lookup: lookup, frags: []string{name(id)}}
+	return c.checkFragment(ctx, id, value, lookup).Problems
+}
+
+func (c *Compiler) checkFragment(ctx context.Context, id, value string, lookup Lookup) Report {
+	cc := c.newCheck(&compileCtx{ctx: ctx, scope: ScopeGlobal, section: secAll, lookup: lookup, frags: []string{name(id)}})
 	cc.compileFragment(value, "")
-	return sortProblems(cc.problems)
+	return cc.report()
 }
 
 // CheckRecord checks a stored policy document or fragment record against
 // lookup: after a named value or fragment it uses changes, call it for each
 // of Users' results and refuse the change if any has problems.
 func (c *Compiler) CheckRecord(ctx context.Context, rec store.Record, lookup Lookup) []Problem {
+	return c.Check(ctx, rec, lookup).Problems
+}
+
+// Check is CheckRecord with the warnings.
+func (c *Compiler) Check(ctx context.Context, rec store.Record, lookup Lookup) Report {
 	switch {
 	case rec.Kind == "policyFragments":
 		var f resource.PolicyFragment
 		if err := json.Unmarshal(rec.Body, &f); err != nil {
-			return []Problem{{Line: 1, Column: 1, Message: "cannot decode fragment: " + err.Error()}}
+			return Report{Problems: []Problem{{Line: 1, Column: 1, Message: "cannot decode fragment: " + err.Error()}}}
 		}
-		return c.CheckFragment(ctx, rec.ID, f.Value, lookup)
+		return c.checkFragment(ctx, rec.ID, f.Value, lookup)
 	default:
 		var p resource.Policy
 		if err := json.Unmarshal(rec.Body, &p); err != nil {
-			return []Problem{{Line: 1, Column: 1, Message: "cannot decode policy: " + err.Error()}}
+			return Report{Problems: []Problem{{Line: 1, Column: 1, Message: "cannot decode policy: " + err.Error()}}}
 		}
-		return c.CheckDocument(ctx, rec.ID, p.Value, lookup)
+		return c.checkDocument(ctx, rec.ID, p.Value, lookup)
 	}
 }
 
@@ -65,12 +97,17 @@ func (c *Compiler) CheckRecord(ctx context.Context, rec store.Record, lookup Loo
 // namedValues is non-nil, and fragments are not looked at (their
 // references are only checked for shape).
 func (c *Compiler) CheckOffline(text string, namedValues map[string]string) []Problem {
+	return c.CheckOfflineReport(text, namedValues).Problems
+}
+
+// CheckOfflineReport is CheckOffline with the warnings.
+func (c *Compiler) CheckOfflineReport(text string, namedValues map[string]string) Report {
 	values := make(map[string]ResolvedValue, len(namedValues))
 	for k, v := range namedValues {
 		values[k] = ResolvedValue{Value: v}
 	}
-	cc := &compileCtx{c: c, ctx: context.Background(), scope: ScopeGlobal, offline: namedValues == nil, standalone: true,
-		lookup: &recordsLookup{values: values, frags: map[string]string{}}}
+	cc := c.newCheck(&compileCtx{ctx: context.Background(), scope: ScopeGlobal, offline: namedValues == nil, standalone: true,
+		lookup: &recordsLookup{values: values, frags: map[string]string{}}})
 	if doc, err := Read(text); err == nil && doc.Root.Name == "fragment" {
 		cc.section = secAll
 		cc.frags = []string{"(file)"}
@@ -78,7 +115,7 @@ func (c *Compiler) CheckOffline(text string, namedValues map[string]string) []Pr
 	} else {
 		cc.compileDocument(text, "")
 	}
-	return sortProblems(cc.problems)
+	return cc.report()
 }
 
 func sortProblems(ps []Problem) []Problem {

@@ -153,11 +153,12 @@ func NewCompiler(opts Options) *Compiler {
 		opts.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	c := &Compiler{opts: opts, cache: newValueCache(opts.CacheEntries, opts.Now)}
-	c.defs = make(map[string]*definition)
-	for _, d := range definitions() {
-		c.defs[d.name] = d
+	c.defs = map[string]*definition{
+		// include-fragment is expanded by the compiler; its fragment's
+		// policies are checked against the section.
+		"include-fragment": {name: "include-fragment", sections: secAll},
 	}
-	for _, ext := range opts.Extensions {
+	for _, ext := range append(builtins(), opts.Extensions...) {
 		if _, dup := c.defs[ext.Name]; dup {
 			panic("policy: two policies named " + ext.Name) // a wiring bug
 		}
@@ -171,12 +172,7 @@ func NewCompiler(opts Options) *Compiler {
 type definition struct {
 	name     string
 	sections section
-	compile  func(cc *compileCtx, e *Element) (runner, error)
-}
-
-// runner is a compiled policy.
-type runner interface {
-	run(x *exchange) error
+	compile  func(cc *compileCtx, e *Element) (ExtensionPolicy, error)
 }
 
 // step is a compiled policy in a chain, with what context.LastError says
@@ -187,7 +183,7 @@ type step struct {
 	path    string
 	scope   string
 	section section
-	r       runner
+	r       ExtensionPolicy
 	base    bool // a <base/> placeholder, replaced at composition
 	// secrets are the secret named values in the step's document: a run
 	// time error built from the step's text is redacted with them.
@@ -215,6 +211,11 @@ type compileCtx struct {
 	standalone bool
 	lookup     Lookup
 	problems   []Problem
+	// warnings collects what a save-time check reports without refusing
+	// (nil when nobody listens: the snapshot's compilation). Shared by
+	// copies of the context; a fragment's own warnings are reported when
+	// the fragment is saved, not in the documents including it.
+	warnings *[]Problem
 	// frag is the fragment being compiled ("" for the document itself);
 	// fragments nest.
 	frags []string
@@ -231,6 +232,16 @@ type compileCtx struct {
 func (cc *compileCtx) problem(p Pos, format string, args ...any) {
 	msg := redactSecrets(fmt.Sprintf(format, args...), cc.secrets)
 	cc.problems = append(cc.problems, Problem{Line: p.Line, Column: p.Col, Message: msg})
+}
+
+// warn reports a warning at p: the document is accepted, and the warning
+// is shown with the management API's answer and by tollgate policy check.
+func (cc *compileCtx) warn(p Pos, format string, args ...any) {
+	if cc.warnings == nil {
+		return
+	}
+	msg := redactSecrets(fmt.Sprintf(format, args...), cc.secrets)
+	*cc.warnings = append(*cc.warnings, Problem{Line: p.Line, Column: p.Col, Message: msg})
 }
 
 // errAt is a compile error of one element or attribute.
@@ -715,7 +726,7 @@ func (v *value) str(x *exchange) (string, error) {
 	}
 	s, err := v.prog.EvalString(x.ectx())
 	if err != nil {
-		return "", exprFailure(err)
+		return "", x.evalFailure(err)
 	}
 	return s, nil
 }
@@ -730,7 +741,7 @@ func (v *value) any(x *exchange) (any, error) {
 	}
 	r, err := v.prog.Eval(x.ectx())
 	if err != nil {
-		return nil, exprFailure(err)
+		return nil, x.evalFailure(err)
 	}
 	return r, nil
 }
@@ -744,7 +755,7 @@ func (v *value) boolean(x *exchange) (bool, error) {
 	}
 	b, err := v.prog.EvalBool(x.ectx())
 	if err != nil {
-		return false, exprFailure(err)
+		return false, x.evalFailure(err)
 	}
 	return b, nil
 }
@@ -792,6 +803,9 @@ func (a *attrs) merge(err error) {
 	switch {
 	case err == nil:
 	case errors.As(err, &ps):
+		if len(ps) > 0 && len(a.errs) > 0 && &ps[0] == &a.errs[0] {
+			return // a's own problems (a built-in's a.err()), already held
+		}
 		a.errs = append(a.errs, ps...)
 	case errors.As(err, &ea):
 		a.fail(ea.pos, "%s", ea.msg)

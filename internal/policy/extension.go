@@ -6,15 +6,16 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
-	"github.com/tollgate/tollgate/internal/gateway"
 )
 
-// Extensions are policies implemented in other packages (validate-jwt,
+// Every policy is registered the same way: the built-in ones (builtins,
+// policies.go) and those implemented in other packages (validate-jwt,
 // validate-azure-ad-token, get-authorization-context), added to a
-// Compiler's table through Options.Extensions. They compile and run like
-// the built-in ones: the same attribute checks, positions, sections,
-// context.LastError and on-error.
+// Compiler's table through Options.Extensions. They compile and run alike:
+// the same attribute checks, positions, sections, context.LastError and
+// on-error.
 
 // Extension describes one policy.
 type Extension struct {
@@ -52,7 +53,7 @@ func (x *exchange) Context() context.Context { return x.ctx }
 func (x *exchange) Request() *http.Request { return x.r }
 
 // Call is the gateway's view of the request.
-func (x *exchange) Call() *gateway.Call { return x.call }
+func (x *exchange) Call() *apicall.Call { return x.call }
 
 // Expression returns the expression context (context.* of expressions).
 func (x *exchange) Expression() *expression.Context { return x.ectx() }
@@ -86,6 +87,13 @@ func (r *ElementReader) Offline() bool { return r.a.cc.offline || r.a.cc.standal
 // Fail reports a problem at p.
 func (r *ElementReader) Fail(p Pos, format string, args ...any) {
 	r.a.fail(p, "%s", fmt.Sprintf(format, args...))
+}
+
+// Warn reports a warning at p: the document is saved, and the warning is
+// shown with the management API's answer and by tollgate policy check (a
+// configuration that runs but is probably not what was meant).
+func (r *ElementReader) Warn(p Pos, format string, args ...any) {
+	r.a.cc.warn(p, "%s: %s", r.a.e.Name, fmt.Sprintf(format, args...))
 }
 
 // String returns a literal attribute (expressions refused).
@@ -157,11 +165,6 @@ func (v *Value) Any(x *Exchange) (any, error) {
 	return v.v.any(x)
 }
 
-// extensionRunner adapts an ExtensionPolicy to the runtime.
-type extensionRunner struct{ p ExtensionPolicy }
-
-func (r extensionRunner) run(x *exchange) error { return r.p.Run(x) }
-
 // extensionDefinition turns an Extension into a table entry.
 func extensionDefinition(ext Extension) *definition {
 	var secs section
@@ -172,7 +175,7 @@ func extensionDefinition(ext Extension) *definition {
 			}
 		}
 	}
-	return &definition{name: ext.Name, sections: secs, compile: func(cc *compileCtx, e *Element) (runner, error) {
+	return &definition{name: ext.Name, sections: secs, compile: func(cc *compileCtx, e *Element) (ExtensionPolicy, error) {
 		r := &ElementReader{a: cc.attrs(e, ext.Attributes...)}
 		p, err := ext.Compile(r)
 		r.a.merge(err)
@@ -182,6 +185,17 @@ func extensionDefinition(ext Extension) *definition {
 		if p == nil {
 			return nil, errorf(e.Pos, "%s: compiled to nothing", ext.Name)
 		}
-		return extensionRunner{p}, nil
+		return p, nil
 	}}
+}
+
+// compileAs compiles e, a policy nested in another (return-response's
+// set-header, send-request's authentication-basic), with its own
+// registration.
+func (cc *compileCtx) compileAs(e *Element) (ExtensionPolicy, error) {
+	d, ok := cc.c.defs[e.Name]
+	if !ok || d.compile == nil {
+		return nil, errorf(e.Pos, "unknown policy '%s'", e.Name)
+	}
+	return d.compile(cc, e)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/tollgate/tollgate/internal/apicall"
+
 	"github.com/tollgate/tollgate/internal/expression"
 )
 
@@ -42,3 +44,10 @@ func exprFailure(err error) error {
 // errReturn ends the pipeline with the response built so far
 // (return-response, mock-response, a cors preflight).
 var errReturn = errors.New("return response")
+
+// invalidPath refuses a path that could walk out of the backend's base path
+// (apicall.UnsafePath): rewrite-uri's result, or the URL forward-request
+// would call.
+func invalidPath() error {
+	return &failure{Status: http.StatusBadRequest, Reason: apicall.ReasonInvalidPath, Message: apicall.MsgInvalidPath}
+}

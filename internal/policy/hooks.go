@@ -26,14 +26,31 @@ func dependentKinds() []string { return append(resource.PolicyKinds(), "policyFr
 // fragment that does not compile, and a named value or fragment change that
 // breaks a document using it (a detail per broken document).
 func (c *Compiler) SaveCheck(ctx context.Context, tx store.Tx, rec store.Record) error {
+	return c.saveCheck(ctx, tx, rec, nil)
+}
+
+// SaveCheckWarning is SaveCheck that also hands each warning of the saved
+// document or fragment ("value: line:col: message") to warn, which the
+// management API adds to its answer (management.AddWarning).
+func (c *Compiler) SaveCheckWarning(warn func(ctx context.Context, message string)) func(ctx context.Context, tx store.Tx, rec store.Record) error {
+	return func(ctx context.Context, tx store.Tx, rec store.Record) error { return c.saveCheck(ctx, tx, rec, warn) }
+}
+
+func (c *Compiler) saveCheck(ctx context.Context, tx store.Tx, rec store.Record, warn func(context.Context, string)) error {
 	lk := c.StoreLookup(tx)
 	var details []resource.FieldError
 	if isPolicyKind(rec.Kind) || rec.Kind == "policyFragments" {
-		for _, p := range c.CheckRecord(ctx, rec, lk) {
+		rep := c.Check(ctx, rec, lk)
+		for _, p := range rep.Problems {
 			details = append(details, resource.FieldError{Target: "value", Message: p.String()})
 		}
 		if len(details) > 0 {
 			return apierror.Validation(details)
+		}
+		if warn != nil {
+			for _, w := range rep.Warnings {
+				warn(ctx, "value: "+w.String())
+			}
 		}
 	}
 	if rec.Kind != "namedValues" && rec.Kind != "policyFragments" {

@@ -1,62 +1,66 @@
 package policy
 
-// definitions is the one table of the policies Tollgate runs. Each family
-// lives in its own file (policies_*.go).
-func definitions() []*definition {
+// builtins is the one table of the policies Tollgate runs, registered the
+// way extension policies are (Extension). Each family lives in its own
+// file: policies_set.go (set-*, rewrite-uri), policies_routing.go
+// (set-backend-service, forward-request, return-response, mock-response),
+// policies_flow.go (choose, retry, limit-concurrency), policies_access.go
+// (check-header, ip-filter, cors, authentication-basic), policies_limits.go
+// (rate limits and quotas), policies_sendrequest.go, policies_cache.go and
+// policies_trace.go. Adding a policy is its code in its family's file plus
+// one line here.
+func builtins() []Extension {
 	const (
-		in       = secInbound
-		be       = secBackend
-		out      = secOutbound
-		onErr    = secOnError
-		all      = secAll
-		notOnErr = in | be | out
+		in    = "inbound"
+		be    = "backend"
+		out   = "outbound"
+		onErr = "on-error"
 	)
-	return []*definition{
-		// include-fragment is expanded by the compiler; its fragment's
-		// policies are checked against the section.
-		{name: "include-fragment", sections: all},
-
+	all := []string{in, be, out, onErr}
+	notOnErr := []string{in, be, out}
+	limitAttrs := func(attrs ...string) []string { return append(attrs, limitHeaderAttrs...) }
+	return []Extension{
 		// Setting things.
-		{name: "set-header", sections: all, compile: compileSetHeader},
-		{name: "set-query-parameter", sections: in | be, compile: compileSetQueryParameter},
-		{name: "set-variable", sections: all, compile: compileSetVariable},
-		{name: "set-method", sections: in | onErr, compile: compileSetMethod},
-		{name: "set-status", sections: all, compile: compileSetStatus},
-		{name: "set-body", sections: notOnErr, compile: compileSetBody},
-		{name: "rewrite-uri", sections: in, compile: compileRewriteURI},
+		{Name: "set-header", Sections: all, Attributes: []string{"name", "exists-action"}, Compile: compileSetHeader},
+		{Name: "set-query-parameter", Sections: []string{in, be}, Attributes: []string{"name", "exists-action"}, Compile: compileSetQueryParameter},
+		{Name: "set-variable", Sections: all, Attributes: []string{"name", "value"}, Compile: compileSetVariable},
+		{Name: "set-method", Sections: []string{in, onErr}, Compile: compileSetMethod},
+		{Name: "set-status", Sections: all, Attributes: []string{"code", "reason"}, Compile: compileSetStatus},
+		{Name: "set-body", Sections: notOnErr, Attributes: []string{"template", "xsi-nil", "parse-date"}, Compile: compileSetBody},
+		{Name: "rewrite-uri", Sections: []string{in}, Attributes: []string{"template", "copy-unmatched-params"}, Compile: compileRewriteURI},
 
 		// Routing and responses.
-		{name: "set-backend-service", sections: in | be, compile: compileSetBackendService},
-		{name: "forward-request", sections: be, compile: compileForwardRequest},
-		{name: "return-response", sections: all, compile: compileReturnResponse},
-		{name: "mock-response", sections: in | out | onErr, compile: compileMockResponse},
+		{Name: "set-backend-service", Sections: []string{in, be}, Attributes: []string{"base-url", "backend-id"}, Compile: compileSetBackendService},
+		{Name: "forward-request", Sections: []string{be}, Attributes: []string{"timeout", "timeout-ms", "follow-redirects", "buffer-request-body", "buffer-response", "fail-on-error-status-code", "http-version", "continue-timeout"}, Compile: compileForwardRequest},
+		{Name: "return-response", Sections: all, Attributes: []string{"response-variable-name"}, Compile: compileReturnResponse},
+		{Name: "mock-response", Sections: []string{in, out, onErr}, Attributes: []string{"status-code", "content-type", "index"}, Compile: compileMockResponse},
 
 		// Control flow.
-		{name: "choose", sections: all, compile: compileChoose},
-		{name: "retry", sections: all, compile: compileRetry},
-		{name: "limit-concurrency", sections: notOnErr, compile: compileLimitConcurrency},
+		{Name: "choose", Sections: all, Compile: compileChoose},
+		{Name: "retry", Sections: all, Attributes: []string{"condition", "count", "interval", "max-interval", "delta", "first-fast-retry"}, Compile: compileRetry},
+		{Name: "limit-concurrency", Sections: notOnErr, Attributes: []string{"key", "max-count"}, Compile: compileLimitConcurrency},
 
 		// Access.
-		{name: "check-header", sections: in, compile: compileCheckHeader},
-		{name: "ip-filter", sections: in, compile: compileIPFilter},
-		{name: "cors", sections: in, compile: compileCORS},
-		{name: "authentication-basic", sections: in, compile: compileAuthenticationBasic},
+		{Name: "check-header", Sections: []string{in}, Attributes: []string{"name", "failed-check-httpcode", "failed-check-error-message", "ignore-case"}, Compile: compileCheckHeader},
+		{Name: "ip-filter", Sections: []string{in}, Attributes: []string{"action"}, Compile: compileIPFilter},
+		{Name: "cors", Sections: []string{in}, Attributes: []string{"allow-credentials", "terminate-unmatched-request"}, Compile: compileCORS},
+		{Name: "authentication-basic", Sections: []string{in}, Attributes: []string{"username", "password"}, Compile: compileAuthenticationBasic},
 
 		// Limits.
-		{name: "rate-limit", sections: in, compile: compileRateLimit},
-		{name: "rate-limit-by-key", sections: in, compile: compileRateLimitByKey},
-		{name: "quota", sections: in, compile: compileQuota},
-		{name: "quota-by-key", sections: in, compile: compileQuotaByKey},
+		{Name: "rate-limit", Sections: []string{in}, Attributes: limitAttrs("calls", "renewal-period", "bandwidth"), Compile: compileRateLimit},
+		{Name: "rate-limit-by-key", Sections: []string{in}, Attributes: limitAttrs("calls", "renewal-period", "counter-key", "increment-condition", "increment-count", "bandwidth", "first-period-start"), Compile: compileRateLimitByKey},
+		{Name: "quota", Sections: []string{in}, Attributes: limitAttrs("calls", "renewal-period", "bandwidth"), Compile: compileQuota},
+		{Name: "quota-by-key", Sections: []string{in}, Attributes: limitAttrs("calls", "renewal-period", "counter-key", "increment-condition", "increment-count", "bandwidth", "first-period-start"), Compile: compileQuotaByKey},
 
 		// Calls out.
-		{name: "send-request", sections: all, compile: compileSendRequest},
+		{Name: "send-request", Sections: all, Attributes: []string{"mode", "response-variable-name", "timeout", "ignore-error"}, Compile: compileSendRequest},
 
 		// Caching.
-		{name: "cache-lookup-value", sections: notOnErr, compile: compileCacheLookupValue},
-		{name: "cache-store-value", sections: notOnErr, compile: compileCacheStoreValue},
-		{name: "cache-remove-value", sections: notOnErr, compile: compileCacheRemoveValue},
+		{Name: "cache-lookup-value", Sections: notOnErr, Attributes: []string{"key", "variable-name", "default-value", "caching-type"}, Compile: compileCacheLookupValue},
+		{Name: "cache-store-value", Sections: notOnErr, Attributes: []string{"key", "value", "duration", "caching-type"}, Compile: compileCacheStoreValue},
+		{Name: "cache-remove-value", Sections: notOnErr, Attributes: []string{"key", "caching-type"}, Compile: compileCacheRemoveValue},
 
-		{name: "trace", sections: all, compile: compileTrace},
+		{Name: "trace", Sections: all, Attributes: []string{"source", "severity"}, Compile: compileTrace},
 	}
 }
 

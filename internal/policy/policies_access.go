@@ -20,8 +20,8 @@ type checkHeader struct {
 	values     []string
 }
 
-func compileCheckHeader(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "name", "failed-check-httpcode", "failed-check-error-message", "ignore-case")
+func compileCheckHeader(er *ElementReader) (ExtensionPolicy, error) {
+	e, a := er.a.e, er.a
 	p := &checkHeader{
 		name:       a.str("name", "", true),
 		status:     int(a.integer("failed-check-httpcode", 401, 100, 599, true)),
@@ -44,7 +44,7 @@ func compileCheckHeader(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *checkHeader) run(x *exchange) error {
+func (p *checkHeader) Run(x *Exchange) error {
 	vs, ok := x.r.Header[p.key]
 	if !ok {
 		return &failure{Status: p.status, Reason: "HeaderNotFound", Public: p.message,
@@ -73,8 +73,8 @@ type ipFilter struct {
 	ranges []ipRange
 }
 
-func compileIPFilter(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "action")
+func compileIPFilter(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	p := &ipFilter{allow: a.oneOf("action", "allow", "allow", "forbid") == "allow"}
 	if !a.has("action") {
@@ -136,7 +136,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return a
 }
 
-func (p *ipFilter) run(x *exchange) error {
+func (p *ipFilter) Run(x *Exchange) error {
 	ipText := clientIP(x.r)
 	ip, err := netip.ParseAddr(ipText)
 	in := false
@@ -162,14 +162,14 @@ type authenticationBasic struct {
 	user, password *value
 }
 
-func compileAuthenticationBasic(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "username", "password")
+func compileAuthenticationBasic(er *ElementReader) (ExtensionPolicy, error) {
+	a := er.a
 	a.noText()
 	a.children()
 	return &authenticationBasic{user: a.value("username", true), password: a.value("password", true)}, a.err()
 }
 
-func (p *authenticationBasic) run(x *exchange) error { return p.apply(x, x.r.Header) }
+func (p *authenticationBasic) Run(x *Exchange) error { return p.apply(x, x.r.Header) }
 
 func (p *authenticationBasic) apply(x *exchange, h http.Header) error {
 	u, err := p.user.str(x)
@@ -199,8 +199,8 @@ type corsPolicy struct {
 	expose           string
 }
 
-func compileCORS(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "allow-credentials", "terminate-unmatched-request")
+func compileCORS(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	p := &corsPolicy{
 		allowCredentials: a.boolean("allow-credentials", false),
@@ -312,7 +312,7 @@ func (p *corsPolicy) allowOrigin(o string) string {
 	return o
 }
 
-func (p *corsPolicy) run(x *exchange) error {
+func (p *corsPolicy) Run(x *Exchange) error {
 	if x.r.Method == http.MethodOptions && x.r.Header.Get("Access-Control-Request-Method") != "" && x.r.Header.Get("Origin") != "" {
 		return p.preflight(x)
 	}

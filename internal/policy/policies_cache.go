@@ -84,8 +84,8 @@ type cacheLookupValue struct {
 	def      *value
 }
 
-func compileCacheLookupValue(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "key", "variable-name", "default-value", "caching-type")
+func compileCacheLookupValue(er *ElementReader) (ExtensionPolicy, error) {
+	a := er.a
 	a.noText()
 	a.children()
 	a.oneOf("caching-type", "prefer-external", cachingTypes...)
@@ -93,7 +93,7 @@ func compileCacheLookupValue(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *cacheLookupValue) run(x *exchange) error {
+func (p *cacheLookupValue) Run(x *Exchange) error {
 	k, err := p.key.str(x)
 	if err != nil {
 		return err
@@ -119,8 +119,8 @@ type cacheStoreValue struct {
 	duration time.Duration
 }
 
-func compileCacheStoreValue(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "key", "value", "duration", "caching-type")
+func compileCacheStoreValue(er *ElementReader) (ExtensionPolicy, error) {
+	a := er.a
 	a.noText()
 	a.children()
 	a.oneOf("caching-type", "prefer-external", cachingTypes...)
@@ -129,7 +129,7 @@ func compileCacheStoreValue(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *cacheStoreValue) run(x *exchange) error {
+func (p *cacheStoreValue) Run(x *Exchange) error {
 	k, err := p.key.str(x)
 	if err != nil {
 		return err
@@ -157,15 +157,15 @@ func cacheable(v any) any {
 
 type cacheRemoveValue struct{ key *value }
 
-func compileCacheRemoveValue(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "key", "caching-type")
+func compileCacheRemoveValue(er *ElementReader) (ExtensionPolicy, error) {
+	a := er.a
 	a.noText()
 	a.children()
 	a.oneOf("caching-type", "prefer-external", cachingTypes...)
 	return &cacheRemoveValue{key: a.value("key", true)}, a.err()
 }
 
-func (p *cacheRemoveValue) run(x *exchange) error {
+func (p *cacheRemoveValue) Run(x *Exchange) error {
 	k, err := p.key.str(x)
 	if err != nil {
 		return err

@@ -26,8 +26,8 @@ type choose struct {
 	hasOther  bool
 }
 
-func compileChoose(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e)
+func compileChoose(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	p := &choose{}
 	nw := 0
@@ -60,7 +60,7 @@ func compileChoose(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *choose) run(x *exchange) error {
+func (p *choose) Run(x *Exchange) error {
 	for i := range p.whens {
 		w := &p.whens[i]
 		ok, err := w.cond.boolean(x)
@@ -93,8 +93,8 @@ type retry struct {
 	steps       chain
 }
 
-func compileRetry(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "condition", "count", "interval", "max-interval", "delta", "first-fast-retry")
+func compileRetry(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	p := &retry{
 		cond:        a.condition("condition"),
@@ -128,7 +128,7 @@ func (p *retry) wait(n int) time.Duration {
 	return d
 }
 
-func (p *retry) run(x *exchange) error {
+func (p *retry) Run(x *Exchange) error {
 	// A forward-request inside must be able to send the body again.
 	if _, err := x.loadRequestBody(); err != nil {
 		return &failure{Status: http.StatusInternalServerError, Reason: "RequestBodyTooLarge", Message: err.Error()}
@@ -165,8 +165,8 @@ type limitConcurrency struct {
 	steps chain
 }
 
-func compileLimitConcurrency(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "key", "max-count")
+func compileLimitConcurrency(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	p := &limitConcurrency{key: a.value("key", true), max: a.integer("max-count", 1, 1, 1<<31, true)}
 	if cc.c.opts.Limiter == nil && !cc.offline && !cc.standalone {
@@ -176,7 +176,7 @@ func compileLimitConcurrency(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *limitConcurrency) run(x *exchange) error {
+func (p *limitConcurrency) Run(x *Exchange) error {
 	k, err := p.key.str(x)
 	if err != nil {
 		return err

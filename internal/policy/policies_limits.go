@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tollgate/tollgate/internal/gateway"
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/ratelimit"
 )
 
@@ -117,17 +117,16 @@ type subscriptionLimit struct {
 	h      limitHeaders
 }
 
-func compileRateLimit(cc *compileCtx, e *Element) (runner, error) {
-	return compileSubscriptionLimit(cc, e, false)
+func compileRateLimit(er *ElementReader) (ExtensionPolicy, error) {
+	return compileSubscriptionLimit(er, false)
 }
 
-func compileQuota(cc *compileCtx, e *Element) (runner, error) {
-	return compileSubscriptionLimit(cc, e, true)
+func compileQuota(er *ElementReader) (ExtensionPolicy, error) {
+	return compileSubscriptionLimit(er, true)
 }
 
-func compileSubscriptionLimit(cc *compileCtx, e *Element, quota bool) (runner, error) {
-	allowed := append([]string{"calls", "renewal-period", "bandwidth"}, limitHeaderAttrs...)
-	a := cc.attrs(e, allowed...)
+func compileSubscriptionLimit(er *ElementReader, quota bool) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	cc.needLimiter(a)
 	p := &subscriptionLimit{quota: quota, h: cc.limitHeaders(a)}
@@ -175,7 +174,7 @@ func (p *subscriptionLimit) window(calls int64, period time.Duration, start time
 // subscriptionStart is when a quota's periods start: the subscription's
 // creation, as APIM computes them ("relative to the start time of the
 // subscription"); the epoch for anonymous calls or an unreadable date.
-func subscriptionStart(s *gateway.SubscriptionInfo) time.Time {
+func subscriptionStart(s *apicall.SubscriptionInfo) time.Time {
 	if s == nil || s.CreatedDate == "" {
 		return time.Time{}
 	}
@@ -193,7 +192,7 @@ type appliedLimit struct {
 	w   ratelimit.Window
 }
 
-func (p *subscriptionLimit) run(x *exchange) error {
+func (p *subscriptionLimit) Run(x *Exchange) error {
 	sub := "anonymous"
 	var start time.Time
 	if s := x.call.Subscription; s != nil {
@@ -267,17 +266,16 @@ type keyLimit struct {
 	h         limitHeaders
 }
 
-func compileRateLimitByKey(cc *compileCtx, e *Element) (runner, error) {
-	return compileKeyLimit(cc, e, false)
+func compileRateLimitByKey(er *ElementReader) (ExtensionPolicy, error) {
+	return compileKeyLimit(er, false)
 }
 
-func compileQuotaByKey(cc *compileCtx, e *Element) (runner, error) {
-	return compileKeyLimit(cc, e, true)
+func compileQuotaByKey(er *ElementReader) (ExtensionPolicy, error) {
+	return compileKeyLimit(er, true)
 }
 
-func compileKeyLimit(cc *compileCtx, e *Element, quota bool) (runner, error) {
-	allowed := append([]string{"calls", "renewal-period", "counter-key", "increment-condition", "increment-count", "bandwidth", "first-period-start"}, limitHeaderAttrs...)
-	a := cc.attrs(e, allowed...)
+func compileKeyLimit(er *ElementReader, quota bool) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	a.children()
 	cc.needLimiter(a)
@@ -315,7 +313,7 @@ func (p *keyLimit) window() ratelimit.Window {
 	return ratelimit.Rate(p.calls, p.period)
 }
 
-func (p *keyLimit) run(x *exchange) error {
+func (p *keyLimit) Run(x *Exchange) error {
 	k, err := p.key.str(x)
 	if err != nil {
 		return err

@@ -7,16 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
-	"github.com/tollgate/tollgate/internal/gateway"
 )
 
 // --- set-backend-service ---
 
 type setBackendService struct{ base *value }
 
-func compileSetBackendService(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "base-url", "backend-id")
+func compileSetBackendService(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	a.children()
 	if at, ok := e.Attr("backend-id"); ok {
@@ -32,7 +32,7 @@ func compileSetBackendService(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *setBackendService) run(x *exchange) error {
+func (p *setBackendService) Run(x *Exchange) error {
 	s, err := p.base.str(x)
 	if err != nil {
 		return err
@@ -63,12 +63,12 @@ func (p *setBackendService) run(x *exchange) error {
 // --- forward-request ---
 
 type forwardRequest struct {
-	opts        gateway.ForwardOptions
+	opts        apicall.ForwardOptions
 	failOnError bool
 }
 
-func compileForwardRequest(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "timeout", "timeout-ms", "follow-redirects", "buffer-request-body", "buffer-response", "fail-on-error-status-code", "http-version", "continue-timeout")
+func compileForwardRequest(er *ElementReader) (ExtensionPolicy, error) {
+	a := er.a
 	a.noText()
 	a.children()
 	p := &forwardRequest{}
@@ -87,30 +87,38 @@ func compileForwardRequest(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *forwardRequest) run(x *exchange) error {
+func (p *forwardRequest) Run(x *Exchange) error {
 	if x.call.BackendURL == nil {
-		return &failure{Status: http.StatusInternalServerError, Reason: gateway.ReasonBackendConnectionFailure, Message: "The API has no backend URL.",
-			Public: gateway.MsgBackendFailure}
+		return &failure{Status: http.StatusInternalServerError, Reason: apicall.ReasonBackendConnectionFailure, Message: "The API has no backend URL.",
+			Public: apicall.MsgBackendFailure}
 	}
 	if x.reqLoaded {
 		x.installRequestBody()
 	}
 	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, p.opts)
 	if err != nil {
-		var be *gateway.BackendError
-		if errors.As(err, &be) && be.Timeout {
-			// The caller's body is the gateway's own, as without policies.
-			return &failure{Status: http.StatusGatewayTimeout, Reason: gateway.ReasonBackendTimeout, Message: "Request to the backend service timed out.",
-				Public: gateway.MsgBackendTimeout}
+		if errors.Is(err, apicall.ErrUnsafePath) {
+			return invalidPath()
 		}
-		return &failure{Status: http.StatusInternalServerError, Reason: gateway.ReasonBackendConnectionFailure,
-			Message: "Error occurred while calling the backend service.", Public: gateway.MsgBackendFailure}
+		return backendFailure(err)
 	}
 	x.setResponse(resp)
 	if p.failOnError && resp.StatusCode >= 400 {
 		return &failure{Status: resp.StatusCode, Reason: "BackendErrorStatusCode", Message: "The backend responded with status " + http.StatusText(resp.StatusCode) + "."}
 	}
 	return nil
+}
+
+// backendFailure is the failure of a backend call or of reading the
+// backend's body: 504 on the backend timeout, 500 BackendConnectionFailure
+// otherwise. The caller's body is the gateway's own, as without policies.
+func backendFailure(err error) *failure {
+	if apicall.BackendReason(err) == apicall.ReasonBackendTimeout {
+		return &failure{Status: http.StatusGatewayTimeout, Reason: apicall.ReasonBackendTimeout, Message: "Request to the backend service timed out.",
+			Public: apicall.MsgBackendTimeout}
+	}
+	return &failure{Status: http.StatusInternalServerError, Reason: apicall.ReasonBackendConnectionFailure,
+		Message: "Error occurred while calling the backend service.", Public: apicall.MsgBackendFailure}
 }
 
 // --- return-response ---
@@ -120,8 +128,8 @@ type returnResponse struct {
 	steps    chain
 }
 
-func compileReturnResponse(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "response-variable-name")
+func compileReturnResponse(er *ElementReader) (ExtensionPolicy, error) {
+	cc, a := er.a.cc, er.a
 	a.noText()
 	p := &returnResponse{variable: a.str("response-variable-name", "", false)}
 	sub := *cc
@@ -129,19 +137,11 @@ func compileReturnResponse(cc *compileCtx, e *Element) (runner, error) {
 	sub.problems = nil
 	counts := map[string]int{}
 	for _, c := range a.children("set-status", "set-header", "set-body") {
-		var comp func(*compileCtx, *Element) (runner, error)
-		switch c.Name {
-		case "set-status":
-			comp = compileSetStatus
-		case "set-header":
-			comp = compileSetHeader
-		case "set-body":
-			comp = compileSetBody
-		default:
-			continue
+		if c.Name != "set-status" && c.Name != "set-header" && c.Name != "set-body" {
+			continue // reported by children
 		}
 		counts[c.Name]++
-		r, err := comp(&sub, c)
+		r, err := sub.compileAs(c)
 		if err != nil {
 			a.merge(err)
 			continue
@@ -151,7 +151,7 @@ func compileReturnResponse(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *returnResponse) run(x *exchange) error {
+func (p *returnResponse) Run(x *Exchange) error {
 	x.newResponse(http.StatusOK)
 	if p.variable != "" {
 		if r, ok := x.vars()[p.variable].(*expression.Response); ok && r != nil {
@@ -170,7 +170,7 @@ func (p *returnResponse) run(x *exchange) error {
 		}
 	}
 	for _, s := range p.steps {
-		if err := s.r.run(x); err != nil {
+		if err := s.r.Run(x); err != nil {
 			return err
 		}
 	}
@@ -186,8 +186,8 @@ type mockResponse struct {
 	contentType string
 }
 
-func compileMockResponse(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "status-code", "content-type", "index")
+func compileMockResponse(er *ElementReader) (ExtensionPolicy, error) {
+	a := er.a
 	a.noText()
 	a.children()
 	p := &mockResponse{
@@ -200,7 +200,7 @@ func compileMockResponse(cc *compileCtx, e *Element) (runner, error) {
 
 // run answers with the status and content type; Tollgate operations carry
 // no response examples, so the body is empty.
-func (p *mockResponse) run(x *exchange) error {
+func (p *mockResponse) Run(x *Exchange) error {
 	x.newResponse(p.status)
 	x.resp.header.Set("Content-Type", p.contentType)
 	x.setResponseBody(nil)

@@ -26,8 +26,8 @@ type sendRequest struct {
 	body        *value
 }
 
-func compileSendRequest(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "mode", "response-variable-name", "timeout", "ignore-error")
+func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	p := &sendRequest{
 		copyMode:    a.oneOf("mode", "new", "new", "copy") == "copy",
@@ -52,7 +52,7 @@ func compileSendRequest(cc *compileCtx, e *Element) (runner, error) {
 				p.method = v
 			}
 		case "set-header":
-			r, err := compileSetHeader(cc, c)
+			r, err := cc.compileAs(c)
 			if err != nil {
 				a.merge(err)
 				continue
@@ -71,7 +71,7 @@ func compileSendRequest(cc *compileCtx, e *Element) (runner, error) {
 			}
 			p.body = v
 		case "authentication-basic":
-			r, err := compileAuthenticationBasic(cc, c)
+			r, err := cc.compileAs(c)
 			if err != nil {
 				a.merge(err)
 				continue
@@ -87,7 +87,7 @@ func compileSendRequest(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *sendRequest) run(x *exchange) error {
+func (p *sendRequest) Run(x *Exchange) error {
 	method := http.MethodGet
 	target := ""
 	var body []byte

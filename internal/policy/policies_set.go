@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
 )
 
@@ -26,8 +27,8 @@ type setHeader struct {
 	basic    *authenticationBasic // send-request's authentication-basic
 }
 
-func compileSetHeader(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "name", "exists-action")
+func compileSetHeader(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	p := &setHeader{response: cc.onResponse()}
 	p.name = a.str("name", "", true)
 	if p.name != "" && !validToken(p.name) && !cc.unresolved(Text{Value: p.name}) {
@@ -86,7 +87,7 @@ func evalValues(x *exchange, vs []*value) ([]string, error) {
 	return out, nil
 }
 
-func (p *setHeader) run(x *exchange) error {
+func (p *setHeader) Run(x *Exchange) error {
 	if p.response {
 		err := p.apply(x, x.responseHeader())
 		x.syncResponse()
@@ -126,8 +127,8 @@ type setQueryParameter struct {
 	values []*value
 }
 
-func compileSetQueryParameter(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "name", "exists-action")
+func compileSetQueryParameter(er *ElementReader) (ExtensionPolicy, error) {
+	cc, a := er.a.cc, er.a
 	p := &setQueryParameter{}
 	p.name = a.str("name", "", true)
 	p.action = a.oneOf("exists-action", "override", "override", "skip", "append", "delete")
@@ -135,7 +136,7 @@ func compileSetQueryParameter(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *setQueryParameter) run(x *exchange) error {
+func (p *setQueryParameter) Run(x *Exchange) error {
 	var vs []string
 	if p.action != "delete" {
 		var err error
@@ -228,15 +229,15 @@ type setVariable struct {
 	v    *value
 }
 
-func compileSetVariable(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "name", "value")
+func compileSetVariable(er *ElementReader) (ExtensionPolicy, error) {
+	a := er.a
 	a.noText()
 	a.children()
 	p := &setVariable{name: a.str("name", "", true), v: a.value("value", true)}
 	return p, a.err()
 }
 
-func (p *setVariable) run(x *exchange) error {
+func (p *setVariable) Run(x *Exchange) error {
 	v, err := p.v.any(x)
 	if err != nil {
 		return err
@@ -252,8 +253,8 @@ func (p *setVariable) run(x *exchange) error {
 
 type setMethod struct{ v *value }
 
-func compileSetMethod(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e)
+func compileSetMethod(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	v, err := cc.textValue(e)
 	if err != nil {
 		return nil, err
@@ -264,7 +265,7 @@ func compileSetMethod(cc *compileCtx, e *Element) (runner, error) {
 	return &setMethod{v: v}, a.err()
 }
 
-func (p *setMethod) run(x *exchange) error {
+func (p *setMethod) Run(x *Exchange) error {
 	m, err := p.v.str(x)
 	if err != nil {
 		return err
@@ -284,8 +285,8 @@ type setStatus struct {
 	reason *value
 }
 
-func compileSetStatus(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "code", "reason")
+func compileSetStatus(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	a.children()
 	p := &setStatus{code: a.value("code", true), reason: a.value("reason", false)}
@@ -298,7 +299,7 @@ func compileSetStatus(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *setStatus) run(x *exchange) error {
+func (p *setStatus) Run(x *Exchange) error {
 	s, err := p.code.str(x)
 	if err != nil {
 		return err
@@ -325,8 +326,8 @@ type setBody struct {
 	null     bool
 }
 
-func compileSetBody(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "template", "xsi-nil", "parse-date")
+func compileSetBody(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	if t := a.oneOf("template", "none", "none", "liquid"); t == "liquid" {
 		at, _ := e.Attr("template")
 		a.fail(at.Value.PosAt(0), "liquid templates are not supported")
@@ -340,7 +341,7 @@ func compileSetBody(cc *compileCtx, e *Element) (runner, error) {
 	return &setBody{v: v, response: cc.onResponse(), null: nilMode == "null"}, a.err()
 }
 
-func (p *setBody) run(x *exchange) error {
+func (p *setBody) Run(x *Exchange) error {
 	v, err := p.v.any(x)
 	if err != nil {
 		return err
@@ -377,8 +378,8 @@ type rewriteURI struct {
 	copyParams bool
 }
 
-func compileRewriteURI(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "template", "copy-unmatched-params")
+func compileRewriteURI(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	a.children()
 	p := &rewriteURI{template: a.value("template", true), copyParams: a.boolean("copy-unmatched-params", true)}
@@ -389,7 +390,7 @@ func compileRewriteURI(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *rewriteURI) run(x *exchange) error {
+func (p *rewriteURI) Run(x *Exchange) error {
 	t, err := p.template.str(x)
 	if err != nil {
 		return err
@@ -414,6 +415,9 @@ func (p *rewriteURI) run(x *exchange) error {
 	}
 	nt := b.String()
 	path, rawQuery, _ := strings.Cut(nt, "?")
+	if apicall.UnsafePath(path) {
+		return invalidPath()
+	}
 	newQ, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return fail(http.StatusInternalServerError, "InvalidUri", "rewrite-uri: bad query in template")

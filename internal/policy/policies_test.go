@@ -1,8 +1,11 @@
 package policy_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -471,5 +474,48 @@ func TestSetQueryParameterKeepsRawQuery(t *testing.T) {
 		if r.status != 200 || r.echo.Query != tc.want {
 			t.Errorf("%s on %q: %d %q, want %q", tc.policy, tc.query, r.status, r.echo.Query, tc.want)
 		}
+	}
+}
+
+// rewrite-uri and forward-request refuse a path that walks out of the
+// backend's base path (the gateway's one rule, apicall.UnsafePath), also
+// when it is built by an expression or a base-url from the request.
+func TestPolicyPathTraversalRefused(t *testing.T) {
+	var hits atomic.Int64
+	decoding := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		p, _ := url.PathUnescape(r.URL.EscapedPath())
+		if path.Clean(p) == "/secret.txt" {
+			io.WriteString(w, "SECRET")
+			return
+		}
+		io.WriteString(w, "public")
+	}))
+	defer decoding.Close()
+	e := newEnv(t, nil)
+	const policyID = "/apis/echo/operations/any/policies/policy"
+
+	mustReload(t, e.reload(map[string]string{policyID: doc(`<base/><set-backend-service base-url="`+decoding.URL+`/static"/><rewrite-uri template="@(context.Request.Headers.GetValueOrDefault(&quot;X-Path&quot;,&quot;/&quot;))"/>`, "", "", "")}))
+	if r := e.get("/echo/x", "X-Path", "/ok.txt"); r.status != 200 || r.body != "public" {
+		t.Fatalf("control: %d %s", r.status, r.body)
+	}
+	for _, p := range []string{"/%2E%2E%2Fsecret.txt", "/..%2fsecret.txt", "/../secret.txt", "/..%5Csecret.txt"} {
+		r := e.get("/echo/x", "X-Path", p)
+		if code, msg := errorBody(t, r.body); r.status != 400 || code != 400 || msg != "Invalid request path." {
+			t.Errorf("rewrite-uri %s: %d %s", p, r.status, r.body)
+		}
+	}
+
+	mustReload(t, e.reload(map[string]string{policyID: doc(`<base/><set-backend-service base-url="@(&quot;`+decoding.URL+`/static/&quot; + context.Request.Headers.GetValueOrDefault(&quot;X-Dir&quot;,&quot;&quot;))"/>`, "", "", "")}))
+	if r := e.get("/echo/x", "X-Dir", "sub"); r.status != 200 || r.body != "public" {
+		t.Fatalf("control: %d %s", r.status, r.body)
+	}
+	hits.Store(0)
+	r := e.get("/echo/x", "X-Dir", "%2e%2e%2f")
+	if code, _ := errorBody(t, r.body); r.status != 400 || code != 400 || strings.Contains(r.body, "SECRET") {
+		t.Errorf("set-backend-service traversal: %d %s", r.status, r.body)
+	}
+	if hits.Load() != 0 {
+		t.Errorf("backend reached %d times", hits.Load())
 	}
 }

@@ -21,8 +21,8 @@ type trace struct {
 
 // compileTrace: APIM writes trace output to the request trace and
 // Application Insights; Tollgate writes it to the log.
-func compileTrace(cc *compileCtx, e *Element) (runner, error) {
-	a := cc.attrs(e, "source", "severity")
+func compileTrace(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	p := &trace{source: a.str("source", "", true)}
 	switch a.oneOf("severity", "verbose", "verbose", "information", "error") {
@@ -58,7 +58,7 @@ func compileTrace(cc *compileCtx, e *Element) (runner, error) {
 	return p, a.err()
 }
 
-func (p *trace) run(x *exchange) error {
+func (p *trace) Run(x *Exchange) error {
 	l := x.logger()
 	if !l.Enabled(x.ctx, p.level) {
 		return nil

@@ -3,7 +3,6 @@ package policy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
-	"github.com/tollgate/tollgate/internal/gateway"
 )
 
 // pipeline is the composed chain of one (operation, product), or a cors
@@ -76,8 +75,8 @@ type exchangeCore struct {
 	ctx  context.Context
 	w    http.ResponseWriter
 	r    *http.Request
-	call *gateway.Call
-	fwd  gateway.Forwarder
+	call *apicall.Call
+	fwd  apicall.Forwarder
 	p    *pipeline
 	c    *Compiler
 
@@ -105,6 +104,9 @@ type exchangeCore struct {
 		present bool  // a response exists (backend answered, or one was built)
 	}
 	written bool
+	// bodyFailure is the backend's failure while an expression read its
+	// body; the expression's failure is reported as it.
+	bodyFailure *failure
 
 	ecBuilt  bool
 	urlDirty bool
@@ -130,8 +132,8 @@ func (x *exchange) reset() {
 	x.exchangeCore = exchangeCore{}
 }
 
-// Serve implements gateway.Pipeline.
-func (p *pipeline) Serve(w http.ResponseWriter, r *http.Request, c *gateway.Call, fwd gateway.Forwarder) {
+// Serve implements apicall.Pipeline.
+func (p *pipeline) Serve(w http.ResponseWriter, r *http.Request, c *apicall.Call, fwd apicall.Forwarder) {
 	x := exchangePool.Get().(*exchange)
 	x.ctx, x.w, x.r, x.call, x.fwd, x.p, x.c = r.Context(), w, r, c, fwd, p, p.set.c
 	defer func() {
@@ -143,7 +145,7 @@ func (p *pipeline) Serve(w http.ResponseWriter, r *http.Request, c *gateway.Call
 			}
 			x.c.opts.Logger.Error("policy: panic", "requestId", c.RequestID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if !x.written {
-				writeDefaultError(w, http.StatusInternalServerError, "Internal server error. Request id: "+c.RequestID)
+				apicall.WriteError(w, http.StatusInternalServerError, "Internal server error. Request id: "+c.RequestID)
 			}
 		}
 		x.closeStream()
@@ -183,7 +185,7 @@ func (x *exchange) runChain(ch chain) error {
 	defer func() { x.current = prev }()
 	for _, s := range ch {
 		x.current = s
-		if err := s.r.run(x); err != nil {
+		if err := s.r.Run(x); err != nil {
 			if err == errReturn {
 				return err
 			}
@@ -281,29 +283,10 @@ func (x *exchange) errorResponse(f *failure) {
 	for k, v := range f.Header {
 		x.resp.header[k] = v
 	}
-	x.resp.body = errorBody(f.Status, msg)
+	x.resp.body = apicall.ErrorBody(f.Status, msg)
 	x.resp.hasBody = true
 	x.resp.present = true
 	x.syncResponse()
-}
-
-// errorBody is the default error body, byte for byte as the gateway's
-// gateway.WriteError writes it, so a failure answers the same with or
-// without policies.
-func errorBody(status int, msg string) []byte {
-	m, _ := json.Marshal(msg)
-	b := make([]byte, 0, 40+len(m))
-	b = append(b, `{"statusCode": `...)
-	b = strconv.AppendInt(b, int64(status), 10)
-	b = append(b, `, "message": `...)
-	b = append(b, m...)
-	return append(b, '}')
-}
-
-func writeDefaultError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(errorBody(status, msg))
 }
 
 // write sends the response to the caller.
@@ -344,8 +327,14 @@ func (x *exchange) write() {
 		// CopyResponse closes the body, drops hop-by-hop headers and
 		// streams; the headers are already in w's map, so they are copied
 		// onto themselves.
-		if _, err := gateway.CopyResponse(x.w, &resp); err != nil && x.ctx.Err() == nil {
+		if _, err := apicall.CopyResponse(x.w, &resp); err != nil && x.ctx.Err() == nil {
+			// The status is sent: cut the response short so the caller
+			// sees it incomplete, and let the access log say why.
 			x.c.opts.Logger.Warn("policy: copy backend response", "requestId", x.call.RequestID, "error", err)
+			if reason := apicall.BackendReason(err); reason != "" {
+				x.call.Reason = reason
+			}
+			panic(http.ErrAbortHandler)
 		}
 		return
 	}
@@ -420,6 +409,11 @@ func (x *exchange) loadResponseBody() ([]byte, error) {
 	b, err := readBounded(x.resp.stream, x.c.opts.MaxBodyBuffer)
 	x.closeStream()
 	if err != nil {
+		if apicall.BackendReason(err) != "" {
+			// The backend failed mid-body (or timed out): that, not the
+			// expression reading the body, is what failed.
+			x.bodyFailure = backendFailure(err)
+		}
 		return nil, fmt.Errorf("read response body: %w", err)
 	}
 	x.resp.body, x.resp.hasBody = b, true
@@ -559,6 +553,16 @@ func (x *exchange) syncResponse() {
 		x.es.eresp.StatusCode = http.StatusOK
 	}
 	x.es.ec.Response = &x.es.eresp
+}
+
+// evalFailure is the failure of an expression evaluation: the backend's,
+// when reading its body is what failed.
+func (x *exchange) evalFailure(err error) error {
+	if f := x.bodyFailure; f != nil {
+		x.bodyFailure = nil
+		return f
+	}
+	return exprFailure(err)
 }
 
 // vars returns context.Variables for writing.

@@ -11,15 +11,15 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
-	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
 
 // Set is a compiled configuration's policies: it implements
-// gateway.Policies. Pipelines are composed on first use and cached.
+// apicall.Policies. Pipelines are composed on first use and cached.
 type Set struct {
 	c        *Compiler
 	global   *compiled
@@ -41,13 +41,13 @@ type pipeKey struct{ api, op, product string }
 // cheap, so past it pipelines are composed per request rather than kept.
 const maxCachedPipelines = 100000
 
-var _ gateway.PolicyRecompiler = (*Compiler)(nil)
-var _ gateway.Policies = (*Set)(nil)
+var _ apicall.PolicyRecompiler = (*Compiler)(nil)
+var _ apicall.Policies = (*Set)(nil)
 
-// Compile implements gateway.PolicyCompiler: it compiles every policy
+// Compile implements apicall.PolicyCompiler: it compiles every policy
 // document of a configuration. Any problem fails the whole set (documents
 // were checked when saved).
-func (c *Compiler) Compile(ctx context.Context, records []store.Record) (gateway.Policies, error) {
+func (c *Compiler) Compile(ctx context.Context, records []store.Record) (apicall.Policies, error) {
 	set, err := c.CompileSet(ctx, records)
 	if err != nil {
 		return nil, err
@@ -55,10 +55,10 @@ func (c *Compiler) Compile(ctx context.Context, records []store.Record) (gateway
 	return set, nil
 }
 
-// Recompile implements gateway.PolicyRecompiler: Compile, reusing from
+// Recompile implements apicall.PolicyRecompiler: Compile, reusing from
 // prev (a *Set of this compiler) every document whose record (ETag and
 // body) and whose named values and fragments are unchanged.
-func (c *Compiler) Recompile(ctx context.Context, records []store.Record, prev gateway.Policies) (gateway.Policies, error) {
+func (c *Compiler) Recompile(ctx context.Context, records []store.Record, prev apicall.Policies) (apicall.Policies, error) {
 	p, _ := prev.(*Set)
 	if p != nil && p.c != c {
 		p = nil // compiled with other options
@@ -213,8 +213,8 @@ func ScopeOf(id string) (scope, key string, ok bool) {
 // "/apis/echo/operations/get") or a bare name.
 func name(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
 
-// Pipeline implements gateway.Policies.
-func (s *Set) Pipeline(apiID, operationID, productID string) gateway.Pipeline {
+// Pipeline implements apicall.Policies.
+func (s *Set) Pipeline(apiID, operationID, productID string) apicall.Pipeline {
 	k := pipeKey{name(apiID), name(operationID), name(productID)}
 	s.mu.RLock()
 	p := s.pipes[k]
@@ -286,9 +286,9 @@ func expand(docs []*compiled, level, sec int) chain {
 	return out
 }
 
-// Preflight implements gateway.Policies: the first cors policy of the
+// Preflight implements apicall.Policies: the first cors policy of the
 // API's inbound (API and global scope) answers preflights.
-func (s *Set) Preflight(apiID string) gateway.Pipeline {
+func (s *Set) Preflight(apiID string) apicall.Pipeline {
 	api := name(apiID)
 	s.mu.RLock()
 	p, ok := s.pre[api]

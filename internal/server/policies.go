@@ -35,11 +35,11 @@ func newLimiter(cfg Config, log *slog.Logger) (ratelimit.Limiter, func()) {
 // that breaks a document using it, and deleting one that is still used.
 func installPolicyChecks(m *management.Server, c *policy.Compiler) {
 	for _, k := range resource.PolicyKinds() {
-		m.Handle(k, management.Hooks{Check: c.SaveCheck})
+		m.Handle(k, management.Hooks{Check: c.SaveCheckWarning(management.AddWarning)})
 	}
 	refuseUsed := func(ctx context.Context, tx store.Tx, id string, _ resource.Resource, _ map[string]string) error {
 		return c.DeleteCheck(ctx, tx, id)
 	}
 	m.Handle("namedValues", management.Hooks{Check: c.SaveCheck, Delete: refuseUsed})
-	m.Handle("policyFragments", management.Hooks{Check: c.SaveCheck, Delete: refuseUsed})
+	m.Handle("policyFragments", management.Hooks{Check: c.SaveCheckWarning(management.AddWarning), Delete: refuseUsed})
 }

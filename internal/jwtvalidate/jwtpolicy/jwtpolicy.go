@@ -318,6 +318,12 @@ func (c *compiler) validateAzureADToken(er *policy.ElementReader) (policy.Extens
 	return c.finish(r, p, cfg)
 }
 
+// warnAnyTokenType is the save-time warning for a policy that checks
+// neither the audience nor any claim (docs/oauth.md).
+const warnAnyTokenType = "neither <audiences> nor <required-claims>: any token the issuer signs is accepted, " +
+	"ID tokens included (they are not access tokens); add <audiences> with the API's application ID URI or client id, " +
+	"or a required claim such as scp or roles"
+
 // finish checks the whole configuration and builds the validator, unless
 // the check is offline.
 func (c *compiler) finish(r *reader, p *validator, cfg jwtvalidate.Config) (policy.ExtensionPolicy, error) {
@@ -328,6 +334,10 @@ func (c *compiler) finish(r *reader, p *validator, cfg jwtvalidate.Config) (poli
 	if err := jwtvalidate.Check(cfg); err != nil {
 		r.fail(e.Pos, "%v", err)
 		return p, nil
+	}
+	if len(cfg.Audiences) == 0 && len(cfg.RequiredClaims) == 0 {
+		// APIM accepts this, so Tollgate does too; but it is rarely meant.
+		r.Warn(e.Pos, "%s", warnAnyTokenType)
 	}
 	if r.Offline() {
 		return p, nil
