@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -174,7 +175,7 @@ func applyOne(ctx context.Context, c *client.Client, d resolvedDoc) (string, err
 		// with the document's.
 		merged := map[string]any{}
 		for k, v := range cur {
-			if !contains(d.kind.ReadOnly, k) && k != "id" && k != "name" {
+			if !slices.Contains(d.kind.ReadOnly, k) && k != "id" && k != "name" {
 				merged[k] = v
 			}
 		}
@@ -193,7 +194,7 @@ func sameFields(ctx context.Context, c *client.Client, d resolvedDoc, cur client
 	var secrets client.Object
 	for k, want := range d.fields {
 		have, present := cur[k]
-		if contains(d.kind.Secrets, k) && !present {
+		if slices.Contains(d.kind.Secrets, k) && !present {
 			if secrets == nil {
 				s, err := c.Post(ctx, d.path, "listSecrets", nil)
 				if err != nil {
@@ -288,15 +289,6 @@ func mergeInto(dst, src map[string]any) {
 		}
 		dst[k] = v
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // readApplyInputs reads every document of the given files, directories

@@ -326,7 +326,7 @@ func (c *config) remove(id string, d *delta) {
 // be worse than keeping the previous one.
 func (c *config) add(rec *store.Record, d *delta) error {
 	switch rec.Kind {
-	case "apis":
+	case resource.KindAPIs:
 		a := &resource.API{}
 		if err := decode(rec, a); err != nil {
 			return err
@@ -337,7 +337,7 @@ func (c *config) add(rec *store.Record, d *delta) error {
 		i, _ := slices.BinarySearch(ids, a.ID)
 		c.byPath[p] = slices.Insert(ids, i, a.ID)
 		d.apis[a.ID], d.scopes[a.ID], d.paths[p] = true, true, true
-	case "apis/operations":
+	case resource.KindOperations:
 		o := &resource.Operation{}
 		if err := decode(rec, o); err != nil {
 			return err
@@ -356,14 +356,14 @@ func (c *config) add(rec *store.Record, d *delta) error {
 			c.ops[apiID] = slices.Insert(ops, i, o)
 		}
 		d.apis[apiID] = true
-	case "products":
+	case resource.KindProducts:
 		p := &resource.Product{}
 		if err := decode(rec, p); err != nil {
 			return err
 		}
 		c.products[p.ID] = p
 		d.products[p.ID], d.scopes[p.ID] = true, true
-	case "products/apis":
+	case resource.KindProductAPIs:
 		// "/products/{pid}/apis/{aid}"
 		pid, aid, ok := strings.Cut(strings.TrimPrefix(rec.ID, "/products/"), "/apis/")
 		if !ok {
@@ -375,14 +375,14 @@ func (c *config) add(rec *store.Record, d *delta) error {
 		i, _ := slices.BinarySearch(ids, rec.ID)
 		c.apiLinks[l[1]] = slices.Insert(ids, i, rec.ID)
 		d.apiLinks[l[1]] = true
-	case "users":
+	case resource.KindUsers:
 		u := &resource.User{}
 		if err := decode(rec, u); err != nil {
 			return err
 		}
 		c.users[u.ID] = u
 		d.owners[u.ID] = true
-	case "subscriptions":
+	case resource.KindSubscriptions:
 		sub := &resource.Subscription{}
 		if err := decode(rec, sub); err != nil {
 			return err

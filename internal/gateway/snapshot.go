@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -68,7 +67,7 @@ type subEntry struct {
 func (e *subEntry) info(key string) *SubscriptionInfo {
 	return &SubscriptionInfo{
 		ID:          e.id,
-		Name:        e.id[strings.LastIndexByte(e.id, '/')+1:],
+		Name:        resource.NameOf(e.id),
 		DisplayName: e.displayName,
 		Scope:       e.scope,
 		OwnerID:     e.ownerID,

@@ -16,20 +16,20 @@ import (
 
 // installCoreHooks adds the integrity rules of the foundation's resources.
 func (s *Server) installCoreHooks() {
-	s.Handle("apis", Hooks{Prepare: prepareAPI, Delete: deleteAPI})
-	s.Handle("apis/operations", Hooks{Prepare: prepareOperation})
-	s.Handle("products", Hooks{Prepare: prepareProduct, Delete: deleteProduct})
-	s.Handle("products/apis", Hooks{Prepare: prepareProductAPI})
-	s.Handle("users", Hooks{Delete: deleteUser})
-	s.Handle("subscriptions", Hooks{
+	s.Handle(resource.KindAPIs, Hooks{Prepare: prepareAPI, Delete: deleteAPI})
+	s.Handle(resource.KindOperations, Hooks{Prepare: prepareOperation})
+	s.Handle(resource.KindProducts, Hooks{Prepare: prepareProduct, Delete: deleteProduct})
+	s.Handle(resource.KindProductAPIs, Hooks{Prepare: prepareProductAPI})
+	s.Handle(resource.KindUsers, Hooks{Delete: deleteUser})
+	s.Handle(resource.KindSubscriptions, Hooks{
 		Prepare: s.prepareSubscription,
 		Actions: map[string]Action{
-			"listSecrets":            s.listSecretsAction("subscriptions"),
+			"listSecrets":            s.listSecretsAction(resource.KindSubscriptions),
 			"regeneratePrimaryKey":   s.regenerateKey("primaryKey"),
 			"regenerateSecondaryKey": s.regenerateKey("secondaryKey"),
 		},
 	})
-	s.Handle("namedValues", Hooks{Prepare: prepareNamedValue, Actions: map[string]Action{"listValue": s.listSecretsAction("namedValues"), "listSecrets": s.listSecretsAction("namedValues")}})
+	s.Handle(resource.KindNamedValues, Hooks{Prepare: prepareNamedValue, Actions: map[string]Action{"listValue": s.listSecretsAction(resource.KindNamedValues), "listSecrets": s.listSecretsAction(resource.KindNamedValues)}})
 	s.installOAuthHooks()
 }
 
@@ -51,8 +51,6 @@ func each[T any](ctx context.Context, tx store.Tx, kind, parent string, fn func(
 	return nil
 }
 
-func last(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
-
 func exists(ctx context.Context, tx store.Tx, id string) (bool, error) {
 	_, err := tx.Get(ctx, id)
 	if err == nil {
@@ -70,7 +68,7 @@ func conflict(format string, args ...any) error {
 
 func prepareAPI(ctx context.Context, tx store.Tx, id string, _, n resource.Resource) error {
 	api := n.(*resource.API)
-	return each(ctx, tx, "apis", "", func(other string, o *resource.API) error {
+	return each(ctx, tx, resource.KindAPIs, "", func(other string, o *resource.API) error {
 		if other != id && strings.EqualFold(strings.Trim(o.Path, "/"), api.Path) {
 			return conflict("API %s already uses path %q.", other, api.Path)
 		}
@@ -82,13 +80,13 @@ func deleteAPI(ctx context.Context, tx store.Tx, id string, _ resource.Resource,
 	if err := deleteSubscriptionsWhere(ctx, tx, q, id, func(s *resource.Subscription) bool { return s.Scope == id }); err != nil {
 		return err
 	}
-	name := last(id)
-	recs, err := tx.List(ctx, "products/apis", "")
+	name := resource.NameOf(id)
+	recs, err := tx.List(ctx, resource.KindProductAPIs, "")
 	if err != nil {
 		return err
 	}
 	for _, rec := range recs {
-		if last(rec.ID) == name {
+		if resource.NameOf(rec.ID) == name {
 			if err := tx.Delete(ctx, rec.ID); err != nil {
 				return err
 			}
@@ -101,7 +99,7 @@ func deleteAPI(ctx context.Context, tx store.Tx, id string, _ resource.Resource,
 // the request says deleteSubscriptions=true, in which case it deletes them.
 func deleteSubscriptionsWhere(ctx context.Context, tx store.Tx, q map[string]string, id string, match func(*resource.Subscription) bool) error {
 	var hits []string
-	if err := each(ctx, tx, "subscriptions", "", func(sid string, s *resource.Subscription) error {
+	if err := each(ctx, tx, resource.KindSubscriptions, "", func(sid string, s *resource.Subscription) error {
 		if match(s) {
 			hits = append(hits, sid)
 		}
@@ -141,7 +139,7 @@ func templateShape(t string) string {
 func prepareOperation(ctx context.Context, tx store.Tx, id string, _, n resource.Resource) error {
 	op := n.(*resource.Operation)
 	shape := templateShape(op.URLTemplate)
-	return each(ctx, tx, "apis/operations", resource.ParentOf(mustKind("apis/operations"), id), func(other string, o *resource.Operation) error {
+	return each(ctx, tx, resource.KindOperations, resource.ParentOf(mustKind(resource.KindOperations), id), func(other string, o *resource.Operation) error {
 		if other != id && strings.EqualFold(o.Method, op.Method) && templateShape(o.URLTemplate) == shape {
 			return conflict("Operation %s already handles %s %s.", other, o.Method, o.URLTemplate)
 		}
@@ -161,13 +159,13 @@ func mustKind(name string) *resource.Kind {
 // openProductsOf returns the open products (other than except) that contain
 // the API named apiName.
 func openProductsOf(ctx context.Context, tx store.Tx, apiName, except string) ([]string, error) {
-	recs, err := tx.List(ctx, "products/apis", "")
+	recs, err := tx.List(ctx, resource.KindProductAPIs, "")
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, rec := range recs {
-		if last(rec.ID) != apiName || rec.Parent == except {
+		if resource.NameOf(rec.ID) != apiName || rec.Parent == except {
 			continue
 		}
 		prec, err := tx.Get(ctx, rec.Parent)
@@ -190,17 +188,17 @@ func prepareProduct(ctx context.Context, tx store.Tx, id string, _, n resource.R
 	if resource.Bool(p.SubscriptionRequired, true) {
 		return nil
 	}
-	recs, err := tx.List(ctx, "products/apis", id)
+	recs, err := tx.List(ctx, resource.KindProductAPIs, id)
 	if err != nil {
 		return err
 	}
 	for _, rec := range recs {
-		others, err := openProductsOf(ctx, tx, last(rec.ID), id)
+		others, err := openProductsOf(ctx, tx, resource.NameOf(rec.ID), id)
 		if err != nil {
 			return err
 		}
 		if len(others) > 0 {
-			return conflict("API /apis/%s is already in the open product %s; an API can belong to only one product that does not require a subscription.", last(rec.ID), others[0])
+			return conflict("API /apis/%s is already in the open product %s; an API can belong to only one product that does not require a subscription.", resource.NameOf(rec.ID), others[0])
 		}
 	}
 	return nil
@@ -211,8 +209,8 @@ func deleteProduct(ctx context.Context, tx store.Tx, id string, _ resource.Resou
 }
 
 func prepareProductAPI(ctx context.Context, tx store.Tx, id string, _, _ resource.Resource) error {
-	product := resource.ParentOf(mustKind("products/apis"), id)
-	apiID := "/apis/" + last(id)
+	product := resource.ParentOf(mustKind(resource.KindProductAPIs), id)
+	apiID := "/apis/" + resource.NameOf(id)
 	ok, err := exists(ctx, tx, apiID)
 	if err != nil {
 		return err
@@ -231,7 +229,7 @@ func prepareProductAPI(ctx context.Context, tx store.Tx, id string, _, _ resourc
 	if resource.Bool(p.SubscriptionRequired, true) {
 		return nil
 	}
-	others, err := openProductsOf(ctx, tx, last(id), product)
+	others, err := openProductsOf(ctx, tx, resource.NameOf(id), product)
 	if err != nil {
 		return err
 	}
@@ -314,7 +312,7 @@ func (s *Server) prepareSubscription(ctx context.Context, tx store.Tx, id string
 // Generated keys are 128 random bits and need no check.
 func (s *Server) checkKeyUnique(ctx context.Context, tx store.Tx, id, key, field string) error {
 	h := s.keyHash(key)
-	return each(ctx, tx, "subscriptions", "", func(other string, o *resource.Subscription) error {
+	return each(ctx, tx, resource.KindSubscriptions, "", func(other string, o *resource.Subscription) error {
 		if other != id && (o.PrimaryKeyHash == h || o.SecondaryKeyHash == h) {
 			return apierror.Validation([]resource.FieldError{{Target: field, Message: "is already used by another subscription"}})
 		}
@@ -338,7 +336,7 @@ func (s *Server) checkSubscriptionsLimit(ctx context.Context, tx store.Tx, id st
 		return nil
 	}
 	count := 0
-	if err := each(ctx, tx, "subscriptions", "", func(other string, o *resource.Subscription) error {
+	if err := each(ctx, tx, resource.KindSubscriptions, "", func(other string, o *resource.Subscription) error {
 		if other != id && o.OwnerID == sub.OwnerID && o.Scope == sub.Scope && (o.State == "active" || o.State == "submitted" || o.State == "suspended") {
 			count++
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -83,7 +84,7 @@ func decodeInto(dst resource.Resource, body []byte, hidden []string) (set []stri
 	sort.Strings(names)
 	for _, name := range names {
 		idx, ok := fields[name]
-		if !ok || contains(hidden, name) {
+		if !ok || slices.Contains(hidden, name) {
 			errs.Add(name, "unknown field")
 			continue
 		}
@@ -243,13 +244,4 @@ func typeName(t reflect.Type) string {
 		return "an object"
 	}
 	return t.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -19,16 +19,16 @@ import (
 // providers and certificates, and the portal's read-only view of an API's
 // authorization servers.
 func (s *Server) installOAuthHooks() {
-	s.Handle("authorizationServers", Hooks{
+	s.Handle(resource.KindAuthorizationServers, Hooks{
 		Delete:  refuseIfUsedByAPI("authorization server", "authenticationSettings.oAuth2.authorizationServerId", oauth2Ref),
-		Actions: map[string]Action{"listSecrets": s.listSecretsAction("authorizationServers")},
+		Actions: map[string]Action{"listSecrets": s.listSecretsAction(resource.KindAuthorizationServers)},
 	})
-	s.Handle("openidConnectProviders", Hooks{
+	s.Handle(resource.KindOpenIDConnectProviders, Hooks{
 		Delete:  refuseIfUsedByAPI("OpenID Connect provider", "authenticationSettings.openid.openidProviderId", openidRef),
-		Actions: map[string]Action{"listSecrets": s.listSecretsAction("openidConnectProviders")},
+		Actions: map[string]Action{"listSecrets": s.listSecretsAction(resource.KindOpenIDConnectProviders)},
 	})
-	s.Handle("certificates", Hooks{Prepare: prepareCertificate, Delete: deleteCertificate})
-	s.Handle("apis", Hooks{Prepare: prepareAPIAuthentication})
+	s.Handle(resource.KindCertificates, Hooks{Prepare: prepareCertificate, Delete: deleteCertificate})
+	s.Handle(resource.KindAPIs, Hooks{Prepare: prepareAPIAuthentication})
 	s.Mount("/portal/apis", portalAuthServersHandler{s})
 }
 
@@ -69,7 +69,7 @@ func prepareAPIAuthentication(ctx context.Context, tx store.Tx, _ string, _, n r
 		if r.ref == "" {
 			continue
 		}
-		if !resource.ValidName(last(r.ref)) || strings.Count(r.ref, "/") != 2 {
+		if !resource.ValidName(resource.NameOf(r.ref)) || strings.Count(r.ref, "/") != 2 {
 			errs.Add(r.target, "%q is not a valid %s id", r.ref, r.what)
 			continue
 		}
@@ -91,7 +91,7 @@ func prepareAPIAuthentication(ctx context.Context, tx store.Tx, _ string, _, n r
 // authenticationSettings name.
 func refuseIfUsedByAPI(what, field string, ref func(*resource.API) string) func(context.Context, store.Tx, string, resource.Resource, map[string]string) error {
 	return func(ctx context.Context, tx store.Tx, id string, _ resource.Resource, _ map[string]string) error {
-		return each(ctx, tx, "apis", "", func(apiID string, a *resource.API) error {
+		return each(ctx, tx, resource.KindAPIs, "", func(apiID string, a *resource.API) error {
 			if ref(a) == id {
 				return conflict("The %s %s is used by the API %s (%s); change that API first.", what, id, apiID, field)
 			}
@@ -135,8 +135,8 @@ func prepareCertificate(_ context.Context, _ store.Tx, _ string, old, n resource
 // deleteCertificate refuses (409) to delete a certificate a policy names
 // with certificate-id, so a saved policy never loses its key.
 func deleteCertificate(ctx context.Context, tx store.Tx, id string, _ resource.Resource, _ map[string]string) error {
-	re := regexp.MustCompile(`certificate-id\s*=\s*["']` + regexp.QuoteMeta(last(id)) + `["']`)
-	for _, kind := range append(resource.PolicyKinds(), "policyFragments") {
+	re := regexp.MustCompile(`certificate-id\s*=\s*["']` + regexp.QuoteMeta(resource.NameOf(id)) + `["']`)
+	for _, kind := range append(resource.PolicyKinds(), resource.KindPolicyFragments) {
 		recs, err := tx.List(ctx, kind, "")
 		if err != nil {
 			return fmt.Errorf("list %s: %w", kind, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/tollgate/tollgate/internal/apierror"
@@ -91,7 +92,7 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 		}
 		set, errs := decodeInto(res, body, k.Hidden)
 		for _, f := range []string{"id", "name"} {
-			if contains(set, f) {
+			if slices.Contains(set, f) {
 				if got := field(res, f).String(); got != "" && !strings.EqualFold(got, id) && !strings.EqualFold(got, resource.GetMeta(mustMeta(k, id)).Name) {
 					errs.Add(f, "does not match the resource path %s", id)
 				}
@@ -102,7 +103,7 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 		// (sealed) values; hidden fields always do.
 		if old != nil {
 			for _, f := range append(append([]string(nil), k.Secrets...), k.Hidden...) {
-				if !contains(set, f) {
+				if !slices.Contains(set, f) {
 					if dst := field(res, f); dst.IsValid() {
 						dst.Set(field(old, f))
 					}

@@ -62,7 +62,7 @@ func (c *Compiler) CheckFragment(ctx context.Context, id, value string, lookup L
 }
 
 func (c *Compiler) checkFragment(ctx context.Context, id, value string, lookup Lookup) Report {
-	cc := c.newCheck(&compileCtx{ctx: ctx, scope: ScopeGlobal, section: secAll, lookup: lookup, frags: []string{name(id)}})
+	cc := c.newCheck(&compileCtx{ctx: ctx, scope: ScopeGlobal, section: secAll, lookup: lookup, frags: []string{resource.NameOf(id)}})
 	cc.compileFragment(value, "")
 	return cc.report()
 }
@@ -77,7 +77,7 @@ func (c *Compiler) CheckRecord(ctx context.Context, rec store.Record, lookup Loo
 // Check is CheckRecord with the warnings.
 func (c *Compiler) Check(ctx context.Context, rec store.Record, lookup Lookup) Report {
 	switch {
-	case rec.Kind == "policyFragments":
+	case rec.Kind == resource.KindPolicyFragments:
 		var f resource.PolicyFragment
 		if err := json.Unmarshal(rec.Body, &f); err != nil {
 			return Report{Problems: []Problem{{Line: 1, Column: 1, Message: "cannot decode fragment: " + err.Error()}}}
@@ -168,8 +168,8 @@ func References(text string) Refs {
 // with CheckRecord. Named values are matched by display name and by name.
 func Users(records []store.Record, target store.Record) []string {
 	var names []string
-	isFragment := target.Kind == "policyFragments"
-	names = append(names, name(target.ID))
+	isFragment := target.Kind == resource.KindPolicyFragments
+	names = append(names, resource.NameOf(target.ID))
 	if !isFragment {
 		var nv resource.NamedValue
 		if json.Unmarshal(target.Body, &nv) == nil && nv.DisplayName != "" && nv.DisplayName != names[0] {
@@ -178,7 +178,7 @@ func Users(records []store.Record, target store.Record) []string {
 	}
 	var out []string
 	for _, rec := range records {
-		if rec.ID == target.ID || (rec.Kind != "policyFragments" && !isPolicyKind(rec.Kind)) {
+		if rec.ID == target.ID || (rec.Kind != resource.KindPolicyFragments && !isPolicyKind(rec.Kind)) {
 			continue
 		}
 		text := recordText(rec)
@@ -199,7 +199,7 @@ func Users(records []store.Record, target store.Record) []string {
 
 // recordText is the XML of a policy document or fragment record.
 func recordText(rec store.Record) string {
-	if rec.Kind == "policyFragments" {
+	if rec.Kind == resource.KindPolicyFragments {
 		var f resource.PolicyFragment
 		_ = json.Unmarshal(rec.Body, &f)
 		return f.Value
@@ -224,7 +224,7 @@ type txLookup struct {
 
 func (l *txLookup) NamedValue(ctx context.Context, n string) (ResolvedValue, bool, error) {
 	if l.values == nil {
-		recs, err := l.tx.List(ctx, "namedValues", "")
+		recs, err := l.tx.List(ctx, resource.KindNamedValues, "")
 		if err != nil {
 			return ResolvedValue{}, false, fmt.Errorf("list named values: %w", err)
 		}
@@ -239,7 +239,7 @@ func (l *txLookup) NamedValue(ctx context.Context, n string) (ResolvedValue, boo
 }
 
 func (l *txLookup) Fragment(ctx context.Context, id string) (string, bool, error) {
-	rec, err := l.tx.Get(ctx, "/policyFragments/"+name(id))
+	rec, err := l.tx.Get(ctx, "/policyFragments/"+resource.NameOf(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return "", false, nil
 	}

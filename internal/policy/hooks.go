@@ -20,7 +20,7 @@ import (
 
 // dependentKinds are the kinds whose records may refer to named values and
 // fragments.
-func dependentKinds() []string { return append(resource.PolicyKinds(), "policyFragments") }
+func dependentKinds() []string { return append(resource.PolicyKinds(), resource.KindPolicyFragments) }
 
 // SaveCheck refuses (400, one detail per problem) a policy document or
 // fragment that does not compile, and a named value or fragment change that
@@ -39,7 +39,7 @@ func (c *Compiler) SaveCheckWarning(warn func(ctx context.Context, message strin
 func (c *Compiler) saveCheck(ctx context.Context, tx store.Tx, rec store.Record, warn func(context.Context, string)) error {
 	lk := c.StoreLookup(tx)
 	var details []resource.FieldError
-	if isPolicyKind(rec.Kind) || rec.Kind == "policyFragments" {
+	if isPolicyKind(rec.Kind) || rec.Kind == resource.KindPolicyFragments {
 		rep := c.Check(ctx, rec, lk)
 		for _, p := range rep.Problems {
 			details = append(details, resource.FieldError{Target: "value", Message: p.String()})
@@ -53,7 +53,7 @@ func (c *Compiler) saveCheck(ctx context.Context, tx store.Tx, rec store.Record,
 			}
 		}
 	}
-	if rec.Kind != "namedValues" && rec.Kind != "policyFragments" {
+	if rec.Kind != resource.KindNamedValues && rec.Kind != resource.KindPolicyFragments {
 		return nil
 	}
 	docs, err := listDependents(ctx, tx)
@@ -87,7 +87,7 @@ func affected(ctx context.Context, docs []store.Record, rec store.Record, lk Loo
 			out = append(out, d)
 			continue
 		}
-		if rec.Kind != "namedValues" {
+		if rec.Kind != resource.KindNamedValues {
 			continue
 		}
 		for _, n := range References(recordText(d)).NamedValues {
@@ -119,7 +119,7 @@ func (c *Compiler) DeleteCheck(ctx context.Context, tx store.Tx, id string) erro
 		return nil
 	}
 	what := "Named value"
-	if rec.Kind == "policyFragments" {
+	if rec.Kind == resource.KindPolicyFragments {
 		what = "Policy fragment"
 	}
 	return apierror.New(http.StatusConflict, "Conflict", "%s %s is used by %s.", what, id, strings.Join(users, ", "))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
+	"github.com/tollgate/tollgate/internal/resource"
 )
 
 // pipeline is the composed chain of one (operation, product), or a cors
@@ -521,7 +522,7 @@ func (x *exchange) buildContext() {
 		x.es.ec.Product = &x.es.eprod
 	}
 	if s := c.Subscription; s != nil {
-		x.es.esub = expression.Subscription{Id: lastSegment(s.ID), Name: s.DisplayName, Key: s.Key}
+		x.es.esub = expression.Subscription{Id: resource.NameOf(s.ID), Name: s.DisplayName, Key: s.Key}
 		if t, err := time.Parse(time.RFC3339, s.CreatedDate); err == nil {
 			x.es.esub.CreatedDate = t
 		}

@@ -211,11 +211,10 @@ func ScopeOf(id string) (scope, key string, ok bool) {
 
 // name accepts an id as the gateway may give it ("/apis/echo",
 // "/apis/echo/operations/get") or a bare name.
-func name(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
 
 // Pipeline implements apicall.Policies.
 func (s *Set) Pipeline(apiID, operationID, productID string) apicall.Pipeline {
-	k := pipeKey{name(apiID), name(operationID), name(productID)}
+	k := pipeKey{resource.NameOf(apiID), resource.NameOf(operationID), resource.NameOf(productID)}
 	s.mu.RLock()
 	p := s.pipes[k]
 	s.mu.RUnlock()
@@ -289,7 +288,7 @@ func expand(docs []*compiled, level, sec int) chain {
 // Preflight implements apicall.Policies: the first cors policy of the
 // API's inbound (API and global scope) answers preflights.
 func (s *Set) Preflight(apiID string) apicall.Pipeline {
-	api := name(apiID)
+	api := resource.NameOf(apiID)
 	s.mu.RLock()
 	p, ok := s.pre[api]
 	s.mu.RUnlock()
@@ -327,7 +326,7 @@ func (l *recordsLookup) NamedValue(_ context.Context, name string) (ResolvedValu
 }
 
 func (l *recordsLookup) Fragment(_ context.Context, id string) (string, bool, error) {
-	v, ok := l.frags[name(id)]
+	v, ok := l.frags[resource.NameOf(id)]
 	return v, ok, nil
 }
 
@@ -337,7 +336,7 @@ func (c *Compiler) RecordsLookup(records []store.Record) (Lookup, error) {
 	l := &recordsLookup{values: map[string]ResolvedValue{}, frags: map[string]string{}}
 	for _, r := range records {
 		switch r.Kind {
-		case "namedValues":
+		case resource.KindNamedValues:
 			v, err := c.namedValue(r)
 			if err != nil {
 				return nil, err
@@ -347,15 +346,15 @@ func (c *Compiler) RecordsLookup(records []store.Record) (Lookup, error) {
 			if nv.DisplayName != "" {
 				l.values[nv.DisplayName] = v
 			}
-			if _, taken := l.values[name(r.ID)]; !taken {
-				l.values[name(r.ID)] = v
+			if _, taken := l.values[resource.NameOf(r.ID)]; !taken {
+				l.values[resource.NameOf(r.ID)] = v
 			}
-		case "policyFragments":
+		case resource.KindPolicyFragments:
 			var f resource.PolicyFragment
 			if err := json.Unmarshal(r.Body, &f); err != nil {
 				return nil, fmt.Errorf("policy fragment %s: decode: %w", r.ID, err)
 			}
-			l.frags[name(r.ID)] = f.Value
+			l.frags[resource.NameOf(r.ID)] = f.Value
 		}
 	}
 	return l, nil
@@ -440,5 +439,3 @@ func (x *exchange) fillURL() {
 	}
 	fillExprURL(&x.es.eurl, &u)
 }
-
-func lastSegment(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }

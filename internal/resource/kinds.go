@@ -41,6 +41,26 @@ type Registry struct {
 	segs  [][]string
 }
 
+// Kind names of the core resources: the store's Record.Kind and the
+// management API's collection paths.
+const (
+	KindNamedValues            = "namedValues"
+	KindPolicyFragments        = "policyFragments"
+	KindCertificates           = "certificates"
+	KindAuthorizationServers   = "authorizationServers"
+	KindOpenIDConnectProviders = "openidConnectProviders"
+	KindUsers                  = "users"
+	KindAPIs                   = "apis"
+	KindOperations             = "apis/operations"
+	KindProducts               = "products"
+	KindProductAPIs            = "products/apis"
+	KindSubscriptions          = "subscriptions"
+	KindGlobalPolicy           = "policies"
+	KindProductPolicies        = "products/policies"
+	KindAPIPolicies            = "apis/policies"
+	KindOperationPolicies      = "apis/operations/policies"
+)
+
 // NewRegistry returns a registry holding the core kinds.
 func NewRegistry() *Registry {
 	r := &Registry{}
@@ -57,21 +77,21 @@ func NewRegistry() *Registry {
 // in this order.
 func CoreKinds() []Kind {
 	return []Kind{
-		{Name: "namedValues", Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
-		{Name: "policyFragments", Pattern: "/policyFragments/{}", New: func() Resource { return &PolicyFragment{} }, ApplyKind: "policyFragment"},
-		{Name: "certificates", Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
-		{Name: "authorizationServers", Pattern: "/authorizationServers/{}", New: func() Resource { return &AuthorizationServer{} }, Secrets: []string{"clientSecret"}, ApplyKind: "authorizationServer"},
-		{Name: "openidConnectProviders", Pattern: "/openidConnectProviders/{}", New: func() Resource { return &OpenIDConnectProvider{} }, Secrets: []string{"clientSecret"}, ApplyKind: "openidConnectProvider"},
-		{Name: "users", Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
-		{Name: "apis", Pattern: "/apis/{}", New: func() Resource { return &API{} }, ApplyKind: "api"},
-		{Name: "apis/operations", Pattern: "/apis/{}/operations/{}", New: func() Resource { return &Operation{} }, ApplyKind: "operation"},
-		{Name: "products", Pattern: "/products/{}", New: func() Resource { return &Product{} }, ApplyKind: "product"},
-		{Name: "products/apis", Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
-		{Name: "subscriptions", Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ReadOnly: []string{"createdDate"}, ApplyKind: "subscription"},
-		{Name: "policies", Pattern: "/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
-		{Name: "products/policies", Pattern: "/products/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
-		{Name: "apis/policies", Pattern: "/apis/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
-		{Name: "apis/operations/policies", Pattern: "/apis/{}/operations/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
+		{Name: KindNamedValues, Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
+		{Name: KindPolicyFragments, Pattern: "/policyFragments/{}", New: func() Resource { return &PolicyFragment{} }, ApplyKind: "policyFragment"},
+		{Name: KindCertificates, Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
+		{Name: KindAuthorizationServers, Pattern: "/authorizationServers/{}", New: func() Resource { return &AuthorizationServer{} }, Secrets: []string{"clientSecret"}, ApplyKind: "authorizationServer"},
+		{Name: KindOpenIDConnectProviders, Pattern: "/openidConnectProviders/{}", New: func() Resource { return &OpenIDConnectProvider{} }, Secrets: []string{"clientSecret"}, ApplyKind: "openidConnectProvider"},
+		{Name: KindUsers, Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
+		{Name: KindAPIs, Pattern: "/apis/{}", New: func() Resource { return &API{} }, ApplyKind: "api"},
+		{Name: KindOperations, Pattern: "/apis/{}/operations/{}", New: func() Resource { return &Operation{} }, ApplyKind: "operation"},
+		{Name: KindProducts, Pattern: "/products/{}", New: func() Resource { return &Product{} }, ApplyKind: "product"},
+		{Name: KindProductAPIs, Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
+		{Name: KindSubscriptions, Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ReadOnly: []string{"createdDate"}, ApplyKind: "subscription"},
+		{Name: KindGlobalPolicy, Pattern: "/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
+		{Name: KindProductPolicies, Pattern: "/products/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
+		{Name: KindAPIPolicies, Pattern: "/apis/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
+		{Name: KindOperationPolicies, Pattern: "/apis/{}/operations/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 	}
 }
 

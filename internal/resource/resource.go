@@ -48,8 +48,11 @@ func (m *Meta) meta() *Meta { return m }
 func SetMeta(r Resource, id string) {
 	m := r.meta()
 	m.ID = id
-	m.Name = id[strings.LastIndexByte(id, '/')+1:]
+	m.Name = NameOf(id)
 }
+
+// NameOf is the name of the resource at id: its path's last segment.
+func NameOf(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
 
 // GetMeta returns a resource's id and name.
 func GetMeta(r Resource) Meta { return *r.meta() }

@@ -40,6 +40,6 @@ func installPolicyChecks(m *management.Server, c *policy.Compiler) {
 	refuseUsed := func(ctx context.Context, tx store.Tx, id string, _ resource.Resource, _ map[string]string) error {
 		return c.DeleteCheck(ctx, tx, id)
 	}
-	m.Handle("namedValues", management.Hooks{Check: c.SaveCheck, Delete: refuseUsed})
-	m.Handle("policyFragments", management.Hooks{Check: c.SaveCheckWarning(management.AddWarning), Delete: refuseUsed})
+	m.Handle(resource.KindNamedValues, management.Hooks{Check: c.SaveCheck, Delete: refuseUsed})
+	m.Handle(resource.KindPolicyFragments, management.Hooks{Check: c.SaveCheckWarning(management.AddWarning), Delete: refuseUsed})
 }
