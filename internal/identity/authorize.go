@@ -127,15 +127,15 @@ func parseScopes(snap *snapshot, client *Application, scope string) (*scopeSet, 
 		}
 		ss.resource, ss.prefix = res, prefix
 		if value == ".default" {
-			for _, rra := range client.RequiredResourceAccess {
-				if findResourceApp(snap.apps, rra.ResourceAppID) != res {
-					continue
-				}
-				for _, ra := range rra.ResourceAccess {
-					if s := res.findScope(ra.ID); ra.Type == "Scope" && s != nil && s.enabled() {
-						ss.delegated = appendUnique(ss.delegated, s.Value)
-					}
-				}
+			// .default is what the client's registration asks for on the
+			// resource, and what an administrator granted it there; never
+			// the resource as a whole.
+			before := len(ss.delegated)
+			ss.delegated = appendUnique(ss.delegated, defaultScopes(snap, client, res)...)
+			if len(ss.delegated) == before {
+				return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_client", description: fmt.Sprintf(
+					"AADSTS650057: Invalid resource. The client has requested access to a resource which is not listed in the requested permissions in the client's application registration (no delegated permission of %s is requested or granted). Client app ID: %s. Resource value: %s.",
+					prefix, client.AppID, prefix)}
 			}
 			continue
 		}
@@ -162,6 +162,33 @@ func parseScopes(snap *snapshot, client *Application, scope string) (*scopeSet, 
 		}
 	}
 	return ss, nil
+}
+
+// defaultScopes are the enabled delegated scopes of res that client
+// lists in requiredResourceAccess or holds by admin consent.
+func defaultScopes(snap *snapshot, client *Application, res *Application) []string {
+	var out []string
+	for _, rra := range client.RequiredResourceAccess {
+		if findResourceApp(snap.apps, rra.ResourceAppID) != res {
+			continue
+		}
+		for _, ra := range rra.ResourceAccess {
+			if s := res.findScope(ra.ID); ra.Type == "Scope" && s != nil && s.enabled() {
+				out = appendUnique(out, s.Value)
+			}
+		}
+	}
+	for _, g := range client.OAuth2PermissionGrants {
+		if g.ResourceAppID != res.AppID {
+			continue
+		}
+		for _, v := range strings.Fields(g.Scope) {
+			if s := res.findScope(v); s != nil && s.enabled() && s.Value == v {
+				out = appendUnique(out, v)
+			}
+		}
+	}
+	return out
 }
 
 func contains(list []string, v string) bool {
@@ -348,21 +375,9 @@ func (p *Provider) missingConsent(ctx context.Context, snap *snapshot, ar *authR
 	if ar.Grant.Resource == "" {
 		return nil, nil
 	}
-	client := snap.app(ar.ClientID)
-	var granted []string
-	for _, g := range client.OAuth2PermissionGrants {
-		if g.ResourceAppID == ar.Grant.Resource {
-			granted = append(granted, strings.Fields(g.Scope)...)
-		}
-	}
-	rec, err := p.state.Get(ctx, stateConsentPrefix+ar.Grant.UserOID+"/"+ar.ClientID)
-	if err == nil {
-		var cr consentRecord
-		if json.Unmarshal(rec.Value, &cr) == nil {
-			granted = append(granted, cr.Scopes[ar.Grant.Resource]...)
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("read consent: %w", err)
+	granted, err := p.grantedScopes(ctx, snap.app(ar.ClientID), ar.Grant.Resource, ar.Grant.UserOID)
+	if err != nil {
+		return nil, err
 	}
 	var missing []string
 	for _, d := range ar.Grant.Delegated {
@@ -371,6 +386,28 @@ func (p *Provider) missingConsent(ctx context.Context, snap *snapshot, ar *authR
 		}
 	}
 	return missing, nil
+}
+
+// grantedScopes are the delegated scopes of resource (an appId) that
+// client may use for the user: granted by an administrator for everyone,
+// or consented to by the user.
+func (p *Provider) grantedScopes(ctx context.Context, client *Application, resource, userOID string) ([]string, error) {
+	var granted []string
+	for _, g := range client.OAuth2PermissionGrants {
+		if g.ResourceAppID == resource {
+			granted = append(granted, strings.Fields(g.Scope)...)
+		}
+	}
+	rec, err := p.state.Get(ctx, stateConsentPrefix+userOID+"/"+client.AppID)
+	if err == nil {
+		var cr consentRecord
+		if json.Unmarshal(rec.Value, &cr) == nil {
+			granted = append(granted, cr.Scopes[resource]...)
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("read consent: %w", err)
+	}
+	return granted, nil
 }
 
 func (p *Provider) saveAuthRequest(ctx context.Context, ar *authRequest) error {

@@ -22,6 +22,10 @@ import (
 // The built-in management application.
 const (
 	ManagementIdentifier    = "api://tollgate-management"
+	// ScopeManagementUser is the management API's delegated scope: a
+	// client acting for a signed-in user asks for it (directly or through
+	// .default); the user's management roles still decide what it may do.
+	ScopeManagementUser = "user_impersonation"
 	RoleManagementReadWrite = "Management.ReadWrite.All"
 	RoleManagementRead      = "Management.Read.All"
 	managementAppName       = "tollgate-management"
@@ -240,6 +244,7 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 				DisplayName:    "Tollgate Management",
 				Description:    "The management API of this Tollgate installation.",
 				IdentifierURIs: []string{ManagementIdentifier},
+				API: &APISettings{OAuth2PermissionScopes: []PermissionScope{managementScope()}},
 				AppRoles: []AppRole{
 					{Value: RoleManagementReadWrite, DisplayName: "Read and write all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
 					{Value: RoleManagementRead, DisplayName: "Read all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
@@ -264,10 +269,56 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 		}
 	} else if err != nil {
 		return fmt.Errorf("identity bootstrap: read the management application: %w", err)
+	} else if err := p.upgradeManagementApp(ctx); err != nil {
+		return fmt.Errorf("identity bootstrap: %w", err)
 	}
 
 	if err := p.ensureSigningKey(ctx); err != nil {
 		return fmt.Errorf("identity bootstrap: %w", err)
+	}
+	return nil
+}
+
+func managementScope() PermissionScope {
+	return PermissionScope{Value: ScopeManagementUser, Type: "User",
+		AdminConsentDisplayName: "Access the Tollgate management API as the signed-in user",
+		UserConsentDisplayName:  "Access the Tollgate management API as you"}
+}
+
+// upgradeManagementApp adds the delegated scope to a management
+// application made before it existed, so that user sign-ins for the
+// management API have something to be granted.
+func (p *Provider) upgradeManagementApp(ctx context.Context) error {
+	_, err := p.store.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(ctx, managementAppPath)
+		if err != nil {
+			return err
+		}
+		app, err := decodeApp(rec)
+		if err != nil {
+			return err
+		}
+		if app.findScope(ScopeManagementUser) != nil {
+			return nil
+		}
+		old, _ := decodeApp(rec)
+		if app.API == nil {
+			app.API = &APISettings{}
+		}
+		app.API.OAuth2PermissionScopes = append(app.API.OAuth2PermissionScopes, managementScope())
+		app.Normalize()
+		if err := p.dir.PrepareApplication(ctx, tx, managementAppPath, old, app); err != nil {
+			return err
+		}
+		body, err := json.Marshal(app)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Put(ctx, store.Record{ID: managementAppPath, Kind: KindApplications, Body: body}, rec.ETag)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add the %s scope to the management application: %w", ScopeManagementUser, err)
 	}
 	return nil
 }

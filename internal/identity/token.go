@@ -438,6 +438,9 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, snap *snapshot, c
 		return fail(invalidGrant("The user's sign-ins were revoked (new password or account change); sign in again."))
 	}
 	g := cr.Grant
+	if err := p.recheckGrant(ctx, snap, c.app, &g); err != nil {
+		return fail(err)
+	}
 	used := cr
 	used.Used = true
 	used.JTI = uuid.NewString()
@@ -581,6 +584,36 @@ func (p *Provider) revokeFamily(ctx context.Context, id string) {
 	}
 }
 
+// recheckGrant narrows g's delegated scopes to those the client still
+// holds for the user now: still exposed and enabled by the resource, and
+// still granted by an administrator or consented to by the user. It
+// refuses when nothing of the resource is left, so a sign-in never keeps
+// (or widens to) permissions that were withdrawn.
+func (p *Provider) recheckGrant(ctx context.Context, snap *snapshot, client *Application, g *grant) error {
+	if g.Resource == "" {
+		return nil
+	}
+	res := snap.app(g.Resource)
+	if res == nil {
+		return invalidGrant("The resource application of this sign-in was removed.")
+	}
+	granted, err := p.grantedScopes(ctx, client, g.Resource, g.UserOID)
+	if err != nil {
+		return err
+	}
+	var keep []string
+	for _, d := range g.Delegated {
+		if s := res.findScope(d); s != nil && s.enabled() && s.Value == d && contains(granted, d) {
+			keep = append(keep, d)
+		}
+	}
+	if len(keep) == 0 {
+		return invalidGrant("The permissions of this sign-in were withdrawn or disabled; sign in again.")
+	}
+	g.Delegated = keep
+	return nil
+}
+
 // issueUserTokens makes the access token, and the ID token for openid and
 // a refresh token (in familyID) for offline_access. fam is nil for a new
 // sign-in, whose family it creates.
@@ -719,6 +752,9 @@ func (p *Provider) grantRefreshToken(ctx context.Context, snap *snapshot, c *cli
 			}
 		}
 		g.Delegated, g.OIDC = deleg, oidc
+		if len(deleg) == 0 {
+			g.Resource, g.ScopePrefix = "", "" // OpenID scopes only: a token for the client
+		}
 		if !g.has("offline_access") {
 			g.OIDC = append(g.OIDC, "offline_access") // the family goes on
 		}
@@ -731,6 +767,9 @@ func (p *Provider) grantRefreshToken(ctx context.Context, snap *snapshot, c *cli
 	if u.signInRevoked(g.AuthTime) {
 		p.revokeFamily(ctx, rr.FamilyID)
 		return nil, invalidGrant("The user's sign-ins were revoked (new password or account change); sign in again.")
+	}
+	if err := p.recheckGrant(ctx, snap, c.app, &g); err != nil {
+		return nil, err
 	}
 	used := rr
 	used.Used = true

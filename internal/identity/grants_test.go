@@ -1,0 +1,119 @@
+package identity_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tollgate/tollgate/internal/identity"
+)
+
+// A client with no permission on a resource asking for <resource>/.default
+// gets nothing from it: not the user's roles, not a code.
+func TestDefaultScopeWithoutAGrantIsRefused(t *testing.T) {
+	e := newEnv(t)
+	s := e.seedAuthCode()
+	e.must(http.StatusOK, "PUT", "/directory/users/alice", alice(s, map[string]any{"appRoleAssignments": mgmtReadWrite}), nil)
+
+	for _, scope := range []string{mgmtScope, "openid api://" + s.backend.AppID + "/.default"} {
+		q := e.authorize(newBrowser(t, s.redirect), authParams(s.client.AppID, s.redirect, scope, ""), s.user, s.password)
+		if q.Get("code") != "" || q.Get("error") != "invalid_client" || !strings.Contains(q.Get("error_description"), "AADSTS650057") {
+			t.Fatalf("%s without a grant: %v", scope, q)
+		}
+	}
+
+	// Registered but not granted, and the user may consent: the consent
+	// page is shown, and only after it is a code issued.
+	e.permitManagement(s)
+	b := newBrowser(t, s.redirect)
+	p := b.get(e.idp.URL + "/" + e.tenantID + "/oauth2/v2.0/authorize?" + authParams(s.client.AppID, s.redirect, mgmtScope, "").Encode())
+	p = b.signIn(e.idp.URL, p, s.user, s.password)
+	if p.status != http.StatusOK || !strings.Contains(p.body, `name="decision"`) || !strings.Contains(p.body, "Access the Tollgate management API") {
+		t.Fatalf("no consent page for a registered, ungranted .default: %d %s %s", p.status, p.location, p.body)
+	}
+	p = b.consent(e.idp.URL, p, true)
+	u, _ := url.Parse(p.location)
+	if u.Query().Get("code") == "" {
+		t.Fatalf("no code after consent: %s", p.location)
+	}
+
+	// Registered with only an admin-consent scope, not granted: refused.
+	e.must(http.StatusOK, "PATCH", "/directory/applications/console-app", map[string]any{"requiredResourceAccess": []map[string]any{
+		{"resourceAppId": s.backend.AppID, "resourceAccess": []map[string]any{{"id": "Colors.Admin", "type": "Scope"}}}}}, nil)
+	q := e.authorize(newBrowser(t, s.redirect), authParams(s.client.AppID, s.redirect, "openid api://"+s.backend.AppID+"/.default", ""), s.user, s.password)
+	if q.Get("code") != "" || q.Get("error") != "consent_required" {
+		t.Fatalf("admin-only .default without admin consent: %v", q)
+	}
+
+	// Client credentials: roles the application only asks for, without
+	// admin consent, are not in its token.
+	e.must(http.StatusCreated, "PUT", "/directory/applications/asks-only", map[string]any{"requiredResourceAccess": []map[string]any{
+		{"resourceAppId": identity.ManagementIdentifier, "resourceAccess": []map[string]any{{"id": identity.RoleManagementReadWrite, "type": "Role"}}}}}, nil)
+	var added struct {
+		SecretText string `json:"secretText"`
+	}
+	e.must(http.StatusOK, "POST", "/directory/applications/asks-only/addPassword", map[string]any{"displayName": "x"}, &added)
+	var a appView
+	e.must(http.StatusOK, "GET", "/directory/applications/asks-only", nil, &a)
+	st, out := e.token(url.Values{"grant_type": {"client_credentials"}, "client_id": {a.AppID}, "client_secret": {added.SecretText}, "scope": {identity.ManagementIdentifier + "/.default"}})
+	if st != http.StatusOK {
+		t.Fatalf("client credentials: %d %v", st, out)
+	}
+	if roles := claims(t, out["access_token"].(string))["roles"]; roles != nil {
+		t.Fatalf("client credentials without admin consent carry roles %v", roles)
+	}
+}
+
+// Each refresh re-checks what the client holds now: a permission removed
+// and consented again, or a scope disabled on the resource, is dropped;
+// nothing left, the refresh is refused.
+func TestRefreshFollowsWithdrawnPermissions(t *testing.T) {
+	e := newEnv(t)
+	s := e.seedAuthCode()
+	permit := func(scopes ...string) {
+		var access []map[string]any
+		for _, sc := range scopes {
+			access = append(access, map[string]any{"id": sc, "type": "Scope"})
+		}
+		rra := []map[string]any{}
+		if len(access) > 0 {
+			rra = append(rra, map[string]any{"resourceAppId": s.backend.AppID, "resourceAccess": access})
+		}
+		e.must(http.StatusOK, "PATCH", "/directory/applications/console-app", map[string]any{"requiredResourceAccess": rra}, nil)
+		e.must(http.StatusOK, "POST", "/directory/applications/console-app/grantAdminConsent", nil, nil)
+	}
+	scp := func(out map[string]any) string { return str(claims(t, out["access_token"].(string))["scp"]) }
+
+	permit("Colors.Read", "Colors.Admin")
+	out := e.signInTokens(t, s, "openid offline_access api://"+s.backend.AppID+"/.default")
+	if got := scp(out); got != "Colors.Read Colors.Admin" {
+		t.Fatalf("scp = %q", got)
+	}
+	// The admin withdraws Colors.Admin: the next refresh narrows.
+	permit("Colors.Read")
+	st, out := e.refresh(s, out["refresh_token"].(string))
+	if st != http.StatusOK || scp(out) != "Colors.Read" || strings.Contains(str(out["scope"]), "Colors.Admin") {
+		t.Fatalf("refresh after withdrawal: %d %v", st, out)
+	}
+	// Everything withdrawn: refused.
+	permit()
+	if st, out := e.refresh(s, out["refresh_token"].(string)); st != http.StatusBadRequest || out["error"] != "invalid_grant" {
+		t.Fatalf("refresh after every permission was withdrawn: %d %v", st, out)
+	}
+
+	// A scope the user consented to, then disabled on the resource.
+	out = e.signInTokens(t, s, "openid offline_access api://"+s.backend.AppID+"/Colors.Read")
+	if st, o := e.refresh(s, out["refresh_token"].(string)); st != http.StatusOK {
+		t.Fatalf("refresh: %d %v", st, o)
+	} else {
+		out = o
+	}
+	e.must(http.StatusOK, "PATCH", "/directory/applications/backend-app", map[string]any{"api": map[string]any{"oauth2PermissionScopes": []map[string]any{
+		{"value": "Colors.Read", "adminConsentDisplayName": "Read colors", "type": "User", "isEnabled": false},
+		{"value": "Colors.Admin", "adminConsentDisplayName": "Administer colors", "type": "Admin"},
+	}}}, nil)
+	if st, out := e.refresh(s, out["refresh_token"].(string)); st != http.StatusBadRequest || out["error"] != "invalid_grant" {
+		t.Fatalf("refresh of a disabled scope: %d %v", st, out)
+	}
+}
