@@ -21,11 +21,11 @@ import (
 
 // The built-in management application.
 const (
-	ManagementIdentifier    = "api://tollgate-management"
+	ManagementIdentifier = "api://tollgate-management"
 	// ScopeManagementUser is the management API's delegated scope: a
 	// client acting for a signed-in user asks for it (directly or through
 	// .default); the user's management roles still decide what it may do.
-	ScopeManagementUser = "user_impersonation"
+	ScopeManagementUser     = "user_impersonation"
 	RoleManagementReadWrite = "Management.ReadWrite.All"
 	RoleManagementRead      = "Management.Read.All"
 	managementAppName       = "tollgate-management"
@@ -244,7 +244,7 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 				DisplayName:    "Tollgate Management",
 				Description:    "The management API of this Tollgate installation.",
 				IdentifierURIs: []string{ManagementIdentifier},
-				API: &APISettings{OAuth2PermissionScopes: []PermissionScope{managementScope()}},
+				API:            &APISettings{OAuth2PermissionScopes: []PermissionScope{managementScope()}},
 				AppRoles: []AppRole{
 					{Value: RoleManagementReadWrite, DisplayName: "Read and write all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
 					{Value: RoleManagementRead, DisplayName: "Read all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
