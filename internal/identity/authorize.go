@@ -574,7 +574,22 @@ func (p *Provider) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	acctKey := stateThrottlePrefix + "acct/" + tokenKey("", strings.ToLower(upn))
 	addrKey := stateThrottlePrefix + "addr/" + clientAddr(r)
-	if p.throttled(ctx, acctKey, p.opts.LoginMaxFailures) || p.throttled(ctx, addrKey, p.opts.LoginMaxFailuresPerAddress) {
+	okAcct, err := p.countAttempt(ctx, acctKey, p.opts.LoginMaxFailures, 1)
+	if err != nil {
+		p.serverError(w, err)
+		return
+	}
+	okAddr := false
+	if okAcct {
+		if okAddr, err = p.countAttempt(ctx, addrKey, p.opts.LoginMaxFailuresPerAddress, 1); err != nil {
+			p.serverError(w, err)
+			return
+		}
+	}
+	if okAcct && !okAddr {
+		_, _ = p.countAttempt(ctx, acctKey, p.opts.LoginMaxFailures, -1)
+	}
+	if !okAcct || !okAddr {
 		p.log.Warn("sign-in throttled", "addr", clientAddr(r))
 		p.signInPage(w, r, ar, "Too many failed sign-in attempts. Wait a few minutes and try again.", http.StatusTooManyRequests)
 		return
@@ -593,8 +608,6 @@ func (p *Provider) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		_, _ = p.opts.Passwords.Hash(password)
 	}
 	if !ok {
-		p.recordFailure(ctx, acctKey)
-		p.recordFailure(ctx, addrKey)
 		p.signInPage(w, r, ar, "The user name or password is incorrect.", http.StatusUnauthorized)
 		return
 	}
@@ -602,7 +615,12 @@ func (p *Provider) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		p.signInPage(w, r, ar, "This account is disabled. Ask an administrator.", http.StatusForbidden)
 		return
 	}
+	// A correct password clears the account's count and gives the
+	// address its attempt back.
 	_ = p.state.Delete(ctx, acctKey)
+	if _, err := p.countAttempt(ctx, addrKey, p.opts.LoginMaxFailuresPerAddress, -1); err != nil {
+		p.log.Warn("give back a sign-in attempt", "err", err)
+	}
 	sv := randomToken()
 	sess := &session{UserOID: u.ObjectID, AuthTime: p.now().UTC(), SID: uuid.NewString(), Expires: p.now().Add(p.opts.SessionLifetime)}
 	body, _ := json.Marshal(sess)
@@ -661,46 +679,56 @@ type throttleRecord struct {
 	WindowEnd time.Time `json:"windowEnd"`
 }
 
-func (p *Provider) throttled(ctx context.Context, key string, max int) bool {
-	rec, err := p.state.Get(ctx, key)
-	if err != nil {
-		return false
-	}
-	var t throttleRecord
-	return json.Unmarshal(rec.Value, &t) == nil && t.Failures >= max && p.now().Before(t.WindowEnd)
-}
-
-// recordFailure counts a failed sign-in in a window that starts with the
-// first failure; compare-and-swap keeps counts exact across nodes.
-func (p *Provider) recordFailure(ctx context.Context, key string) {
-	for attempt := 0; attempt < 5; attempt++ {
+// countAttempt counts a sign-in attempt against key (an account or a
+// client address) before its password is checked, in a window that starts
+// with the first attempt. It reports false, counting nothing, when max
+// attempts were already counted in the window. Compare-and-swap keeps the
+// count exact across concurrent attempts and nodes, so no more than max
+// passwords are ever checked per window. delta -1 gives back the attempt
+// of a successful sign-in.
+func (p *Provider) countAttempt(ctx context.Context, key string, max, delta int) (bool, error) {
+	for range 50 {
+		now := p.now()
 		rec, err := p.state.Get(ctx, key)
-		if errors.Is(err, store.ErrNotFound) {
-			body, _ := json.Marshal(throttleRecord{Failures: 1, WindowEnd: p.now().Add(p.opts.LoginThrottleWindow)})
-			err = p.state.Create(ctx, store.StateRecord{Key: key, Value: body, Expires: p.now().Add(p.opts.LoginThrottleWindow)})
-			if errors.Is(err, store.ErrConflict) {
-				continue
+		fresh := throttleRecord{Failures: maxInt(delta, 0), WindowEnd: now.Add(p.opts.LoginThrottleWindow)}
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if delta <= 0 {
+				return true, nil
 			}
-		} else if err == nil {
+			body, _ := json.Marshal(fresh)
+			err = p.state.Create(ctx, store.StateRecord{Key: key, Value: body, Expires: fresh.WindowEnd})
+		case err == nil:
 			var t throttleRecord
 			_ = json.Unmarshal(rec.Value, &t)
-			t.Failures++
 			exp := rec.Expires
-			if !p.now().Before(t.WindowEnd) {
-				t = throttleRecord{Failures: 1, WindowEnd: p.now().Add(p.opts.LoginThrottleWindow)}
-				exp = t.WindowEnd
+			if !now.Before(t.WindowEnd) {
+				t, exp = fresh, fresh.WindowEnd
+			} else {
+				if delta > 0 && t.Failures >= max {
+					return false, nil
+				}
+				t.Failures = maxInt(t.Failures+delta, 0)
 			}
 			body, _ := json.Marshal(t)
 			err = p.state.CompareAndSwap(ctx, key, rec.Value, store.StateRecord{Key: key, Value: body, Expires: exp})
-			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-				continue
-			}
+		}
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			continue
 		}
 		if err != nil {
-			p.log.Error("record sign-in failure", "err", err)
+			return false, fmt.Errorf("count sign-in attempt: %w", err)
 		}
-		return
+		return true, nil
 	}
+	return false, nil // contended beyond reason: refuse rather than check unbounded
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
 }
 
 // clientAddr is the peer address. Forwarded headers are not trusted: a

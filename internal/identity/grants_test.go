@@ -1,9 +1,11 @@
 package identity_test
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tollgate/tollgate/internal/identity"
@@ -115,5 +117,57 @@ func TestRefreshFollowsWithdrawnPermissions(t *testing.T) {
 	}}}, nil)
 	if st, out := e.refresh(s, out["refresh_token"].(string)); st != http.StatusBadRequest || out["error"] != "invalid_grant" {
 		t.Fatalf("refresh of a disabled scope: %d %v", st, out)
+	}
+}
+
+// Concurrent wrong passwords for one account, from different addresses:
+// the attempts are counted before the passwords are checked, so no more
+// than the limit are checked.
+func TestSignInThrottleCountsConcurrentAttempts(t *testing.T) {
+	// A hash that takes a while to check, so the attempts overlap.
+	e := newEnv(t, func(o *identity.Options) { o.Passwords = identity.PasswordHasher{Time: 3, MemoryKiB: 8 << 10, Threads: 1} })
+	s := e.seedAuthCode()
+	const n = 12
+	type attempt struct {
+		b      *browser
+		action string
+		form   url.Values
+	}
+	var attempts []attempt
+	for i := range n {
+		b := newBrowser(t, s.redirect)
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}}
+		b.c.Transport = &http.Transport{DialContext: d.DialContext}
+		p := b.get(e.idp.URL + "/" + e.tenantID + "/oauth2/v2.0/authorize?" + authParams(s.client.AppID, s.redirect, "openid", "").Encode())
+		action, form := formFields(t, p.body)
+		form.Set("username", s.user)
+		form.Set("password", "wrong")
+		attempts = append(attempts, attempt{b, action, form})
+	}
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, a := range attempts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			statuses[i] = a.b.post(e.idp.URL+a.action, a.form).status
+		}()
+	}
+	close(start)
+	wg.Wait()
+	checked := 0
+	for _, st := range statuses {
+		switch st {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("unexpected status %d in %v", st, statuses)
+		}
+	}
+	if checked > 5 || checked == 0 {
+		t.Fatalf("%d of %d concurrent wrong passwords were checked (limit 5): %v", checked, n, statuses)
 	}
 }
