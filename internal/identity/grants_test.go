@@ -125,7 +125,9 @@ func TestRefreshFollowsWithdrawnPermissions(t *testing.T) {
 // than the limit are checked.
 func TestSignInThrottleCountsConcurrentAttempts(t *testing.T) {
 	// A hash that takes a while to check, so the attempts overlap.
-	e := newEnv(t, func(o *identity.Options) { o.Passwords = identity.PasswordHasher{Time: 3, MemoryKiB: 8 << 10, Threads: 1} })
+	e := newEnv(t, func(o *identity.Options) {
+		o.Passwords = identity.PasswordHasher{Time: 3, MemoryKiB: 8 << 10, Threads: 1}
+	})
 	s := e.seedAuthCode()
 	const n = 12
 	type attempt struct {
