@@ -739,4 +739,3 @@ func clientAddr(r *http.Request) string {
 	}
 	return host
 }
-
