@@ -377,13 +377,10 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		p.serverError(w, err)
 		return
 	}
-	if _, key := p.currentSession(ctx, r, snap); key != "" {
-		_ = p.state.Delete(ctx, key)
-	}
-	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 	target := r.Form.Get("post_logout_redirect_uri")
 	clientID := r.Form.Get("client_id")
-	if hint := r.Form.Get("id_token_hint"); hint != "" {
+	hint := r.Form.Get("id_token_hint")
+	if hint != "" {
 		aud := p.idTokenAudience(ctx, hint)
 		if aud == "" || (clientID != "" && aud != clientID) {
 			p.errorPage(w, http.StatusBadRequest, "The id_token_hint is not valid.")
@@ -391,6 +388,19 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		clientID = aud
 	}
+	sess, key := p.currentSession(ctx, r, snap)
+	// Without a valid id_token_hint anyone could link a user to logout:
+	// the user confirms, with a form only this page can send (OpenID
+	// RP-Initiated Logout §2).
+	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "yes" && checkCSRF(r, logoutCSRF)
+	if sess != nil && hint == "" && !confirmed {
+		p.logoutPage(w, r, snap, sess, clientID, target)
+		return
+	}
+	if key != "" {
+		_ = p.state.Delete(ctx, key)
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 	if target != "" {
 		if app := snap.app(clientID); app != nil {
 			for _, reg := range app.redirectURIs() {

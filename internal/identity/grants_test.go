@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -171,5 +172,48 @@ func TestSignInThrottleCountsConcurrentAttempts(t *testing.T) {
 	}
 	if checked > 5 || checked == 0 {
 		t.Fatalf("%d of %d concurrent wrong passwords were checked (limit 5): %v", checked, n, statuses)
+	}
+}
+
+// A logout by GET without id_token_hint ends nothing until the user
+// confirms with the page's own form.
+func TestLogoutWithoutHintAsksToConfirm(t *testing.T) {
+	e := newEnv(t)
+	s := e.seedAuthCode()
+	b := newBrowser(t, s.redirect)
+	base := e.idp.URL + "/" + e.tenantID + "/oauth2/v2.0/"
+	e.authorize(b, authParams(s.client.AppID, s.redirect, "openid", ""), s.user, s.password)
+	signedIn := func() bool {
+		p := b.get(base + "authorize?" + authParams(s.client.AppID, s.redirect, "openid", "").Encode())
+		return p.location != "" && strings.Contains(p.location, "code=")
+	}
+	if !signedIn() {
+		t.Fatal("not signed in")
+	}
+	logout := url.Values{"client_id": {s.client.AppID}, "post_logout_redirect_uri": {s.redirect}, "state": {"bye"}}
+	p := b.get(base + "logout?" + logout.Encode())
+	if p.status != http.StatusOK || p.location != "" || !strings.Contains(p.body, `name="confirm"`) {
+		t.Fatalf("logout without a hint: %d %q %s", p.status, p.location, p.body)
+	}
+	if !signedIn() {
+		t.Fatal("an unconfirmed logout ended the session")
+	}
+	// A form posted from elsewhere (no CSRF token) is not a confirmation.
+	forged := url.Values{"confirm": {"yes"}, "client_id": {s.client.AppID}, "post_logout_redirect_uri": {s.redirect}}
+	if p := b.post(base+"logout", forged); p.status != http.StatusOK || p.location != "" || !signedIn() {
+		t.Fatalf("forged confirmation: %d %q", p.status, p.location)
+	}
+	// The page's own form signs out and returns to the client.
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no CSRF token in %s", p.body)
+	}
+	confirm := url.Values{"confirm": {"yes"}, "csrf": {m[1]}, "client_id": {s.client.AppID}, "post_logout_redirect_uri": {s.redirect}, "state": {"bye"}}
+	p = b.post(base+"logout", confirm)
+	if p.location != s.redirect+"?state=bye" {
+		t.Fatalf("confirmed logout: %d %q", p.status, p.location)
+	}
+	if signedIn() {
+		t.Fatal("still signed in after a confirmed logout")
 	}
 }

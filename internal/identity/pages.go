@@ -105,3 +105,29 @@ func (p *Provider) serverError(w http.ResponseWriter, err error) {
 	p.log.Error("identity request failed", "err", err)
 	p.errorPage(w, http.StatusInternalServerError, "The server could not complete the request. Try again later.")
 }
+
+// logoutCSRF binds the logout confirmation form to the browser.
+const logoutCSRF = "logout"
+
+// logoutPage asks the signed-in user to confirm a logout that came without
+// a valid id_token_hint.
+func (p *Provider) logoutPage(w http.ResponseWriter, r *http.Request, snap *snapshot, sess *session, clientID, target string) {
+	app := ""
+	if a := snap.app(clientID); a != nil {
+		app = a.DisplayName
+	} else {
+		clientID = ""
+	}
+	user := ""
+	if u := snap.byOID[sess.UserOID]; u != nil {
+		user = u.UserPrincipalName
+	}
+	b := p.browserID(w, r)
+	pageHeaders(w)
+	w.WriteHeader(http.StatusOK)
+	_ = pages.ExecuteTemplate(w, "logout", map[string]any{
+		"Title": "Sign out", "App": app, "User": user, "CSRF": csrfToken(b, logoutCSRF),
+		"ClientID": clientID, "Redirect": target, "State": r.Form.Get("state"),
+		"Action": p.tenantPath() + "/oauth2/v2.0/logout",
+	})
+}
