@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,19 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tollgate/tollgate/internal/store"
 )
 
 const (
-	stateAuthReqPrefix  = "identity/authreq/"
-	stateSessionPrefix  = "identity/session/"
-	stateConsentPrefix  = "identity/consent/"
-	stateThrottlePrefix = "identity/throttle/"
-	authReqLifetime     = 10 * time.Minute
-	cookieSession       = "tg_session"
-	cookieBrowser       = "tg_browser"
+	authReqLifetime = 10 * time.Minute
+	cookieSession   = "tg_session"
+	cookieBrowser   = "tg_browser"
 )
 
 // authRequest is a validated authorization request waiting for sign-in or
@@ -397,21 +390,15 @@ func (p *Provider) grantedScopes(ctx context.Context, client *Application, resou
 			granted = append(granted, strings.Fields(g.Scope)...)
 		}
 	}
-	rec, err := p.state.Get(ctx, stateConsentPrefix+userOID+"/"+client.AppID)
-	if err == nil {
-		var cr consentRecord
-		if json.Unmarshal(rec.Value, &cr) == nil {
-			granted = append(granted, cr.Scopes[resource]...)
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("read consent: %w", err)
+	cr, err := p.state.Consent(ctx, userOID, client.AppID)
+	if err != nil {
+		return nil, err
 	}
-	return granted, nil
+	return append(granted, cr.Scopes[resource]...), nil
 }
 
 func (p *Provider) saveAuthRequest(ctx context.Context, ar *authRequest) error {
-	body, _ := json.Marshal(ar)
-	if err := p.state.Put(ctx, store.StateRecord{Key: stateAuthReqPrefix + ar.ID, Value: body, Expires: ar.Expires}); err != nil {
+	if err := p.state.PutAuthRequest(ctx, ar); err != nil {
 		return fmt.Errorf("save authorization request: %w", err)
 	}
 	return nil
@@ -421,18 +408,14 @@ func (p *Provider) loadAuthRequest(ctx context.Context, id string) (*authRequest
 	if id == "" || len(id) > 100 {
 		return nil, store.ErrNotFound
 	}
-	rec, err := p.state.Get(ctx, stateAuthReqPrefix+id)
+	ar, err := p.state.AuthRequest(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	var ar authRequest
-	if err := json.Unmarshal(rec.Value, &ar); err != nil {
-		return nil, fmt.Errorf("decode authorization request: %w", err)
 	}
 	if !p.now().Before(ar.Expires) {
 		return nil, store.ErrNotFound
 	}
-	return &ar, nil
+	return ar, nil
 }
 
 // issueCode stores a code bound to the client, redirect URI and PKCE
@@ -442,14 +425,13 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar *authReq
 	code := randomToken()
 	now := p.now()
 	cr := codeRecord{Grant: ar.Grant, RedirectURI: ar.RedirectURI, RedirectGiven: ar.RedirectGiven, Challenge: ar.Challenge, Expires: now.Add(p.opts.CodeLifetime)}
-	body, _ := json.Marshal(cr)
 	// The record outlives the code so that a late reuse is still detected
 	// and revokes what the code issued.
-	if err := p.state.Create(ctx, store.StateRecord{Key: tokenKey(stateCodePrefix, code), Value: body, Expires: now.Add(p.opts.CodeLifetime + p.opts.AccessTokenLifetime)}); err != nil {
+	if err := p.state.CreateCode(ctx, code, cr, now.Add(p.opts.CodeLifetime+p.opts.AccessTokenLifetime)); err != nil {
 		p.serverError(w, fmt.Errorf("store code: %w", err))
 		return
 	}
-	_ = p.state.Delete(ctx, stateAuthReqPrefix+ar.ID)
+	_ = p.state.DeleteAuthRequest(ctx, ar.ID)
 	p.redirect(w, r, ar.RedirectURI, url.Values{"code": {code}}, ar.State)
 }
 
@@ -479,27 +461,6 @@ func (p *Provider) redirect(w http.ResponseWriter, r *http.Request, to string, p
 
 func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, to, state, code, desc string) {
 	p.redirect(w, r, to, url.Values{"error": {code}, "error_description": {desc}}, state)
-}
-
-// currentSession returns the signed-in session of the request, if any.
-func (p *Provider) currentSession(ctx context.Context, r *http.Request, snap *snapshot) (*session, string) {
-	c, err := r.Cookie(cookieSession)
-	if err != nil || len(c.Value) > 100 || c.Value == "" {
-		return nil, ""
-	}
-	key := tokenKey(stateSessionPrefix, c.Value)
-	rec, err := p.state.Get(ctx, key)
-	if err != nil {
-		return nil, ""
-	}
-	var s session
-	if json.Unmarshal(rec.Value, &s) != nil || !p.now().Before(s.Expires) {
-		return nil, ""
-	}
-	if u := snap.byOID[s.UserOID]; u == nil || !u.enabled() || u.signInRevoked(s.AuthTime) {
-		return nil, ""
-	}
-	return &s, key
 }
 
 // browserID returns the browser's CSRF binding cookie, setting one if the
@@ -556,178 +517,6 @@ func (p *Provider) readPageForm(w http.ResponseWriter, r *http.Request, page str
 		return nil, nil, false
 	}
 	return ar, snap, true
-}
-
-// handleSignIn serves the sign-in form's POST.
-func (p *Provider) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ar, snap, read := p.readPageForm(w, r, "sign-in")
-	if !read {
-		return
-	}
-	upn := strings.TrimSpace(r.PostForm.Get("username"))
-	password := r.PostForm.Get("password")
-	if len(upn) > 256 || len(password) > 256 {
-		p.signInPage(w, r, ar, "The user name or password is incorrect.", http.StatusUnauthorized)
-		return
-	}
-	acctKey := stateThrottlePrefix + "acct/" + tokenKey("", strings.ToLower(upn))
-	addrKey := stateThrottlePrefix + "addr/" + clientAddr(r)
-	okAcct, err := p.countAttempt(ctx, acctKey, p.opts.LoginMaxFailures, 1)
-	if err != nil {
-		p.serverError(w, err)
-		return
-	}
-	okAddr := false
-	if okAcct {
-		if okAddr, err = p.countAttempt(ctx, addrKey, p.opts.LoginMaxFailuresPerAddress, 1); err != nil {
-			p.serverError(w, err)
-			return
-		}
-	}
-	if okAcct && !okAddr {
-		_, _ = p.countAttempt(ctx, acctKey, p.opts.LoginMaxFailures, -1)
-	}
-	if !okAcct || !okAddr {
-		p.log.Warn("sign-in throttled", "addr", clientAddr(r))
-		p.signInPage(w, r, ar, "Too many failed sign-in attempts. Wait a few minutes and try again.", http.StatusTooManyRequests)
-		return
-	}
-	u := snap.byUPN[strings.ToLower(upn)]
-	hash := ""
-	if u != nil {
-		hash = u.PasswordHash
-	}
-	ok := false
-	if hash != "" {
-		ok, _ = verifyPassword(hash, password)
-	} else {
-		// Spend the same work for unknown users, so timing does not tell
-		// which accounts exist.
-		_, _ = p.opts.Passwords.Hash(password)
-	}
-	if !ok {
-		p.signInPage(w, r, ar, "The user name or password is incorrect.", http.StatusUnauthorized)
-		return
-	}
-	if !u.enabled() {
-		p.signInPage(w, r, ar, "This account is disabled. Ask an administrator.", http.StatusForbidden)
-		return
-	}
-	// A correct password clears the account's count and gives the
-	// address its attempt back.
-	_ = p.state.Delete(ctx, acctKey)
-	if _, err := p.countAttempt(ctx, addrKey, p.opts.LoginMaxFailuresPerAddress, -1); err != nil {
-		p.log.Warn("give back a sign-in attempt", "err", err)
-	}
-	sv := randomToken()
-	sess := &session{UserOID: u.ObjectID, AuthTime: p.now().UTC(), SID: uuid.NewString(), Expires: p.now().Add(p.opts.SessionLifetime)}
-	body, _ := json.Marshal(sess)
-	if err := p.state.Put(ctx, store.StateRecord{Key: tokenKey(stateSessionPrefix, sv), Value: body, Expires: p.now().Add(p.opts.SessionLifetime)}); err != nil {
-		p.serverError(w, fmt.Errorf("store session: %w", err))
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: sv, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(p.opts.SessionLifetime / time.Second)})
-	p.log.Info("user signed in", "user", u.ObjectID, "client", ar.ClientID)
-	if ar.Prompt == "login" {
-		ar.Prompt = ""
-	}
-	p.afterSignIn(w, r, snap, ar, sess)
-}
-
-// handleConsent serves the consent form's POST.
-func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ar, snap, ok := p.readPageForm(w, r, "consent")
-	if !ok {
-		return
-	}
-	sess, _ := p.currentSession(ctx, r, snap)
-	if sess == nil || sess.UserOID != ar.Grant.UserOID {
-		p.errorPage(w, http.StatusForbidden, "You are not signed in as the user this consent is for.")
-		return
-	}
-	if r.PostForm.Get("decision") != "accept" {
-		_ = p.state.Delete(ctx, stateAuthReqPrefix+ar.ID)
-		p.redirectError(w, r, ar.RedirectURI, ar.State, "access_denied", "The user declined consent.")
-		return
-	}
-	if ar.Grant.Resource != "" && len(ar.Grant.Delegated) > 0 {
-		key := stateConsentPrefix + ar.Grant.UserOID + "/" + ar.ClientID
-		var cr consentRecord
-		if rec, err := p.state.Get(ctx, key); err == nil {
-			_ = json.Unmarshal(rec.Value, &cr)
-		}
-		if cr.Scopes == nil {
-			cr.Scopes = map[string][]string{}
-		}
-		cr.Scopes[ar.Grant.Resource] = appendUnique(cr.Scopes[ar.Grant.Resource], ar.Grant.Delegated...)
-		body, _ := json.Marshal(cr)
-		if err := p.state.Put(ctx, store.StateRecord{Key: key, Value: body}); err != nil {
-			p.serverError(w, fmt.Errorf("store consent: %w", err))
-			return
-		}
-	}
-	p.issueCode(w, r, ar)
-}
-
-type throttleRecord struct {
-	Failures int `json:"failures"`
-	// WindowEnd is checked here as well as by the record's expiry, so the
-	// provider's clock decides.
-	WindowEnd time.Time `json:"windowEnd"`
-}
-
-// countAttempt counts a sign-in attempt against key (an account or a
-// client address) before its password is checked, in a window that starts
-// with the first attempt. It reports false, counting nothing, when max
-// attempts were already counted in the window. Compare-and-swap keeps the
-// count exact across concurrent attempts and nodes, so no more than max
-// passwords are ever checked per window. delta -1 gives back the attempt
-// of a successful sign-in.
-func (p *Provider) countAttempt(ctx context.Context, key string, max, delta int) (bool, error) {
-	for range 50 {
-		now := p.now()
-		rec, err := p.state.Get(ctx, key)
-		fresh := throttleRecord{Failures: maxInt(delta, 0), WindowEnd: now.Add(p.opts.LoginThrottleWindow)}
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			if delta <= 0 {
-				return true, nil
-			}
-			body, _ := json.Marshal(fresh)
-			err = p.state.Create(ctx, store.StateRecord{Key: key, Value: body, Expires: fresh.WindowEnd})
-		case err == nil:
-			var t throttleRecord
-			_ = json.Unmarshal(rec.Value, &t)
-			exp := rec.Expires
-			if !now.Before(t.WindowEnd) {
-				t, exp = fresh, fresh.WindowEnd
-			} else {
-				if delta > 0 && t.Failures >= max {
-					return false, nil
-				}
-				t.Failures = maxInt(t.Failures+delta, 0)
-			}
-			body, _ := json.Marshal(t)
-			err = p.state.CompareAndSwap(ctx, key, rec.Value, store.StateRecord{Key: key, Value: body, Expires: exp})
-		}
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("count sign-in attempt: %w", err)
-		}
-		return true, nil
-	}
-	return false, nil // contended beyond reason: refuse rather than check unbounded
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // clientAddr is the peer address. Forwarded headers are not trusted: a

@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/tollgate/tollgate/internal/apierror"
+	"github.com/tollgate/tollgate/internal/store"
 )
 
 func (p *Provider) routes() {
@@ -224,9 +225,12 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		p.writeOAuthError(w, invalidRequest("token is required."), c.basic)
 		return
 	}
-	if rec, err := p.state.Get(ctx, tokenKey(stateRefreshPrefix, tok)); err == nil {
-		var rr refreshRecord
-		if json.Unmarshal(rec.Value, &rr) == nil && rr.Grant.ClientID == c.app.AppID {
+	if v, err := p.state.RefreshToken(ctx, tok); err == nil || !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
+			p.writeOAuthError(w, err, c.basic)
+			return
+		}
+		if rr := v.Value; rr.Grant.ClientID == c.app.AppID {
 			if !rr.Grant.Public && !c.authenticated {
 				p.writeOAuthError(w, oerr(http.StatusUnauthorized, "invalid_client", "This client must authenticate."), c.basic)
 				return
@@ -278,9 +282,13 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inactive := map[string]any{"active": false}
-	if rec, err := p.state.Get(ctx, tokenKey(stateRefreshPrefix, tok)); err == nil {
-		var rr refreshRecord
-		if json.Unmarshal(rec.Value, &rr) != nil || rr.Grant.ClientID != c.app.AppID || rr.Used || !p.now().Before(rr.Expires) {
+	if v, err := p.state.RefreshToken(ctx, tok); err == nil || !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
+			p.writeOAuthError(w, err, c.basic)
+			return
+		}
+		rr := v.Value
+		if rr.Grant.ClientID != c.app.AppID || rr.Used || !p.now().Before(rr.Expires) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
@@ -388,7 +396,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		clientID = aud
 	}
-	sess, key := p.currentSession(ctx, r, snap)
+	sess, cookie := p.currentSession(ctx, r, snap)
 	// Without a valid id_token_hint anyone could link a user to logout:
 	// the user confirms, with a form only this page can send (OpenID
 	// RP-Initiated Logout §2).
@@ -397,8 +405,11 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		p.logoutPage(w, r, snap, sess, clientID, target)
 		return
 	}
-	if key != "" {
-		_ = p.state.Delete(ctx, key)
+	if cookie != "" {
+		if err := p.state.DeleteSession(ctx, cookie); err != nil {
+			p.serverError(w, err)
+			return
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 	if target != "" {

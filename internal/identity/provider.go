@@ -69,6 +69,10 @@ type Options struct {
 	LoginMaxFailures           int
 	LoginMaxFailuresPerAddress int
 	LoginThrottleWindow        time.Duration
+	// StoreTimeout bounds every store call made for a request (default
+	// 5s): a store that is down or hangs gets 503 with Retry-After instead
+	// of a hung request.
+	StoreTimeout time.Duration
 }
 
 // Provider is the identity provider: an http.Handler for everything on the
@@ -76,7 +80,7 @@ type Options struct {
 type Provider struct {
 	opts   Options
 	store  store.Store
-	state  store.StateStore
+	state  runtimeState
 	kr     *keyring.Keyring
 	log    *slog.Logger
 	now    func() time.Time
@@ -134,6 +138,7 @@ func New(opts Options) (*Provider, error) {
 	def(&opts.KeyRotationInterval, 30*24*time.Hour)
 	def(&opts.KeyPublishDelay, time.Hour)
 	def(&opts.LoginThrottleWindow, 15*time.Minute)
+	def(&opts.StoreTimeout, 5*time.Second)
 	if opts.LoginMaxFailures == 0 {
 		opts.LoginMaxFailures = 5
 	}
@@ -150,7 +155,7 @@ func New(opts Options) (*Provider, error) {
 	p := &Provider{
 		opts:   opts,
 		store:  opts.Store,
-		state:  opts.Store.State(),
+		state:  newStateStore(opts.Store.State(), opts.StoreTimeout),
 		kr:     opts.Keyring,
 		log:    opts.Logger,
 		now:    opts.Now,
@@ -212,26 +217,17 @@ func (p *Provider) Tenant() Tenant {
 // Issuer returns the token issuer, <identity-url>/<tenant-id>/v2.0.
 func (p *Provider) Issuer() string { return p.base + "/" + p.Tenant().ID + "/v2.0" }
 
-const (
-	stateTenant = "identity/tenant"
-)
-
 // Bootstrap makes, once, the tenant, the built-in management application
 // and the first signing key. It is idempotent and safe to run on several
 // nodes at once.
 func (p *Provider) Bootstrap(ctx context.Context) error {
-	t := Tenant{ID: uuid.NewString(), Name: DefaultTenantName}
-	body, _ := json.Marshal(t)
-	err := p.state.Create(ctx, store.StateRecord{Key: stateTenant, Value: body})
+	err := p.state.CreateTenant(ctx, Tenant{ID: uuid.NewString(), Name: DefaultTenantName})
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("identity bootstrap: create tenant: %w", err)
 	}
-	rec, err := p.state.Get(ctx, stateTenant)
+	t, err := p.state.Tenant(ctx)
 	if err != nil {
-		return fmt.Errorf("identity bootstrap: read tenant: %w", err)
-	}
-	if err := json.Unmarshal(rec.Value, &t); err != nil {
-		return fmt.Errorf("identity bootstrap: decode tenant: %w", err)
+		return fmt.Errorf("identity bootstrap: %w", err)
 	}
 	p.tenant.Store(&t)
 
