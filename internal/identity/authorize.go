@@ -223,8 +223,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	snap, err := p.directory(ctx)
 	if err != nil {
-		p.log.Error("authorize: read directory", "err", err)
-		p.errorPage(w, http.StatusInternalServerError, "The server could not complete the request.")
+		p.serverError(w, fmt.Errorf("authorize: read directory: %w", err))
 		return
 	}
 	// A bad client or redirect URI is never redirected to.
@@ -503,6 +502,10 @@ func (p *Provider) readPageForm(w http.ResponseWriter, r *http.Request, page str
 		return nil, nil, false
 	}
 	ar, err := p.loadAuthRequest(r.Context(), r.PostForm.Get("req"))
+	if errors.Is(err, ErrUnavailable) {
+		p.serverError(w, err)
+		return nil, nil, false
+	}
 	if err != nil {
 		p.errorPage(w, http.StatusBadRequest, "This "+page+" request has expired. Go back to the application and start again.")
 		return nil, nil, false

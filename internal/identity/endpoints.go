@@ -162,6 +162,10 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	c, err := p.verifyAccessToken(ctx, raw)
+	if errors.Is(err, ErrUnavailable) {
+		p.writeOAuthError(w, err, false)
+		return
+	}
 	if err != nil {
 		deny("The access token is invalid or expired.")
 		return

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"embed"
+	"errors"
 	"html/template"
 	"net/http"
 )
@@ -102,6 +103,12 @@ func (p *Provider) errorPage(w http.ResponseWriter, status int, msg string) {
 }
 
 func (p *Provider) serverError(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		p.log.Error("identity store unavailable", "err", err)
+		w.Header().Set("Retry-After", retryAfter)
+		p.errorPage(w, http.StatusServiceUnavailable, "The sign-in service cannot reach its database just now. Try again in a moment.")
+		return
+	}
 	p.log.Error("identity request failed", "err", err)
 	p.errorPage(w, http.StatusInternalServerError, "The server could not complete the request. Try again later.")
 }

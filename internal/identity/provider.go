@@ -172,37 +172,6 @@ func New(opts Options) (*Provider, error) {
 	return p, nil
 }
 
-// currentVersion is the newest configuration version this process knows.
-func (p *Provider) currentVersion(ctx context.Context) (int64, error) {
-	p.verMu.Lock()
-	defer p.verMu.Unlock()
-	if p.changes == nil {
-		return p.store.Version(ctx)
-	}
-	if p.latest == 0 {
-		v, err := p.store.Version(ctx)
-		if err != nil {
-			return 0, err
-		}
-		p.latest = v
-	}
-	for {
-		select {
-		case v, ok := <-p.changes:
-			if !ok {
-				p.changes = nil // the store was closed: read the version each time
-				return p.store.Version(ctx)
-			}
-			if v > p.latest {
-				p.latest = v
-			}
-			continue
-		default:
-		}
-		return p.latest, nil
-	}
-}
-
 // Directory returns the management API behaviour of the directory kinds.
 func (p *Provider) Directory() *Directory { return p.dir }
 
@@ -272,6 +241,14 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 	if err := p.ensureSigningKey(ctx); err != nil {
 		return fmt.Errorf("identity bootstrap: %w", err)
 	}
+	// Keys and directory in memory from the start: discovery, JWKS and
+	// tokens checked against them keep working while the store is down.
+	if _, err := p.loadKeys(ctx); err != nil {
+		return fmt.Errorf("identity bootstrap: %w", err)
+	}
+	if _, err := p.directory(ctx); err != nil {
+		return fmt.Errorf("identity bootstrap: %w", err)
+	}
 	return nil
 }
 
@@ -323,59 +300,4 @@ func (p *Provider) upgradeManagementApp(ctx context.Context) error {
 func (p *Provider) resolveTenant(s string) bool {
 	t := p.tenant.Load()
 	return t != nil && (strings.EqualFold(s, t.ID) || strings.EqualFold(s, t.Name))
-}
-
-// snapshot is the directory as read at one configuration version.
-type snapshot struct {
-	version int64
-	apps    []*Application
-	byAppID map[string]*Application
-	users   []*User
-	byOID   map[string]*User
-	byUPN   map[string]*User
-	mgmtApp *Application
-}
-
-// directory returns the directory at the current configuration version,
-// re-reading it when the version moved.
-func (p *Provider) directory(ctx context.Context) (*snapshot, error) {
-	v, err := p.currentVersion(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read configuration version: %w", err)
-	}
-	if s := p.snap.Load(); s != nil && s.version == v {
-		return s, nil
-	}
-	p.snapMu.Lock()
-	defer p.snapMu.Unlock()
-	if s := p.snap.Load(); s != nil && s.version >= v {
-		return s, nil
-	}
-	// Lists read after the version hold at least that version's data; a
-	// write in between only makes the next call read again.
-	apps, err := listApps(ctx, p.store)
-	if err != nil {
-		return nil, err
-	}
-	users, err := listUsers(ctx, p.store)
-	if err != nil {
-		return nil, err
-	}
-	s := &snapshot{version: v, apps: apps, users: users, byAppID: map[string]*Application{}, byOID: map[string]*User{}, byUPN: map[string]*User{}}
-	for _, a := range apps {
-		s.byAppID[a.AppID] = a
-		if a.ID == managementAppPath {
-			s.mgmtApp = a
-		}
-	}
-	for _, u := range users {
-		s.byOID[u.ObjectID] = u
-		s.byUPN[strings.ToLower(u.UserPrincipalName)] = u
-	}
-	p.snap.Store(s)
-	return s, nil
-}
-
-func (s *snapshot) app(clientID string) *Application {
-	return s.byAppID[strings.ToLower(clientID)]
 }

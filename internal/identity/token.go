@@ -11,6 +11,10 @@ import (
 
 const maxFormBody = 64 << 10
 
+// retryAfter is the Retry-After (seconds) of a 503 while the store is
+// unavailable.
+const retryAfter = "5"
+
 // oauthError is an RFC 6749 §5.2 error.
 type oauthError struct {
 	status      int
@@ -49,7 +53,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // WWW-Authenticate when the client tried Basic authentication.
 func (p *Provider) writeOAuthError(w http.ResponseWriter, err error, basic bool) {
 	var oe *oauthError
-	if !errors.As(err, &oe) {
+	switch {
+	case errors.As(err, &oe):
+	case errors.Is(err, ErrUnavailable):
+		p.log.Error("identity store unavailable", "err", err)
+		w.Header().Set("Retry-After", retryAfter)
+		oe = oerr(http.StatusServiceUnavailable, "temporarily_unavailable", "The server cannot reach its database just now; try again shortly.")
+	default:
 		p.log.Error("identity request failed", "err", err)
 		oe = oerr(http.StatusInternalServerError, "server_error", "The server could not complete the request.")
 	}
