@@ -246,6 +246,7 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 	if _, err := p.loadKeys(ctx); err != nil {
 		return fmt.Errorf("identity bootstrap: %w", err)
 	}
+	p.expireKeys() // held for outages; the first use still reads them
 	if _, err := p.directory(ctx); err != nil {
 		return fmt.Errorf("identity bootstrap: %w", err)
 	}
