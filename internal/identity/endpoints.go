@@ -296,7 +296,12 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
-		if fam, err := p.loadFamily(ctx, rr.FamilyID); err != nil || fam.Revoked || !p.now().Before(fam.Expires) {
+		fam, err := p.loadFamily(ctx, rr.FamilyID)
+		if errors.Is(err, ErrUnavailable) {
+			p.writeOAuthError(w, err, c.basic)
+			return
+		}
+		if err != nil || fam.Revoked || !p.now().Before(fam.Expires) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
