@@ -1,6 +1,8 @@
 package identity_test
 
 import (
+	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/internal/identity"
+	"github.com/tollgate/tollgate/internal/store"
 )
 
 // A client with no permission on a resource asking for <resource>/.default
@@ -216,4 +219,41 @@ func TestLogoutWithoutHintAsksToConfirm(t *testing.T) {
 	if signedIn() {
 		t.Fatal("still signed in after a confirmed logout")
 	}
+}
+
+// A management application made before it had a delegated scope gets it
+// at the next start; the scope cannot be removed.
+func TestManagementAppKeepsItsDelegatedScope(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const path = "/directory/applications/tollgate-management"
+	if _, err := e.store.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(ctx, path)
+		if err != nil {
+			return err
+		}
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body, &body); err != nil {
+			return err
+		}
+		delete(body, "api")
+		rec.Body, _ = json.Marshal(body)
+		_, err = tx.Put(ctx, rec, "")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	newEnvOn(t, e.store, e.kr) // another start
+	var app struct {
+		API struct {
+			OAuth2PermissionScopes []struct{ Value, Type string } `json:"oauth2PermissionScopes"`
+		} `json:"api"`
+		IdentifierURIs []string `json:"identifierUris"`
+		AppRoles       []any    `json:"appRoles"`
+	}
+	e.must(http.StatusOK, "GET", path, nil, &app)
+	if s := app.API.OAuth2PermissionScopes; len(s) != 1 || s[0].Value != identity.ScopeManagementUser || s[0].Type != "User" {
+		t.Fatalf("management application's scopes after a start: %+v", s)
+	}
+	e.must(http.StatusBadRequest, "PATCH", path, map[string]any{"api": map[string]any{"oauth2PermissionScopes": []any{}}}, nil)
 }
