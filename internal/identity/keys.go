@@ -241,33 +241,33 @@ func (p *Provider) Run(ctx context.Context) error {
 // after another few seconds; one caller at a time reads.
 func (p *Provider) loadKeys(ctx context.Context) (*keyCache, error) {
 	now := p.now()
-	fresh := func(kc *keyCache) bool {
-		return kc != nil && now.Sub(kc.fetched) < keyCacheTTL && !now.Before(kc.fetched)
+	fresh := func(kc *keyCache) bool { return kc != nil && now.Sub(kc.fetched) < keyCacheTTL && !now.Before(kc.fetched) }
+	if kc := p.keys.Load(); fresh(kc) {
+		return kc, nil
 	}
-	old := p.keys.Load()
-	if fresh(old) {
-		return old, nil
-	}
-	if old != nil && old.raw != nil {
+	if kc := p.keys.Load(); kc != nil && kc.raw != nil && p.keysFailing.Load() {
 		if !p.keysMu.TryLock() {
-			return old, nil // another request is reading them
+			return kc, nil // the store is failing and another request is trying it
 		}
 	} else {
 		p.keysMu.Lock()
 	}
 	defer p.keysMu.Unlock()
-	if kc := p.keys.Load(); fresh(kc) {
-		return kc, nil
+	old := p.keys.Load()
+	if fresh(old) {
+		return old, nil
 	}
 	cur, err := p.state.SigningKeys(ctx)
 	if err != nil {
-		if old != nil && old.raw != nil {
+		if old != nil && old.raw != nil && ctx.Err() == nil && errors.Is(err, ErrUnavailable) {
+			p.keysFailing.Store(true)
 			p.log.Warn("signing keys could not be re-read; using those in memory", "err", err)
 			p.keys.Store(&keyCache{fetched: now, raw: old.raw, keys: old.keys})
 			return old, nil
 		}
 		return nil, fmt.Errorf("read signing keys: %w", err)
 	}
+	p.keysFailing.Store(false)
 	raw, ks := cur.raw, cur.Value
 	if old != nil && bytes.Equal(old.raw, raw) {
 		kc := &keyCache{fetched: now, raw: old.raw, keys: old.keys}

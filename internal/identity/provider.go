@@ -99,8 +99,11 @@ type Provider struct {
 	snap    atomic.Pointer[snapshot]
 	keys    atomic.Pointer[keyCache]
 	keysMu  sync.Mutex
-	algs    []string
-	csrfKey []byte
+	// keysFailing is set while the signing keys cannot be read from the
+	// store: requests then use those in memory without waiting.
+	keysFailing atomic.Bool
+	algs        []string
+	csrfKey     []byte
 }
 
 // Tenant is the directory's identity.
