@@ -241,7 +241,9 @@ func (p *Provider) Run(ctx context.Context) error {
 // after another few seconds; one caller at a time reads.
 func (p *Provider) loadKeys(ctx context.Context) (*keyCache, error) {
 	now := p.now()
-	fresh := func(kc *keyCache) bool { return kc != nil && now.Sub(kc.fetched) < keyCacheTTL && !now.Before(kc.fetched) }
+	fresh := func(kc *keyCache) bool {
+		return kc != nil && now.Sub(kc.fetched) < keyCacheTTL && !now.Before(kc.fetched)
+	}
 	if kc := p.keys.Load(); fresh(kc) {
 		return kc, nil
 	}
