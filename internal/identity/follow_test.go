@@ -90,6 +90,32 @@ func TestDirectoryFollowsOnlyWhatChanged(t *testing.T) {
 	if cs.since.Load() != since || cs.lists.Load() != lists {
 		t.Fatalf("applied change read the store: %d incremental reads, %d listings", cs.since.Load()-since, cs.lists.Load()-lists)
 	}
+
+	// A change that starts after the provider's version (a gap): what
+	// the provider missed is read from the store.
+	s := e.seedAuthCode()
+	consoleToken := func() int {
+		st, _ := e.token(url.Values{"grant_type": {"client_credentials"}, "client_id": {s.client.AppID}, "client_secret": {s.secret}, "scope": {s.backend.AppID + "/.default"}})
+		return st
+	}
+	if st := consoleToken(); st != http.StatusOK {
+		t.Fatalf("token: %d", st)
+	}
+	if _, err := st.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "/directory/applications/console-app") }); err != nil {
+		t.Fatal(err)
+	}
+	from = storeVersion(t, st)
+	apiRec := store.Record{ID: "/apis/other", Kind: "apis", Body: []byte(`{"path":"other"}`)}
+	to, err = st.Update(ctx, func(tx store.Tx) error { _, err := tx.Put(ctx, apiRec, ""); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Apply(ctx, follower.Change{From: from, To: to, Records: []store.Record{apiRec}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := consoleToken(); st != http.StatusUnauthorized {
+		t.Fatalf("token of a client deleted in a gap before the applied change: %d", st)
+	}
 }
 
 func storeVersion(t *testing.T, st store.Store) int64 {

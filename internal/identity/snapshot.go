@@ -114,12 +114,20 @@ func touchesDirectory(c follower.Change) bool {
 func (p *Provider) Apply(ctx context.Context, c follower.Change) error {
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
+	if cur := p.snap.Load(); cur != nil && !c.Full && c.From > cur.version {
+		// A gap: what changed between this snapshot and c.From is not in
+		// c. Read it all from the store instead.
+		var err error
+		if c, err = p.changesSince(ctx, cur.version); err != nil {
+			return err
+		}
+	}
 	return p.applyLocked(c)
 }
 
 func (p *Provider) applyLocked(c follower.Change) error {
 	cur := p.snap.Load()
-	if cur != nil && cur.version >= c.To && !c.Full {
+	if cur != nil && (cur.version > c.To || cur.version == c.To && !c.Full) {
 		return nil // caught up already
 	}
 	if cur != nil && !touchesDirectory(c) {
@@ -155,26 +163,36 @@ func (p *Provider) directory(ctx context.Context) (*snapshot, error) {
 		return cur, nil
 	}
 	var c follower.Change
-	if cur != nil {
-		err = withDeadline(ctx, p.opts.StoreTimeout, func(ctx context.Context) error {
-			var err error
-			c = follower.Change{From: cur.version}
-			c.Records, c.Deleted, c.To, err = p.store.Since(ctx, cur.version)
-			return err
-		})
-		if err != nil && !errors.Is(err, store.ErrTooOld) {
-			return nil, fmt.Errorf("read configuration changes: %w", err)
-		}
+	if cur == nil {
+		c, err = p.loadDirectory(ctx)
+	} else {
+		c, err = p.changesSince(ctx, cur.version)
 	}
-	if cur == nil || err != nil {
-		if c, err = p.loadDirectory(ctx); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
 	if err := p.applyLocked(c); err != nil {
 		return nil, err
 	}
 	return p.snap.Load(), nil
+}
+
+// changesSince reads what changed after version, or everything when the
+// store's history does not reach back that far.
+func (p *Provider) changesSince(ctx context.Context, version int64) (follower.Change, error) {
+	c := follower.Change{From: version}
+	err := withDeadline(ctx, p.opts.StoreTimeout, func(ctx context.Context) error {
+		var err error
+		c.Records, c.Deleted, c.To, err = p.store.Since(ctx, version)
+		return err
+	})
+	if errors.Is(err, store.ErrTooOld) {
+		return p.loadDirectory(ctx)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read configuration changes: %w", err)
+	}
+	return c, nil
 }
 
 // loadDirectory reads every application and user: a full change. The
