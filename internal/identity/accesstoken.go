@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,7 +151,7 @@ func (p *Provider) VerifyManagementToken(ctx context.Context, raw string) ([]str
 	}
 	var roles []string
 	for _, r := range c.Roles {
-		if (r == RoleManagementReadWrite || r == RoleManagementRead) && contains(held, r) {
+		if (r == RoleManagementReadWrite || r == RoleManagementRead) && slices.Contains(held, r) {
 			roles = append(roles, r)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -145,7 +146,7 @@ func parseScopes(snap *snapshot, client *Application, scope string) (*scopeSet, 
 			}
 		}
 		for _, d := range ss.delegated {
-			if !contains(granted, d) {
+			if !slices.Contains(granted, d) {
 				ss.needConsent = append(ss.needConsent, d)
 				if s := ss.resource.findScope(d); s != nil && s.Type == "Admin" {
 					ss.adminOnly = append(ss.adminOnly, d)
@@ -181,15 +182,6 @@ func defaultScopes(snap *snapshot, client *Application, res *Application) []stri
 		}
 	}
 	return out
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // handleAuthorize serves /{tenant}/oauth2/v2.0/authorize.
@@ -372,7 +364,7 @@ func (p *Provider) missingConsent(ctx context.Context, snap *snapshot, ar *authR
 	}
 	var missing []string
 	for _, d := range ar.Grant.Delegated {
-		if !contains(granted, d) {
+		if !slices.Contains(granted, d) {
 			missing = append(missing, d)
 		}
 	}

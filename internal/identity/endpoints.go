@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,10 +193,10 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	// scopes.
 	scopes := strings.Fields(c.Scope)
 	out := map[string]any{"sub": u.ObjectID, "oid": u.ObjectID, "tid": p.Tenant().ID}
-	if contains(scopes, "profile") {
+	if slices.Contains(scopes, "profile") {
 		out["name"], out["preferred_username"] = u.DisplayName, u.UserPrincipalName
 	}
-	if contains(scopes, "email") && u.Mail != "" {
+	if slices.Contains(scopes, "email") && u.Mail != "" {
 		out["email"] = u.Mail
 	}
 	writeJSON(w, http.StatusOK, out)

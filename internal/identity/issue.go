@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -139,7 +140,7 @@ func (p *Provider) recheckGrant(ctx context.Context, snap *snapshot, client *App
 	}
 	var keep []string
 	for _, d := range g.Delegated {
-		if s := res.findScope(d); s != nil && s.enabled() && s.Value == d && contains(granted, d) {
+		if s := res.findScope(d); s != nil && s.enabled() && s.Value == d && slices.Contains(granted, d) {
 			keep = append(keep, d)
 		}
 	}
