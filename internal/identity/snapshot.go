@@ -108,6 +108,8 @@ func touchesDirectory(c follower.Change) bool {
 	return false
 }
 
+var _ follower.Subscriber = (*Provider)(nil)
+
 // Apply makes the provider a follower.Subscriber: it applies the
 // directory records of a configuration change (applications and users)
 // and ignores the others.
