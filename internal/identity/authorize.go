@@ -5,29 +5,22 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/tollgate/tollgate/internal/store"
 )
 
 const (
-	stateAuthReqPrefix  = "identity/authreq/"
-	stateSessionPrefix  = "identity/session/"
-	stateConsentPrefix  = "identity/consent/"
-	stateThrottlePrefix = "identity/throttle/"
-	authReqLifetime     = 10 * time.Minute
-	cookieSession       = "tg_session"
-	cookieBrowser       = "tg_browser"
+	authReqLifetime = 10 * time.Minute
+	cookieSession   = "tg_session"
+	cookieBrowser   = "tg_browser"
 )
 
 // authRequest is a validated authorization request waiting for sign-in or
@@ -127,15 +120,15 @@ func parseScopes(snap *snapshot, client *Application, scope string) (*scopeSet, 
 		}
 		ss.resource, ss.prefix = res, prefix
 		if value == ".default" {
-			for _, rra := range client.RequiredResourceAccess {
-				if findResourceApp(snap.apps, rra.ResourceAppID) != res {
-					continue
-				}
-				for _, ra := range rra.ResourceAccess {
-					if s := res.findScope(ra.ID); ra.Type == "Scope" && s != nil && s.enabled() {
-						ss.delegated = appendUnique(ss.delegated, s.Value)
-					}
-				}
+			// .default is what the client's registration asks for on the
+			// resource, and what an administrator granted it there; never
+			// the resource as a whole.
+			before := len(ss.delegated)
+			ss.delegated = appendUnique(ss.delegated, defaultScopes(snap, client, res)...)
+			if len(ss.delegated) == before {
+				return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_client", description: fmt.Sprintf(
+					"AADSTS650057: Invalid resource. The client has requested access to a resource which is not listed in the requested permissions in the client's application registration (no delegated permission of %s is requested or granted). Client app ID: %s. Resource value: %s.",
+					prefix, client.AppID, prefix)}
 			}
 			continue
 		}
@@ -153,7 +146,7 @@ func parseScopes(snap *snapshot, client *Application, scope string) (*scopeSet, 
 			}
 		}
 		for _, d := range ss.delegated {
-			if !contains(granted, d) {
+			if !slices.Contains(granted, d) {
 				ss.needConsent = append(ss.needConsent, d)
 				if s := ss.resource.findScope(d); s != nil && s.Type == "Admin" {
 					ss.adminOnly = append(ss.adminOnly, d)
@@ -164,13 +157,31 @@ func parseScopes(snap *snapshot, client *Application, scope string) (*scopeSet, 
 	return ss, nil
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
+// defaultScopes are the enabled delegated scopes of res that client
+// lists in requiredResourceAccess or holds by admin consent.
+func defaultScopes(snap *snapshot, client *Application, res *Application) []string {
+	var out []string
+	for _, rra := range client.RequiredResourceAccess {
+		if findResourceApp(snap.apps, rra.ResourceAppID) != res {
+			continue
+		}
+		for _, ra := range rra.ResourceAccess {
+			if s := res.findScope(ra.ID); ra.Type == "Scope" && s != nil && s.enabled() {
+				out = appendUnique(out, s.Value)
+			}
 		}
 	}
-	return false
+	for _, g := range client.OAuth2PermissionGrants {
+		if g.ResourceAppID != res.AppID {
+			continue
+		}
+		for _, v := range strings.Fields(g.Scope) {
+			if s := res.findScope(v); s != nil && s.enabled() && s.Value == v {
+				out = appendUnique(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // handleAuthorize serves /{tenant}/oauth2/v2.0/authorize.
@@ -204,8 +215,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	snap, err := p.directory(ctx)
 	if err != nil {
-		p.log.Error("authorize: read directory", "err", err)
-		p.errorPage(w, http.StatusInternalServerError, "The server could not complete the request.")
+		p.serverError(w, fmt.Errorf("authorize: read directory: %w", err))
 		return
 	}
 	// A bad client or redirect URI is never redirected to.
@@ -348,34 +358,38 @@ func (p *Provider) missingConsent(ctx context.Context, snap *snapshot, ar *authR
 	if ar.Grant.Resource == "" {
 		return nil, nil
 	}
-	client := snap.app(ar.ClientID)
-	var granted []string
-	for _, g := range client.OAuth2PermissionGrants {
-		if g.ResourceAppID == ar.Grant.Resource {
-			granted = append(granted, strings.Fields(g.Scope)...)
-		}
-	}
-	rec, err := p.state.Get(ctx, stateConsentPrefix+ar.Grant.UserOID+"/"+ar.ClientID)
-	if err == nil {
-		var cr consentRecord
-		if json.Unmarshal(rec.Value, &cr) == nil {
-			granted = append(granted, cr.Scopes[ar.Grant.Resource]...)
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("read consent: %w", err)
+	granted, err := p.grantedScopes(ctx, snap.app(ar.ClientID), ar.Grant.Resource, ar.Grant.UserOID)
+	if err != nil {
+		return nil, err
 	}
 	var missing []string
 	for _, d := range ar.Grant.Delegated {
-		if !contains(granted, d) {
+		if !slices.Contains(granted, d) {
 			missing = append(missing, d)
 		}
 	}
 	return missing, nil
 }
 
+// grantedScopes are the delegated scopes of resource (an appId) that
+// client may use for the user: granted by an administrator for everyone,
+// or consented to by the user.
+func (p *Provider) grantedScopes(ctx context.Context, client *Application, resource, userOID string) ([]string, error) {
+	var granted []string
+	for _, g := range client.OAuth2PermissionGrants {
+		if g.ResourceAppID == resource {
+			granted = append(granted, strings.Fields(g.Scope)...)
+		}
+	}
+	cr, err := p.state.Consent(ctx, userOID, client.AppID)
+	if err != nil {
+		return nil, err
+	}
+	return append(granted, cr.Scopes[resource]...), nil
+}
+
 func (p *Provider) saveAuthRequest(ctx context.Context, ar *authRequest) error {
-	body, _ := json.Marshal(ar)
-	if err := p.state.Put(ctx, store.StateRecord{Key: stateAuthReqPrefix + ar.ID, Value: body, Expires: ar.Expires}); err != nil {
+	if err := p.state.PutAuthRequest(ctx, ar); err != nil {
 		return fmt.Errorf("save authorization request: %w", err)
 	}
 	return nil
@@ -385,18 +399,14 @@ func (p *Provider) loadAuthRequest(ctx context.Context, id string) (*authRequest
 	if id == "" || len(id) > 100 {
 		return nil, store.ErrNotFound
 	}
-	rec, err := p.state.Get(ctx, stateAuthReqPrefix+id)
+	ar, err := p.state.AuthRequest(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	var ar authRequest
-	if err := json.Unmarshal(rec.Value, &ar); err != nil {
-		return nil, fmt.Errorf("decode authorization request: %w", err)
 	}
 	if !p.now().Before(ar.Expires) {
 		return nil, store.ErrNotFound
 	}
-	return &ar, nil
+	return ar, nil
 }
 
 // issueCode stores a code bound to the client, redirect URI and PKCE
@@ -406,14 +416,13 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar *authReq
 	code := randomToken()
 	now := p.now()
 	cr := codeRecord{Grant: ar.Grant, RedirectURI: ar.RedirectURI, RedirectGiven: ar.RedirectGiven, Challenge: ar.Challenge, Expires: now.Add(p.opts.CodeLifetime)}
-	body, _ := json.Marshal(cr)
 	// The record outlives the code so that a late reuse is still detected
 	// and revokes what the code issued.
-	if err := p.state.Create(ctx, store.StateRecord{Key: tokenKey(stateCodePrefix, code), Value: body, Expires: now.Add(p.opts.CodeLifetime + p.opts.AccessTokenLifetime)}); err != nil {
+	if err := p.state.CreateCode(ctx, code, cr, now.Add(p.opts.CodeLifetime+p.opts.AccessTokenLifetime)); err != nil {
 		p.serverError(w, fmt.Errorf("store code: %w", err))
 		return
 	}
-	_ = p.state.Delete(ctx, stateAuthReqPrefix+ar.ID)
+	_ = p.state.DeleteAuthRequest(ctx, ar.ID)
 	p.redirect(w, r, ar.RedirectURI, url.Values{"code": {code}}, ar.State)
 }
 
@@ -443,27 +452,6 @@ func (p *Provider) redirect(w http.ResponseWriter, r *http.Request, to string, p
 
 func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, to, state, code, desc string) {
 	p.redirect(w, r, to, url.Values{"error": {code}, "error_description": {desc}}, state)
-}
-
-// currentSession returns the signed-in session of the request, if any.
-func (p *Provider) currentSession(ctx context.Context, r *http.Request, snap *snapshot) (*session, string) {
-	c, err := r.Cookie(cookieSession)
-	if err != nil || len(c.Value) > 100 || c.Value == "" {
-		return nil, ""
-	}
-	key := tokenKey(stateSessionPrefix, c.Value)
-	rec, err := p.state.Get(ctx, key)
-	if err != nil {
-		return nil, ""
-	}
-	var s session
-	if json.Unmarshal(rec.Value, &s) != nil || !p.now().Before(s.Expires) {
-		return nil, ""
-	}
-	if u := snap.byOID[s.UserOID]; u == nil || !u.enabled() || u.signInRevoked(s.AuthTime) {
-		return nil, ""
-	}
-	return &s, key
 }
 
 // browserID returns the browser's CSRF binding cookie, setting one if the
@@ -506,6 +494,10 @@ func (p *Provider) readPageForm(w http.ResponseWriter, r *http.Request, page str
 		return nil, nil, false
 	}
 	ar, err := p.loadAuthRequest(r.Context(), r.PostForm.Get("req"))
+	if errors.Is(err, ErrUnavailable) {
+		p.serverError(w, err)
+		return nil, nil, false
+	}
 	if err != nil {
 		p.errorPage(w, http.StatusBadRequest, "This "+page+" request has expired. Go back to the application and start again.")
 		return nil, nil, false
@@ -522,150 +514,6 @@ func (p *Provider) readPageForm(w http.ResponseWriter, r *http.Request, page str
 	return ar, snap, true
 }
 
-// handleSignIn serves the sign-in form's POST.
-func (p *Provider) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ar, snap, read := p.readPageForm(w, r, "sign-in")
-	if !read {
-		return
-	}
-	upn := strings.TrimSpace(r.PostForm.Get("username"))
-	password := r.PostForm.Get("password")
-	if len(upn) > 256 || len(password) > 256 {
-		p.signInPage(w, r, ar, "The user name or password is incorrect.", http.StatusUnauthorized)
-		return
-	}
-	acctKey := stateThrottlePrefix + "acct/" + tokenKey("", strings.ToLower(upn))
-	addrKey := stateThrottlePrefix + "addr/" + clientAddr(r)
-	if p.throttled(ctx, acctKey, p.opts.LoginMaxFailures) || p.throttled(ctx, addrKey, p.opts.LoginMaxFailuresPerAddress) {
-		p.log.Warn("sign-in throttled", "addr", clientAddr(r))
-		p.signInPage(w, r, ar, "Too many failed sign-in attempts. Wait a few minutes and try again.", http.StatusTooManyRequests)
-		return
-	}
-	u := snap.byUPN[strings.ToLower(upn)]
-	hash := ""
-	if u != nil {
-		hash = u.PasswordHash
-	}
-	ok := false
-	if hash != "" {
-		ok, _ = verifyPassword(hash, password)
-	} else {
-		// Spend the same work for unknown users, so timing does not tell
-		// which accounts exist.
-		_, _ = p.opts.Passwords.Hash(password)
-	}
-	if !ok {
-		p.recordFailure(ctx, acctKey)
-		p.recordFailure(ctx, addrKey)
-		p.signInPage(w, r, ar, "The user name or password is incorrect.", http.StatusUnauthorized)
-		return
-	}
-	if !u.enabled() {
-		p.signInPage(w, r, ar, "This account is disabled. Ask an administrator.", http.StatusForbidden)
-		return
-	}
-	_ = p.state.Delete(ctx, acctKey)
-	sv := randomToken()
-	sess := &session{UserOID: u.ObjectID, AuthTime: p.now().UTC(), SID: uuid.NewString(), Expires: p.now().Add(p.opts.SessionLifetime)}
-	body, _ := json.Marshal(sess)
-	if err := p.state.Put(ctx, store.StateRecord{Key: tokenKey(stateSessionPrefix, sv), Value: body, Expires: p.now().Add(p.opts.SessionLifetime)}); err != nil {
-		p.serverError(w, fmt.Errorf("store session: %w", err))
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: sv, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(p.opts.SessionLifetime / time.Second)})
-	p.log.Info("user signed in", "user", u.ObjectID, "client", ar.ClientID)
-	if ar.Prompt == "login" {
-		ar.Prompt = ""
-	}
-	p.afterSignIn(w, r, snap, ar, sess)
-}
-
-// handleConsent serves the consent form's POST.
-func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ar, snap, ok := p.readPageForm(w, r, "consent")
-	if !ok {
-		return
-	}
-	sess, _ := p.currentSession(ctx, r, snap)
-	if sess == nil || sess.UserOID != ar.Grant.UserOID {
-		p.errorPage(w, http.StatusForbidden, "You are not signed in as the user this consent is for.")
-		return
-	}
-	if r.PostForm.Get("decision") != "accept" {
-		_ = p.state.Delete(ctx, stateAuthReqPrefix+ar.ID)
-		p.redirectError(w, r, ar.RedirectURI, ar.State, "access_denied", "The user declined consent.")
-		return
-	}
-	if ar.Grant.Resource != "" && len(ar.Grant.Delegated) > 0 {
-		key := stateConsentPrefix + ar.Grant.UserOID + "/" + ar.ClientID
-		var cr consentRecord
-		if rec, err := p.state.Get(ctx, key); err == nil {
-			_ = json.Unmarshal(rec.Value, &cr)
-		}
-		if cr.Scopes == nil {
-			cr.Scopes = map[string][]string{}
-		}
-		cr.Scopes[ar.Grant.Resource] = appendUnique(cr.Scopes[ar.Grant.Resource], ar.Grant.Delegated...)
-		body, _ := json.Marshal(cr)
-		if err := p.state.Put(ctx, store.StateRecord{Key: key, Value: body}); err != nil {
-			p.serverError(w, fmt.Errorf("store consent: %w", err))
-			return
-		}
-	}
-	p.issueCode(w, r, ar)
-}
-
-type throttleRecord struct {
-	Failures int `json:"failures"`
-	// WindowEnd is checked here as well as by the record's expiry, so the
-	// provider's clock decides.
-	WindowEnd time.Time `json:"windowEnd"`
-}
-
-func (p *Provider) throttled(ctx context.Context, key string, max int) bool {
-	rec, err := p.state.Get(ctx, key)
-	if err != nil {
-		return false
-	}
-	var t throttleRecord
-	return json.Unmarshal(rec.Value, &t) == nil && t.Failures >= max && p.now().Before(t.WindowEnd)
-}
-
-// recordFailure counts a failed sign-in in a window that starts with the
-// first failure; compare-and-swap keeps counts exact across nodes.
-func (p *Provider) recordFailure(ctx context.Context, key string) {
-	for attempt := 0; attempt < 5; attempt++ {
-		rec, err := p.state.Get(ctx, key)
-		if errors.Is(err, store.ErrNotFound) {
-			body, _ := json.Marshal(throttleRecord{Failures: 1, WindowEnd: p.now().Add(p.opts.LoginThrottleWindow)})
-			err = p.state.Create(ctx, store.StateRecord{Key: key, Value: body, Expires: p.now().Add(p.opts.LoginThrottleWindow)})
-			if errors.Is(err, store.ErrConflict) {
-				continue
-			}
-		} else if err == nil {
-			var t throttleRecord
-			_ = json.Unmarshal(rec.Value, &t)
-			t.Failures++
-			exp := rec.Expires
-			if !p.now().Before(t.WindowEnd) {
-				t = throttleRecord{Failures: 1, WindowEnd: p.now().Add(p.opts.LoginThrottleWindow)}
-				exp = t.WindowEnd
-			}
-			body, _ := json.Marshal(t)
-			err = p.state.CompareAndSwap(ctx, key, rec.Value, store.StateRecord{Key: key, Value: body, Expires: exp})
-			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-		}
-		if err != nil {
-			p.log.Error("record sign-in failure", "err", err)
-		}
-		return
-	}
-}
-
 // clientAddr is the peer address. Forwarded headers are not trusted: a
 // proxy in front should be configured to limit by address itself.
 func clientAddr(r *http.Request) string {
@@ -674,115 +522,4 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// pageHeaders forbid framing and caching of the HTML pages.
-func pageHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-}
-
-var pages = template.Must(template.New("pages").Parse(`
-{{define "head"}}<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} · Tollgate</title><style>
-body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}
-main{max-width:380px;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
-h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.8rem 0 .2rem}
-input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}
-button{margin-top:1.2rem;padding:.5rem 1.2rem;font-size:1rem}.err{color:#b00020}.muted{color:#666;font-size:.9rem}
-</style></head><body><main>{{end}}
-{{define "signin"}}{{template "head" .}}<h1>Sign in</h1>
-<p class="muted">to continue to <strong>{{.App}}</strong></p>
-{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
-<form method="post" action="{{.Action}}">
-<input type="hidden" name="req" value="{{.Req}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
-<label for="username">User name</label><input type="text" id="username" name="username" value="{{.Hint}}" autocomplete="username" required autofocus>
-<label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form></main></body></html>{{end}}
-{{define "consent"}}{{template "head" .}}<h1>Permissions requested</h1>
-<p><strong>{{.App}}</strong> would like to:</p><ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
-<p class="muted">Signed in as {{.User}}. Accepting lets the application act for you with these permissions.</p>
-<form method="post" action="{{.Action}}">
-<input type="hidden" name="req" value="{{.Req}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
-<button type="submit" name="decision" value="accept">Accept</button>
-<button type="submit" name="decision" value="deny">Cancel</button></form></main></body></html>{{end}}
-{{define "message"}}{{template "head" .}}<h1>{{.Title}}</h1><p>{{.Message}}</p></main></body></html>{{end}}
-`))
-
-func (p *Provider) tenantPath() string { return "/" + p.Tenant().ID }
-
-func (p *Provider) signInPage(w http.ResponseWriter, r *http.Request, ar *authRequest, msg string, status int) {
-	snap, err := p.directory(r.Context())
-	if err != nil {
-		p.serverError(w, err)
-		return
-	}
-	name := ar.ClientID
-	if a := snap.app(ar.ClientID); a != nil {
-		name = a.DisplayName
-	}
-	b := p.browserID(w, r)
-	pageHeaders(w)
-	w.WriteHeader(status)
-	_ = pages.ExecuteTemplate(w, "signin", map[string]any{
-		"Title": "Sign in", "App": name, "Error": msg, "Req": ar.ID, "CSRF": csrfToken(b, ar.ID), "Hint": ar.LoginHint,
-		"Action": p.tenantPath() + "/oauth2/v2.0/signin",
-	})
-}
-
-func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, snap *snapshot, ar *authRequest, missing []string) {
-	name := ar.ClientID
-	if a := snap.app(ar.ClientID); a != nil {
-		name = a.DisplayName
-	}
-	var scopes []string
-	res := snap.app(ar.Grant.Resource)
-	list := missing
-	if len(list) == 0 {
-		list = ar.Grant.Delegated
-	}
-	for _, m := range list {
-		text := m
-		if res != nil {
-			if s := res.findScope(m); s != nil {
-				if s.UserConsentDisplayName != "" {
-					text = s.UserConsentDisplayName
-				} else if s.AdminConsentDisplayName != "" && s.AdminConsentDisplayName != m {
-					text = s.AdminConsentDisplayName + " (" + m + ")"
-				}
-				text += " — " + res.DisplayName
-			}
-		}
-		scopes = append(scopes, text)
-	}
-	if len(scopes) == 0 {
-		scopes = []string{"Sign you in and read your profile"}
-	}
-	user := ""
-	if u := snap.byOID[ar.Grant.UserOID]; u != nil {
-		user = u.UserPrincipalName
-	}
-	b := p.browserID(w, r)
-	pageHeaders(w)
-	w.WriteHeader(http.StatusOK)
-	_ = pages.ExecuteTemplate(w, "consent", map[string]any{
-		"Title": "Permissions", "App": name, "Scopes": scopes, "User": user, "Req": ar.ID, "CSRF": csrfToken(b, ar.ID),
-		"Action": p.tenantPath() + "/oauth2/v2.0/consent",
-	})
-}
-
-func (p *Provider) errorPage(w http.ResponseWriter, status int, msg string) {
-	pageHeaders(w)
-	w.WriteHeader(status)
-	_ = pages.ExecuteTemplate(w, "message", map[string]any{"Title": "Sign-in error", "Message": msg})
-}
-
-func (p *Provider) serverError(w http.ResponseWriter, err error) {
-	p.log.Error("identity request failed", "err", err)
-	p.errorPage(w, http.StatusInternalServerError, "The server could not complete the request. Try again later.")
 }

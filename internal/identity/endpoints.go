@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/tollgate/tollgate/internal/apierror"
+	"github.com/tollgate/tollgate/internal/store"
 )
 
 func (p *Provider) routes() {
@@ -161,6 +163,10 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	c, err := p.verifyAccessToken(ctx, raw)
+	if errors.Is(err, ErrUnavailable) {
+		p.writeOAuthError(w, err, false)
+		return
+	}
 	if err != nil {
 		deny("The access token is invalid or expired.")
 		return
@@ -187,10 +193,10 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	// scopes.
 	scopes := strings.Fields(c.Scope)
 	out := map[string]any{"sub": u.ObjectID, "oid": u.ObjectID, "tid": p.Tenant().ID}
-	if contains(scopes, "profile") {
+	if slices.Contains(scopes, "profile") {
 		out["name"], out["preferred_username"] = u.DisplayName, u.UserPrincipalName
 	}
-	if contains(scopes, "email") && u.Mail != "" {
+	if slices.Contains(scopes, "email") && u.Mail != "" {
 		out["email"] = u.Mail
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -224,9 +230,12 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		p.writeOAuthError(w, invalidRequest("token is required."), c.basic)
 		return
 	}
-	if rec, err := p.state.Get(ctx, tokenKey(stateRefreshPrefix, tok)); err == nil {
-		var rr refreshRecord
-		if json.Unmarshal(rec.Value, &rr) == nil && rr.Grant.ClientID == c.app.AppID {
+	if v, err := p.state.RefreshToken(ctx, tok); err == nil || !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
+			p.writeOAuthError(w, err, c.basic)
+			return
+		}
+		if rr := v.Value; rr.Grant.ClientID == c.app.AppID {
 			if !rr.Grant.Public && !c.authenticated {
 				p.writeOAuthError(w, oerr(http.StatusUnauthorized, "invalid_client", "This client must authenticate."), c.basic)
 				return
@@ -278,13 +287,22 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inactive := map[string]any{"active": false}
-	if rec, err := p.state.Get(ctx, tokenKey(stateRefreshPrefix, tok)); err == nil {
-		var rr refreshRecord
-		if json.Unmarshal(rec.Value, &rr) != nil || rr.Grant.ClientID != c.app.AppID || rr.Used || !p.now().Before(rr.Expires) {
+	if v, err := p.state.RefreshToken(ctx, tok); err == nil || !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
+			p.writeOAuthError(w, err, c.basic)
+			return
+		}
+		rr := v.Value
+		if rr.Grant.ClientID != c.app.AppID || rr.Used || !p.now().Before(rr.Expires) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
-		if fam, err := p.loadFamily(ctx, rr.FamilyID); err != nil || fam.Revoked || !p.now().Before(fam.Expires) {
+		fam, err := p.loadFamily(ctx, rr.FamilyID)
+		if errors.Is(err, ErrUnavailable) {
+			p.writeOAuthError(w, err, c.basic)
+			return
+		}
+		if err != nil || fam.Revoked || !p.now().Before(fam.Expires) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
@@ -377,13 +395,10 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		p.serverError(w, err)
 		return
 	}
-	if _, key := p.currentSession(ctx, r, snap); key != "" {
-		_ = p.state.Delete(ctx, key)
-	}
-	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 	target := r.Form.Get("post_logout_redirect_uri")
 	clientID := r.Form.Get("client_id")
-	if hint := r.Form.Get("id_token_hint"); hint != "" {
+	hint := r.Form.Get("id_token_hint")
+	if hint != "" {
 		aud := p.idTokenAudience(ctx, hint)
 		if aud == "" || (clientID != "" && aud != clientID) {
 			p.errorPage(w, http.StatusBadRequest, "The id_token_hint is not valid.")
@@ -391,6 +406,22 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		clientID = aud
 	}
+	sess, cookie := p.currentSession(ctx, r, snap)
+	// Without a valid id_token_hint anyone could link a user to logout:
+	// the user confirms, with a form only this page can send (OpenID
+	// RP-Initiated Logout §2).
+	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "yes" && checkCSRF(r, logoutCSRF)
+	if sess != nil && hint == "" && !confirmed {
+		p.logoutPage(w, r, snap, sess, clientID, target)
+		return
+	}
+	if cookie != "" {
+		if err := p.state.DeleteSession(ctx, cookie); err != nil {
+			p.serverError(w, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 	if target != "" {
 		if app := snap.app(clientID); app != nil {
 			for _, reg := range app.redirectURIs() {

@@ -249,6 +249,9 @@ func checkManagementApp(a *Application) error {
 			return fieldError("appRoles", "the built-in management application must keep the role %s", want)
 		}
 	}
+	if a.findScope(ScopeManagementUser) == nil {
+		return fieldError("api.oauth2PermissionScopes", "the built-in management application must keep the scope %s", ScopeManagementUser)
+	}
 	return nil
 }
 

@@ -23,8 +23,6 @@ import (
 )
 
 const (
-	stateSigningKeys  = "identity/signing-keys"
-	stateRotateLease  = "identity/signing-keys-lease"
 	keyCacheTTL       = 5 * time.Second
 	rotationLeaseTime = time.Minute
 )
@@ -96,17 +94,16 @@ func (p *Provider) newStoredKey(alg string, activeFrom time.Time) (storedKey, er
 // ensureSigningKey makes the first signing key, active at once (nobody can
 // hold tokens or cached keys yet).
 func (p *Provider) ensureSigningKey(ctx context.Context) error {
-	if _, err := p.state.Get(ctx, stateSigningKeys); err == nil {
+	if _, err := p.state.SigningKeys(ctx); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("read signing keys: %w", err)
+		return err
 	}
 	k, err := p.newStoredKey(p.opts.SigningAlg, p.now())
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(storedKeys{Keys: []storedKey{k}})
-	if err := p.state.Create(ctx, store.StateRecord{Key: stateSigningKeys, Value: body}); err != nil && !errors.Is(err, store.ErrConflict) {
+	if err := p.state.CreateSigningKeys(ctx, storedKeys{Keys: []storedKey{k}}); err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("store signing key: %w", err)
 	}
 	return nil
@@ -137,14 +134,11 @@ func (p *Provider) RotateSigningKey(ctx context.Context, publishDelay time.Durat
 		publishDelay = p.opts.KeyPublishDelay
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		rec, err := p.state.Get(ctx, stateSigningKeys)
+		cur, err := p.state.SigningKeys(ctx)
 		if err != nil {
-			return RotatedKey{}, fmt.Errorf("rotate signing key: read keys: %w", err)
+			return RotatedKey{}, fmt.Errorf("rotate signing key: %w", err)
 		}
-		var ks storedKeys
-		if err := json.Unmarshal(rec.Value, &ks); err != nil {
-			return RotatedKey{}, fmt.Errorf("rotate signing key: decode keys: %w", err)
-		}
+		ks := cur.Value
 		now := p.now().UTC()
 		nk, err := p.newStoredKey(p.opts.SigningAlg, now.Add(publishDelay))
 		if err != nil {
@@ -163,15 +157,14 @@ func (p *Provider) RotateSigningKey(ctx context.Context, publishDelay time.Durat
 			kept = append(kept, k)
 		}
 		kept = append(kept, nk)
-		body, _ := json.Marshal(storedKeys{Keys: kept})
-		err = p.state.CompareAndSwap(ctx, stateSigningKeys, rec.Value, store.StateRecord{Key: stateSigningKeys, Value: body})
+		err = p.state.SwapSigningKeys(ctx, cur, storedKeys{Keys: kept})
 		if errors.Is(err, store.ErrConflict) {
 			continue // another node rotated at the same moment: retry on its result
 		}
 		if err != nil {
 			return RotatedKey{}, fmt.Errorf("rotate signing key: store: %w", err)
 		}
-		p.keys.Store(nil) // re-read at once in this process
+		p.expireKeys() // re-read at once in this process
 		p.log.Info("signing key rotated", "kid", nk.KID, "alg", nk.Alg, "activeFrom", nk.ActiveFrom)
 		return RotatedKey{KID: nk.KID, Alg: nk.Alg, ActiveFrom: nk.ActiveFrom}, nil
 	}
@@ -197,7 +190,7 @@ func (p *Provider) rotateIfDue(ctx context.Context) error {
 	if p.now().Sub(newest) < p.opts.KeyRotationInterval {
 		return nil
 	}
-	err = p.state.Create(ctx, store.StateRecord{Key: stateRotateLease, Value: []byte("rotating"), Expires: p.now().Add(rotationLeaseTime)})
+	err = p.state.TakeRotationLease(ctx, p.now().Add(rotationLeaseTime))
 	if errors.Is(err, store.ErrConflict) {
 		return nil // another node holds the lease
 	}
@@ -205,7 +198,7 @@ func (p *Provider) rotateIfDue(ctx context.Context) error {
 		return fmt.Errorf("take rotation lease: %w", err)
 	}
 	// Re-check under the lease: another node may just have rotated.
-	p.keys.Store(nil)
+	p.expireKeys()
 	if kc, err = p.loadKeys(ctx); err != nil {
 		return err
 	}
@@ -243,29 +236,45 @@ func (p *Provider) Run(ctx context.Context) error {
 
 // loadKeys returns the signing keys, re-read from the store at most every
 // few seconds (a rotation on another node is published well ahead of use).
+// While the store cannot be read, the keys already in memory keep being
+// used (JWKS, signing and verification go on), and the next read is tried
+// after another few seconds; one caller at a time reads.
 func (p *Provider) loadKeys(ctx context.Context) (*keyCache, error) {
 	now := p.now()
-	if kc := p.keys.Load(); kc != nil && now.Sub(kc.fetched) < keyCacheTTL && !now.Before(kc.fetched) {
+	fresh := func(kc *keyCache) bool {
+		return kc != nil && now.Sub(kc.fetched) < keyCacheTTL && !now.Before(kc.fetched)
+	}
+	if kc := p.keys.Load(); fresh(kc) {
 		return kc, nil
 	}
-	p.keysMu.Lock()
+	if kc := p.keys.Load(); kc != nil && kc.raw != nil && p.keysFailing.Load() {
+		if !p.keysMu.TryLock() {
+			return kc, nil // the store is failing and another request is trying it
+		}
+	} else {
+		p.keysMu.Lock()
+	}
 	defer p.keysMu.Unlock()
-	if kc := p.keys.Load(); kc != nil && now.Sub(kc.fetched) < keyCacheTTL && !now.Before(kc.fetched) {
-		return kc, nil
+	old := p.keys.Load()
+	if fresh(old) {
+		return old, nil
 	}
-	rec, err := p.state.Get(ctx, stateSigningKeys)
+	cur, err := p.state.SigningKeys(ctx)
 	if err != nil {
+		if old != nil && old.raw != nil && ctx.Err() == nil && errors.Is(err, ErrUnavailable) {
+			p.keysFailing.Store(true)
+			p.log.Warn("signing keys could not be re-read; using those in memory", "err", err)
+			p.keys.Store(&keyCache{fetched: now, raw: old.raw, keys: old.keys})
+			return old, nil
+		}
 		return nil, fmt.Errorf("read signing keys: %w", err)
 	}
-	old := p.keys.Load()
-	if old != nil && bytes.Equal(old.raw, rec.Value) {
+	p.keysFailing.Store(false)
+	raw, ks := cur.raw, cur.Value
+	if old != nil && bytes.Equal(old.raw, raw) {
 		kc := &keyCache{fetched: now, raw: old.raw, keys: old.keys}
 		p.keys.Store(kc)
 		return kc, nil
-	}
-	var ks storedKeys
-	if err := json.Unmarshal(rec.Value, &ks); err != nil {
-		return nil, fmt.Errorf("decode signing keys: %w", err)
 	}
 	prev := map[string]*loadedKey{}
 	if old != nil {
@@ -273,7 +282,7 @@ func (p *Provider) loadKeys(ctx context.Context) (*keyCache, error) {
 			prev[k.KID] = k
 		}
 	}
-	kc := &keyCache{fetched: now, raw: rec.Value}
+	kc := &keyCache{fetched: now, raw: raw}
 	for _, sk := range ks.Keys {
 		if lk, ok := prev[sk.KID]; ok {
 			cp := *lk
@@ -290,6 +299,14 @@ func (p *Provider) loadKeys(ctx context.Context) (*keyCache, error) {
 	sort.SliceStable(kc.keys, func(i, j int) bool { return kc.keys[i].ActiveFrom.Before(kc.keys[j].ActiveFrom) })
 	p.keys.Store(kc)
 	return kc, nil
+}
+
+// expireKeys makes the next loadKeys read the store, keeping the keys in
+// memory for when it cannot.
+func (p *Provider) expireKeys() {
+	if kc := p.keys.Load(); kc != nil {
+		p.keys.Store(&keyCache{raw: kc.raw, keys: kc.keys})
+	}
 }
 
 func (p *Provider) openKey(sk storedKey) (*loadedKey, error) {

@@ -19,6 +19,12 @@ import (
 // newPostgresEnv is newEnv on PostgreSQL (a schema of its own, dropped at
 // cleanup); it skips when TOLLGATE_TEST_POSTGRES is unset.
 func newPostgresEnv(t *testing.T, tweak ...func(*identity.Options)) *env {
+	return newPostgresEnvVia(t, "", tweak...)
+}
+
+// newPostgresEnvVia is newPostgresEnv with the provider's store connecting
+// through hostPort (a proxy) instead of the database's own address.
+func newPostgresEnvVia(t *testing.T, hostPort string, tweak ...func(*identity.Options)) *env {
 	base := os.Getenv("TOLLGATE_TEST_POSTGRES")
 	if base == "" {
 		t.Skip("TOLLGATE_TEST_POSTGRES is not set")
@@ -43,6 +49,9 @@ func newPostgresEnv(t *testing.T, tweak ...func(*identity.Options)) *env {
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hostPort != "" {
+		u.Host = hostPort
 	}
 	q := u.Query()
 	q.Set("search_path", schema)

@@ -21,7 +21,11 @@ import (
 
 // The built-in management application.
 const (
-	ManagementIdentifier    = "api://tollgate-management"
+	ManagementIdentifier = "api://tollgate-management"
+	// ScopeManagementUser is the management API's delegated scope: a
+	// client acting for a signed-in user asks for it (directly or through
+	// .default); the user's management roles still decide what it may do.
+	ScopeManagementUser     = "user_impersonation"
 	RoleManagementReadWrite = "Management.ReadWrite.All"
 	RoleManagementRead      = "Management.Read.All"
 	managementAppName       = "tollgate-management"
@@ -65,6 +69,10 @@ type Options struct {
 	LoginMaxFailures           int
 	LoginMaxFailuresPerAddress int
 	LoginThrottleWindow        time.Duration
+	// StoreTimeout bounds every store call made for a request (default
+	// 5s): a store that is down or hangs gets 503 with Retry-After instead
+	// of a hung request.
+	StoreTimeout time.Duration
 }
 
 // Provider is the identity provider: an http.Handler for everything on the
@@ -72,7 +80,7 @@ type Options struct {
 type Provider struct {
 	opts   Options
 	store  store.Store
-	state  store.StateStore
+	state  runtimeState
 	kr     *keyring.Keyring
 	log    *slog.Logger
 	now    func() time.Time
@@ -91,8 +99,11 @@ type Provider struct {
 	snap    atomic.Pointer[snapshot]
 	keys    atomic.Pointer[keyCache]
 	keysMu  sync.Mutex
-	algs    []string
-	csrfKey []byte
+	// keysFailing is set while the signing keys cannot be read from the
+	// store: requests then use those in memory without waiting.
+	keysFailing atomic.Bool
+	algs        []string
+	csrfKey     []byte
 }
 
 // Tenant is the directory's identity.
@@ -130,6 +141,7 @@ func New(opts Options) (*Provider, error) {
 	def(&opts.KeyRotationInterval, 30*24*time.Hour)
 	def(&opts.KeyPublishDelay, time.Hour)
 	def(&opts.LoginThrottleWindow, 15*time.Minute)
+	def(&opts.StoreTimeout, 5*time.Second)
 	if opts.LoginMaxFailures == 0 {
 		opts.LoginMaxFailures = 5
 	}
@@ -146,7 +158,7 @@ func New(opts Options) (*Provider, error) {
 	p := &Provider{
 		opts:   opts,
 		store:  opts.Store,
-		state:  opts.Store.State(),
+		state:  newStateStore(opts.Store.State(), opts.StoreTimeout),
 		kr:     opts.Keyring,
 		log:    opts.Logger,
 		now:    opts.Now,
@@ -163,37 +175,6 @@ func New(opts Options) (*Provider, error) {
 	return p, nil
 }
 
-// currentVersion is the newest configuration version this process knows.
-func (p *Provider) currentVersion(ctx context.Context) (int64, error) {
-	p.verMu.Lock()
-	defer p.verMu.Unlock()
-	if p.changes == nil {
-		return p.store.Version(ctx)
-	}
-	if p.latest == 0 {
-		v, err := p.store.Version(ctx)
-		if err != nil {
-			return 0, err
-		}
-		p.latest = v
-	}
-	for {
-		select {
-		case v, ok := <-p.changes:
-			if !ok {
-				p.changes = nil // the store was closed: read the version each time
-				return p.store.Version(ctx)
-			}
-			if v > p.latest {
-				p.latest = v
-			}
-			continue
-		default:
-		}
-		return p.latest, nil
-	}
-}
-
 // Directory returns the management API behaviour of the directory kinds.
 func (p *Provider) Directory() *Directory { return p.dir }
 
@@ -208,26 +189,17 @@ func (p *Provider) Tenant() Tenant {
 // Issuer returns the token issuer, <identity-url>/<tenant-id>/v2.0.
 func (p *Provider) Issuer() string { return p.base + "/" + p.Tenant().ID + "/v2.0" }
 
-const (
-	stateTenant = "identity/tenant"
-)
-
 // Bootstrap makes, once, the tenant, the built-in management application
 // and the first signing key. It is idempotent and safe to run on several
 // nodes at once.
 func (p *Provider) Bootstrap(ctx context.Context) error {
-	t := Tenant{ID: uuid.NewString(), Name: DefaultTenantName}
-	body, _ := json.Marshal(t)
-	err := p.state.Create(ctx, store.StateRecord{Key: stateTenant, Value: body})
+	err := p.state.CreateTenant(ctx, Tenant{ID: uuid.NewString(), Name: DefaultTenantName})
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("identity bootstrap: create tenant: %w", err)
 	}
-	rec, err := p.state.Get(ctx, stateTenant)
+	t, err := p.state.Tenant(ctx)
 	if err != nil {
-		return fmt.Errorf("identity bootstrap: read tenant: %w", err)
-	}
-	if err := json.Unmarshal(rec.Value, &t); err != nil {
-		return fmt.Errorf("identity bootstrap: decode tenant: %w", err)
+		return fmt.Errorf("identity bootstrap: %w", err)
 	}
 	p.tenant.Store(&t)
 
@@ -240,6 +212,7 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 				DisplayName:    "Tollgate Management",
 				Description:    "The management API of this Tollgate installation.",
 				IdentifierURIs: []string{ManagementIdentifier},
+				API:            &APISettings{OAuth2PermissionScopes: []PermissionScope{managementScope()}},
 				AppRoles: []AppRole{
 					{Value: RoleManagementReadWrite, DisplayName: "Read and write all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
 					{Value: RoleManagementRead, DisplayName: "Read all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
@@ -264,10 +237,65 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 		}
 	} else if err != nil {
 		return fmt.Errorf("identity bootstrap: read the management application: %w", err)
+	} else if err := p.upgradeManagementApp(ctx); err != nil {
+		return fmt.Errorf("identity bootstrap: %w", err)
 	}
 
 	if err := p.ensureSigningKey(ctx); err != nil {
 		return fmt.Errorf("identity bootstrap: %w", err)
+	}
+	// Keys and directory in memory from the start: discovery, JWKS and
+	// tokens checked against them keep working while the store is down.
+	if _, err := p.loadKeys(ctx); err != nil {
+		return fmt.Errorf("identity bootstrap: %w", err)
+	}
+	p.expireKeys() // held for outages; the first use still reads them
+	if _, err := p.directory(ctx); err != nil {
+		return fmt.Errorf("identity bootstrap: %w", err)
+	}
+	return nil
+}
+
+func managementScope() PermissionScope {
+	return PermissionScope{Value: ScopeManagementUser, Type: "User",
+		AdminConsentDisplayName: "Access the Tollgate management API as the signed-in user",
+		UserConsentDisplayName:  "Access the Tollgate management API as you"}
+}
+
+// upgradeManagementApp adds the delegated scope to a management
+// application made before it existed, so that user sign-ins for the
+// management API have something to be granted.
+func (p *Provider) upgradeManagementApp(ctx context.Context) error {
+	_, err := p.store.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(ctx, managementAppPath)
+		if err != nil {
+			return err
+		}
+		app, err := decodeApp(rec)
+		if err != nil {
+			return err
+		}
+		if app.findScope(ScopeManagementUser) != nil {
+			return nil
+		}
+		old, _ := decodeApp(rec)
+		if app.API == nil {
+			app.API = &APISettings{}
+		}
+		app.API.OAuth2PermissionScopes = append(app.API.OAuth2PermissionScopes, managementScope())
+		app.Normalize()
+		if err := p.dir.PrepareApplication(ctx, tx, managementAppPath, old, app); err != nil {
+			return err
+		}
+		body, err := json.Marshal(app)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Put(ctx, store.Record{ID: managementAppPath, Kind: KindApplications, Body: body}, rec.ETag)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add the %s scope to the management application: %w", ScopeManagementUser, err)
 	}
 	return nil
 }
@@ -276,59 +304,4 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 func (p *Provider) resolveTenant(s string) bool {
 	t := p.tenant.Load()
 	return t != nil && (strings.EqualFold(s, t.ID) || strings.EqualFold(s, t.Name))
-}
-
-// snapshot is the directory as read at one configuration version.
-type snapshot struct {
-	version int64
-	apps    []*Application
-	byAppID map[string]*Application
-	users   []*User
-	byOID   map[string]*User
-	byUPN   map[string]*User
-	mgmtApp *Application
-}
-
-// directory returns the directory at the current configuration version,
-// re-reading it when the version moved.
-func (p *Provider) directory(ctx context.Context) (*snapshot, error) {
-	v, err := p.currentVersion(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read configuration version: %w", err)
-	}
-	if s := p.snap.Load(); s != nil && s.version == v {
-		return s, nil
-	}
-	p.snapMu.Lock()
-	defer p.snapMu.Unlock()
-	if s := p.snap.Load(); s != nil && s.version >= v {
-		return s, nil
-	}
-	// Lists read after the version hold at least that version's data; a
-	// write in between only makes the next call read again.
-	apps, err := listApps(ctx, p.store)
-	if err != nil {
-		return nil, err
-	}
-	users, err := listUsers(ctx, p.store)
-	if err != nil {
-		return nil, err
-	}
-	s := &snapshot{version: v, apps: apps, users: users, byAppID: map[string]*Application{}, byOID: map[string]*User{}, byUPN: map[string]*User{}}
-	for _, a := range apps {
-		s.byAppID[a.AppID] = a
-		if a.ID == managementAppPath {
-			s.mgmtApp = a
-		}
-	}
-	for _, u := range users {
-		s.byOID[u.ObjectID] = u
-		s.byUPN[strings.ToLower(u.UserPrincipalName)] = u
-	}
-	p.snap.Store(s)
-	return s, nil
-}
-
-func (s *snapshot) app(clientID string) *Application {
-	return s.byAppID[strings.ToLower(clientID)]
 }

@@ -66,6 +66,14 @@ var mgmtReadWrite = []map[string]any{{"resourceAppId": identity.ManagementIdenti
 
 const mgmtScope = "openid offline_access " + identity.ManagementIdentifier + "/.default"
 
+// permitManagement registers the management API's delegated scope on s's
+// client, so that its .default asks for it (and the user consents once).
+func (e *env) permitManagement(s authSeed) {
+	e.t.Helper()
+	e.must(http.StatusOK, "PATCH", "/directory/applications/console-app", map[string]any{"requiredResourceAccess": []map[string]any{
+		{"resourceAppId": identity.ManagementIdentifier, "resourceAccess": []map[string]any{{"id": identity.ScopeManagementUser, "type": "Scope"}}}}}, nil)
+}
+
 func TestRevokeAccessTokenNeedsClientAuthentication(t *testing.T) {
 	e := newEnv(t)
 	s := e.seedAuthCode()
@@ -111,6 +119,7 @@ func TestRevokeAccessTokenNeedsClientAuthentication(t *testing.T) {
 func TestManagementTokenFollowsItsPrincipal(t *testing.T) {
 	e := newEnv(t)
 	s := e.seedAuthCode()
+	e.permitManagement(s)
 
 	// A user with Management.ReadWrite.All, then disabled: the token stops
 	// working at once, so he cannot enable himself again.
@@ -185,6 +194,7 @@ func TestManagementTokenFollowsItsPrincipal(t *testing.T) {
 func TestReuseRevokesTheFamilysAccessTokens(t *testing.T) {
 	e := newEnv(t)
 	s := e.seedAuthCode()
+	e.permitManagement(s)
 	e.must(http.StatusOK, "PUT", "/directory/users/alice", alice(s, map[string]any{"appRoleAssignments": mgmtReadWrite}), nil)
 
 	// Refresh-token reuse.
