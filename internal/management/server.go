@@ -295,6 +295,10 @@ func (s *Server) authenticate(r *http.Request) (canWrite bool, err error) {
 			}
 			return false, apierror.New(http.StatusForbidden, "Forbidden", "The access token carries neither %s nor %s.", RoleReadWrite, RoleRead)
 		}
+		if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+			// The database did not answer: 503, not a refused credential.
+			return false, fmt.Errorf("verify management token: %w", errors.Join(store.ErrUnavailable, err))
+		}
 		s.log.Info("management: token refused", "reason", err.Error())
 	}
 	return false, apierror.New(http.StatusUnauthorized, "Unauthorized", "Invalid credential.")

@@ -291,7 +291,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	// hands what changed to every part that keeps a view of it.
 	s.follower = follower.New(follower.Options{Source: s.store, Logger: log})
 	s.follower.Subscribe(s.gateway)
-	// TODO(merge): s.follower.Subscribe(idp) once (*identity.Provider).Apply exists.
+	s.follower.Subscribe(idp)
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
 		AdminKey: s.adminKey, Tokens: idp, Synced: s.follower.Sync, Logger: log,
