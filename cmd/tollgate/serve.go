@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/policy"
+	"github.com/tollgate/tollgate/internal/portal"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 	"github.com/tollgate/tollgate/internal/store/postgres"
@@ -338,7 +339,24 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 		close(s.bgDone)
 	}()
 
-	s.serve(map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp})
+	handlers := map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp}
+	// --- developer portal (internal/portal) ---
+	if u, ok := s.urls["portal"]; ok {
+		gw := s.urls["gateway"]
+		if gw == "" {
+			gw = firstNonEmpty(cfg.PublicURLGateway, "http://127.0.0.1:8000")
+		}
+		dev, err := portal.New(portal.Options{Store: s.store, Management: s.mgmt, Identity: idp, PublicURL: u, GatewayURL: gw, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		if err := dev.Bootstrap(ctx); err != nil {
+			return nil, err
+		}
+		handlers["portal"] = dev
+	}
+	// --- end developer portal ---
+	s.serve(handlers)
 	if u, ok := s.urls["management"]; ok {
 		_ = os.WriteFile(filepath.Join(cfg.DataDir, "management.url"), []byte(u+"\n"), 0o644)
 	}
@@ -368,6 +386,7 @@ func (s *server) bind() error {
 		{"gateway", cfg.GatewayAddr, cfg.PublicURLGateway},
 		{"management", cfg.ManagementAddr, cfg.PublicURLManagement},
 		{"identity", cfg.IdentityAddr, cfg.PublicURLIdentity},
+		{"portal", cfg.PortalAddr, cfg.PublicURLPortal}, // developer portal
 	}
 	for _, sp := range specs {
 		if sp.addr == "" {
@@ -428,15 +447,10 @@ func (s *server) serve(handlers map[string]http.Handler) {
 
 func (s *server) printBanner(ctx context.Context, out io.Writer, adminKeyPath string) {
 	fmt.Fprintf(out, "Tollgate %s is up.\n", versionString())
-	for _, name := range []string{"gateway", "management", "identity"} {
+	for _, name := range []string{"gateway", "management", "identity", "portal"} {
 		if u, ok := s.urls[name]; ok {
 			fmt.Fprintf(out, "  %-11s %s\n", name, u)
 		}
-	}
-	if s.cfg.PortalAddr != "" {
-		// Said rather than silently ignored: --portal-addr is accepted so
-		// configurations written for later versions keep working.
-		fmt.Fprintf(out, "  %-11s not in this version (nothing listens on %s)\n", "portal", s.cfg.PortalAddr)
 	}
 	fmt.Fprintf(out, "  data dir    %s\n", s.cfg.DataDir)
 	fmt.Fprintf(out, "  database    %s\n", redactURL(s.cfg.Database))
