@@ -395,7 +395,9 @@ func (v *view) subscriptionsOf(owner string) []*resource.Subscription {
 	for id := range v.subsByOwner[owner] {
 		out = append(out, v.subs[id])
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedDate > out[j].CreatedDate || out[i].CreatedDate == out[j].CreatedDate && out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].CreatedDate > out[j].CreatedDate || out[i].CreatedDate == out[j].CreatedDate && out[i].ID < out[j].ID
+	})
 	return out
 }
 
