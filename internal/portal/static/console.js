@@ -120,9 +120,13 @@
       var url = buildURL();
       var h = new Headers();
       headers.forEach(function (kv) { h.append(kv[0], kv[1]); });
-      if (body !== undefined && !h.has("Content-Type")) h.set("Content-Type", "application/json");
+      if (body !== undefined && !h.has("Content-Type")) {
+        h.set("Content-Type", "application/json");
+        headers.push(["Content-Type", "application/json"]);
+      }
       var shown = d.method + " " + url + "\n", curl = "curl -i -X " + d.method + " " + shq(url);
-      h.forEach(function (v, k) {
+      headers.forEach(function (kv) {
+        var k = kv[0], v = kv[1];
         var mv = secretHeaders[k.toLowerCase()] ? (k.toLowerCase() === "authorization" ? "Bearer " + mask(token) : mask(v)) : v;
         shown += k + ": " + mv + "\n";
         curl += " \\\n  -H " + shq(k + ": " + mv);
@@ -137,7 +141,12 @@
         r.headers.forEach(function (v, k) { rh += k + ": " + v + "\n"; });
         document.getElementById("status").textContent = r.status + " " + r.statusText;
         document.getElementById("response-headers").textContent = rh;
-        return r.text().then(function (t) { document.getElementById("response-body").textContent = t; });
+        return r.text().then(function (t) {
+          if (/json/.test(r.headers.get("Content-Type") || "")) {
+            try { t = JSON.stringify(JSON.parse(t), null, 2); } catch (e) { /* shown as sent */ }
+          }
+          document.getElementById("response-body").textContent = t;
+        });
       });
     }).catch(function (e) {
       document.getElementById("result").hidden = false;
