@@ -57,10 +57,27 @@ func (p *Portal) handleConsoleToken(w http.ResponseWriter, r *http.Request, s *s
 	p.view.mu.RLock()
 	info := p.apiInfo("/apis/" + apiName)
 	p.view.mu.RUnlock()
-	if info == nil || info.AuthServer == nil {
+	if info == nil {
+		return jsonError(w, http.StatusNotFound, "No such API.")
+	}
+	if err := p.withAuthServer(r.Context(), info); err != nil {
+		p.log.Error("portal: read the API's authorization server", "api", info.API.ID, "err", err)
+		return jsonError(w, http.StatusInternalServerError, "The API's authorization server could not be read.")
+	}
+	if info.AuthServer == nil {
 		return jsonError(w, http.StatusNotFound, "This API names no authorization server for the console.")
 	}
-	as := info.AuthServer
+	// The token body parameters are not public: read the whole server.
+	rec, err := p.store.Get(r.Context(), info.AuthServer.ID)
+	var as resource.AuthorizationServer
+	if err == nil {
+		err = json.Unmarshal(rec.Body, &as)
+	}
+	if err != nil {
+		p.log.Error("portal: read authorization server", "server", info.AuthServer.ID, "err", err)
+		return jsonError(w, http.StatusInternalServerError, "The API's authorization server could not be read.")
+	}
+	resource.SetMeta(&as, info.AuthServer.ID)
 	scope := strings.TrimSpace(f.Get("scope"))
 	if len(scope) > 1000 {
 		return jsonError(w, http.StatusBadRequest, "scope is too long.")
@@ -81,7 +98,6 @@ func (p *Portal) handleConsoleToken(w http.ResponseWriter, r *http.Request, s *s
 		form.Set("code_verifier", f.Get("code_verifier"))
 		form.Set("redirect_uri", p.base+"/console/oauth-callback")
 		id = as.ClientID
-		var err error
 		if secret, err = p.mgmt.Secret(r.Context(), as.ID, "clientSecret"); err != nil {
 			p.log.Error("portal: open authorization server secret", "server", as.ID, "err", err)
 			return jsonError(w, http.StatusInternalServerError, "The authorization server's secret could not be read.")

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tollgate/tollgate/internal/apierror"
+	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -166,38 +168,52 @@ type apiInfo struct {
 	API        *resource.API
 	Operations []*resource.Operation
 	Products   []*resource.Product
-	AuthServer *resource.AuthorizationServer
-	Scope      string
+	AuthServer *management.PublicAuthServer
 	BaseURL    string
 }
 
+// apiInfo reads an API visible in the portal from the view; callers hold
+// the view's read lock. withAuthServer then adds its authorization server.
 func (p *Portal) apiInfo(id string) *apiInfo {
 	a := p.view.apis[id]
 	if a == nil || !p.view.visibleAPI(id) {
 		return nil
 	}
-	info := &apiInfo{API: a, Operations: p.view.operationsOf(id), BaseURL: strings.TrimRight(p.opts.GatewayURL, "/") + "/" + a.Path}
-	info.BaseURL = strings.TrimRight(info.BaseURL, "/")
+	info := &apiInfo{API: a, Operations: p.view.operationsOf(id), BaseURL: strings.TrimRight(strings.TrimRight(p.opts.GatewayURL, "/")+"/"+a.Path, "/")}
 	for pid := range p.view.apiProducts[id] {
 		if prod := p.view.visibleProduct(pid); prod != nil {
 			info.Products = append(info.Products, prod)
 		}
 	}
-	if st := a.AuthenticationSettings; st != nil && st.OAuth2 != nil {
-		if as := p.view.authServers["/authorizationServers/"+st.OAuth2.AuthorizationServerID]; as != nil && resource.Bool(as.UseInTestConsole, true) {
-			info.AuthServer = as
-			info.Scope = firstNonEmpty(st.OAuth2.Scope, as.DefaultScope)
+	return info
+}
+
+// withAuthServer adds the OAuth 2.0 authorization server the API names for
+// the test console, if any (without the view's lock: it reads the store).
+func (p *Portal) withAuthServer(ctx context.Context, info *apiInfo) error {
+	list, err := management.PortalAuthServers(ctx, p.store, info.API.ID)
+	if err != nil {
+		return err
+	}
+	for i := range list {
+		if list[i].Type == "oauth2" && list[i].UseInTestConsole {
+			info.AuthServer = &list[i]
+			break
 		}
 	}
-	return info
+	return nil
 }
 
 func (p *Portal) handleAPI(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
 	p.view.mu.RLock()
-	defer p.view.mu.RUnlock()
 	info := p.apiInfo("/apis/" + r.PathValue("id"))
+	p.view.mu.RUnlock()
 	if info == nil {
 		return notFound()
+	}
+	if err := p.withAuthServer(r.Context(), info); err != nil {
+		p.serverError(w, r, err)
+		return 0, "", nil
 	}
 	return http.StatusOK, "api", &pageData{Title: info.API.DisplayName, Data: info}
 }
@@ -227,13 +243,14 @@ type consoleSub struct{ ID, Name string }
 
 func (p *Portal) handleOperation(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
 	p.view.mu.RLock()
-	defer p.view.mu.RUnlock()
 	info := p.apiInfo("/apis/" + r.PathValue("id"))
 	if info == nil {
+		p.view.mu.RUnlock()
 		return notFound()
 	}
 	op := p.view.ops[info.API.ID][info.API.ID+"/operations/"+r.PathValue("op")]
 	if op == nil {
+		p.view.mu.RUnlock()
 		return notFound()
 	}
 	var subs []consoleSub
@@ -245,6 +262,11 @@ func (p *Portal) handleOperation(w http.ResponseWriter, r *http.Request, s *sess
 			}
 		}
 		apps = p.view.appsOf(s.UserID)
+	}
+	p.view.mu.RUnlock()
+	if err := p.withAuthServer(r.Context(), info); err != nil {
+		p.serverError(w, r, err)
+		return 0, "", nil
 	}
 	grants := map[string]bool{}
 	if info.AuthServer != nil {
@@ -392,6 +414,7 @@ func (p *Portal) handleCancel(w http.ResponseWriter, r *http.Request, s *session
 type appRow struct {
 	App      *clientApp
 	ClientID string
+	Scopes   []string
 	Products []string
 	Secret   string
 	Note     string
@@ -423,44 +446,63 @@ func (p *Portal) applicationsPage(r *http.Request, s *session, shown, secret, no
 	}
 	p.view.mu.RUnlock()
 	for i := range rows {
-		_, rows[i].ClientID = p.directoryApp(r, rows[i].App)
+		_, d := p.directoryApp(r.Context(), rows[i].App)
+		rows[i].ClientID, rows[i].Scopes = d.AppID, d.scopes()
 	}
 	return http.StatusOK, "applications", &pageData{Title: "Applications", Data: map[string]any{
 		"Rows": rows, "Pager": pg, "TokenURL": p.metadata("token_endpoint"),
 	}}
 }
 
+// dirApp is the part of a directory application the portal shows.
+type dirApp struct {
+	AppID                  string `json:"appId"`
+	RequiredResourceAccess []struct {
+		ResourceAppID string `json:"resourceAppId"`
+	} `json:"requiredResourceAccess"`
+}
+
+// scopes are the client credentials scopes of the application: one
+// "<resource>/.default" per resource it has permissions on.
+func (d *dirApp) scopes() []string {
+	var out []string
+	for _, r := range d.RequiredResourceAccess {
+		if s := r.ResourceAppID + "/.default"; !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // directoryApp returns the directory application a client application
-// names in applicationId: its path, or its appId.
-func (p *Portal) directoryApp(r *http.Request, a *clientApp) (id, appID string) {
+// names in applicationId (its path, or its appId) and the application's
+// path, or "" when there is none.
+func (p *Portal) directoryApp(ctx context.Context, a *clientApp) (string, *dirApp) {
 	ref := a.ApplicationID
 	if ref == "" {
-		return "", ""
+		return "", &dirApp{}
 	}
 	if strings.HasPrefix(ref, "/directory/applications/") {
-		rec, err := p.store.Get(r.Context(), ref)
+		rec, err := p.store.Get(ctx, ref)
 		if err != nil {
-			return "", ""
+			return "", &dirApp{}
 		}
-		var d struct {
-			AppID string `json:"appId"`
-		}
+		var d dirApp
 		_ = json.Unmarshal(rec.Body, &d)
-		return ref, d.AppID
+		return ref, &d
 	}
-	recs, err := p.store.List(r.Context(), "directory/applications", "")
+	recs, err := p.store.List(ctx, "directory/applications", "")
 	if err != nil {
-		return "", ref
+		p.log.Warn("portal: list directory applications", "err", err)
+		return "", &dirApp{AppID: ref}
 	}
 	for _, rec := range recs {
-		var d struct {
-			AppID string `json:"appId"`
-		}
+		var d dirApp
 		if json.Unmarshal(rec.Body, &d) == nil && strings.EqualFold(d.AppID, ref) {
-			return rec.ID, d.AppID
+			return rec.ID, &d
 		}
 	}
-	return "", ref
+	return "", &dirApp{AppID: ref}
 }
 
 func (p *Portal) ownApp(s *session, name string) *clientApp {
@@ -512,7 +554,7 @@ func (p *Portal) handleRegenerateSecret(w http.ResponseWriter, r *http.Request, 
 	if a == nil {
 		return notFound()
 	}
-	dirID, _ := p.directoryApp(r, a)
+	dirID, _ := p.directoryApp(r.Context(), a)
 	if dirID == "" {
 		return p.applicationsPage(r, s, a.Name, "", "This application has no registration in the directory yet, so no secret can be made.")
 	}

@@ -114,7 +114,7 @@ func TestOwnDataOnly(t *testing.T) {
 	alice.signIn("alice@example.com")
 	pg := alice.post(e.url+"/products/starter/subscribe", url.Values{"csrf": {alice.csrf()}})
 	sub := subIDRe.FindStringSubmatch(pg.body)[1]
-	mustContain(t, alice.get(e.url+"/applications"), "Alice&#39;s partner app", e.partnerClientID, "Partner")
+	mustContain(t, alice.get(e.url+"/applications"), "Alice&#39;s partner app", e.partnerClientID, "Partner", "<code>api://colors/.default</code>")
 
 	bob.signIn("bob@example.com")
 	csrf := bob.csrf()

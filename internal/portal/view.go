@@ -45,7 +45,6 @@ type view struct {
 	apiProducts map[string]map[string]bool                // api id -> product ids
 	subs        map[string]*resource.Subscription
 	subsByOwner map[string]map[string]bool
-	authServers map[string]*resource.AuthorizationServer
 	apps        map[string]*clientApp
 	appsByOwner map[string]map[string]bool
 	settings    resource.PortalSettings
@@ -69,7 +68,6 @@ func (v *view) reset() {
 	v.apiProducts = map[string]map[string]bool{}
 	v.subs = map[string]*resource.Subscription{}
 	v.subsByOwner = map[string]map[string]bool{}
-	v.authServers = map[string]*resource.AuthorizationServer{}
 	v.apps = map[string]*clientApp{}
 	v.appsByOwner = map[string]map[string]bool{}
 	v.settings = defaultSettings()
@@ -174,14 +172,6 @@ func (v *view) add(rec store.Record) error {
 		if sub.OwnerID != "" {
 			addTo(v.subsByOwner, sub.OwnerID, rec.ID)
 		}
-	case len(s) == 2 && s[0] == "authorizationServers":
-		as := &resource.AuthorizationServer{}
-		if err := dec(as); err != nil {
-			return err
-		}
-		resource.SetMeta(as, rec.ID)
-		as.ClientSecret = ""
-		v.authServers[rec.ID] = as
 	case len(s) == 2 && s[0] == "clientApplications":
 		a := &clientApp{}
 		if err := dec(a); err != nil {
@@ -250,8 +240,6 @@ func (v *view) remove(id string) {
 			delFrom(v.subsByOwner, old.OwnerID, id)
 			delete(v.subs, id)
 		}
-	case len(s) == 2 && s[0] == "authorizationServers":
-		delete(v.authServers, id)
 	case len(s) == 2 && s[0] == "clientApplications":
 		if old := v.apps[id]; old != nil {
 			delFrom(v.appsByOwner, old.OwnerID, id)
