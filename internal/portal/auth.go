@@ -167,6 +167,13 @@ func (p *Portal) currentSession(r *http.Request) (*session, string) {
 	if json.Unmarshal(rec.Value, &s) != nil || !p.now().Before(s.Expires) {
 		return nil, ""
 	}
+	// A blocked or deleted developer is signed out at once.
+	p.view.mu.RLock()
+	state, ok := p.view.users[s.UserID]
+	p.view.mu.RUnlock()
+	if !ok || state != "active" {
+		return nil, ""
+	}
 	return &s, key
 }
 
@@ -208,13 +215,7 @@ func (p *Portal) page(h handler) http.HandlerFunc {
 func (p *Portal) form(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		ct := r.Header.Get("Content-Type")
-		if strings.HasPrefix(ct, "application/json") {
-			if err := r.ParseForm(); err != nil {
-				p.render(w, r, http.StatusBadRequest, "message", &pageData{Title: "Bad request", Message: "The request could not be read."})
-				return
-			}
-		} else if err := r.ParseForm(); err != nil {
+		if err := r.ParseForm(); err != nil {
 			p.render(w, r, http.StatusBadRequest, "message", &pageData{Title: "Bad request", Message: "The form could not be read."})
 			return
 		}
@@ -375,6 +376,10 @@ func (p *Portal) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	userID, email, err := p.userFor(ctx, c)
+	if errors.Is(err, errNotActive) {
+		fail(http.StatusForbidden, "This account is not active in the portal. Ask the portal's operator.")
+		return
+	}
 	if err != nil {
 		p.serverError(w, r, err)
 		return
@@ -431,6 +436,10 @@ func decodeClaims(jwt string) (*idClaims, error) {
 	return &c, nil
 }
 
+// errNotActive refuses a sign-in of a blocked (or pending, deleted)
+// management user.
+var errNotActive = errors.New("the developer's account is not active")
+
 // userFor finds the directory user of an ID token and returns the
 // management user that subscriptions and applications belong to
 // (/users/{the directory user's name}), making it on first sign-in.
@@ -461,7 +470,16 @@ func (p *Portal) userFor(ctx context.Context, c *idClaims) (id, email string, er
 	if email == "" && strings.Contains(du.UPN, "@") {
 		email = du.UPN
 	}
-	if _, err := p.store.Get(ctx, id); err == nil {
+	if rec, err := p.store.Get(ctx, id); err == nil {
+		var u struct {
+			State string `json:"state"`
+		}
+		if err := json.Unmarshal(rec.Body, &u); err != nil {
+			return "", "", fmt.Errorf("decode %s: %w", id, err)
+		}
+		if u.State != "active" {
+			return "", "", errNotActive
+		}
 		return id, email, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return "", "", fmt.Errorf("read %s: %w", id, err)

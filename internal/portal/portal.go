@@ -197,10 +197,8 @@ func (p *Portal) routes() {
 	}
 	sort.Strings(prefixes)
 	for _, prefix := range prefixes {
-		if !strings.HasSuffix(prefix, "/") {
-			prefix += "/"
-		}
-		mux.Handle(prefix, p.opts.Mounts[strings.TrimSuffix(prefix, "/")+"/"])
+		pattern := "/" + strings.Trim(prefix, "/") + "/"
+		mux.Handle(pattern, p.opts.Mounts[prefix])
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusNotFound, "message", &pageData{Title: "Not found", Message: "There is no page at this address."})
@@ -210,6 +208,10 @@ func (p *Portal) routes() {
 
 func cacheStatic(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		h.ServeHTTP(w, r)
 	})

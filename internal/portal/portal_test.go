@@ -135,6 +135,13 @@ func TestOwnDataOnly(t *testing.T) {
 	}
 	// Alice's subscription is untouched.
 	mustContain(t, alice.get(e.url+"/subscriptions"), "active")
+	// A blocked developer is signed out at once.
+	if _, _, err := e.mgmt.Put(t.Context(), "/users/alice", []byte(`{"state":"blocked"}`), "", true); err != nil {
+		t.Fatal(err)
+	}
+	if pg := alice.get(e.url + "/subscriptions"); pg.status != http.StatusForbidden || !strings.Contains(pg.body, "not active") {
+		t.Fatalf("a blocked developer: %d %s", pg.status, pg.url)
+	}
 	// Anonymous: sent to sign in.
 	anon := e.browser()
 	if pg := anon.get(e.url + "/subscriptions"); !strings.Contains(pg.body, `name="password"`) {

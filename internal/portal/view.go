@@ -45,6 +45,7 @@ type view struct {
 	apiProducts map[string]map[string]bool                // api id -> product ids
 	subs        map[string]*resource.Subscription
 	subsByOwner map[string]map[string]bool
+	users       map[string]string // management user id -> state
 	apps        map[string]*clientApp
 	appsByOwner map[string]map[string]bool
 	settings    resource.PortalSettings
@@ -68,6 +69,7 @@ func (v *view) reset() {
 	v.apiProducts = map[string]map[string]bool{}
 	v.subs = map[string]*resource.Subscription{}
 	v.subsByOwner = map[string]map[string]bool{}
+	v.users = map[string]string{}
 	v.apps = map[string]*clientApp{}
 	v.appsByOwner = map[string]map[string]bool{}
 	v.settings = defaultSettings()
@@ -172,6 +174,14 @@ func (v *view) add(rec store.Record) error {
 		if sub.OwnerID != "" {
 			addTo(v.subsByOwner, sub.OwnerID, rec.ID)
 		}
+	case len(s) == 2 && s[0] == "users":
+		var u struct {
+			State string `json:"state"`
+		}
+		if err := dec(&u); err != nil {
+			return err
+		}
+		v.users[rec.ID] = u.State
 	case len(s) == 2 && s[0] == "clientApplications":
 		a := &clientApp{}
 		if err := dec(a); err != nil {
@@ -240,6 +250,8 @@ func (v *view) remove(id string) {
 			delFrom(v.subsByOwner, old.OwnerID, id)
 			delete(v.subs, id)
 		}
+	case len(s) == 2 && s[0] == "users":
+		delete(v.users, id)
 	case len(s) == 2 && s[0] == "clientApplications":
 		if old := v.apps[id]; old != nil {
 			delFrom(v.appsByOwner, old.OwnerID, id)
