@@ -196,22 +196,10 @@ type handler func(w http.ResponseWriter, r *http.Request, s *session) (status in
 // page wraps a GET page handler: it brings the view up to date and
 // renders the template the handler names.
 func (p *Portal) page(h handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := p.sync.sync(r.Context()); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
-		s, _ := p.currentSession(r)
-		status, tmpl, d := h(w, r, s)
-		if tmpl == "" {
-			return // redirected
-		}
-		d.User = s
-		p.render(w, r, status, tmpl, d)
-	}
+	return func(w http.ResponseWriter, r *http.Request) { p.run(w, r, h) }
 }
 
-// form wraps a POST handler: bounded body, CSRF check, fresh view.
+// form wraps a POST handler: bounded body and CSRF check first.
 func (p *Portal) form(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
@@ -225,18 +213,24 @@ func (p *Portal) form(h handler) http.HandlerFunc {
 				Message: "This form was not sent from this portal's page (CSRF check failed). Go back, reload the page and try again."})
 			return
 		}
-		if err := p.sync.sync(r.Context()); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
-		s, _ := p.currentSession(r)
-		status, tmpl, d := h(w, r, s)
-		if tmpl == "" {
-			return
-		}
-		d.User = s
-		p.render(w, r, status, tmpl, d)
+		p.run(w, r, h)
 	}
+}
+
+// run brings the view up to date, finds the session and renders what the
+// handler returns (nothing when it answered itself).
+func (p *Portal) run(w http.ResponseWriter, r *http.Request, h handler) {
+	if err := p.sync.sync(r.Context()); err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	s, _ := p.currentSession(r)
+	status, tmpl, d := h(w, r, s)
+	if tmpl == "" {
+		return
+	}
+	d.User = s
+	p.render(w, r, status, tmpl, d)
 }
 
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, tmpl string, d *pageData) {
