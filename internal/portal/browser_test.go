@@ -166,8 +166,16 @@ func TestBrowser(t *testing.T) {
 	b := newBrowserTest(t)
 	e := b.e
 
-	// Anonymous pages.
-	b.do(chromedp.Navigate(e.url + "/"))
+	// Anonymous pages. Keyboard: the first Tab reaches the skip link,
+	// which moves focus to the content.
+	b.do(chromedp.Navigate(e.url+"/"), chromedp.KeyEvent("\t"))
+	if got := b.eval(`document.activeElement.className`); got != "skip" {
+		t.Fatalf("first Tab focuses %q, not the skip link", got)
+	}
+	b.do(chromedp.KeyEvent("\r"))
+	if got := b.eval(`document.activeElement.id`); got != "main" {
+		t.Fatalf("the skip link moved focus to %q", got)
+	}
 	b.check("home")
 	b.do(chromedp.Navigate(e.url + "/signup"))
 	b.check("signup")
@@ -202,6 +210,15 @@ func TestBrowser(t *testing.T) {
 	b.waitText("#token-status", "Colors.Write")
 	b.do(chromedp.Click(chromedp.ID("send")))
 	b.waitText("#status", "401")
+
+	// Responsive: the operation page on a phone has no horizontal scroll.
+	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(e.url+"/apis/colors/operations/get-color"),
+		chromedp.WaitVisible(chromedp.ID("send")))
+	if wide := b.eval(`String(document.documentElement.scrollWidth > window.innerWidth + 1)`); wide != "false" {
+		t.Fatalf("the operation page scrolls sideways at 390 px")
+	}
+	b.check("operation-mobile")
+	b.do(chromedp.EmulateViewport(1100, 800))
 
 	// Subscribe to Starter and call the echo API with the key.
 	b.do(chromedp.Navigate(e.url+"/products/starter"), chromedp.Click(chromedp.CSS(`form[action$="/subscribe"] button`)))
