@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,5 +28,23 @@ func TestServePortal(t *testing.T) {
 	resp.Body.Close()
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, srv.urls["identity"]+"/") || !strings.Contains(loc, "code_challenge=") {
 		t.Fatalf("sign-in: %d %s", resp.StatusCode, loc)
+	}
+}
+
+// TestServePortalNeedsAUsableURL: a portal on every interface without a
+// public URL cannot register its redirect URIs; serve says what to set.
+func TestServePortalNeedsAUsableURL(t *testing.T) {
+	cfg, err := loadServeConfig([]string{"--data-dir", t.TempDir(), "--gateway-addr", "127.0.0.1:0", "--management-addr", "127.0.0.1:0",
+		"--identity-addr", "127.0.0.1:0", "--portal-addr", "0.0.0.0:0", "--log-level", "warn"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startServer(t.Context(), cfg, io.Discard)
+	if err == nil {
+		srv.shutdown()
+		t.Fatal("serve started a portal whose redirect URIs the identity provider refuses")
+	}
+	if !strings.Contains(err.Error(), "public URL") || !strings.Contains(err.Error(), "redirect URI") {
+		t.Fatalf("error does not say what to set: %v", err)
 	}
 }

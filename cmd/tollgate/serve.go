@@ -348,10 +348,10 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 		}
 		dev, err := portal.New(portal.Options{Store: s.store, Management: s.mgmt, Identity: idp, PublicURL: u, GatewayURL: gw, Logger: log})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("developer portal: %w", err)
 		}
 		if err := dev.Bootstrap(ctx); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("developer portal: %w", err)
 		}
 		handlers["portal"] = dev
 	}

@@ -89,7 +89,7 @@ func (p *Portal) Bootstrap(ctx context.Context) error {
 		})
 		rec, _, err = p.mgmt.Put(ctx, AppPath, body, "", err == nil)
 		if err != nil {
-			return fmt.Errorf("portal bootstrap: register the portal application: %w", err)
+			return fmt.Errorf("portal bootstrap: register the portal application with the redirect URI %s (the identity provider takes https, or http on a loopback host; set the portal's public URL to the one browsers use): %w", want[0], err)
 		}
 		if err := json.Unmarshal(rec.Body, &app); err != nil {
 			return fmt.Errorf("portal bootstrap: decode %s: %w", AppPath, err)
@@ -568,6 +568,12 @@ func (p *Portal) handleSignUp(w http.ResponseWriter, r *http.Request, s *session
 		f.Errors["password"] = "Use 12 to 200 characters."
 	} else if pw != r.PostForm.Get("confirm") {
 		f.Errors["confirm"] = "The two passwords differ."
+	}
+	p.view.mu.RLock()
+	terms := p.view.settings.Terms
+	p.view.mu.RUnlock()
+	if terms != "" && r.PostForm.Get("accept") != "yes" {
+		f.Errors["accept"] = "Accept the terms of use to create an account."
 	}
 	if len(f.Errors) == 0 {
 		recs, err := p.store.List(ctx, "directory/users", "")

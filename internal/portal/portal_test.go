@@ -217,11 +217,21 @@ func TestSignUp(t *testing.T) {
 		t.Fatal("no management user for carol")
 	}
 
+	// Terms set by the operator must be accepted.
+	if status, body := e.mgmtCall(http.MethodPut, "/portalSettings/default", `{"terms":"Be nice to the APIs."}`); status != http.StatusCreated {
+		t.Fatalf("PUT settings: %d %s", status, body)
+	}
+	form.Set("email", "frank@example.com")
+	pg = b.post(e.url+"/signup", form)
+	if pg.status != http.StatusBadRequest || !strings.Contains(pg.body, "Be nice to the APIs.") || !strings.Contains(pg.body, "Accept the terms") {
+		t.Fatalf("sign-up without accepting the terms: %d %s", pg.status, pg.body)
+	}
+
 	// Sign-up off, through the management API.
 	anon := e.browser()
 	anonCSRF := anon.csrf()
 	status, body := e.mgmtCall(http.MethodPut, "/portalSettings/default", `{"title":"Contoso developers","signUpEnabled":false,"primaryColor":"#7a1f5c"}`)
-	if status != http.StatusCreated {
+	if status != http.StatusOK {
 		t.Fatalf("PUT settings: %d %s", status, body)
 	}
 	pg = anon.get(e.url + "/signup")

@@ -20,7 +20,8 @@ type PortalSettings struct {
 	BackgroundColor string `json:"backgroundColor,omitempty"`
 	// SignUpEnabled lets visitors create their own account (default on).
 	SignUpEnabled *bool `json:"signUpEnabled,omitempty"`
-	// Terms is shown on the sign-up page and must be accepted there.
+	// Terms is shown on the sign-up page, where a new developer must
+	// accept it.
 	Terms string `json:"terms,omitempty"`
 }
 
