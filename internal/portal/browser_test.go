@@ -221,7 +221,7 @@ func TestBrowser(t *testing.T) {
 	b.do(chromedp.EmulateViewport(1100, 800))
 
 	// Subscribe to Starter and call the echo API with the key.
-	b.do(chromedp.Navigate(e.url+"/products/starter"), chromedp.Click(chromedp.CSS(`form[action$="/subscribe"] button`)))
+	b.do(chromedp.Navigate(e.url+"/products/starter"), chromedp.Click(chromedp.ID("accept")), chromedp.Click(chromedp.CSS(`form[action$="/subscribe"] button`)))
 	b.waitText(".notice", "You are subscribed")
 	b.do(chromedp.Click(chromedp.CSS(`form[action$="/keys"] button`)), chromedp.WaitVisible(chromedp.CSS(`code.secret`)))
 	b.check("subscriptions")

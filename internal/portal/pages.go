@@ -104,8 +104,9 @@ func (p *Portal) handleProduct(w http.ResponseWriter, r *http.Request, s *sessio
 			}
 		}
 	}
+	apis, pg := paginate(r, p.view.apisOf(id))
 	return http.StatusOK, "product", &pageData{Title: prod.DisplayName, Data: map[string]any{
-		"Product": prod, "APIs": p.view.apisOf(id), "Mine": mine,
+		"Product": prod, "APIs": apis, "Pager": pg, "Mine": mine,
 		"Approval": resource.Bool(prod.ApprovalRequired, false), "SubscriptionRequired": resource.Bool(prod.SubscriptionRequired, true),
 	}}
 }
@@ -130,6 +131,9 @@ func (p *Portal) handleSubscribe(w http.ResponseWriter, r *http.Request, s *sess
 	p.view.mu.RUnlock()
 	if prod == nil || !resource.Bool(prod.SubscriptionRequired, true) {
 		return notFound()
+	}
+	if prod.Terms != "" && r.PostForm.Get("accept") != "yes" {
+		return http.StatusBadRequest, "message", &pageData{Title: "Subscription not made", Message: "Accept the product's terms of use to subscribe."}
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	if name == "" {
@@ -166,7 +170,6 @@ func (p *Portal) handleAPIs(w http.ResponseWriter, r *http.Request, s *session) 
 // apiInfo is an API with what its pages show.
 type apiInfo struct {
 	API        *resource.API
-	Operations []*resource.Operation
 	Products   []*resource.Product
 	AuthServer *management.PublicAuthServer
 	BaseURL    string
@@ -179,7 +182,7 @@ func (p *Portal) apiInfo(id string) *apiInfo {
 	if a == nil || !p.view.visibleAPI(id) {
 		return nil
 	}
-	info := &apiInfo{API: a, Operations: p.view.operationsOf(id), BaseURL: strings.TrimRight(strings.TrimRight(p.opts.GatewayURL, "/")+"/"+a.Path, "/")}
+	info := &apiInfo{API: a, BaseURL: strings.TrimRight(strings.TrimRight(p.opts.GatewayURL, "/")+"/"+a.Path, "/")}
 	for pid := range p.view.apiProducts[id] {
 		if prod := p.view.visibleProduct(pid); prod != nil {
 			info.Products = append(info.Products, prod)
@@ -207,6 +210,11 @@ func (p *Portal) withAuthServer(ctx context.Context, info *apiInfo) error {
 func (p *Portal) handleAPI(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
 	p.view.mu.RLock()
 	info := p.apiInfo("/apis/" + r.PathValue("id"))
+	var page apiPage
+	if info != nil {
+		page.apiInfo = info
+		page.Operations, page.Pager = paginate(r, p.view.operationsOf(info.API.ID))
+	}
 	p.view.mu.RUnlock()
 	if info == nil {
 		return notFound()
@@ -215,7 +223,14 @@ func (p *Portal) handleAPI(w http.ResponseWriter, r *http.Request, s *session) (
 		p.serverError(w, r, err)
 		return 0, "", nil
 	}
-	return http.StatusOK, "api", &pageData{Title: info.API.DisplayName, Data: info}
+	return http.StatusOK, "api", &pageData{Title: info.API.DisplayName, Data: &page}
+}
+
+// apiPage is an API's page: the API and one page of its operations.
+type apiPage struct {
+	*apiInfo
+	Operations []*resource.Operation
+	Pager      pager
 }
 
 // param is a URL template parameter.

@@ -39,6 +39,10 @@ func TestSubscribeAndCallWithKey(t *testing.T) {
 		b.signIn("alice@example.com")
 		csrf := b.csrf()
 		pg := b.post(e.url+"/products/starter/subscribe", url.Values{"csrf": {csrf}, "name": {"My starter"}})
+		if pg.status != http.StatusBadRequest || !strings.Contains(pg.body, "Accept the product") {
+			t.Fatalf("subscribing without accepting the terms: %d %s", pg.status, pg.body)
+		}
+		pg = b.post(e.url+"/products/starter/subscribe", url.Values{"csrf": {csrf}, "name": {"My starter"}, "accept": {"yes"}})
 		mustContain(t, pg, "You are subscribed", "My starter", "active")
 		mustNotContain(t, pg, `class="secret"`)
 		sub := subIDRe.FindStringSubmatch(pg.body)[1]
@@ -58,7 +62,7 @@ func TestSubscribeAndCallWithKey(t *testing.T) {
 			t.Fatalf("call with a wrong key: %d", got)
 		}
 		// The limit of one Starter subscription.
-		pg = b.post(e.url+"/products/starter/subscribe", url.Values{"csrf": {csrf}})
+		pg = b.post(e.url+"/products/starter/subscribe", url.Values{"csrf": {csrf}, "accept": {"yes"}})
 		if pg.status != http.StatusConflict || !strings.Contains(pg.body, "limit") {
 			t.Fatalf("second Starter subscription: %d %s", pg.status, pg.body)
 		}
@@ -112,7 +116,7 @@ func TestOwnDataOnly(t *testing.T) {
 	e.seed()
 	alice, bob := e.browser(), e.browser()
 	alice.signIn("alice@example.com")
-	pg := alice.post(e.url+"/products/starter/subscribe", url.Values{"csrf": {alice.csrf()}})
+	pg := alice.post(e.url+"/products/starter/subscribe", url.Values{"csrf": {alice.csrf()}, "accept": {"yes"}})
 	sub := subIDRe.FindStringSubmatch(pg.body)[1]
 	mustContain(t, alice.get(e.url+"/applications"), "Alice&#39;s partner app", e.partnerClientID, "Partner", "<code>api://colors/.default</code>")
 
