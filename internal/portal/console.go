@@ -67,15 +67,18 @@ func (p *Portal) handleConsoleToken(w http.ResponseWriter, r *http.Request, s *s
 	if info.AuthServer == nil {
 		return jsonError(w, http.StatusNotFound, "This API names no authorization server for the console.")
 	}
-	// The token body parameters are not public: read the whole server.
-	rec, err := p.store.Get(r.Context(), info.AuthServer.ID)
-	var as resource.AuthorizationServer
-	if err == nil {
-		err = json.Unmarshal(rec.Body, &as)
-	}
-	if err != nil {
-		p.log.Error("portal: read authorization server", "server", info.AuthServer.ID, "err", err)
-		return jsonError(w, http.StatusInternalServerError, "The API's authorization server could not be read.")
+	as := resource.AuthorizationServer{GrantTypes: info.AuthServer.GrantTypes, TokenEndpoint: info.AuthServer.TokenEndpoint,
+		ClientID: info.AuthServer.ClientID, ClientAuthenticationMethod: info.AuthServer.ClientAuthenticationMethod}
+	if info.AuthServer.Type == "oauth2" {
+		// The token body parameters are not public: read the whole server.
+		rec, err := p.store.Get(r.Context(), info.AuthServer.ID)
+		if err == nil {
+			err = json.Unmarshal(rec.Body, &as)
+		}
+		if err != nil {
+			p.log.Error("portal: read authorization server", "server", info.AuthServer.ID, "err", err)
+			return jsonError(w, http.StatusInternalServerError, "The API's authorization server could not be read.")
+		}
 	}
 	resource.SetMeta(&as, info.AuthServer.ID)
 	scope := strings.TrimSpace(f.Get("scope"))
@@ -98,6 +101,7 @@ func (p *Portal) handleConsoleToken(w http.ResponseWriter, r *http.Request, s *s
 		form.Set("code_verifier", f.Get("code_verifier"))
 		form.Set("redirect_uri", p.base+"/console/oauth-callback")
 		id = as.ClientID
+		var err error
 		if secret, err = p.mgmt.Secret(r.Context(), as.ID, "clientSecret"); err != nil {
 			p.log.Error("portal: open authorization server secret", "server", as.ID, "err", err)
 			return jsonError(w, http.StatusInternalServerError, "The authorization server's secret could not be read.")

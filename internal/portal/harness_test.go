@@ -215,6 +215,10 @@ func (e *env) seed() {
 		"grantTypes": []string{"authorizationCodeWithPkce", "clientCredentials"}, "clientId": e.colorsClientID, "clientSecret": pw.SecretText,
 		"defaultScope": "api://colors/Colors.Read",
 	})
+	e.put("/openidConnectProviders/builtin", map[string]any{
+		"displayName": "Tollgate sign-in", "metadataEndpoint": e.idpURL + "/" + e.idp.Tenant().ID + "/v2.0/.well-known/openid-configuration",
+		"clientId": e.colorsClientID, "clientSecret": pw.SecretText,
+	})
 	e.put("/policies/policy", map[string]any{"value": `<policies><inbound><cors allow-credentials="false">
 <allowed-origins><origin>` + e.url + `</origin></allowed-origins>
 <allowed-methods><method>*</method></allowed-methods><allowed-headers><header>*</header></allowed-headers>
@@ -236,12 +240,16 @@ func (e *env) seed() {
 		"subscriptionRequired": false, "authenticationSettings": map[string]any{"oAuth2": map[string]any{"authorizationServerId": "colors-as", "scope": "api://colors/.default"}}})
 	e.put("/apis/inventory/operations/list", map[string]any{"displayName": "List stock", "method": "GET", "urlTemplate": "/stock"})
 	e.put("/apis/inventory/policies/policy", map[string]any{"value": jwt("roles", "Colors.Reader")})
+	e.put("/apis/profile", map[string]any{"displayName": "Profile", "path": "profile", "serviceUrl": resource.EchoServiceURL,
+		"subscriptionRequired": false, "authenticationSettings": map[string]any{"openid": map[string]any{"openidProviderId": "builtin"}}})
+	e.put("/apis/profile/operations/me", map[string]any{"displayName": "Me", "method": "GET", "urlTemplate": "/me"})
 	e.put("/apis/echo", map[string]any{"displayName": "Echo API", "path": "echo", "serviceUrl": resource.EchoServiceURL})
 	e.put("/apis/echo/operations/get", map[string]any{"displayName": "Retrieve resource", "method": "GET", "urlTemplate": "/resource"})
 	e.put("/apis/echo/operations/create", map[string]any{"displayName": "Create resource", "method": "POST", "urlTemplate": "/resource"})
 	e.put("/apis/hidden", map[string]any{"displayName": "Hidden API", "path": "hidden", "serviceUrl": resource.EchoServiceURL})
 	e.put("/products/colors", map[string]any{"displayName": "Colors", "description": "The Colors API, with OAuth 2.0.", "state": "published", "subscriptionRequired": false})
 	e.put("/products/colors/apis/colors", map[string]any{})
+	e.put("/products/colors/apis/profile", map[string]any{})
 	e.put("/products/starter", map[string]any{"displayName": "Starter", "description": "Try the echo API.", "state": "published", "subscriptionsLimit": 1, "terms": "Be nice."})
 	e.put("/products/starter/apis/echo", map[string]any{})
 	e.put("/products/gold", map[string]any{"displayName": "Gold", "description": "Approval required.", "state": "published", "approvalRequired": true})

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tollgate/tollgate/internal/apierror"
 	"github.com/tollgate/tollgate/internal/management"
@@ -191,8 +193,10 @@ func (p *Portal) apiInfo(id string) *apiInfo {
 	return info
 }
 
-// withAuthServer adds the OAuth 2.0 authorization server the API names for
-// the test console, if any (without the view's lock: it reads the store).
+// withAuthServer adds the authorization server the API names for the
+// test console, if any: its OAuth 2.0 authorization server, or else its
+// OpenID Connect provider, whose endpoints come from its discovery
+// document (without the view's lock: it reads the store).
 func (p *Portal) withAuthServer(ctx context.Context, info *apiInfo) error {
 	list, err := management.PortalAuthServers(ctx, p.store, info.API.ID)
 	if err != nil {
@@ -201,10 +205,69 @@ func (p *Portal) withAuthServer(ctx context.Context, info *apiInfo) error {
 	for i := range list {
 		if list[i].Type == "oauth2" && list[i].UseInTestConsole {
 			info.AuthServer = &list[i]
-			break
+			return nil
 		}
 	}
+	for i := range list {
+		if list[i].Type != "openid" {
+			continue
+		}
+		auth, token, err := p.providerEndpoints(ctx, list[i].MetadataEndpoint)
+		if err != nil {
+			// The page still shows; the console offers no OpenID sign-in.
+			p.log.Warn("portal: OpenID provider metadata", "provider", list[i].ID, "err", err)
+			return nil
+		}
+		as := list[i]
+		as.AuthorizationEndpoint, as.TokenEndpoint = auth, token
+		as.GrantTypes = []string{"authorizationCodeWithPkce"}
+		as.ClientAuthenticationMethod = []string{"Basic"}
+		if as.Scope == "" {
+			as.Scope = "openid profile"
+		}
+		info.AuthServer = &as
+		return nil
+	}
 	return nil
+}
+
+// providerEndpoints reads an OpenID provider's authorization and token
+// endpoints from its discovery document, cached for ten minutes.
+func (p *Portal) providerEndpoints(ctx context.Context, metadataURL string) (auth, token string, err error) {
+	p.mdMu.Lock()
+	if c, ok := p.md[metadataURL]; ok && p.now().Before(c.expires) {
+		p.mdMu.Unlock()
+		return c.auth, c.token, nil
+	}
+	p.mdMu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL, nil)
+	if err != nil {
+		return "", "", err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return "", "", fmt.Errorf("get %s: %w", metadataURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", "", fmt.Errorf("get %s: status %d", metadataURL, resp.StatusCode)
+	}
+	var md struct {
+		Auth  string `json:"authorization_endpoint"`
+		Token string `json:"token_endpoint"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<10)).Decode(&md); err != nil {
+		return "", "", fmt.Errorf("decode %s: %w", metadataURL, err)
+	}
+	for _, u := range []string{md.Auth, md.Token} {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			return "", "", fmt.Errorf("%s names no usable authorization and token endpoints", metadataURL)
+		}
+	}
+	p.mdMu.Lock()
+	p.md[metadataURL] = providerMetadata{auth: md.Auth, token: md.Token, expires: p.now().Add(10 * time.Minute)}
+	p.mdMu.Unlock()
+	return md.Auth, md.Token, nil
 }
 
 func (p *Portal) handleAPI(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/follower"
@@ -83,6 +84,13 @@ type Portal struct {
 	clientID string // the portal's application in the directory
 	now      func() time.Time
 	client   *http.Client
+	mdMu     sync.Mutex
+	md       map[string]providerMetadata // OpenID providers' endpoints by discovery URL
+}
+
+type providerMetadata struct {
+	auth, token string
+	expires     time.Time
 }
 
 // New returns a portal; call Bootstrap before serving.
@@ -114,7 +122,7 @@ func New(opts Options) (*Portal, error) {
 		opts: opts, log: opts.Logger, store: opts.Store, state: opts.Store.State(), mgmt: opts.Management,
 		view: newView(), base: strings.TrimRight(opts.PublicURL, "/"),
 		origin: u.Scheme + "://" + u.Host, gwOrigin: gw.Scheme + "://" + gw.Host,
-		secure: u.Scheme == "https", now: opts.Now, client: opts.HTTPClient,
+		secure: u.Scheme == "https", now: opts.Now, client: opts.HTTPClient, md: map[string]providerMetadata{},
 	}
 	p.sync = &syncer{store: opts.Store, view: p.view}
 	if p.pages, err = parsePages(); err != nil {

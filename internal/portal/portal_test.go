@@ -2,6 +2,9 @@ package portal_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"html"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -319,5 +322,75 @@ func TestHeadersAndMounts(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "/signin") {
 		t.Fatalf("old session after sign-out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+var dataAttrRe = regexp.MustCompile(`data-(authorize|client-id|callback)="([^"]*)"`)
+
+// consoleToken does what the console's script does for the authorization
+// code grant: PKCE, the authorization endpoint (the browser is signed in
+// to the identity provider, so it answers at once), the callback page,
+// and the portal's token exchange.
+func consoleToken(t *testing.T, b *browser, api, op, scope string) map[string]any {
+	t.Helper()
+	pg := b.get(b.e.url + "/apis/" + api + "/operations/" + op)
+	attrs := map[string]string{}
+	for _, m := range dataAttrRe.FindAllStringSubmatch(pg.body, -1) {
+		attrs[m[1]] = html.UnescapeString(m[2])
+	}
+	if attrs["authorize"] == "" || attrs["callback"] != b.e.url+"/console/oauth-callback" {
+		t.Fatalf("console data of %s/%s: %v", api, op, attrs)
+	}
+	verifier := strings.Repeat("v", 50)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{"response_type": {"code"}, "client_id": {attrs["client-id"]}, "redirect_uri": {attrs["callback"]}, "scope": {scope},
+		"state": {"s1"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+	cb := b.get(attrs["authorize"] + "?" + q.Encode())
+	u, _ := url.Parse(cb.url)
+	if !strings.HasPrefix(cb.url, attrs["callback"]) || u.Query().Get("code") == "" || u.Query().Get("state") != "s1" {
+		t.Fatalf("authorization ended at %s: %s", cb.url, cb.body)
+	}
+	mustContain(t, cb, "callback.js")
+	form := url.Values{"api": {api}, "grant": {"authorization_code"}, "code": {u.Query().Get("code")}, "code_verifier": {verifier}, "scope": {scope}}
+	req, _ := http.NewRequest(http.MethodPost, b.e.url+"/console/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-CSRF-Token", b.csrf())
+	res := b.do(req)
+	var tok map[string]any
+	if err := json.Unmarshal([]byte(res.body), &tok); err != nil || tok["access_token"] == nil {
+		t.Fatalf("console token for %s: %d %s", api, res.status, res.body)
+	}
+	return tok
+}
+
+// TestConsoleAuthorizationCode: the console's authorization code grant
+// with PKCE, through an API's authorization server (a token with the
+// scope calls the Colors API; one without is refused) and through an
+// API's OpenID Connect provider (its endpoints read from discovery).
+func TestConsoleAuthorizationCode(t *testing.T) {
+	e := newEnv(t, teststores.SQLite(t), nil)
+	e.seed()
+	b := e.browser()
+	b.signIn("alice@example.com")
+	tok := consoleToken(t, b, "colors", "list-colors", "api://colors/Colors.Read")
+	if got := e.callGateway("/colors/colors", "Authorization", "Bearer "+tok["access_token"].(string)); got != http.StatusOK {
+		t.Fatalf("colors with a Colors.Read token: %d", got)
+	}
+	tok = consoleToken(t, b, "colors", "list-colors", "api://colors/Colors.Write")
+	if got := e.callGateway("/colors/colors", "Authorization", "Bearer "+tok["access_token"].(string)); got != http.StatusUnauthorized {
+		t.Fatalf("colors with a Colors.Write token: %d", got)
+	}
+	mustContain(t, b.get(e.url+"/apis/profile/operations/me"), "OpenID Connect through <strong>Tollgate sign-in</strong>", `value="openid profile"`)
+	tok = consoleToken(t, b, "profile", "me", "openid profile")
+	if tok["token_type"] != "Bearer" {
+		t.Fatalf("OpenID provider token: %v", tok)
+	}
+	// Anonymous console requests are refused.
+	anon := e.browser()
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/console/token", strings.NewReader("api=colors&grant=authorization_code"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-CSRF-Token", anon.csrf())
+	if pg := anon.do(req); pg.status != http.StatusUnauthorized {
+		t.Fatalf("anonymous console token: %d", pg.status)
 	}
 }
