@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -384,5 +383,3 @@ func (e *env) callGateway(path, header, value string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
-
-var _ = fmt.Sprintf

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -393,4 +394,48 @@ func TestConsoleAuthorizationCode(t *testing.T) {
 	if pg := anon.do(req); pg.status != http.StatusUnauthorized {
 		t.Fatalf("anonymous console token: %d", pg.status)
 	}
+}
+
+// TestPagesWhileConfigurationChanges: pages read the view while changes
+// are applied (run with -race).
+func TestPagesWhileConfigurationChanges(t *testing.T) {
+	e := newEnv(t, teststores.SQLite(t), nil)
+	e.seed()
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				for _, path := range []string{"/products", "/apis", "/", "/apis/colors"} {
+					resp, err := http.Get(e.url + path)
+					if err != nil {
+						errs <- err
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						errs <- fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		e.put(fmt.Sprintf("/products/extra%d", i), map[string]any{"displayName": fmt.Sprintf("Extra %d", i), "state": "published"})
+		e.put(fmt.Sprintf("/products/extra%d/apis/echo", i), map[string]any{})
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustContain(t, e.browser().get(e.url+"/products?q=extra+19"), "Extra 19")
 }

@@ -50,9 +50,11 @@ type view struct {
 	appsByOwner map[string]map[string]bool
 	settings    resource.PortalSettings
 
-	// sorted caches, rebuilt on the first read after a change.
+	// Sorted lists, rebuilt by Apply when products, APIs or their links
+	// changed (readers only read them).
 	published []*resource.Product
 	listed    []*resource.API
+	dirty     bool
 }
 
 func newView() *view {
@@ -74,6 +76,7 @@ func (v *view) reset() {
 	v.appsByOwner = map[string]map[string]bool{}
 	v.settings = defaultSettings()
 	v.published, v.listed = nil, nil
+	v.dirty = true
 }
 
 func defaultSettings() resource.PortalSettings {
@@ -99,7 +102,9 @@ func (v *view) Apply(_ context.Context, c follower.Change) error {
 			return err
 		}
 	}
-	v.published, v.listed = nil, nil
+	if v.dirty || c.Full {
+		v.sortLists()
+	}
 	v.version = c.To
 	return nil
 }
@@ -139,10 +144,12 @@ func (v *view) add(rec store.Record) error {
 		}
 		resource.SetMeta(p, rec.ID)
 		v.products[rec.ID] = p
+		v.dirty = true
 	case len(s) == 4 && s[0] == "products" && s[2] == "apis":
 		pid, aid := "/products/"+s[1], "/apis/"+s[3]
 		addTo(v.productAPIs, pid, aid)
 		addTo(v.apiProducts, aid, pid)
+		v.dirty = true
 	case len(s) == 2 && s[0] == "apis":
 		a := &resource.API{}
 		if err := dec(a); err != nil {
@@ -150,6 +157,7 @@ func (v *view) add(rec store.Record) error {
 		}
 		resource.SetMeta(a, rec.ID)
 		v.apis[rec.ID] = a
+		v.dirty = true
 	case len(s) == 4 && s[0] == "apis" && s[2] == "operations":
 		o := &resource.Operation{}
 		if err := dec(o); err != nil {
@@ -233,12 +241,15 @@ func (v *view) remove(id string) {
 	switch {
 	case len(s) == 2 && s[0] == "products":
 		delete(v.products, id)
+		v.dirty = true
 	case len(s) == 4 && s[0] == "products" && s[2] == "apis":
 		pid, aid := "/products/"+s[1], "/apis/"+s[3]
 		delFrom(v.productAPIs, pid, aid)
 		delFrom(v.apiProducts, aid, pid)
+		v.dirty = true
 	case len(s) == 2 && s[0] == "apis":
 		delete(v.apis, id)
+		v.dirty = true
 	case len(s) == 4 && s[0] == "apis" && s[2] == "operations":
 		aid := "/apis/" + s[1]
 		delete(v.ops[aid], id)
@@ -312,19 +323,27 @@ func (s *syncer) sync(ctx context.Context) error {
 
 // Read accessors; callers hold v.mu.RLock.
 
-func (v *view) publishedProducts() []*resource.Product {
-	if v.published == nil {
-		out := make([]*resource.Product, 0, len(v.products))
-		for _, p := range v.products {
-			if p.State == "published" {
-				out = append(out, p)
-			}
+// sortLists rebuilds the sorted lists of published products and of the
+// APIs they hold.
+func (v *view) sortLists() {
+	prods := make([]*resource.Product, 0, len(v.products))
+	for _, p := range v.products {
+		if p.State == "published" {
+			prods = append(prods, p)
 		}
-		sort.Slice(out, func(i, j int) bool { return lessName(out[i].DisplayName, out[i].ID, out[j].DisplayName, out[j].ID) })
-		v.published = out
 	}
-	return v.published
+	sort.Slice(prods, func(i, j int) bool { return lessName(prods[i].DisplayName, prods[i].ID, prods[j].DisplayName, prods[j].ID) })
+	apis := make([]*resource.API, 0, len(v.apis))
+	for id, a := range v.apis {
+		if v.visibleAPI(id) {
+			apis = append(apis, a)
+		}
+	}
+	sort.Slice(apis, func(i, j int) bool { return lessName(apis[i].DisplayName, apis[i].ID, apis[j].DisplayName, apis[j].ID) })
+	v.published, v.listed, v.dirty = prods, apis, false
 }
+
+func (v *view) publishedProducts() []*resource.Product { return v.published }
 
 func lessName(a, aid, b, bid string) bool {
 	la, lb := strings.ToLower(a), strings.ToLower(b)
@@ -351,19 +370,7 @@ func (v *view) visibleProduct(id string) *resource.Product {
 	return nil
 }
 
-func (v *view) listedAPIs() []*resource.API {
-	if v.listed == nil {
-		out := make([]*resource.API, 0, len(v.apis))
-		for id, a := range v.apis {
-			if v.visibleAPI(id) {
-				out = append(out, a)
-			}
-		}
-		sort.Slice(out, func(i, j int) bool { return lessName(out[i].DisplayName, out[i].ID, out[j].DisplayName, out[j].ID) })
-		v.listed = out
-	}
-	return v.listed
-}
+func (v *view) listedAPIs() []*resource.API { return v.listed }
 
 func (v *view) apisOf(productID string) []*resource.API {
 	var out []*resource.API
