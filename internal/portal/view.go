@@ -332,7 +332,9 @@ func (v *view) sortLists() {
 			prods = append(prods, p)
 		}
 	}
-	sort.Slice(prods, func(i, j int) bool { return lessName(prods[i].DisplayName, prods[i].ID, prods[j].DisplayName, prods[j].ID) })
+	sort.Slice(prods, func(i, j int) bool {
+		return lessName(prods[i].DisplayName, prods[i].ID, prods[j].DisplayName, prods[j].ID)
+	})
 	apis := make([]*resource.API, 0, len(v.apis))
 	for id, a := range v.apis {
 		if v.visibleAPI(id) {
