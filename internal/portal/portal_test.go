@@ -9,11 +9,13 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/tollgate/tollgate/internal/portal"
 	"github.com/tollgate/tollgate/internal/store"
 	"github.com/tollgate/tollgate/internal/store/teststores"
 )
@@ -438,4 +440,42 @@ func TestPagesWhileConfigurationChanges(t *testing.T) {
 		}
 	}
 	mustContain(t, e.browser().get(e.url+"/products?q=extra+19"), "Extra 19")
+}
+
+// TestPublicURL: behind a TLS reverse proxy, every link, redirect URI and
+// cookie follows the public URL.
+func TestPublicURL(t *testing.T) {
+	e := newEnv(t, teststores.SQLite(t), nil)
+	e.seed()
+	const public = "https://developer.example.com/portal"
+	p, err := portal.New(portal.Options{Store: e.store, Management: e.mgmt, Identity: e.idp, PublicURL: public, GatewayURL: "https://api.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Bootstrap(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.store.Get(t.Context(), portal.AppPath)
+	if err != nil || !bytes.Contains(rec.Body, []byte(public+"/signin-oidc")) {
+		t.Fatalf("the portal's redirect URIs: %s %v", rec.Body, err)
+	}
+	w := httptest.NewRecorder()
+	p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/apis/colors", nil))
+	body := w.Body.String()
+	for _, want := range []string{`href="` + public + `/static/portal.css"`, `href="` + public + `/products"`, "https://api.example.com/colors"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if c := w.Result().Cookies(); len(c) == 0 || !c[0].Secure || !c[0].HttpOnly {
+		t.Errorf("cookies behind https: %v", c)
+	}
+	if w.Header().Get("Strict-Transport-Security") == "" {
+		t.Error("no HSTS behind https")
+	}
+	w = httptest.NewRecorder()
+	p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/signin", nil))
+	if loc := w.Header().Get("Location"); !strings.Contains(loc, url.QueryEscape(public+"/signin-oidc")) {
+		t.Errorf("sign-in redirect_uri: %s", loc)
+	}
 }
