@@ -19,6 +19,8 @@ import (
 )
 
 const (
+	// Cookie names; behind https they carry the __Host- prefix, which
+	// browsers accept only with Secure, Path=/ and no Domain.
 	cookieSession = "tgp_session"
 	cookieBrowser = "tgp_browser"
 	stateSession  = "portal/session/"
@@ -110,6 +112,13 @@ func contains(list []string, v string) bool {
 	return false
 }
 
+func (p *Portal) cookie(name string) string {
+	if p.secure {
+		return "__Host-" + name
+	}
+	return name
+}
+
 func hashKey(prefix, token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return prefix + base64.RawURLEncoding.EncodeToString(sum[:])
@@ -117,11 +126,11 @@ func hashKey(prefix, token string) string {
 
 // browser returns the browser cookie's value, setting one if missing.
 func (p *Portal) browser(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(cookieBrowser); err == nil && len(c.Value) == 32 {
+	if c, err := r.Cookie(p.cookie(cookieBrowser)); err == nil && len(c.Value) == 32 {
 		return c.Value
 	}
 	v := randomHex(16)
-	http.SetCookie(w, &http.Cookie{Name: cookieBrowser, Value: v, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: p.cookie(cookieBrowser), Value: v, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 	return v
 }
 
@@ -133,7 +142,7 @@ func csrfToken(browser string) string {
 }
 
 func (p *Portal) checkCSRF(r *http.Request) bool {
-	c, err := r.Cookie(cookieBrowser)
+	c, err := r.Cookie(p.cookie(cookieBrowser))
 	if err != nil || len(c.Value) != 32 {
 		return false
 	}
@@ -153,7 +162,7 @@ func (p *Portal) checkCSRF(r *http.Request) bool {
 
 // currentSession returns the signed-in developer, or nil.
 func (p *Portal) currentSession(r *http.Request) (*session, string) {
-	c, err := r.Cookie(cookieSession)
+	c, err := r.Cookie(p.cookie(cookieSession))
 	if err != nil || len(c.Value) != 64 {
 		return nil, ""
 	}
@@ -342,7 +351,7 @@ func (p *Portal) handleCallback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "This sign-in has expired. Start again.")
 		return
 	}
-	if c, err := r.Cookie(cookieBrowser); err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(ls.Browser)) != 1 {
+	if c, err := r.Cookie(p.cookie(cookieBrowser)); err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(ls.Browser)) != 1 {
 		fail(http.StatusBadRequest, "This sign-in was started in another browser.")
 		return
 	}
@@ -384,7 +393,7 @@ func (p *Portal) handleCallback(w http.ResponseWriter, r *http.Request) {
 		p.serverError(w, r, fmt.Errorf("store session: %w", err))
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: token, Path: "/", HttpOnly: true, Secure: p.secure,
+	http.SetCookie(w, &http.Cookie{Name: p.cookie(cookieSession), Value: token, Path: "/", HttpOnly: true, Secure: p.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(p.opts.SessionLifetime / time.Second)})
 	p.log.Info("portal: developer signed in", "user", userID)
 	http.Redirect(w, r, p.base+ls.Return, http.StatusSeeOther)
@@ -518,7 +527,7 @@ func (p *Portal) handleSignOut(w http.ResponseWriter, r *http.Request, s *sessio
 	if _, key := p.currentSession(r); key != "" {
 		_ = p.state.Delete(r.Context(), key)
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: p.cookie(cookieSession), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 	// End the identity provider's sign-in too, then come back home.
 	q := url.Values{"client_id": {p.clientID}, "post_logout_redirect_uri": {p.base + "/"}}
 	http.Redirect(w, r, p.metadata("end_session_endpoint")+"?"+q.Encode(), http.StatusSeeOther)

@@ -467,7 +467,7 @@ func TestPublicURL(t *testing.T) {
 			t.Errorf("page lacks %s", want)
 		}
 	}
-	if c := w.Result().Cookies(); len(c) == 0 || !c[0].Secure || !c[0].HttpOnly {
+	if c := w.Result().Cookies(); len(c) == 0 || !c[0].Secure || !c[0].HttpOnly || c[0].Name != "__Host-tgp_browser" {
 		t.Errorf("cookies behind https: %v", c)
 	}
 	if w.Header().Get("Strict-Transport-Security") == "" {
