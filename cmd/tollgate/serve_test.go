@@ -33,7 +33,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (*server, 
 		return nil, err
 	}
 	urls := map[string]string{}
-	for _, name := range []string{"gateway", "management", "identity"} {
+	for _, name := range []string{"gateway", "management", "identity", "portal"} {
 		if u, ok := s.URL(name); ok {
 			urls[name] = u
 		}

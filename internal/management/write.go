@@ -280,8 +280,7 @@ func (s *Server) delete(ctx context.Context, id string, conds conditions, query 
 }
 
 func (s *Server) action(w http.ResponseWriter, r *http.Request, k *resource.Kind, id, name string) {
-	act := s.hooks[k.Name].Actions[name]
-	if act == nil {
+	if s.hooks[k.Name].Actions[name] == nil {
 		apierror.Write(w, apierror.New(http.StatusNotFound, "NotFound", "%s has no action %q.", k.Name, name))
 		return
 	}
@@ -290,16 +289,37 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, k *resource.Kind
 		s.fail(w, r, err, id)
 		return
 	}
+	status, result, err := s.Act(r.Context(), id, name, body)
+	if err != nil {
+		s.fail(w, r, err, id)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if result == nil {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, result)
+}
+
+// Act runs the action name of the resource at id with a JSON body, as
+// POST {id}/{name} does, and waits until the change is served.
+func (s *Server) Act(ctx context.Context, id, name string, body []byte) (status int, result any, err error) {
+	k, _, ok := s.opts.Registry.Resolve(id)
+	if !ok {
+		return 0, nil, apierror.NotFound(id)
+	}
+	act := s.hooks[k.Name].Actions[name]
+	if act == nil {
+		return 0, nil, apierror.New(http.StatusNotFound, "NotFound", "%s has no action %q.", k.Name, name)
+	}
 	if target, msg := checkJSON(body); msg != "" {
 		var errs resource.Errors
 		errs.Add(target, "%s", msg)
-		s.fail(w, r, apierror.Validation(errs), id)
-		return
+		return 0, nil, apierror.Validation(errs)
 	}
-	var status int
-	var result any
-	version, err := s.opts.Store.Update(r.Context(), func(tx store.Tx) error {
-		rec, err := s.lookup(r.Context(), tx, id)
+	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
+		rec, err := s.lookup(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -308,20 +328,14 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, k *resource.Kind
 		if err != nil {
 			return err
 		}
-		status, result, err = act(r.Context(), tx, id, cur, body)
+		status, result, err = act(ctx, tx, id, cur, body)
 		return err
 	})
 	if err != nil {
-		s.fail(w, r, err, id)
-		return
+		return 0, nil, err
 	}
-	s.sync(r.Context(), version)
-	w.Header().Set("Cache-Control", "no-store")
-	if result == nil {
-		w.WriteHeader(status)
-		return
-	}
-	writeJSON(w, status, result)
+	s.sync(ctx, version)
+	return status, result, nil
 }
 
 // Secret returns the plaintext of one write-only field of the resource at

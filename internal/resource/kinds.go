@@ -82,6 +82,7 @@ func CoreKinds() []Kind {
 		{Name: KindCertificates, Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
 		{Name: KindAuthorizationServers, Pattern: "/authorizationServers/{}", New: func() Resource { return &AuthorizationServer{} }, Secrets: []string{"clientSecret"}, ApplyKind: "authorizationServer"},
 		{Name: KindOpenIDConnectProviders, Pattern: "/openidConnectProviders/{}", New: func() Resource { return &OpenIDConnectProvider{} }, Secrets: []string{"clientSecret"}, ApplyKind: "openidConnectProvider"},
+		PortalSettingsKind(),
 		{Name: KindUsers, Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
 		{Name: KindAPIs, Pattern: "/apis/{}", New: func() Resource { return &API{} }, ApplyKind: "api"},
 		{Name: KindOperations, Pattern: "/apis/{}/operations/{}", New: func() Resource { return &Operation{} }, ApplyKind: "operation"},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -28,6 +29,7 @@ import (
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/policy"
+	"github.com/tollgate/tollgate/internal/portal"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 	"github.com/tollgate/tollgate/internal/store/postgres"
@@ -346,7 +348,25 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		close(s.bgDone)
 	}()
 
-	s.serve(map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp})
+	handlers := map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp}
+	if u, ok := s.urls["portal"]; ok {
+		// The console calls the gateway: its public URL, or the default
+		// address when this node runs no gateway.
+		gw := s.urls["gateway"]
+		if gw == "" {
+			gw = cmp.Or(cfg.PublicURLGateway, "http://127.0.0.1:8000")
+		}
+		dev, err := portal.New(portal.Options{Store: s.store, Management: s.mgmt, Identity: idp, PublicURL: u, GatewayURL: gw, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("developer portal: %w", err)
+		}
+		if err := dev.Bootstrap(ctx); err != nil {
+			return nil, fmt.Errorf("developer portal: %w", err)
+		}
+		s.follower.Subscribe(dev.Subscriber())
+		handlers["portal"] = dev
+	}
+	s.serve(handlers)
 	if u, ok := s.urls["management"]; ok {
 		_ = os.WriteFile(filepath.Join(cfg.DataDir, "management.url"), []byte(u+"\n"), 0o644)
 	}
@@ -387,6 +407,7 @@ func (s *Server) bind() error {
 		{"gateway", cfg.GatewayAddr, cfg.PublicURLGateway},
 		{"management", cfg.ManagementAddr, cfg.PublicURLManagement},
 		{"identity", cfg.IdentityAddr, cfg.PublicURLIdentity},
+		{"portal", cfg.PortalAddr, cfg.PublicURLPortal},
 	}
 	for _, sp := range specs {
 		if sp.addr == "" {
@@ -453,15 +474,10 @@ func (s *Server) serve(handlers map[string]http.Handler) {
 
 func (s *Server) printBanner(ctx context.Context, out io.Writer, adminKeyPath string) {
 	fmt.Fprintf(out, "Tollgate %s is up.\n", Version())
-	for _, name := range []string{"gateway", "management", "identity"} {
+	for _, name := range []string{"gateway", "management", "identity", "portal"} {
 		if u, ok := s.urls[name]; ok {
 			fmt.Fprintf(out, "  %-11s %s\n", name, urlredact.URL(u))
 		}
-	}
-	if s.cfg.PortalAddr != "" {
-		// Said rather than silently ignored: --portal-addr is accepted so
-		// configurations written for later versions keep working.
-		fmt.Fprintf(out, "  %-11s not in this version (nothing listens on %s)\n", "portal", s.cfg.PortalAddr)
 	}
 	fmt.Fprintf(out, "  data dir    %s\n", s.cfg.DataDir)
 	fmt.Fprintf(out, "  database    %s\n", urlredact.URL(s.cfg.Database))

@@ -1,0 +1,115 @@
+package portal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tollgate/tollgate/internal/apierror"
+	"github.com/tollgate/tollgate/internal/resource"
+)
+
+func (p *Portal) signUpEnabled() bool {
+	p.view.mu.RLock()
+	defer p.view.mu.RUnlock()
+	return resource.Bool(p.view.settings.SignUpEnabled, true)
+}
+
+type signUpForm struct {
+	Email, FirstName, LastName string
+	Errors                     map[string]string
+}
+
+func (p *Portal) handleSignUpPage(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
+	if !p.signUpEnabled() {
+		return http.StatusNotFound, "message", &pageData{Title: "Sign-up is closed", Message: "This portal does not take new accounts. Ask its operator for one."}
+	}
+	return http.StatusOK, "signup", &pageData{Title: "Sign up", Data: &signUpForm{}}
+}
+
+// handleSignUp makes the directory user (who signs in) and the management
+// user (who owns subscriptions), then sends the visitor to sign in. Email
+// verification is not done: there is no mail server on one machine.
+func (p *Portal) handleSignUp(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
+	if !p.signUpEnabled() {
+		return http.StatusNotFound, "message", &pageData{Title: "Sign-up is closed", Message: "This portal does not take new accounts. Ask its operator for one."}
+	}
+	ctx := r.Context()
+	f := &signUpForm{Email: strings.TrimSpace(r.PostForm.Get("email")), FirstName: strings.TrimSpace(r.PostForm.Get("firstName")),
+		LastName: strings.TrimSpace(r.PostForm.Get("lastName")), Errors: map[string]string{}}
+	pw := r.PostForm.Get("password")
+	if at := strings.IndexByte(f.Email, '@'); at < 1 || at == len(f.Email)-1 || len(f.Email) > 100 || strings.ContainsAny(f.Email, " <>\"") {
+		f.Errors["email"] = "Enter an email address, like name@example.com."
+	}
+	if f.FirstName == "" || len(f.FirstName) > 100 {
+		f.Errors["firstName"] = "Enter your first name (up to 100 characters)."
+	}
+	if len(f.LastName) > 100 {
+		f.Errors["lastName"] = "Use up to 100 characters."
+	}
+	if len(pw) < 12 || len(pw) > 200 {
+		f.Errors["password"] = "Use 12 to 200 characters."
+	} else if pw != r.PostForm.Get("confirm") {
+		f.Errors["confirm"] = "The two passwords differ."
+	}
+	p.view.mu.RLock()
+	terms := p.view.settings.Terms
+	p.view.mu.RUnlock()
+	if terms != "" && r.PostForm.Get("accept") != "yes" {
+		f.Errors["accept"] = "Accept the terms of use to create an account."
+	}
+	if len(f.Errors) == 0 {
+		recs, err := p.store.List(ctx, "directory/users", "")
+		if err != nil {
+			p.serverError(w, r, err)
+			return 0, "", nil
+		}
+		for _, rec := range recs {
+			var du struct {
+				UPN string `json:"userPrincipalName"`
+			}
+			if json.Unmarshal(rec.Body, &du) == nil && strings.EqualFold(du.UPN, f.Email) {
+				f.Errors["email"] = "An account with this email exists. Sign in instead."
+			}
+		}
+	}
+	if len(f.Errors) > 0 {
+		return http.StatusBadRequest, "signup", &pageData{Title: "Sign up", Error: "Some fields need attention.", Data: f}
+	}
+	name := "dev-" + randomHex(8)
+	display := strings.TrimSpace(f.FirstName + " " + f.LastName)
+	dirID := "/directory/users/" + name
+	body, _ := json.Marshal(map[string]any{"userPrincipalName": f.Email, "displayName": display, "mail": f.Email})
+	if _, _, err := p.mgmt.Put(ctx, dirID, body, "", false); err != nil {
+		return p.signUpFailed(w, r, f, err)
+	}
+	pwBody, _ := json.Marshal(map[string]string{"password": pw})
+	if _, _, err := p.mgmt.Act(ctx, dirID, "setPassword", pwBody); err != nil {
+		_ = p.mgmt.Delete(ctx, dirID, "", nil)
+		return p.signUpFailed(w, r, f, err)
+	}
+	body, _ = json.Marshal(map[string]string{"email": f.Email, "firstName": f.FirstName, "lastName": f.LastName})
+	if _, _, err := p.mgmt.Put(ctx, "/users/"+name, body, "", false); err != nil {
+		_ = p.mgmt.Delete(ctx, dirID, "", nil)
+		return p.signUpFailed(w, r, f, err)
+	}
+	p.log.Info("portal: developer signed up", "user", "/users/"+name)
+	http.Redirect(w, r, p.base+"/signin?login_hint="+url.QueryEscape(f.Email), http.StatusSeeOther)
+	return 0, "", nil
+}
+
+func (p *Portal) signUpFailed(w http.ResponseWriter, r *http.Request, f *signUpForm, err error) (int, string, *pageData) {
+	var ae *apierror.Error
+	if errors.As(err, &ae) && ae.Status < 500 {
+		msg := ae.Message
+		for _, d := range ae.Details {
+			msg += " " + d.Message
+		}
+		return http.StatusBadRequest, "signup", &pageData{Title: "Sign up", Error: msg, Data: f}
+	}
+	p.serverError(w, r, fmt.Errorf("sign up: %w", err))
+	return 0, "", nil
+}
