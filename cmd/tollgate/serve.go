@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/tollgate/tollgate/internal/applications"
 	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/identity"
 	"github.com/tollgate/tollgate/internal/jwtvalidate"
@@ -283,7 +284,17 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 			Certificate: jwtpolicy.StoreCertificates(s.store, s.keyring.Open),
 		}),
 	})
-	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Policies: policies, Logger: log})
+	// Products with OAuth access: application tokens are verified with the
+	// built-in provider's keys, no network hop.
+	localKeys := jwtvalidate.Deps{Logger: log, LocalKeys: func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
+		keys, err := idp.PublicKeys(ctx)
+		return keys, idp.Issuer(), err
+	}}
+	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, localKeys)
+	if err != nil {
+		return nil, fmt.Errorf("application token validator: %w", err)
+	}
+	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Policies: policies, Logger: log, AppTokens: appTokens})
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
 		AdminKey: s.adminKey, Tokens: idp, Synced: s.gateway.Sync, Logger: log,
@@ -295,6 +306,14 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	})
 	s.mgmt.Handle(identity.KindUsers, management.Hooks{Prepare: dir.PrepareUser, Actions: map[string]management.Action{"setPassword": dir.SetPassword}})
 	s.mgmt.Mount("/directory", idp.DirectoryHandler())
+	// Client applications, products' OAuth access, the developers' endpoint.
+	apps := applications.New(applications.Options{Store: s.store, Directory: dir, Keyring: s.keyring, TenantID: func() string { return idp.Tenant().ID }})
+	apps.Install(s.mgmt)
+	userTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, localKeys)
+	if err != nil {
+		return nil, fmt.Errorf("developer token validator: %w", err)
+	}
+	s.mgmt.MountPublic("/developer", apps.DeveloperHandler("/developer", &applications.DirectoryUsers{Store: s.store, Validator: userTokens}, log))
 	installPolicyChecks(s.mgmt, policies)
 
 	version, err := s.store.Version(ctx)

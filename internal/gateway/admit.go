@@ -21,6 +21,7 @@ const (
 	outcomeNoOperation
 	outcomeKeyMissing
 	outcomeKeyInvalid
+	outcomeTokenRefused // m.appReason says why
 )
 
 // maxKeyLen bounds a presented key: keys are 16 to 256 characters, so a
@@ -40,6 +41,9 @@ type match struct {
 	key     string // the subscription key presented; "" when none
 	sub     *subEntry
 	product *resource.Product
+
+	app       *appEntry // the client application of a bearer token
+	appReason string
 }
 
 // route finds the API and the operation.
@@ -71,6 +75,11 @@ func (s *snapshot) admit(r *http.Request, h *keyring.Hasher, m *match) outcome {
 		m.key = v[0]
 	} else if k, ok := queryValue(r.URL.RawQuery, a.keyQuery); ok && k != "" {
 		m.key = k
+	}
+	if m.key == "" && a.tokenProducts {
+		if o, done := s.admitToken(r, m); done {
+			return o
+		}
 	}
 	if m.key == "" {
 		switch {
@@ -105,7 +114,7 @@ func (s *snapshot) admit(r *http.Request, h *keyring.Hasher, m *match) outcome {
 			return outcomeKeyInvalid
 		}
 	default:
-		if !slices.Contains(a.products, sub.product) {
+		if !slices.Contains(a.products, sub.product) || !sub.product.AcceptsKeys() {
 			return outcomeKeyInvalid
 		}
 		m.product = sub.product

@@ -49,6 +49,7 @@ type config struct {
 	// which a PolicyRecompiler may take unchanged documents from.
 	reuse Policies
 
+	apps    *appConfig // client applications and their links
 	in      interner
 	echoURL *url.URL
 	fresh   bool // nothing applied yet
@@ -71,6 +72,7 @@ func newConfig() *config {
 		entries:  map[string]*apiEntry{},
 		apiRoot:  &apiNode{},
 		index:    &subIndex{},
+		apps:     newAppConfig(),
 		in:       interner{},
 		fresh:    true,
 		// Shared by every API on the echo backend (read-only: calls copy it).
@@ -186,6 +188,7 @@ func (c *config) apply(ctx context.Context, changed []store.Record, deleted []st
 	}
 
 	s := &snapshot{version: version, apis: c.entries, apiRoot: c.apiRoot, subs: c.index, policies: c.policies}
+	s.apps = c.apps.build(c, d)
 	if len(d.apis) > 0 || len(d.apiLinks) > 0 {
 		c.rebuildEntries(d)
 		s.apis, s.apiRoot = c.entries, c.apiRoot
@@ -221,6 +224,9 @@ func (c *config) apply(ctx context.Context, changed []store.Record, deleted []st
 
 // remove forgets the record with the given id, whatever its kind.
 func (c *config) remove(id string, d *delta) {
+	if c.apps.remove(id) {
+		return
+	}
 	if a, ok := c.apis[id]; ok {
 		delete(c.apis, id)
 		p := pathKey(a.Path)
@@ -276,6 +282,10 @@ func (c *config) remove(id string, d *delta) {
 // is a bug or a damaged database, and serving a partial configuration would
 // be worse than keeping the previous one.
 func (c *config) add(rec *store.Record, d *delta) error {
+	if ok, err := c.apps.add(rec); ok {
+		rec.Body = nil
+		return err
+	}
 	switch rec.Kind {
 	case "apis":
 		a := &resource.API{}
@@ -401,13 +411,15 @@ func (c *config) rebuildEntries(d *delta) {
 			copied := *entries[id]
 			e = &copied
 		}
-		e.products, e.open = nil, nil
+		e.products, e.open, e.tokenProducts, e.keyProducts = nil, nil, false, false
 		for _, lid := range c.apiLinks[id] {
 			p := c.products[c.links[lid][0]]
 			if p == nil {
 				continue
 			}
 			e.products = append(e.products, p)
+			e.tokenProducts = e.tokenProducts || (p.AcceptsTokens() && p.Application != nil)
+			e.keyProducts = e.keyProducts || p.AcceptsKeys()
 			// An API belongs to at most one open product; if the data says
 			// otherwise the first by link id wins.
 			if !resource.Bool(p.SubscriptionRequired, true) && e.open == nil {

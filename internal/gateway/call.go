@@ -28,7 +28,10 @@ type Call struct {
 	// Subscription is the subscription whose key was presented; nil if
 	// none. It never carries the key material.
 	Subscription *SubscriptionInfo
-	// User owns the subscription; nil if none.
+	// Application is the client application whose token was presented
+	// (for a product with OAuth access); nil if none.
+	Application *ApplicationInfo
+	// User owns the subscription or the application; nil if none.
 	User *resource.User
 
 	// BackendURL is where forward-request sends the request: the API's

@@ -55,6 +55,9 @@ type Options struct {
 	Now func() time.Time
 	// BuildTimeout bounds one snapshot build; 0 means one minute.
 	BuildTimeout time.Duration
+	// AppTokens verifies the application tokens of products with OAuth
+	// access; nil refuses them.
+	AppTokens TokenValidator
 }
 
 // Gateway serves the APIs. Create it with New, bring it up to date with
@@ -69,6 +72,7 @@ type Gateway struct {
 	echo         echoTransport
 	now          func() time.Time
 	buildTimeout time.Duration
+	appTokens    TokenValidator
 
 	snap atomic.Pointer[snapshot]
 
@@ -99,6 +103,7 @@ func New(opts Options) *Gateway {
 		transport:    opts.Transport,
 		now:          opts.Now,
 		buildTimeout: opts.BuildTimeout,
+		appTokens:    opts.AppTokens,
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -214,6 +219,7 @@ func (g *Gateway) runBuild(ctx context.Context, b *build) {
 			reuse = cur.policies
 		}
 		cfg = newConfig()
+		cfg.apps.tokens = g.appTokens
 		cfg.reuse = reuse
 		changed, version, err = g.src.All(ctx)
 		if err != nil {

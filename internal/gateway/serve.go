@@ -127,6 +127,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reason = ReasonSubscriptionKeyInvalid
 			WriteError(rw, http.StatusUnauthorized, MsgKeyInvalid)
 			return
+		case outcomeTokenRefused:
+			reason = m.appReason
+			writeTokenRefused(rw, reason)
+			return
 		}
 	}
 
@@ -145,6 +149,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.sub != nil {
 		c.Subscription = m.sub.info(m.key)
 		c.User = m.sub.user
+	}
+	if m.app != nil {
+		c.Application, c.User = m.app.info, m.app.user
 	}
 	if pipeline == nil && s.policies != nil {
 		var opID, productID string

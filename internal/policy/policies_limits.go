@@ -201,6 +201,12 @@ func (p *subscriptionLimit) run(x *exchange) error {
 		if p.quota {
 			start = subscriptionStart(s)
 		}
+	} else if a := x.call.Application; a != nil {
+		// An application's calls count like a subscription's.
+		sub = a.ID
+		if p.quota {
+			start = subscriptionStart(&gateway.SubscriptionInfo{CreatedDate: a.CreatedDate})
+		}
 	}
 	apiName, apiDisplay, opName, opDisplay := "", "", "", ""
 	if a := x.call.API; a != nil {

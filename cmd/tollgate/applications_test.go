@@ -1,0 +1,251 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tollgate/tollgate/internal/store/storetest"
+)
+
+// appsServer runs fn against a whole Tollgate on SQLite, and on PostgreSQL
+// when TOLLGATE_TEST_POSTGRES is set.
+func appsServer(t *testing.T, fn func(t *testing.T, s *appsEnv)) {
+	t.Run("sqlite", func(t *testing.T) {
+		srv, out := testServer(t, t.TempDir())
+		fn(t, &appsEnv{srv: srv, out: out})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn, _ := storetest.PostgresDSN(t)
+		srv, out := testServer(t, t.TempDir(), "--database", dsn)
+		fn(t, &appsEnv{srv: srv, out: out})
+	})
+}
+
+type appsEnv struct {
+	srv *server
+	out *syncBuffer
+}
+
+// do calls the management API as the administrator and checks the status.
+func (e *appsEnv) do(t *testing.T, method, path, body string, want int) map[string]any {
+	t.Helper()
+	st, _, b := call(t, method, e.srv.urls["management"]+path, body, append(e.srv.admin(), "Content-Type", "application/json")...)
+	return mustJSON(t, st, want, b)
+}
+
+// token asks the identity provider for an application token.
+func (e *appsEnv) token(t *testing.T, clientID, secret, scope string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}, "scope": {scope}}
+	st, _, b := call(t, "POST", e.srv.urls["identity"]+"/default/oauth2/v2.0/token", form.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+	tok, _ := mustJSON(t, st, 200, b)["access_token"].(string)
+	if tok == "" {
+		t.Fatalf("no access_token: %s", b)
+	}
+	return tok
+}
+
+// gw calls the Echo API through the gateway with the given headers and
+// returns the status, the WWW-Authenticate header and the body.
+func (e *appsEnv) gw(t *testing.T, headers ...string) (int, string, string) {
+	t.Helper()
+	st, h, b := call(t, "GET", e.srv.urls["gateway"]+"/echo/resource", "", headers...)
+	return st, h.Get("WWW-Authenticate"), string(b)
+}
+
+func bearerHeader(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// newApp creates a client application and returns its client id and secret.
+func (e *appsEnv) newApp(t *testing.T, name, owner string) (string, string) {
+	t.Helper()
+	a := e.do(t, "PUT", "/clientApplications/"+name, `{"displayName": "`+name+`", "ownerId": "`+owner+`"}`, 201)
+	if _, ok := a["clientSecret"]; ok {
+		t.Fatalf("the secret is in the PUT answer: %v", a)
+	}
+	sec := e.do(t, "POST", "/clientApplications/"+name+"/listSecrets", "", 200)
+	secret, _ := sec["clientSecret"].(string)
+	exp, err := time.Parse(time.RFC3339, sec["expiresAt"].(string))
+	if secret == "" || err != nil || exp.Before(time.Now().Add(360*24*time.Hour)) {
+		t.Fatalf("listSecrets: %v (%v)", sec, err)
+	}
+	return a["applicationId"].(string), secret
+}
+
+func TestProductApplications(t *testing.T) {
+	appsServer(t, func(t *testing.T, e *appsEnv) {
+		e.do(t, "PUT", "/users/dev1", `{"email": "dev1@example.com", "firstName": "Dev", "lastName": "One"}`, 201)
+		e.do(t, "PUT", "/users/dev2", `{"email": "dev2@example.com", "firstName": "Dev", "lastName": "Two"}`, 201)
+		// The Orders product admits application tokens only; the Echo API
+		// is also in Starter and Unlimited, which take keys.
+		p := e.do(t, "PUT", "/products/orders", `{"displayName": "Orders", "authenticationType": ["oauth2Token"], "state": "published",
+			"application": {"applicationId": "00000000-0000-0000-0000-000000000000"}}`, 201)
+		pa, _ := p["application"].(map[string]any)
+		prodAppID, _ := pa["applicationId"].(string)
+		if prodAppID == "" || prodAppID == "00000000-0000-0000-0000-000000000000" || pa["audience"] != "api://"+prodAppID || pa["tenantId"] == "" {
+			t.Fatalf("product application: %v", p)
+		}
+		reg := e.do(t, "GET", "/directory/applications/"+prodAppID, "", 200)
+		if reg["displayName"] != "Tollgate Product Orders" || !strings.Contains(mustMarshal(reg["appRoles"]), "Product.orders.All") {
+			t.Fatalf("directory registration: %v", reg)
+		}
+		list := e.do(t, "GET", "/products?$filter=application%20ne%20null", "", 200)
+		if n := len(list["value"].([]any)); n != 1 {
+			t.Fatalf("OAuth products listed: %v", list)
+		}
+		e.do(t, "PUT", "/products/orders/apis/echo-api", `{}`, 201)
+		e.do(t, "PUT", "/products/orders/policies/policy", `{"format": "xml", "value": "<policies><inbound><base /><set-header name=\"X-App\" exists-action=\"override\"><value>@(context.Application.Id + \"/\" + context.Application.OwnerId + \"/\" + context.User.Email + \"/\" + context.Product.Id)</value></set-header></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>"}`, 201)
+
+		clientID, secret := e.newApp(t, "app1", "/users/dev1")
+		scope := "api://" + prodAppID + "/.default"
+
+		// Not linked yet: the token carries no role.
+		tok := e.token(t, clientID, secret, scope)
+		if st, wa, body := e.gw(t, bearerHeader(tok)...); st != 401 || wa != `Bearer error="invalid_token"` || !strings.Contains(body, "invalid access token") {
+			t.Fatalf("unlinked app: %d %q %s", st, wa, body)
+		}
+		e.do(t, "PUT", "/clientApplications/app1/productLinks/orders", `{"productId": "/products/orders"}`, 201)
+		tok = e.token(t, clientID, secret, scope)
+		st, _, body := e.gw(t, bearerHeader(tok)...)
+		if st != 200 || !strings.Contains(body, "app1/dev1/dev1@example.com/orders") {
+			t.Fatalf("linked app: %d %s", st, body)
+		}
+		if strings.Contains(e.out.String(), tok) {
+			t.Fatal("the token is in the log")
+		}
+
+		// Unlink: the same token is refused on the next request.
+		e.do(t, "DELETE", "/clientApplications/app1/productLinks/orders", "", 204)
+		if st, _, body := e.gw(t, bearerHeader(tok)...); st != 401 {
+			t.Fatalf("after unlink: %d %s", st, body)
+		}
+		e.do(t, "PUT", "/clientApplications/app1/productLinks/orders", `{"productId": "/products/orders"}`, 201)
+		if st, _, body := e.gw(t, bearerHeader(tok)...); st != 200 {
+			t.Fatalf("after re-link: %d %s", st, body)
+		}
+		// Suspend, resume.
+		e.do(t, "PATCH", "/clientApplications/app1", `{"state": "suspended"}`, 200)
+		if st, _, body := e.gw(t, bearerHeader(tok)...); st != 401 {
+			t.Fatalf("suspended: %d %s", st, body)
+		}
+		e.do(t, "PATCH", "/clientApplications/app1", `{"state": "active"}`, 200)
+		if st, _, body := e.gw(t, bearerHeader(tok)...); st != 200 {
+			t.Fatalf("active again: %d %s", st, body)
+		}
+
+		// Key-only products are unaffected, with or without the token.
+		st2, _, b2 := call(t, "POST", e.srv.urls["management"]+"/subscriptions/admin-unlimited/listSecrets", "", e.srv.admin()...)
+		ukey, _ := mustJSON(t, st2, 200, b2)["primaryKey"].(string)
+		if st, _, body := e.gw(t, "Ocp-Apim-Subscription-Key", ukey); st != 200 {
+			t.Fatalf("Unlimited key: %d %s", st, body)
+		}
+		if st, _, body := e.gw(t, "Ocp-Apim-Subscription-Key", ukey, "Authorization", "Bearer not-a-token"); st != 200 {
+			t.Fatalf("a key wins over a token: %d %s", st, body)
+		}
+		if st, _, body := e.gw(t); st != 401 || !strings.Contains(body, "subscription key") {
+			t.Fatalf("nothing presented: %d %s", st, body)
+		}
+
+		// Tokens that must not work.
+		client2, secret2 := e.newApp(t, "app2", "/users/dev2")
+		if st, _, _ := e.gw(t, bearerHeader(e.token(t, client2, secret2, scope))...); st != 401 {
+			t.Fatalf("another application's token: %d", st)
+		}
+		e.do(t, "PUT", "/products/other", `{"displayName": "Other", "authenticationType": ["oauth2Token"]}`, 201)
+		other := e.do(t, "GET", "/products/other", "", 200)["application"].(map[string]any)["audience"].(string)
+		e.do(t, "PUT", "/clientApplications/app1/productLinks/other", `{"productId": "/products/other"}`, 201)
+		if st, _, _ := e.gw(t, bearerHeader(e.token(t, clientID, secret, other+"/.default"))...); st != 401 {
+			t.Fatalf("a token for another product: %d", st)
+		}
+		if st, _, _ := e.gw(t, bearerHeader(foreignToken(t, prodAppID, clientID))...); st != 401 {
+			t.Fatalf("a token of another issuer: %d", st)
+		}
+
+		// Bad input is refused and changes nothing.
+		for _, c := range []struct {
+			path, body string
+			want       int
+		}{
+			{"/clientApplications/app1/productLinks/x", `{"productId": "/products/nope"}`, 400},
+			{"/clientApplications/app1/productLinks/x", `{"productId": "/products/unlimited"}`, 400},
+			{"/clientApplications/app1/productLinks/x", `{"productId": "/products/orders"}`, 409},
+			{"/clientApplications/app1/productLinks/x", `{"productId": "orders"}`, 400},
+			{"/clientApplications/app3", `{"displayName": "App 3", "ownerId": "/users/nobody"}`, 400},
+			{"/clientApplications/app3", `{"displayName": "App 3", "ownerId": "/users/dev1", "clientSecret": "mine"}`, 400},
+			{"/clientApplications/app3", `{"displayName": "App 3", "ownerId": "/users/dev1", "state": "paused"}`, 400},
+		} {
+			st, _, b := call(t, "PUT", e.srv.urls["management"]+c.path, c.body, e.srv.admin()...)
+			if st != c.want {
+				t.Errorf("PUT %s %s: %d, want %d: %s", c.path, c.body, st, c.want, b)
+			}
+			if st, _, _ := call(t, "GET", e.srv.urls["management"]+c.path, "", e.srv.admin()...); st != 404 {
+				t.Errorf("refused PUT %s left a resource (%d)", c.path, st)
+			}
+		}
+
+		// Rotation: the old secret works during the grace period, the new
+		// one at once.
+		rg := e.do(t, "POST", "/clientApplications/app1/regenerateSecret", "", 200)
+		if rg["previousSecretExpiresAt"] == "" {
+			t.Fatalf("regenerateSecret: %v", rg)
+		}
+		newSecret := e.do(t, "POST", "/clientApplications/app1/listSecrets", "", 200)["clientSecret"].(string)
+		if newSecret == secret {
+			t.Fatal("regenerateSecret kept the secret")
+		}
+		e.token(t, clientID, secret, scope)
+		tok = e.token(t, clientID, newSecret, scope)
+		if st, _, body := e.gw(t, bearerHeader(tok)...); st != 200 {
+			t.Fatalf("token with the new secret: %d %s", st, body)
+		}
+
+		// OAuth off: tokens stop, the registration and links are gone.
+		e.do(t, "PATCH", "/products/orders", `{"authenticationType": ["subscriptionKey"]}`, 200)
+		if st, _, body := e.gw(t, bearerHeader(tok)...); st != 401 {
+			t.Fatalf("OAuth off: %d %s", st, body)
+		}
+		e.do(t, "GET", "/directory/applications/"+prodAppID, "", 404)
+		e.do(t, "GET", "/clientApplications/app1/productLinks/orders", "", 404)
+		if p := e.do(t, "GET", "/products/orders", "", 200); p["application"] != nil {
+			t.Fatalf("application kept: %v", p)
+		}
+
+		// Deleting an application removes its registration.
+		e.do(t, "DELETE", "/clientApplications/app2", "", 204)
+		apps := e.do(t, "GET", "/directory/applications", "", 200)
+		if strings.Contains(mustMarshal(apps), client2) {
+			t.Fatal("app2's registration survived its deletion")
+		}
+	})
+}
+
+func mustMarshal(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// foreignToken is a well-formed token with the right claims, signed by a
+// key the built-in provider never had.
+func foreignToken(t *testing.T, aud, azp string) string {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+		"aud": aud, "azp": azp, "roles": []string{"Product.orders.All"}, "iss": "https://elsewhere.example/v2.0",
+		"exp": time.Now().Add(time.Hour).Unix(), "idtyp": "app",
+	})
+	tok.Header["kid"] = "elsewhere"
+	s, err := tok.SignedString(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
