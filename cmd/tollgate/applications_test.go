@@ -249,3 +249,65 @@ func foreignToken(t *testing.T, aud, azp string) string {
 	}
 	return s
 }
+
+// TestProductApplicationsCLI: apply, get and export know client
+// applications and their links like every other kind.
+func TestProductApplicationsCLI(t *testing.T) {
+	srv, _ := testServer(t, t.TempDir())
+	conn := []string{"--management-url", srv.urls["management"], "--admin-key", srv.adminKey, "--data-dir", t.TempDir()}
+	cli := func(args ...string) string {
+		t.Helper()
+		code, out, errs := runCLI(t, append(args, conn...)...)
+		if code != 0 {
+			t.Fatalf("tollgate %v: exit %d\n%s%s", args, code, out, errs)
+		}
+		return out
+	}
+	file := writeCLIFiles(t, map[string]string{"apps.yaml": `
+kind: user
+id: dev1
+email: dev1@example.com
+firstName: Dev
+lastName: One
+---
+kind: product
+id: orders
+displayName: Orders
+authenticationType: [oauth2Token]
+---
+kind: productApi
+id: orders/echo-api
+---
+kind: clientApplication
+id: app1
+displayName: App One
+ownerId: /users/dev1
+---
+kind: productLink
+id: app1/orders
+productId: /products/orders
+`})
+	cli("apply", "-f", file)
+	cli("apply", "-f", file) // idempotent
+	out := cli("get", "clientApplications")
+	if !strings.Contains(out, "APPLICATION ID") || !strings.Contains(out, "app1") || !strings.Contains(out, "/users/dev1") || !strings.Contains(out, "active") {
+		t.Errorf("get clientApplications:\n%s", out)
+	}
+	if out := cli("get", "productLinks", "app1"); !strings.Contains(out, "/clientApplications/app1/productLinks/orders") || !strings.Contains(out, "/products/orders") {
+		t.Errorf("get productLinks:\n%s", out)
+	}
+	if out := cli("get", "products"); !strings.Contains(out, "AUTHENTICATION TYPE") || !strings.Contains(out, "oauth2Token") {
+		t.Errorf("get products:\n%s", out)
+	}
+	exported := cli("export")
+	for _, want := range []string{"kind: clientApplication", "kind: productLink", "ownerId: /users/dev1"} {
+		if !strings.Contains(exported, want) {
+			t.Errorf("export lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"clientSecret", "directoryId", "secretKeyId", "applicationId"} {
+		if strings.Contains(exported, bad) {
+			t.Errorf("export has %q:\n%s", bad, exported)
+		}
+	}
+}
