@@ -3,8 +3,15 @@ package main
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -310,4 +317,122 @@ productId: /products/orders
 			t.Errorf("export has %q:\n%s", bad, exported)
 		}
 	}
+}
+
+// signIn signs a directory user in through the authorization endpoint, as
+// the developer portal does, and returns the access token for the
+// management API.
+func (e *appsEnv) signIn(t *testing.T, upn, password string) string {
+	t.Helper()
+	const redirect = "http://localhost:8080/callback"
+	if st, _, _ := call(t, "GET", e.srv.urls["management"]+"/directory/applications/portal-test", "", e.srv.admin()...); st == 404 {
+		e.do(t, "PUT", "/directory/applications/portal-test", `{"displayName": "Portal", "web": {"redirectUris": ["`+redirect+`"]}}`, 201)
+	}
+	portal := e.do(t, "GET", "/directory/applications/portal-test", "", 200)["appId"].(string)
+	secret := e.do(t, "POST", "/directory/applications/portal-test/addPassword", `{}`, 200)["secretText"].(string)
+
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	verifier := strings.Repeat("v", 50)
+	sum := sha256.Sum256([]byte(verifier))
+	idp := e.srv.urls["identity"]
+	q := url.Values{"client_id": {portal}, "response_type": {"code"}, "redirect_uri": {redirect},
+		"scope": {"openid api://tollgate-management/.default"}, "state": {"s1"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+	res, err := c.Get(idp + "/default/oauth2/v2.0/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, res)
+	form := func(page string) (string, url.Values) {
+		action := regexp.MustCompile(`<form method="post" action="([^"]*)"`).FindStringSubmatch(page)
+		if action == nil {
+			t.Fatalf("no form in:\n%s", page)
+		}
+		v := url.Values{}
+		for _, m := range regexp.MustCompile(`name="(req|csrf)" value="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+			v.Set(m[1], html.UnescapeString(m[2]))
+		}
+		return html.UnescapeString(action[1]), v
+	}
+	action, v := form(page)
+	v.Set("username", upn)
+	v.Set("password", password)
+	res, err = c.PostForm(idp+action, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode == 200 { // consent
+		action, v = form(readAll(t, res))
+		v.Set("decision", "accept")
+		if res, err = c.PostForm(idp+action, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("no code: %d %s %s", res.StatusCode, res.Header.Get("Location"), readAll(t, res))
+	}
+	tv := url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "code_verifier": {verifier},
+		"redirect_uri": {redirect}, "client_id": {portal}, "client_secret": {secret}}
+	st, _, b := call(t, "POST", idp+"/default/oauth2/v2.0/token", tv.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+	return mustJSON(t, st, 200, b)["access_token"].(string)
+}
+
+func readAll(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestDeveloperApplications: a signed-in developer lists their own
+// applications and reads their secrets through the management API's
+// developer endpoint, and nobody else's.
+func TestDeveloperApplications(t *testing.T) {
+	appsServer(t, func(t *testing.T, e *appsEnv) {
+		for _, u := range []string{"dev1", "dev2"} {
+			e.do(t, "PUT", "/users/"+u, `{"email": "`+u+`@example.com", "firstName": "Dev", "lastName": "`+u+`"}`, 201)
+			e.do(t, "PUT", "/directory/users/"+u, `{"userPrincipalName": "`+u+`@example.com", "displayName": "`+u+`", "mail": "`+u+`@example.com"}`, 201)
+			st, _, b := call(t, "POST", e.srv.urls["management"]+"/directory/users/"+u+"/setPassword", `{"password": "correct horse battery"}`, e.srv.admin()...)
+			if st != 204 {
+				t.Fatalf("setPassword: %d %s", st, b)
+			}
+		}
+		e.do(t, "PUT", "/products/orders", `{"displayName": "Orders", "authenticationType": ["oauth2Token", "subscriptionKey"]}`, 201)
+		_, secret1 := e.newApp(t, "app1", "/users/dev1")
+		e.do(t, "PUT", "/clientApplications/app1/productLinks/orders", `{"productId": "/products/orders"}`, 201)
+		e.newApp(t, "app2", "/users/dev2")
+
+		tok1 := e.signIn(t, "dev1@example.com", "correct horse battery")
+		dev := func(method, path, tok string) (int, map[string]any) {
+			st, _, b := call(t, method, e.srv.urls["management"]+"/developer"+path, "", "Authorization", "Bearer "+tok)
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			return st, m
+		}
+		st, list := dev("GET", "/applications", tok1)
+		if st != 200 || list["count"] != float64(1) || !strings.Contains(mustMarshal(list), `"/products/orders"`) || strings.Contains(mustMarshal(list), "app2") {
+			t.Fatalf("dev1's applications: %d %v", st, list)
+		}
+		if st, sec := dev("POST", "/applications/app1/listSecrets", tok1); st != 200 || sec["clientSecret"] != secret1 {
+			t.Fatalf("dev1's secret: %d %v", st, sec)
+		}
+		if st, sec := dev("POST", "/applications/app2/listSecrets", tok1); st != 404 || strings.Contains(mustMarshal(sec), "clientSecret") {
+			t.Fatalf("dev2's secret read by dev1: %d %v", st, sec)
+		}
+		tok2 := e.signIn(t, "dev2@example.com", "correct horse battery")
+		if st, list := dev("GET", "/applications", tok2); st != 200 || list["count"] != float64(1) || !strings.Contains(mustMarshal(list), "app2") {
+			t.Fatalf("dev2's applications: %d %v", st, list)
+		}
+		// Neither the admin key, an application's token nor nothing.
+		for _, tok := range []string{e.srv.adminKey, "", foreignToken(t, "x", "y")} {
+			if st, _ := dev("GET", "/applications", tok); st != 401 {
+				t.Errorf("developer endpoint with %.10q: %d", tok, st)
+			}
+		}
+	})
 }
