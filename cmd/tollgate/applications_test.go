@@ -212,6 +212,22 @@ func TestProductApplications(t *testing.T) {
 			t.Fatalf("token with the new secret: %d %s", st, body)
 		}
 
+		// Rate limits count per application, as per subscription.
+		lim := e.do(t, "PUT", "/products/limited", `{"displayName": "Limited", "authenticationType": ["oauth2Token"]}`, 201)["application"].(map[string]any)["audience"].(string)
+		e.do(t, "PUT", "/products/limited/apis/echo-api", `{}`, 201)
+		e.do(t, "PUT", "/products/limited/policies/policy", `{"format": "xml", "value": "<policies><inbound><base /><rate-limit calls=\"2\" renewal-period=\"60\" /></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>"}`, 201)
+		e.do(t, "PUT", "/clientApplications/app1/productLinks/limited", `{"productId": "/products/limited"}`, 201)
+		e.do(t, "PUT", "/clientApplications/app2/productLinks/limited", `{"productId": "/products/limited"}`, 201)
+		lim1, lim2 := e.token(t, clientID, newSecret, lim+"/.default"), e.token(t, client2, secret2, lim+"/.default")
+		for i, want := range []int{200, 200, 429} {
+			if st, _, body := e.gw(t, bearerHeader(lim1)...); st != want {
+				t.Fatalf("app1 call %d on Limited: %d, want %d: %s", i+1, st, want, body)
+			}
+		}
+		if st, _, body := e.gw(t, bearerHeader(lim2)...); st != 200 {
+			t.Fatalf("app2 on Limited after app1 ran out: %d %s", st, body)
+		}
+
 		// OAuth off: tokens stop, the registration and links are gone.
 		e.do(t, "PATCH", "/products/orders", `{"authenticationType": ["subscriptionKey"]}`, 200)
 		if st, _, body := e.gw(t, bearerHeader(tok)...); st != 401 {
