@@ -60,7 +60,9 @@ type appEntry struct {
 	user *resource.User
 	// usable: active, and its owner exists and is active.
 	usable bool
-	// products are the ids of the linked products, sorted.
+	// products are the ids of the linked products (few: a slice), sharing
+	// the products' own id strings where they exist, so that comparing
+	// with a product's id is mostly a pointer comparison.
 	products []string
 }
 
@@ -166,7 +168,7 @@ func (x *appIndex) authorize(ctx context.Context, raw string, m *match) string {
 	if !app.usable {
 		return ReasonApplicationSuspended
 	}
-	if _, found := slices.BinarySearch(app.products, product.ID); !found {
+	if !slices.Contains(app.products, product.ID) {
 		return ReasonApplicationNotLinked
 	}
 	m.product = product
@@ -301,8 +303,11 @@ func (ac *appConfig) resolve(c *config, a *resource.ClientApplication) *appEntry
 	e.user = c.users[a.OwnerID]
 	e.usable = a.State == "active" && e.user != nil && e.user.State == "active"
 	for _, lid := range ac.appLinks[a.ID] {
-		e.products = append(e.products, ac.links[lid][1])
+		pid := ac.links[lid][1]
+		if p := c.products[pid]; p != nil {
+			pid = p.ID
+		}
+		e.products = append(e.products, pid)
 	}
-	slices.Sort(e.products)
 	return e
 }
