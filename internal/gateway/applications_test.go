@@ -181,6 +181,9 @@ func TestApplicationTokens(t *testing.T) {
 			t.Errorf("%s: access log lacks %s: %s", c.name, c.reason, lastLine(logBuf.String()))
 		}
 	}
+	if !strings.Contains(logBuf.String(), `"application":"/clientApplications/paused"`) {
+		t.Error("the access log does not name the suspended application")
+	}
 	if strings.Contains(logBuf.String(), good) {
 		t.Error("a token is in the access log")
 	}
@@ -204,4 +207,32 @@ func TestApplicationTokens(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// FuzzApplicationToken: whatever the Authorization header holds, the
+// gateway answers 401 (or 200 for the one good token) and never panics.
+func FuzzApplicationToken(f *testing.F) {
+	k := newAppKeys(f)
+	src := &source{}
+	recs := Records(f, API("orders", "orders", resource.EchoServiceURL), Op("orders", "get", "GET", "/*"),
+		oauthProduct("gold", false), Link("gold", "orders"), User("dev1", "active"))
+	recs = append(recs, clientAppRecord(f, "app1", "/users/dev1", "active"), productLinkRecord("app1", "gold", "gold"))
+	src.set(1, recs)
+	gw := gateway.New(gateway.Options{Source: src, Hasher: testHasher, Policies: appReporter{}, AppTokens: k.v, Logger: slog.New(slog.DiscardHandler)})
+	if err := gw.Sync(context.Background(), 1); err != nil {
+		f.Fatal(err)
+	}
+	good := k.appToken(f, "gold-aud", "app1-client", "Product.gold.All")
+	for _, s := range []string{"Bearer " + good, "Bearer", "bearer  x.y.z", "Basic abc", "Bearer " + good[:len(good)-3], "Bearer a.b.c.d.e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, auth string) {
+		r := httptest.NewRequest("GET", "/orders/x", nil)
+		r.Header.Set("Authorization", auth)
+		w := httptest.NewRecorder()
+		gw.ServeHTTP(w, r)
+		if w.Code != 401 && !(w.Code == 200 && strings.Contains(auth, good)) {
+			t.Fatalf("%q: %d %s", auth, w.Code, w.Body)
+		}
+	})
 }

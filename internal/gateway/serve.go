@@ -218,7 +218,10 @@ const (
 )
 
 func (g *Gateway) accessLog(r *http.Request, rw *responseWriter, in *countingBody, m *match, c *Call, id, reason string, start time.Time) {
-	var api, op, product, sub string
+	var api, op, product, sub, app string
+	if m.app != nil {
+		app = m.app.info.ID
+	}
 	if m.api != nil {
 		api = m.api.api.ID
 	}
@@ -247,6 +250,7 @@ func (g *Gateway) accessLog(r *http.Request, rw *responseWriter, in *countingBod
 		slog.String("operation", op),
 		slog.String("product", product),
 		slog.String("subscription", sub),
+		slog.String("application", app),
 		slog.Int("status", status),
 		slog.String("reason", reason),
 		slog.Duration("latency", g.now().Sub(start)),
