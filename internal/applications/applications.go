@@ -422,7 +422,7 @@ func (s *Service) prepareLink(ctx context.Context, tx store.Tx, id string, _, n 
 	if !p.AcceptsTokens() || p.Application == nil {
 		return fieldError("productId", "%s does not accept OAuth tokens: add oauth2Token to its authenticationType first", l.ProductID)
 	}
-	appID := resource.ParentOf(mustKind(KindProductLinks), id)
+	appID := linkParent(id)
 	links, err := tx.List(ctx, KindProductLinks, appID)
 	if err != nil {
 		return fmt.Errorf("list links of %q: %w", appID, err)
@@ -445,7 +445,7 @@ func (s *Service) checkLink(ctx context.Context, tx store.Tx, rec store.Record) 
 }
 
 func (s *Service) deleteLink(ctx context.Context, tx store.Tx, id string, _ resource.Resource, _ map[string]string) error {
-	return s.regrant(ctx, tx, resource.ParentOf(mustKind(KindProductLinks), id), id)
+	return s.regrant(ctx, tx, linkParent(id), id)
 }
 
 // regrant makes the client application's registration ask for the roles
@@ -492,11 +492,9 @@ func (s *Service) regrant(ctx context.Context, tx store.Tx, appID, except string
 	return nil
 }
 
-func mustKind(name string) *resource.Kind {
-	for _, k := range resource.ApplicationKinds() {
-		if k.Name == name {
-			return &k
-		}
-	}
-	panic("applications: unknown kind " + name)
+// linkParent is the application a product link belongs to:
+// /clientApplications/{id} of /clientApplications/{id}/productLinks/{linkId}.
+func linkParent(id string) string {
+	app, _, _ := strings.Cut(id, "/productLinks/")
+	return app
 }
