@@ -322,13 +322,22 @@ productId: /products/orders
 	if out := cli("get", "products"); !strings.Contains(out, "AUTHENTICATION TYPE") || !strings.Contains(out, "oauth2Token") {
 		t.Errorf("get products:\n%s", out)
 	}
-	exported := cli("export")
-	for _, want := range []string{"kind: clientApplication", "kind: productLink", "ownerId: /users/dev1"} {
+	// A directory registration of one's own is exported; those of the
+	// product and the application are not.
+	st, _, b := call(t, "PUT", srv.urls["management"]+"/directory/applications/mine", `{"displayName": "Mine"}`, srv.admin()...)
+	if st != 201 {
+		t.Fatalf("PUT mine: %d %s", st, b)
+	}
+	exported := cli("export", "--include-secrets")
+	for _, want := range []string{"kind: clientApplication", "kind: productLink", "ownerId: /users/dev1", "displayName: Mine"} {
 		if !strings.Contains(exported, want) {
 			t.Errorf("export lacks %q", want)
 		}
 	}
-	for _, bad := range []string{"clientSecret", "directoryId", "secretKeyId", "applicationId"} {
+	if n := strings.Count(exported, "displayName: App One"); n != 1 {
+		t.Errorf("App One exported %d times (the application's registration too?)", n)
+	}
+	for _, bad := range []string{"clientSecret", "directoryId", "secretKeyId", "applicationId", "Tollgate Product"} {
 		if strings.Contains(exported, bad) {
 			t.Errorf("export has %q:\n%s", bad, exported)
 		}

@@ -65,8 +65,9 @@ type ClientApplication struct {
 	// SecretExpiresAt is when the client secret made at creation (or by
 	// regenerateSecret) expires: one year later by default.
 	SecretExpiresAt string `json:"secretExpiresAt,omitempty"`
-	// ClientSecret is write-only: generated, stored sealed, returned by
-	// listSecrets.
+	// ClientSecret is generated, stored sealed and returned by listSecrets
+	// only (hidden: neither accepted nor shown, nor exported, since another
+	// installation makes its own).
 	ClientSecret string `json:"clientSecret,omitempty"`
 	// DirectoryID is the registration's path in the directory (hidden).
 	DirectoryID string `json:"directoryId,omitempty"`
@@ -131,7 +132,7 @@ func (l *ProductLink) Validate() Errors {
 func ApplicationKinds() []Kind {
 	return []Kind{
 		{Name: "clientApplications", Pattern: "/clientApplications/{}", New: func() Resource { return &ClientApplication{} },
-			Secrets: []string{"clientSecret"}, Hidden: []string{"directoryId", "secretKeyId"},
+			Hidden:   []string{"clientSecret", "directoryId", "secretKeyId"},
 			ReadOnly: []string{"applicationId", "tenantId", "createdDate", "secretExpiresAt"}, ApplyKind: "clientApplication"},
 		{Name: "clientApplications/productLinks", Pattern: "/clientApplications/{}/productLinks/{}", New: func() Resource { return &ProductLink{} },
 			ApplyKind: "productLink"},
