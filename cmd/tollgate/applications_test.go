@@ -107,6 +107,7 @@ func TestProductApplications(t *testing.T) {
 			t.Fatalf("OAuth products listed: %v", list)
 		}
 		e.do(t, "PUT", "/products/orders/apis/echo-api", `{}`, 201)
+		e.do(t, "DELETE", "/directory/applications/"+prodAppID, "", 409)
 		e.do(t, "PUT", "/products/orders/policies/policy", `{"format": "xml", "value": "<policies><inbound><base /><set-header name=\"X-App\" exists-action=\"override\"><value>@(context.Application.Id + \"/\" + context.Application.OwnerId + \"/\" + context.User.Email + \"/\" + context.Product.Id)</value></set-header></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>"}`, 201)
 
 		clientID, secret := e.newApp(t, "app1", "/users/dev1")

@@ -75,6 +75,32 @@ func (s *Service) Install(m *management.Server) {
 		Actions: map[string]management.Action{"listSecrets": s.listSecrets, "regenerateSecret": s.regenerateSecret},
 	})
 	m.Handle(KindProductLinks, management.Hooks{Prepare: s.prepareLink, Check: s.checkLink, Delete: s.deleteLink})
+	m.Handle(identity.KindApplications, management.Hooks{Delete: s.deleteRegistration})
+}
+
+// deleteRegistration refuses to delete, through the directory, the
+// registration of a product or client application: they remove their own.
+func (s *Service) deleteRegistration(ctx context.Context, tx store.Tx, id string, old resource.Resource, _ map[string]string) error {
+	appID := old.(*identity.Application).AppID
+	for _, kind := range []string{"products", KindClientApplications} {
+		recs, err := tx.List(ctx, kind, "")
+		if err != nil {
+			return fmt.Errorf("list %s: %w", kind, err)
+		}
+		for _, rec := range recs {
+			var v struct {
+				Application   *resource.ProductApplication `json:"application"`
+				ApplicationID string                       `json:"applicationId"`
+			}
+			if err := json.Unmarshal(rec.Body, &v); err != nil {
+				return fmt.Errorf("decode %q: %w", rec.ID, err)
+			}
+			if (v.Application != nil && strings.EqualFold(v.Application.ApplicationID, appID)) || strings.EqualFold(v.ApplicationID, appID) {
+				return apierror.New(http.StatusConflict, "Conflict", "%s is the registration of %s, which removes it itself: delete %s, or turn its OAuth access off.", id, rec.ID, rec.ID)
+			}
+		}
+	}
+	return nil
 }
 
 func fieldError(target, format string, args ...any) error {
