@@ -197,6 +197,13 @@ func TestProductApplications(t *testing.T) {
 			}
 		}
 
+		// secretExpiresAt: chosen at creation, in the future.
+		e.do(t, "PUT", "/clientApplications/app4", `{"displayName": "App 4", "ownerId": "/users/dev1", "secretExpiresAt": "2020-01-01T00:00:00Z"}`, 400)
+		e.do(t, "PUT", "/clientApplications/app4", `{"displayName": "App 4", "ownerId": "/users/dev1", "secretExpiresAt": "2099-01-01T00:00:00Z"}`, 201)
+		if exp := e.do(t, "POST", "/clientApplications/app4/listSecrets", "", 200)["expiresAt"]; exp != "2099-01-01T00:00:00Z" {
+			t.Fatalf("secretExpiresAt: %v", exp)
+		}
+
 		// Rotation: the old secret works during the grace period, the new
 		// one at once.
 		rg := e.do(t, "POST", "/clientApplications/app1/regenerateSecret", "", 200)
@@ -209,6 +216,15 @@ func TestProductApplications(t *testing.T) {
 		}
 		e.token(t, clientID, secret, scope)
 		tok = e.token(t, clientID, newSecret, scope)
+		// A second rotation ends the first secret.
+		oldest := e.do(t, "POST", "/clientApplications/app4/listSecrets", "", 200)["clientSecret"].(string)
+		e.do(t, "POST", "/clientApplications/app4/regenerateSecret", "", 200)
+		e.do(t, "POST", "/clientApplications/app4/regenerateSecret", "", 200)
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {e.do(t, "GET", "/clientApplications/app4", "", 200)["applicationId"].(string)},
+			"client_secret": {oldest}, "scope": {scope}}
+		if st, _, b := call(t, "POST", e.srv.urls["identity"]+"/default/oauth2/v2.0/token", form.Encode(), "Content-Type", "application/x-www-form-urlencoded"); st != 401 {
+			t.Fatalf("a secret rotated twice still works: %d %s", st, b)
+		}
 		if st, _, body := e.gw(t, bearerHeader(tok)...); st != 200 {
 			t.Fatalf("token with the new secret: %d %s", st, body)
 		}
@@ -348,7 +364,7 @@ productId: /products/orders
 // signIn signs a directory user in through the authorization endpoint, as
 // the developer portal does, and returns the access token for the
 // management API.
-func (e *appsEnv) signIn(t *testing.T, upn, password string) string {
+func (e *appsEnv) signIn(t *testing.T, upn, password, scope string) string {
 	t.Helper()
 	const redirect = "http://localhost:8080/callback"
 	if st, _, _ := call(t, "GET", e.srv.urls["management"]+"/directory/applications/portal-test", "", e.srv.admin()...); st == 404 {
@@ -363,7 +379,7 @@ func (e *appsEnv) signIn(t *testing.T, upn, password string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	idp := e.srv.urls["identity"]
 	q := url.Values{"client_id": {portal}, "response_type": {"code"}, "redirect_uri": {redirect},
-		"scope": {"openid api://tollgate-management/.default"}, "state": {"s1"},
+		"scope": {"openid " + scope}, "state": {"s1"},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
 	res, err := c.Get(idp + "/default/oauth2/v2.0/authorize?" + q.Encode())
 	if err != nil {
@@ -433,7 +449,7 @@ func TestDeveloperApplications(t *testing.T) {
 		e.do(t, "PUT", "/clientApplications/app1/productLinks/orders", `{"productId": "/products/orders"}`, 201)
 		e.newApp(t, "app2", "/users/dev2")
 
-		tok1 := e.signIn(t, "dev1@example.com", "correct horse battery")
+		tok1 := e.signIn(t, "dev1@example.com", "correct horse battery", "api://tollgate-management/.default")
 		dev := func(method, path, tok string) (int, map[string]any) {
 			st, _, b := call(t, method, e.srv.urls["management"]+"/developer"+path, "", "Authorization", "Bearer "+tok)
 			var m map[string]any
@@ -450,12 +466,25 @@ func TestDeveloperApplications(t *testing.T) {
 		if st, sec := dev("POST", "/applications/app2/listSecrets", tok1); st != 404 || strings.Contains(mustMarshal(sec), "clientSecret") {
 			t.Fatalf("dev2's secret read by dev1: %d %v", st, sec)
 		}
-		tok2 := e.signIn(t, "dev2@example.com", "correct horse battery")
+		tok2 := e.signIn(t, "dev2@example.com", "correct horse battery", "api://tollgate-management/.default")
 		if st, list := dev("GET", "/applications", tok2); st != 200 || list["count"] != float64(1) || !strings.Contains(mustMarshal(list), "app2") {
 			t.Fatalf("dev2's applications: %d %v", st, list)
 		}
-		// Neither the admin key, an application's token nor nothing.
-		for _, tok := range []string{e.srv.adminKey, "", foreignToken(t, "x", "y")} {
+		// A user's (delegated) token for the product is no application's:
+		// refused by the gateway.
+		audience := e.do(t, "GET", "/products/orders", "", 200)["application"].(map[string]any)["audience"].(string)
+		userTok := e.signIn(t, "dev1@example.com", "correct horse battery", audience+"/.default")
+		if st, _, body := e.gw(t, bearerHeader(userTok)...); st != 401 {
+			t.Fatalf("a user's token for the product: %d %s", st, body)
+		}
+		// Neither the admin key, an application's token for the management
+		// API, another issuer's token nor nothing.
+		e.do(t, "PUT", "/directory/applications/mgmt-client", `{"displayName": "M", "requiredResourceAccess": [{"resourceAppId": "api://tollgate-management", "resourceAccess": [{"id": "Management.Read.All", "type": "Role"}]}]}`, 201)
+		e.do(t, "POST", "/directory/applications/mgmt-client/grantAdminConsent", "", 200)
+		mc := e.do(t, "GET", "/directory/applications/mgmt-client", "", 200)["appId"].(string)
+		ms := e.do(t, "POST", "/directory/applications/mgmt-client/addPassword", `{}`, 200)["secretText"].(string)
+		appTok := e.token(t, mc, ms, "api://tollgate-management/.default")
+		for _, tok := range []string{e.srv.adminKey, "", foreignToken(t, "x", "y"), appTok} {
 			if st, _ := dev("GET", "/applications", tok); st != 401 {
 				t.Errorf("developer endpoint with %.10q: %d", tok, st)
 			}
