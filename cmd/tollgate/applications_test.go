@@ -470,6 +470,15 @@ func TestDeveloperApplications(t *testing.T) {
 		if st, list := dev("GET", "/applications", tok2); st != 200 || list["count"] != float64(1) || !strings.Contains(mustMarshal(list), "app2") {
 			t.Fatalf("dev2's applications: %d %v", st, list)
 		}
+		// A new password ends the sign-ins made before it.
+		time.Sleep(1100 * time.Millisecond) // iat has a one-second resolution
+		st2, _, b2 := call(t, "POST", e.srv.urls["management"]+"/directory/users/dev2/setPassword", `{"password": "another horse battery"}`, e.srv.admin()...)
+		if st2 != 204 {
+			t.Fatalf("setPassword: %d %s", st2, b2)
+		}
+		if st, _ := dev("GET", "/applications", tok2); st != 401 {
+			t.Fatalf("a token from before the password change: %d", st)
+		}
 		// A user's (delegated) token for the product is no application's:
 		// refused by the gateway.
 		audience := e.do(t, "GET", "/products/orders", "", 200)["application"].(map[string]any)["audience"].(string)

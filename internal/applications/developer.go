@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tollgate/tollgate/internal/apierror"
 	"github.com/tollgate/tollgate/internal/identity"
@@ -213,7 +214,9 @@ func (d *DirectoryUsers) User(ctx context.Context, raw string) (string, error) {
 		if err := json.Unmarshal(rec.Body, &u); err != nil {
 			return "", fmt.Errorf("decode %q: %w", rec.ID, err)
 		}
-		if strings.EqualFold(u.ObjectID, oid) && resource.Bool(u.AccountEnabled, true) {
+		// A disabled account, or a token from before the user's sign-ins
+		// were revoked (a new password), is refused.
+		if strings.EqualFold(u.ObjectID, oid) && resource.Bool(u.AccountEnabled, true) && !tok.IssuedAt.Before(u.SignInSessionsValidFrom.Truncate(time.Second)) {
 			email = u.Mail
 			if email == "" {
 				email = u.UserPrincipalName
