@@ -256,12 +256,16 @@ func TestProductApplications(t *testing.T) {
 			t.Fatalf("application kept: %v", p)
 		}
 
+		// An application's owner cannot be deleted while it owns it.
+		e.do(t, "DELETE", "/users/dev2", "", 409)
+
 		// Deleting an application removes its registration.
 		e.do(t, "DELETE", "/clientApplications/app2", "", 204)
 		apps := e.do(t, "GET", "/directory/applications", "", 200)
 		if strings.Contains(mustMarshal(apps), client2) {
 			t.Fatal("app2's registration survived its deletion")
 		}
+		e.do(t, "DELETE", "/users/dev2", "", 204)
 	})
 }
 

@@ -76,6 +76,25 @@ func (s *Service) Install(m *management.Server) {
 	})
 	m.Handle(KindProductLinks, management.Hooks{Prepare: s.prepareLink, Check: s.checkLink, Delete: s.deleteLink})
 	m.Handle(identity.KindApplications, management.Hooks{Delete: s.deleteRegistration})
+	m.Handle("users", management.Hooks{Delete: s.deleteOwner})
+}
+
+// deleteOwner refuses to delete a user who owns client applications.
+func (s *Service) deleteOwner(ctx context.Context, tx store.Tx, id string, _ resource.Resource, _ map[string]string) error {
+	recs, err := tx.List(ctx, KindClientApplications, "")
+	if err != nil {
+		return fmt.Errorf("list client applications: %w", err)
+	}
+	for _, rec := range recs {
+		var a resource.ClientApplication
+		if err := json.Unmarshal(rec.Body, &a); err != nil {
+			return fmt.Errorf("decode %q: %w", rec.ID, err)
+		}
+		if a.OwnerID == id {
+			return apierror.New(http.StatusConflict, "Conflict", "%s owns the client application %s: delete it, or give it another owner, first.", id, rec.ID)
+		}
+	}
+	return nil
 }
 
 // deleteRegistration refuses to delete, through the directory, the
