@@ -55,6 +55,12 @@ var examples = []example{
 		apply:   "The same with `tollgate apply`",
 		then:    []string{"Sign in and call the API (the test console)"},
 	},
+	{
+		dir:     "product-applications",
+		prelude: "Before you start",
+		apply:   "The same with `tollgate apply`",
+		then:    []string{"Create token and use with API call", "List applications and get secrets in the developer portal"},
+	},
 }
 
 // defaultAddrs are the listener addresses the READMEs and files use.

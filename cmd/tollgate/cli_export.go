@@ -69,6 +69,10 @@ func exportYAML(ctx context.Context, c *client.Client, ks kindSet, withSecrets b
 	enc.SetIndent(2)
 	l := newLister(c)
 	n := 0
+	// Directory registrations that products with OAuth access and client
+	// applications make and remove themselves are theirs: another
+	// installation makes its own. Their kinds come first (parents first).
+	managed := map[string]bool{}
 	for _, k := range ks.kinds {
 		if k.ApplyKind == "" {
 			continue // not apply-able: nothing to export it as
@@ -79,7 +83,7 @@ func exportYAML(ctx context.Context, c *client.Client, ks kindSet, withSecrets b
 		}
 		for _, it := range items {
 			id := objectID(it)
-			if slices.Contains(k.BuiltIn, id) {
+			if slices.Contains(k.BuiltIn, id) || managedRegistration(k, it, managed) {
 				continue
 			}
 			fields := exportFields(k, it)
@@ -168,4 +172,25 @@ func docNode(kind, id string, fields map[string]any) (*yaml.Node, error) {
 		}
 	}
 	return n, nil
+}
+
+// managedRegistration notes the directory registrations products and client
+// applications hold, and reports whether it is one.
+func managedRegistration(k client.Kind, it client.Object, managed map[string]bool) bool {
+	switch k.Name {
+	case "products":
+		if app, ok := it["application"].(map[string]any); ok {
+			if id, ok := app["applicationId"].(string); ok {
+				managed[strings.ToLower(id)] = true
+			}
+		}
+	case "clientApplications":
+		if id, ok := it["applicationId"].(string); ok {
+			managed[strings.ToLower(id)] = true
+		}
+	case "directory/applications":
+		id, _ := it["appId"].(string)
+		return managed[strings.ToLower(id)]
+	}
+	return false
 }

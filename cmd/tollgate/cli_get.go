@@ -183,13 +183,17 @@ func tableColumns(k client.Kind) ([]string, bool) {
 	case "apis/operations":
 		return []string{"method", "urlTemplate", "displayName"}, true
 	case "products":
-		return []string{"displayName", "state", "subscriptionRequired", "approvalRequired"}, true
+		return []string{"displayName", "state", "subscriptionRequired", "approvalRequired", "authenticationType"}, true
 	case "products/apis":
 		return nil, true
 	case "users":
 		return []string{"email", "firstName", "lastName", "role", "state"}, true
 	case "subscriptions":
 		return []string{"displayName", "scope", "ownerId", "state"}, true
+	case "clientApplications":
+		return []string{"displayName", "ownerId", "state", "applicationId"}, true
+	case "clientApplications/productLinks":
+		return []string{"productId"}, true
 	case "namedValues":
 		return []string{"displayName", "secret", "value"}, true
 	}

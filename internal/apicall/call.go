@@ -36,7 +36,10 @@ type Call struct {
 	// Subscription is the subscription whose key was presented; nil if
 	// none. It never carries the key material.
 	Subscription *SubscriptionInfo
-	// User owns the subscription; nil if none.
+	// Application is the client application whose token was presented
+	// (for a product with OAuth access); nil if none.
+	Application *ApplicationInfo
+	// User owns the subscription or the application; nil if none.
 	User *resource.User
 
 	// BackendURL is where forward-request sends the request: the API's
@@ -141,4 +144,15 @@ type PolicyCompiler interface {
 type PolicyRecompiler interface {
 	PolicyCompiler
 	Recompile(ctx context.Context, records []store.Record, prev Policies) (Policies, error)
+}
+
+// ApplicationInfo is what the gateway knows of the client application a
+// call was admitted for.
+type ApplicationInfo struct {
+	ID            string // "/clientApplications/{id}"
+	Name          string
+	DisplayName   string
+	OwnerID       string
+	ApplicationID string // the client id (azp)
+	CreatedDate   string
 }

@@ -248,6 +248,7 @@ func fillContext() {
 		"Product":      pr(tProduct, func(v any) any { return nz(v.(*Context).Product) }),
 		"Subscription": pr(tSub, func(v any) any { return nz(v.(*Context).Subscription) }),
 		"User":         pr(tUser, func(v any) any { return nz(v.(*Context).User) }),
+		"Application":  pr(tApp, func(v any) any { return nz(v.(*Context).Application) }),
 		"LastError":    pr(tLastErr, func(v any) any { return nz(v.(*Context).LastError) }),
 		"RequestId":    pr(tString, func(v any) any { return v.(*Context).RequestId }),
 		"Timestamp":    pr(tDateTime, func(v any) any { return v.(*Context).Timestamp }),
@@ -336,6 +337,11 @@ func fillContext() {
 		"PrimaryKey":   pr(tString, func(v any) any { return v.(*Subscription).PrimaryKey }),
 		"SecondaryKey": pr(tString, func(v any) any { return v.(*Subscription).SecondaryKey }),
 		"CreatedDate":  pr(tDateTime, func(v any) any { return v.(*Subscription).CreatedDate }),
+	}
+	tApp.props = map[string]*prop{
+		"Id":          pr(tString, func(v any) any { return v.(*Application).Id }),
+		"DisplayName": pr(tString, func(v any) any { return v.(*Application).DisplayName }),
+		"OwnerId":     pr(tString, func(v any) any { return v.(*Application).OwnerId }),
 	}
 	tUser.props = map[string]*prop{
 		"Id":        pr(tString, func(v any) any { return v.(*User).Id }),

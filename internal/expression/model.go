@@ -18,7 +18,8 @@ type Context struct {
 	Operation    *Operation
 	Product      *Product      // nil when the request matched no product
 	Subscription *Subscription // nil for requests without a subscription
-	User         *User         // nil when the subscription has no user
+	User         *User         // nil when the subscription (or application) has no user
+	Application  *Application  // nil unless an application's token admitted the request
 	LastError    *LastError    // nil outside on-error
 	RequestId    string
 	Timestamp    time.Time
@@ -111,6 +112,14 @@ type Subscription struct {
 	PrimaryKey   string
 	SecondaryKey string
 	CreatedDate  time.Time
+}
+
+// Application is context.Application: the client application whose
+// access token admitted the request to an OAuth product.
+type Application struct {
+	Id          string
+	DisplayName string
+	OwnerId     string
 }
 
 // User is context.User.

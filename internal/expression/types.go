@@ -115,6 +115,7 @@ var (
 	tProduct  = &typ{name: "IProduct"}
 	tSub      = &typ{name: "ISubscription"}
 	tUser     = &typ{name: "IUser"}
+	tApp      = &typ{name: "IApplication"}
 	tLastErr  = &typ{name: "ILastError"}
 	tDeploy   = &typ{name: "IDeployment"}
 	tJwt      = &typ{name: "Jwt"}
@@ -239,6 +240,8 @@ func typeOfValue(v any) *typ {
 		return tSub
 	case *User:
 		return tUser
+	case *Application:
+		return tApp
 	case *LastError:
 		return tLastErr
 	case *Deployment:

@@ -22,6 +22,7 @@ const (
 	outcomeNoOperation
 	outcomeKeyMissing
 	outcomeKeyInvalid
+	outcomeTokenRefused // m.appReason says why
 )
 
 // maxKeyLen bounds a presented key: keys are 16 to 256 characters, so a
@@ -41,6 +42,9 @@ type match struct {
 	key     string // the subscription key presented; "" when none
 	sub     *subEntry
 	product *resource.Product
+
+	app       *appEntry // the client application of a bearer token
+	appReason string
 }
 
 // route finds the API and the operation.
@@ -72,6 +76,11 @@ func (s *snapshot) admit(r *http.Request, h *keyring.Hasher, m *match) outcome {
 		m.key = v[0]
 	} else if k, ok := queryValue(r.URL.RawQuery, a.keyQuery); ok && k != "" {
 		m.key = k
+	}
+	if m.key == "" && a.tokenProducts {
+		if o, done := s.admitToken(r, m); done {
+			return o
+		}
 	}
 	if m.key == "" {
 		switch {
@@ -106,7 +115,7 @@ func (s *snapshot) admit(r *http.Request, h *keyring.Hasher, m *match) outcome {
 			return outcomeKeyInvalid
 		}
 	default:
-		if !slices.Contains(a.products, sub.product) {
+		if !slices.Contains(a.products, sub.product) || !sub.product.AcceptsKeys() {
 			return outcomeKeyInvalid
 		}
 		m.product = sub.product

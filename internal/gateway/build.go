@@ -51,6 +51,7 @@ type config struct {
 	// which a PolicyRecompiler may take unchanged documents from.
 	reuse Policies
 
+	apps    *appConfig // client applications and their links
 	in      interner
 	echoURL *url.URL
 	fresh   bool // nothing applied yet
@@ -73,6 +74,7 @@ func newConfig() *config {
 		entries:  map[string]*apiEntry{},
 		apiRoot:  &apiNode{},
 		index:    &subIndex{},
+		apps:     newAppConfig(),
 		in:       interner{},
 		fresh:    true,
 		// Shared by every API on the echo backend (read-only: calls copy it).
@@ -134,6 +136,7 @@ func (g *Gateway) Apply(ctx context.Context, c follower.Change) error {
 			reuse = cur.policies
 		}
 		cfg = newConfig()
+		cfg.apps.tokens = g.appTokens
 		cfg.reuse = reuse
 	} else if cfg == nil || cfg.version != c.From {
 		have := int64(-1)
@@ -235,6 +238,7 @@ func (c *config) apply(ctx context.Context, changed []store.Record, deleted []st
 	}
 
 	s := &snapshot{version: version, apis: c.entries, apiRoot: c.apiRoot, subs: c.index, policies: c.policies}
+	s.apps = c.apps.build(c, d)
 	if len(d.apis) > 0 || len(d.apiLinks) > 0 {
 		c.rebuildEntries(d)
 		s.apis, s.apiRoot = c.entries, c.apiRoot
@@ -270,6 +274,9 @@ func (c *config) apply(ctx context.Context, changed []store.Record, deleted []st
 
 // remove forgets the record with the given id, whatever its kind.
 func (c *config) remove(id string, d *delta) {
+	if c.apps.remove(id) {
+		return
+	}
 	if a, ok := c.apis[id]; ok {
 		delete(c.apis, id)
 		p := pathKey(a.Path)
@@ -325,6 +332,10 @@ func (c *config) remove(id string, d *delta) {
 // is a bug or a damaged database, and serving a partial configuration would
 // be worse than keeping the previous one.
 func (c *config) add(rec *store.Record, d *delta) error {
+	if ok, err := c.apps.add(rec); ok {
+		rec.Body = nil
+		return err
+	}
 	switch rec.Kind {
 	case resource.KindAPIs:
 		a := &resource.API{}
@@ -447,13 +458,15 @@ func (c *config) rebuildEntries(d *delta) {
 			copied := *entries[id]
 			e = &copied
 		}
-		e.products, e.open = nil, nil
+		e.products, e.open, e.tokenProducts, e.keyProducts = nil, nil, false, false
 		for _, lid := range c.apiLinks[id] {
 			p := c.products[c.links[lid][0]]
 			if p == nil {
 				continue
 			}
 			e.products = append(e.products, p)
+			e.tokenProducts = e.tokenProducts || (p.AcceptsTokens() && p.Application != nil)
+			e.keyProducts = e.keyProducts || p.AcceptsKeys()
 			// An API belongs to at most one open product; if the data says
 			// otherwise the first by link id wins.
 			if !resource.Bool(p.SubscriptionRequired, true) && e.open == nil {

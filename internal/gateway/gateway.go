@@ -48,6 +48,9 @@ type Options struct {
 	// BuildTimeout bounds one snapshot build when following Source; 0
 	// means one minute.
 	BuildTimeout time.Duration
+	// AppTokens verifies the application tokens of products with OAuth
+	// access; nil refuses them.
+	AppTokens TokenValidator
 }
 
 // Gateway serves the APIs. Create it with New, subscribe it to the node's
@@ -64,6 +67,7 @@ type Gateway struct {
 	followClient *http.Client
 	echo         echoTransport
 	now          func() time.Time
+	appTokens    TokenValidator
 
 	snap atomic.Pointer[snapshot]
 
@@ -82,6 +86,7 @@ func New(opts Options) *Gateway {
 		log:       opts.Logger,
 		transport: opts.Transport,
 		now:       opts.Now,
+		appTokens: opts.AppTokens,
 	}
 	if g.log == nil {
 		g.log = slog.Default()

@@ -100,6 +100,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reason = apicall.ReasonSubscriptionKeyInvalid
 			apicall.WriteError(rw, http.StatusUnauthorized, apicall.MsgKeyInvalid)
 			return
+		case outcomeTokenRefused:
+			reason = m.appReason
+			writeTokenRefused(rw, reason)
+			return
 		}
 	}
 
@@ -118,6 +122,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.sub != nil {
 		c.Subscription = m.sub.info(m.key)
 		c.User = m.sub.user
+	}
+	if m.app != nil {
+		c.Application, c.User = m.app.info, m.app.user
 	}
 	if pipeline == nil && s.policies != nil {
 		var opID, productID string
@@ -190,7 +197,10 @@ const (
 )
 
 func (g *Gateway) accessLog(r *http.Request, rw *responseWriter, in *countingBody, m *match, c *Call, id, reason string, start time.Time) {
-	var api, op, product, sub string
+	var api, op, product, sub, app string
+	if m.app != nil {
+		app = m.app.info.ID
+	}
 	if m.api != nil {
 		api = m.api.api.ID
 	}
@@ -219,6 +229,7 @@ func (g *Gateway) accessLog(r *http.Request, rw *responseWriter, in *countingBod
 		slog.String("operation", op),
 		slog.String("product", product),
 		slog.String("subscription", sub),
+		slog.String("application", app),
 		slog.Int("status", status),
 		slog.String("reason", reason),
 		slog.Duration("latency", g.now().Sub(start)),

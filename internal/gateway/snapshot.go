@@ -22,6 +22,7 @@ type snapshot struct {
 	apis     map[string]*apiEntry // by API id ("/apis/echo")
 	subs     *subIndex            // by keyed hash of either key
 	policies Policies             // nil: every call uses the default pipeline
+	apps     *appIndex            // OAuth products and client applications
 }
 
 type apiEntry struct {
@@ -38,6 +39,9 @@ type apiEntry struct {
 	open *resource.Product
 	// products are the products containing the API (few: a slice).
 	products []*resource.Product
+	// tokenProducts: one of products admits application tokens;
+	// keyProducts: one admits subscription keys.
+	tokenProducts, keyProducts bool
 	// backend is the parsed serviceUrl (nil when none); echo selects the
 	// built-in echo backend.
 	backend *url.URL

@@ -101,6 +101,7 @@ type Server struct {
 type mount struct {
 	prefix string
 	h      http.Handler
+	public bool // the handler authenticates its callers itself
 }
 
 // New returns a server with the core kinds' integrity rules installed.
@@ -193,6 +194,14 @@ func (s *Server) Mount(prefix string, h http.Handler) {
 	s.mounts = append(s.mounts, mount{prefix: strings.TrimRight(prefix, "/"), h: h})
 }
 
+// MountPublic serves routes under prefix without the management API's
+// authentication: the handler authenticates its callers itself (the
+// developers' endpoints, which signed-in developers call with their own
+// tokens).
+func (s *Server) MountPublic(prefix string, h http.Handler) {
+	s.mounts = append(s.mounts, mount{prefix: strings.TrimRight(prefix, "/"), h: h, public: true})
+}
+
 // ServeHTTP routes a management request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
@@ -216,6 +225,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
+	}
+	for _, m := range s.mounts {
+		if m.public && (path == m.prefix || strings.HasPrefix(path, m.prefix+"/")) {
+			m.h.ServeHTTP(w, r)
+			return
+		}
 	}
 	canWrite, err := s.authenticate(r)
 	if err != nil {

@@ -200,6 +200,12 @@ func (p *subscriptionLimit) Run(x *Exchange) error {
 		if p.quota {
 			start = subscriptionStart(s)
 		}
+	} else if a := x.call.Application; a != nil {
+		// An application's calls count like a subscription's.
+		sub = a.ID
+		if p.quota {
+			start = subscriptionStart(&apicall.SubscriptionInfo{CreatedDate: a.CreatedDate})
+		}
 	}
 	apiName, apiDisplay, opName, opDisplay := "", "", "", ""
 	if a := x.call.API; a != nil {

@@ -70,6 +70,7 @@ type exprState struct {
 	eprod expression.Product
 	esub  expression.Subscription
 	euser expression.User
+	eapp  expression.Application
 }
 
 type exchangeCore struct {
@@ -530,6 +531,10 @@ func (x *exchange) buildContext() {
 			x.es.esub.Name = s.Name
 		}
 		x.es.ec.Subscription = &x.es.esub
+	}
+	if a := c.Application; a != nil {
+		x.es.eapp = expression.Application{Id: a.Name, DisplayName: a.DisplayName, OwnerId: resource.NameOf(a.OwnerID)}
+		x.es.ec.Application = &x.es.eapp
 	}
 	if u := c.User; u != nil {
 		x.es.euser = expression.User{Id: u.Name, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName}

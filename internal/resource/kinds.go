@@ -76,7 +76,7 @@ func NewRegistry() *Registry {
 // name, subscriptions after users), so `tollgate apply` and `export` work
 // in this order.
 func CoreKinds() []Kind {
-	return []Kind{
+	return append([]Kind{
 		{Name: KindNamedValues, Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
 		{Name: KindPolicyFragments, Pattern: "/policyFragments/{}", New: func() Resource { return &PolicyFragment{} }, ApplyKind: "policyFragment"},
 		{Name: KindCertificates, Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
@@ -86,14 +86,14 @@ func CoreKinds() []Kind {
 		{Name: KindUsers, Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
 		{Name: KindAPIs, Pattern: "/apis/{}", New: func() Resource { return &API{} }, ApplyKind: "api"},
 		{Name: KindOperations, Pattern: "/apis/{}/operations/{}", New: func() Resource { return &Operation{} }, ApplyKind: "operation"},
-		{Name: KindProducts, Pattern: "/products/{}", New: func() Resource { return &Product{} }, ApplyKind: "product"},
+		{Name: KindProducts, Pattern: "/products/{}", New: func() Resource { return &Product{} }, ReadOnly: []string{"application"}, ApplyKind: "product"},
 		{Name: KindProductAPIs, Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
 		{Name: KindSubscriptions, Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ReadOnly: []string{"createdDate"}, ApplyKind: "subscription"},
 		{Name: KindGlobalPolicy, Pattern: "/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: KindProductPolicies, Pattern: "/products/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: KindAPIPolicies, Pattern: "/apis/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
 		{Name: KindOperationPolicies, Pattern: "/apis/{}/operations/{}/policies/policy", New: func() Resource { return &Policy{} }, ApplyKind: "policy"},
-	}
+	}, ApplicationKinds()...)
 }
 
 // PolicyKinds are the kinds whose resources are policy documents, from the

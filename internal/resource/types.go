@@ -2,6 +2,7 @@ package resource
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -230,6 +231,9 @@ type Product struct {
 	SubscriptionsLimit   *int     `json:"subscriptionsLimit,omitempty"`
 	State                string   `json:"state,omitempty"`
 	AuthenticationType   []string `json:"authenticationType,omitempty"`
+	// Application is the product's directory registration while
+	// authenticationType includes oauth2Token (read-only).
+	Application *ProductApplication `json:"application,omitempty"`
 }
 
 func (p *Product) Normalize() {
@@ -260,8 +264,10 @@ func (p *Product) Validate() Errors {
 		errs.Add("approvalRequired", "can only be true when subscriptionRequired is true")
 	}
 	for i, t := range p.AuthenticationType {
-		if t != "subscriptionKey" && t != "oauth2Token" {
+		if t != AuthSubscriptionKey && t != AuthOAuth2Token {
 			errs.Add(indexed("authenticationType", i), "must be subscriptionKey or oauth2Token, got %q", t)
+		} else if slices.Contains(p.AuthenticationType[:i], t) {
+			errs.Add(indexed("authenticationType", i), "%s is listed twice", t)
 		}
 	}
 	return errs

@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/tollgate/tollgate/internal/applications"
 	"github.com/tollgate/tollgate/internal/follower"
 	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/identity"
@@ -275,12 +276,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	// One key-set cache for every validate-jwt: documents naming the same
 	// OpenID provider share its keys and its refresh.
 	keySets := jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh, UnknownKidMinInterval: cfg.KidRefetch})
+	// The built-in provider's keys, read in process: no network hop.
+	localKeys := func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
+		keys, err := idp.PublicKeys(ctx)
+		return keys, idp.Issuer(), err
+	}
 	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
 		Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
-			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
-				keys, err := idp.PublicKeys(ctx)
-				return keys, idp.Issuer(), err
-			}},
+			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys},
 			LocalTenant: func(tenant string) bool {
 				t := idp.Tenant()
 				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
@@ -288,7 +291,13 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 			Certificate: jwtpolicy.StoreCertificates(s.store, s.keyring.Open),
 		}),
 	})
-	s.gateway = gateway.New(gateway.Options{Hasher: hasher, Policies: policies, Logger: log})
+	// Products with OAuth access: application tokens are verified with the
+	// built-in provider's keys.
+	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys})
+	if err != nil {
+		return nil, fmt.Errorf("application token validator: %w", err)
+	}
+	s.gateway = gateway.New(gateway.Options{Hasher: hasher, Policies: policies, Logger: log, AppTokens: appTokens})
 	// One follower per node reads each configuration version once and
 	// hands what changed to every part that keeps a view of it.
 	s.follower = follower.New(follower.Options{Source: s.store, Logger: log})
@@ -305,6 +314,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	})
 	s.mgmt.Handle(identity.KindUsers, management.Hooks{Prepare: dir.PrepareUser, Actions: map[string]management.Action{"setPassword": dir.SetPassword}})
 	s.mgmt.Mount("/directory", idp.DirectoryHandler())
+	// Client applications, products' OAuth access, the developers' endpoint.
+	apps := applications.New(applications.Options{Store: s.store, Directory: dir, Keyring: s.keyring, TenantID: func() string { return idp.Tenant().ID }})
+	apps.Install(s.mgmt)
+	userTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys})
+	if err != nil {
+		return nil, fmt.Errorf("developer token validator: %w", err)
+	}
+	s.mgmt.MountPublic("/developer", apps.DeveloperHandler("/developer", &applications.DirectoryUsers{Store: s.store, Validator: userTokens}, log))
 	installPolicyChecks(s.mgmt, policies)
 
 	version, err := s.store.Version(ctx)
