@@ -229,8 +229,9 @@ func (m *Manager) load(ctx context.Context, path string) (*entry, error) {
 		err = m.opts.Store.State().Create(ctx, store.StateRecord{Key: lease, Value: []byte(newID()), Expires: time.Now().Add(m.opts.LeaseTTL)})
 		if errors.Is(err, store.ErrConflict) {
 			// Another node (or an earlier attempt) is refreshing.
+			// Its token is still good: use it meanwhile, looking again soon.
 			if tokenValid {
-				return m.remember(path, key, st, policies, now.Add(time.Second))
+				return m.remember(path, key, st, policies, now.Add(100*time.Millisecond))
 			}
 			if time.Now().After(deadline) {
 				return nil, &Error{Code: "AuthorizationError", Message: fmt.Sprintf("Authorization %s: timed out waiting for another node's refresh.", path)}

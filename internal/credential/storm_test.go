@@ -1,0 +1,143 @@
+package credential_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/credential"
+	"github.com/tollgate/tollgate/internal/store"
+	"github.com/tollgate/tollgate/internal/store/postgres"
+	"github.com/tollgate/tollgate/internal/store/sqlite"
+	"github.com/tollgate/tollgate/internal/store/storetest"
+	"github.com/tollgate/tollgate/internal/store/teststores"
+)
+
+// consented sets up an authorization-code connection to the built-in
+// provider (rotating refresh tokens) and consents to it.
+func (e *env) consented(t *testing.T) {
+	t.Helper()
+	clientID, secret, scope := e.seedAuthCode()
+	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas", map[string]any{"identityProvider": "tollgate",
+		"oauth2": map[string]any{"grantTypes": map[string]any{"authorizationCode": map[string]any{"clientId": clientID, "clientSecret": secret, "scopes": scope}}}}, nil)
+	conn := "/authorizationProviders/saas/authorizations/alice"
+	e.must(http.StatusCreated, "PUT", conn, map[string]any{"authorizationType": "OAuth2", "oauth2grantType": "AuthorizationCode"}, nil)
+	e.consent(t, conn)
+}
+
+// storm makes n concurrent requests for the connection's token, spread
+// over the managers, and returns the distinct tokens they got.
+func storm(t *testing.T, n int, managers ...*credential.Manager) map[string]int {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[string]int{}
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(m *credential.Manager) {
+			defer wg.Done()
+			<-start
+			a, err := m.Token(context.Background(), "saas", "alice")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Errorf("token: %v", err)
+				return
+			}
+			got[a.AccessToken]++
+		}(managers[i%len(managers)])
+	}
+	close(start)
+	wg.Wait()
+	return got
+}
+
+func TestRefreshStormOneNode(t *testing.T) {
+	teststores.Each(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		e.consented(t)
+		if got := storm(t, 50, e.m); len(got) != 1 {
+			t.Fatalf("%d distinct tokens before expiry", len(got))
+		}
+		e.clock.Advance(58 * time.Minute)
+		got := storm(t, 1000, e.m)
+		if n := e.grants.count("refresh_token"); n != 1 {
+			t.Fatalf("%d upstream refreshes for 1,000 concurrent requests, want 1", n)
+		}
+		if len(got) != 1 {
+			t.Fatalf("%d distinct tokens after the refresh: %v", len(got), got)
+		}
+	})
+}
+
+// TestRefreshStormThreeNodes: three nodes on one PostgreSQL database, each
+// with its own cache; at expiry exactly one of them refreshes and the
+// others read its sealed tokens.
+func TestRefreshStormThreeNodes(t *testing.T) {
+	dsn, _ := storetest.PostgresDSN(t)
+	open := func() store.Store {
+		st, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	e := newEnv(t, open())
+	n2, n3 := e.newNode(t, open()), e.newNode(t, open())
+	e.consented(t)
+	if got := storm(t, 30, e.m, n2.m, n3.m); len(got) != 1 {
+		t.Fatalf("%d distinct tokens before expiry", len(got))
+	}
+	for round := 1; round <= 2; round++ {
+		e.clock.Advance(58 * time.Minute)
+		got := storm(t, 1000, e.m, n2.m, n3.m)
+		if n := e.grants.count("refresh_token"); n != round {
+			t.Fatalf("round %d: %d upstream refreshes in all, want %d", round, n, round)
+		}
+		// Nodes that found the refresh under way used the old token, which
+		// is still good for minutes; soon after, every node has the new one.
+		if len(got) > 2 {
+			t.Fatalf("round %d: %d distinct tokens", round, len(got))
+		}
+		time.Sleep(200 * time.Millisecond)
+		if after := storm(t, 30, e.m, n2.m, n3.m); len(after) != 1 {
+			t.Fatalf("round %d: nodes disagree after the refresh: %d tokens", round, len(after))
+		}
+		if n := e.grants.count("refresh_token"); n != round {
+			t.Fatalf("round %d: %d upstream refreshes in all, want %d", round, n, round)
+		}
+	}
+}
+
+// BenchmarkTokenCacheHit is get-authorization-context's lookup when the
+// token is cached.
+func BenchmarkTokenCacheHit(b *testing.B) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "tollgate.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	e := newEnv(b, st)
+	resourceURI, clientID, secret := e.seedClientCredentials()
+	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas", map[string]any{"identityProvider": "tollgate",
+		"oauth2": map[string]any{"grantTypes": map[string]any{"clientCredentials": map[string]any{"clientId": clientID, "clientSecret": secret, "resourceUri": resourceURI}}}}, nil)
+	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas/authorizations/alice", map[string]any{"authorizationType": "OAuth2", "oauth2grantType": "ClientCredentials"}, nil)
+	ctx := context.Background()
+	if _, err := e.m.Token(ctx, "saas", "alice"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := e.m.Token(ctx, "saas", "alice"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
