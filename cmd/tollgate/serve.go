@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
 
+	"github.com/tollgate/tollgate/internal/credential"
 	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/identity"
 	"github.com/tollgate/tollgate/internal/jwtvalidate"
@@ -254,6 +256,9 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	for _, k := range identity.Kinds() {
 		reg.Register(k)
 	}
+	for _, k := range credential.Kinds() { // credential manager
+		reg.Register(k)
+	}
 	idp, err := identity.New(identity.Options{
 		Store: s.store, Keyring: s.keyring, Issuer: s.identityURL(), Logger: log,
 		AccessTokenLifetime: cfg.AccessTokenLifetime, IDTokenLifetime: cfg.AccessTokenLifetime,
@@ -265,13 +270,23 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	if err := idp.Bootstrap(ctx); err != nil {
 		return nil, fmt.Errorf("identity provider: %w", err)
 	}
+	// --- credential manager (issue 11): consent pages on the portal
+	// listener; the gateway's own identity is a fixed service principal id
+	// of the built-in tenant.
+	creds, err := credential.New(credential.Options{Store: s.store, Keyring: s.keyring, Logger: log,
+		PortalURL: s.urls["portal"], BuiltinURL: strings.TrimSuffix(idp.Issuer(), "/v2.0"),
+		Gateway: credential.Identity{TenantID: idp.Tenant().ID, ObjectID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("tollgate:gateway:"+idp.Tenant().ID)).String()}})
+	if err != nil {
+		return nil, err
+	}
+	// --- end credential manager
 	limiter, closeLimiter := newLimiter(cfg, log)
 	s.closers = append(s.closers, closeLimiter)
 	// One key-set cache for every validate-jwt: documents naming the same
 	// OpenID provider share its keys and its refresh.
 	keySets := jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh})
 	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
-		Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
+		Extensions: append(jwtpolicy.Extensions(jwtpolicy.Deps{
 			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
 				keys, err := idp.PublicKeys(ctx)
 				return keys, idp.Issuer(), err
@@ -281,7 +296,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
 			},
 			Certificate: jwtpolicy.StoreCertificates(s.store, s.keyring.Open),
-		}),
+		}), creds.Extensions(nil)...), // credential manager: get-authorization-context
 	})
 	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Policies: policies, Logger: log})
 	s.mgmt = management.New(management.Options{
@@ -295,6 +310,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	})
 	s.mgmt.Handle(identity.KindUsers, management.Hooks{Prepare: dir.PrepareUser, Actions: map[string]management.Action{"setPassword": dir.SetPassword}})
 	s.mgmt.Mount("/directory", idp.DirectoryHandler())
+	creds.Install(s.mgmt) // credential manager
 	installPolicyChecks(s.mgmt, policies)
 
 	version, err := s.store.Version(ctx)
@@ -338,7 +354,8 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 		close(s.bgDone)
 	}()
 
-	s.serve(map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp})
+	s.serve(map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp,
+		"portal": creds.Handler()}) // credential manager: until the portal mounts it under credential.Prefix
 	if u, ok := s.urls["management"]; ok {
 		_ = os.WriteFile(filepath.Join(cfg.DataDir, "management.url"), []byte(u+"\n"), 0o644)
 	}
@@ -368,6 +385,7 @@ func (s *server) bind() error {
 		{"gateway", cfg.GatewayAddr, cfg.PublicURLGateway},
 		{"management", cfg.ManagementAddr, cfg.PublicURLManagement},
 		{"identity", cfg.IdentityAddr, cfg.PublicURLIdentity},
+		{"portal", cfg.PortalAddr, cfg.PublicURLPortal}, // credential manager's consent pages
 	}
 	for _, sp := range specs {
 		if sp.addr == "" {
@@ -428,15 +446,10 @@ func (s *server) serve(handlers map[string]http.Handler) {
 
 func (s *server) printBanner(ctx context.Context, out io.Writer, adminKeyPath string) {
 	fmt.Fprintf(out, "Tollgate %s is up.\n", versionString())
-	for _, name := range []string{"gateway", "management", "identity"} {
+	for _, name := range []string{"gateway", "management", "identity", "portal"} { // portal: credential manager
 		if u, ok := s.urls[name]; ok {
 			fmt.Fprintf(out, "  %-11s %s\n", name, u)
 		}
-	}
-	if s.cfg.PortalAddr != "" {
-		// Said rather than silently ignored: --portal-addr is accepted so
-		// configurations written for later versions keep working.
-		fmt.Fprintf(out, "  %-11s not in this version (nothing listens on %s)\n", "portal", s.cfg.PortalAddr)
 	}
 	fmt.Fprintf(out, "  data dir    %s\n", s.cfg.DataDir)
 	fmt.Fprintf(out, "  database    %s\n", redactURL(s.cfg.Database))

@@ -158,3 +158,8 @@ func (p *getContext) fail(x *policy.Exchange, err error) error {
 	x.Logger().Error("get-authorization-context failed", "err", err)
 	return policy.Failure(http.StatusInternalServerError, "AuthorizationError", "The authorization context could not be obtained.", nil)
 }
+
+// CheckExtensions returns get-authorization-context for compiling documents
+// without a running manager (tollgate policy check); its policies must not
+// be run.
+func CheckExtensions() []policy.Extension { return (*Manager)(nil).Extensions(nil) }
