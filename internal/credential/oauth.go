@@ -113,7 +113,7 @@ func parseTokenResponse(contentType string, body []byte) (map[string]any, error)
 		return out, nil
 	}
 	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil {
+	if err := json.Unmarshal(body, &out); err != nil || out == nil {
 		return map[string]any{}, fmt.Errorf("the token response is not a JSON object")
 	}
 	return out, nil
@@ -159,6 +159,7 @@ func (m *Manager) tokenSet(ep *endpoints, fields map[string]any) (*tokenSet, err
 		secs, _ = strconv.ParseFloat(v, 64)
 	}
 	if secs > 0 {
+		secs = min(secs, 10*365*24*3600) // no overflow from absurd lifetimes
 		ts.ExpiresAt = m.opts.Now().Add(time.Duration(secs) * time.Second)
 	}
 	// Claims are the answer's other fields (token_type, scope, ...);
