@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,4 +141,33 @@ func BenchmarkTokenCacheHit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDeadNodeLease: a node that took the refresh lease and died (kill -9)
+// holds up the others only until the lease expires; then one of them
+// refreshes with the stored refresh token, which was not lost.
+func TestDeadNodeLease(t *testing.T) {
+	e := newEnv(t, teststores.SQLite(t), func(o *credential.Options) { o.LeaseTTL = time.Second })
+	e.consented(t)
+	ctx := context.Background()
+	recs, err := e.st.State().List(ctx, "credential/token")
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("token state: %v %d", err, len(recs))
+	}
+	lease := "credential/lease" + strings.TrimPrefix(recs[0].Key, "credential/token")
+	if err := e.st.State().Create(ctx, store.StateRecord{Key: lease, Value: []byte("dead node"), Expires: time.Now().Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(61 * time.Minute) // expired: nothing to serve meanwhile
+	start := time.Now()
+	a, err := e.m.Token(ctx, "saas", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 500*time.Millisecond {
+		t.Fatalf("refreshed after %v, while the dead node's lease was live", waited)
+	}
+	if a.AccessToken == "" || e.grants.count("refresh_token") != 1 {
+		t.Fatalf("after the lease expired: %d refreshes", e.grants.count("refresh_token"))
+	}
 }
