@@ -332,7 +332,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	s.cancel = cancel
 	s.bgDone = make(chan struct{})
 	var bgWork sync.WaitGroup
-	bgWork.Add(3)
+	bgWork.Add(4) // 4: with the credential manager's sweep
 	go func() {
 		defer bgWork.Done()
 		if err := keySets.Run(bg); err != nil && bg.Err() == nil {
@@ -347,6 +347,12 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 		defer bgWork.Done()
 		if err := idp.Run(bg); err != nil && bg.Err() == nil {
 			log.Error("identity provider background work stopped", "err", err)
+		}
+	}()
+	go func() { // credential manager: renew idle connections' tokens
+		defer bgWork.Done()
+		if err := creds.Run(bg); err != nil && bg.Err() == nil {
+			log.Error("credential manager background work stopped", "err", err)
 		}
 	}()
 	go func() {

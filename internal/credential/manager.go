@@ -65,6 +65,13 @@ type Options struct {
 	Cooldown time.Duration
 	// UpstreamTimeout bounds one token request. 10 s by default.
 	UpstreamTimeout time.Duration
+	// RefreshIdle: an authorization-code connection nobody used for this
+	// long is refreshed anyway (Run), so its refresh token does not lapse.
+	// 7 days by default.
+	RefreshIdle time.Duration
+	// SweepInterval is how often Run looks for idle connections. 1 hour by
+	// default.
+	SweepInterval time.Duration
 	// StateLifetime is how long stored tokens outlive their last refresh
 	// (so tokens of deleted connections go away). 90 days by default.
 	StateLifetime time.Duration
@@ -107,6 +114,8 @@ func New(opts Options) (*Manager, error) {
 	def(&opts.Cooldown, 30*time.Second)
 	def(&opts.UpstreamTimeout, 10*time.Second)
 	def(&opts.StateLifetime, 90*24*time.Hour)
+	def(&opts.RefreshIdle, 7*24*time.Hour)
+	def(&opts.SweepInterval, time.Hour)
 	opts.PortalURL = strings.TrimRight(opts.PortalURL, "/")
 	cat, err := LoadCatalogue()
 	if err != nil {

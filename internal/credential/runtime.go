@@ -105,7 +105,7 @@ func (m *Manager) get(ctx context.Context, path string) (*entry, error) {
 		// The load outlives the request that started it: others wait on it.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.LeaseTTL+m.opts.UpstreamTimeout)
 		defer cancel()
-		return m.load(lctx, path)
+		return m.load(lctx, path, false)
 	})
 }
 
@@ -196,11 +196,17 @@ func (m *Manager) connection(ctx context.Context, path string) (*resource.Provid
 	return c, ep, policies, nil
 }
 
-// load finds or makes a usable token for the connection at path.
-func (m *Manager) load(ctx context.Context, path string) (*entry, error) {
+// load finds or makes a usable token for the connection at path. With
+// renew, an authorization-code connection whose tokens were last refreshed
+// more than RefreshIdle ago is refreshed even if its token is fresh, so its
+// refresh token does not lapse.
+func (m *Manager) load(ctx context.Context, path string, renew bool) (*entry, error) {
 	conn, ep, policies, err := m.connection(ctx, path)
 	if err != nil {
 		return nil, err
+	}
+	if renew && ep.grant != resource.GrantAuthorizationCode {
+		return nil, nil
 	}
 	key, lease := tokenKey(path, conn.UID), leaseKey(path, conn.UID)
 	deadline := time.Now().Add(m.opts.LeaseTTL + time.Second)
@@ -210,7 +216,11 @@ func (m *Manager) load(ctx context.Context, path string) (*entry, error) {
 			return nil, err
 		}
 		now := m.opts.Now()
-		if st != nil && st.Sealed != "" && (st.ExpiresAt.IsZero() || now.Before(st.ExpiresAt.Add(-m.opts.CacheMargin))) {
+		idle := st != nil && renew && now.Sub(st.RefreshedAt) > m.opts.RefreshIdle
+		if renew && (st == nil || st.Dead || !idle || now.Before(st.FailedUntil)) {
+			return nil, nil
+		}
+		if st != nil && st.Sealed != "" && !idle && (st.ExpiresAt.IsZero() || now.Before(st.ExpiresAt.Add(-m.opts.CacheMargin))) {
 			return m.remember(path, key, st, policies, time.Time{})
 		}
 		tokenValid := st != nil && st.Sealed != "" && now.Before(st.ExpiresAt)
@@ -230,6 +240,9 @@ func (m *Manager) load(ctx context.Context, path string) (*entry, error) {
 		if errors.Is(err, store.ErrConflict) {
 			// Another node (or an earlier attempt) is refreshing.
 			// Its token is still good: use it meanwhile, looking again soon.
+			if renew {
+				return nil, nil // that node renews it
+			}
 			if tokenValid {
 				return m.remember(path, key, st, policies, now.Add(100*time.Millisecond))
 			}
@@ -425,4 +438,47 @@ var errDenied = &Error{Code: "AuthorizationAccessDenied", Message: "No access po
 
 func connectionPath(pid, aid string) string {
 	return "/authorizationProviders/" + pid + "/authorizations/" + aid
+}
+
+// Run refreshes, until ctx ends, the authorization-code connections whose
+// tokens have not been refreshed for RefreshIdle (nobody called them), so
+// that their refresh tokens do not lapse at the provider. Every node may
+// run it: the lease lets one refresh.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(m.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := m.RenewIdle(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("credential manager: renew idle connections", "err", err)
+		}
+	}
+}
+
+// RenewIdle refreshes the idle connections once (see Run).
+func (m *Manager) RenewIdle(ctx context.Context) error {
+	recs, err := m.opts.Store.State().List(ctx, tokenStatePrefix+"/")
+	if err != nil {
+		return fmt.Errorf("list stored tokens: %w", err)
+	}
+	for _, r := range recs {
+		rest := strings.TrimPrefix(r.Key, tokenStatePrefix)
+		i := strings.LastIndexByte(rest, '/')
+		if i <= 0 {
+			continue
+		}
+		var st tokenState
+		if json.Unmarshal(r.Value, &st) != nil || st.Dead || m.opts.Now().Sub(st.RefreshedAt) <= m.opts.RefreshIdle {
+			continue
+		}
+		path := rest[:i]
+		if _, err := m.flights.do(ctx, "renew "+path, func() (*entry, error) { return m.load(ctx, path, true) }); err != nil {
+			m.log.Warn("credential manager: renew idle connection", "authorization", path, "err", err)
+		}
+	}
+	return nil
 }

@@ -171,3 +171,39 @@ func TestDeadNodeLease(t *testing.T) {
 		t.Fatalf("after the lease expired: %d refreshes", e.grants.count("refresh_token"))
 	}
 }
+
+// TestRenewIdle: a connection nobody used for RefreshIdle is refreshed by
+// the sweep, once across nodes, and not again while it is recent.
+func TestRenewIdle(t *testing.T) {
+	st := teststores.SQLite(t)
+	idle := func(o *credential.Options) { o.RefreshIdle = 24 * time.Hour }
+	e := newEnv(t, st, idle)
+	n2 := e.newNode(t, st, idle)
+	e.consented(t)
+	ctx := context.Background()
+	if err := e.m.RenewIdle(ctx); err != nil || e.grants.count("refresh_token") != 0 {
+		t.Fatalf("fresh connection renewed: %v %d", err, e.grants.count("refresh_token"))
+	}
+	e.clock.Advance(25 * time.Hour)
+	var wg sync.WaitGroup
+	for _, m := range []*credential.Manager{e.m, n2.m} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.RenewIdle(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.grants.count("refresh_token"); n != 1 {
+		t.Fatalf("%d refreshes by the sweep of two nodes, want 1", n)
+	}
+	if err := n2.m.RenewIdle(ctx); err != nil || e.grants.count("refresh_token") != 1 {
+		t.Fatalf("renewed again: %v", err)
+	}
+	// The renewed tokens serve requests.
+	if a, err := n2.m.Token(ctx, "saas", "alice"); err != nil || a.AccessToken == "" {
+		t.Fatalf("token after renewal: %v", err)
+	}
+}
