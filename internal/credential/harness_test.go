@@ -80,6 +80,7 @@ type node struct {
 // the first node, on one store.
 type env struct {
 	*node
+	kek    *keyring.LocalKEK
 	kr     *keyring.Keyring
 	idp    *identity.Provider
 	idpSrv *httptest.Server
@@ -90,18 +91,19 @@ type env struct {
 
 var gatewayOID = "7d6c1f0e-0000-4000-8000-00000000aaaa"
 
-func newKeyring(t testing.TB) *keyring.Keyring {
+func newKEK(t testing.TB) *keyring.LocalKEK {
 	key := make([]byte, 32)
 	rand.Read(key)
 	kek, err := keyring.NewLocalKEK(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return keyring.New(kek)
+	return kek
 }
 
 func newEnv(t testing.TB, st store.Store, opts ...func(*credential.Options)) *env {
-	kr := newKeyring(t)
+	kek := newKEK(t)
+	kr := keyring.New(kek)
 	idl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +131,7 @@ func newEnv(t testing.TB, st store.Store, opts ...func(*credential.Options)) *en
 	idpSrv.Listener = idl
 	idpSrv.Start()
 	t.Cleanup(idpSrv.Close)
-	e := &env{kr: kr, idp: p, idpSrv: idpSrv, clock: &clock{}, grants: g, tenant: p.Tenant().ID}
+	e := &env{kek: kek, kr: kr, idp: p, idpSrv: idpSrv, clock: &clock{}, grants: g, tenant: p.Tenant().ID}
 	e.node = e.newNode(t, st, opts...)
 	return e
 }
