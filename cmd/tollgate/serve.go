@@ -285,18 +285,24 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	// One key-set cache for every validate-jwt: documents naming the same
 	// OpenID provider share its keys and its refresh.
 	keySets := jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh})
+	localKeys := func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
+		keys, err := idp.PublicKeys(ctx)
+		return keys, idp.Issuer(), err
+	}
+	// credential manager: identity-type="jwt" callers' tokens
+	callers, err := credential.NewLocalCallers(s.store, jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys})
+	if err != nil {
+		return nil, err
+	}
 	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
 		Extensions: append(jwtpolicy.Extensions(jwtpolicy.Deps{
-			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
-				keys, err := idp.PublicKeys(ctx)
-				return keys, idp.Issuer(), err
-			}},
+			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys},
 			LocalTenant: func(tenant string) bool {
 				t := idp.Tenant()
 				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
 			},
 			Certificate: jwtpolicy.StoreCertificates(s.store, s.keyring.Open),
-		}), creds.Extensions(nil)...), // credential manager: get-authorization-context
+		}), creds.Extensions(callers)...), // credential manager: get-authorization-context
 	})
 	s.gateway = gateway.New(gateway.Options{Source: s.store, Hasher: hasher, Policies: policies, Logger: log})
 	s.mgmt = management.New(management.Options{

@@ -3,6 +3,7 @@ package credential_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -440,5 +441,102 @@ func TestAccessPolicyDenial(t *testing.T) {
 	}
 	if got := e.call("PUT", cp+"/accessPolicies/bad", map[string]any{"tenantId": ""}, nil); got != 400 {
 		t.Fatalf("empty access policy: %d", got)
+	}
+}
+
+// TestCallerIdentity: identity-type="jwt" takes the caller's token from the
+// built-in provider (audience: the credential manager's application) and
+// lets it through only when an access policy names the caller.
+func TestCallerIdentity(t *testing.T) {
+	e := newEnv(t, teststores.SQLite(t))
+	e.clientCredentialsProvider(t)
+	e.must(http.StatusCreated, "PUT", cp, map[string]any{"authorizationType": "OAuth2", "oauth2grantType": "ClientCredentials"}, nil)
+	// The credential manager's application, and a caller app allowed to
+	// get tokens for it.
+	var cm, caller appView
+	e.must(http.StatusCreated, "PUT", "/directory/applications/credential-manager", map[string]any{
+		"displayName": "Credential manager", "identifierUris": []string{credential.CallerAudience},
+		"appRoles": []map[string]any{{"value": "Authorizations.Use", "displayName": "Use", "allowedMemberTypes": []string{"Application"}}},
+	}, &cm)
+	e.must(http.StatusCreated, "PUT", "/directory/applications/caller", map[string]any{"displayName": "Caller",
+		"requiredResourceAccess": []map[string]any{{"resourceAppId": cm.AppID, "resourceAccess": []map[string]any{{"id": cm.AppRoles[0].ID, "type": "Role"}}}}}, &caller)
+	var added struct {
+		SecretText string `json:"secretText"`
+	}
+	e.must(http.StatusOK, "POST", "/directory/applications/caller/addPassword", map[string]any{"displayName": "c"}, &added)
+	e.must(http.StatusOK, "POST", "/directory/applications/caller/grantAdminConsent", nil, nil)
+	resp, err := http.PostForm(e.idpSrv.URL+"/"+e.tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {caller.AppID}, "client_secret": {added.SecretText}, "scope": {credential.CallerAudience + "/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if tok.AccessToken == "" {
+		t.Fatal("no caller token")
+	}
+	e.api("")
+	e.must(http.StatusOK, "PUT", "/apis/echo/policies/policy", map[string]any{"format": "rawxml", "value": `<policies><inbound><base />
+<get-authorization-context provider-id="idp" authorization-id="gw" context-variable-name="auth" identity-type="jwt"
+  identity="@(context.Request.Headers.GetValueOrDefault(&quot;X-Caller&quot;, &quot;&quot;))" />
+<set-header name="Authorization" exists-action="override"><value>@("Bearer " + ((Authorization)context.Variables["auth"]).AccessToken)</value></set-header>
+</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base />
+<return-response><set-status code="500" reason="x" /><set-body>@(context.LastError.Reason)</set-body></return-response></on-error></policies>`}, nil)
+	call := func(caller string) (int, string) {
+		req, _ := http.NewRequest("GET", e.gw.URL+"/echo/x", nil)
+		req.Header.Set("X-Caller", caller)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// Only the gateway's default policy: the caller is not in it.
+	if st, body := call(tok.AccessToken); st != 500 || body != "AuthorizationAccessDenied" {
+		t.Fatalf("caller without a policy: %d %s", st, body)
+	}
+	e.must(http.StatusCreated, "PUT", cp+"/accessPolicies/caller", map[string]any{"tenantId": e.tenant, "appIds": []string{caller.AppID}}, nil)
+	if st, body := call(tok.AccessToken); st != 200 || !strings.Contains(body, "Bearer ey") {
+		t.Fatalf("allowed caller: %d %s", st, body)
+	}
+	if st, body := call("not-a-token"); st != 500 || body != "IdentityInvalid" {
+		t.Fatalf("bad token: %d %s", st, body)
+	}
+	if st, body := call(""); st != 500 || body != "IdentityMissing" {
+		t.Fatalf("no token: %d %s", st, body)
+	}
+	// A valid token of the provider for another audience (the backend's,
+	// as the gateway's own client gets) is refused.
+	var prov struct {
+		OAuth2 struct {
+			GrantTypes struct {
+				ClientCredentials map[string]string `json:"clientCredentials"`
+			} `json:"grantTypes"`
+		} `json:"oauth2"`
+	}
+	e.must(http.StatusOK, "GET", "/authorizationProviders/idp", nil, &prov)
+	var secrets map[string]string
+	e.must(http.StatusOK, "POST", "/authorizationProviders/idp/listSecrets", nil, &secrets)
+	resp, err = http.PostForm(e.idpSrv.URL+"/"+e.tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {prov.OAuth2.GrantTypes.ClientCredentials["clientId"]}, "client_secret": {secrets["clientSecret"]}, "scope": {"api://backend-api/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var other struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&other)
+	resp.Body.Close()
+	if other.AccessToken == "" {
+		t.Fatal("no token for the backend")
+	}
+	e.must(http.StatusCreated, "PUT", cp+"/accessPolicies/gwclient", map[string]any{"tenantId": e.tenant, "appIds": []string{prov.OAuth2.GrantTypes.ClientCredentials["clientId"]}}, nil)
+	if st, body := call(other.AccessToken); st != 500 || body != "IdentityInvalid" {
+		t.Fatalf("other audience: %d %s", st, body)
 	}
 }

@@ -19,9 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/tollgate/tollgate/internal/credential"
 	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/identity"
+	"github.com/tollgate/tollgate/internal/jwtvalidate"
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/policy"
@@ -160,7 +163,14 @@ func (e *env) newNode(t testing.TB, st store.Store, opts ...func(*credential.Opt
 	for _, k := range credential.Kinds() {
 		reg.Register(k)
 	}
-	compiler := policy.NewCompiler(policy.Options{Extensions: m.Extensions(nil), Logger: slog.New(slog.DiscardHandler), Open: e.kr.Open})
+	callers, err := credential.NewLocalCallers(st, jwtvalidate.Deps{LocalKeys: func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
+		keys, err := e.idp.PublicKeys(ctx)
+		return keys, e.idp.Issuer(), err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiler := policy.NewCompiler(policy.Options{Extensions: m.Extensions(callers), Logger: slog.New(slog.DiscardHandler), Open: e.kr.Open})
 	gw := gateway.New(gateway.Options{Source: st, Hasher: keyring.NewHasher([]byte("lookup")), Policies: compiler, Logger: slog.New(slog.DiscardHandler)})
 	v, err := st.Version(ctx)
 	if err != nil {

@@ -87,4 +87,3 @@ func (m *Manager) Rewrap(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-
