@@ -76,6 +76,7 @@ type node struct {
 	m      *credential.Manager
 	mgmt   *httptest.Server
 	gw     *httptest.Server
+	gwh    http.Handler // the gateway itself, for benchmarks
 	portal *httptest.Server
 }
 
@@ -186,7 +187,7 @@ func (e *env) newNode(t testing.TB, st store.Store, opts ...func(*credential.Opt
 		Actions: map[string]management.Action{"addPassword": d.AddPassword, "grantAdminConsent": d.GrantAdminConsent}})
 	ms.Handle(identity.KindUsers, management.Hooks{Prepare: d.PrepareUser, Actions: map[string]management.Action{"setPassword": d.SetPassword}})
 	m.Install(ms)
-	n := &node{t: t, st: st, m: m, mgmt: httptest.NewServer(ms), gw: httptest.NewServer(gw)}
+	n := &node{t: t, st: st, m: m, mgmt: httptest.NewServer(ms), gw: httptest.NewServer(gw), gwh: gw}
 	n.portal = httptest.NewUnstartedServer(m.Handler())
 	n.portal.Listener.Close()
 	n.portal.Listener = pl
