@@ -465,19 +465,7 @@ func TestCallerIdentity(t *testing.T) {
 	}
 	e.must(http.StatusOK, "POST", "/directory/applications/caller/addPassword", map[string]any{"displayName": "c"}, &added)
 	e.must(http.StatusOK, "POST", "/directory/applications/caller/grantAdminConsent", nil, nil)
-	resp, err := http.PostForm(e.idpSrv.URL+"/"+e.tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
-		"client_id": {caller.AppID}, "client_secret": {added.SecretText}, "scope": {credential.CallerAudience + "/.default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if tok.AccessToken == "" {
-		t.Fatal("no caller token")
-	}
+	callerToken := e.appToken(t, caller.AppID, added.SecretText, credential.CallerAudience+"/.default")
 	e.api("")
 	e.must(http.StatusOK, "PUT", "/apis/echo/policies/policy", map[string]any{"format": "rawxml", "value": `<policies><inbound><base />
 <get-authorization-context provider-id="idp" authorization-id="gw" context-variable-name="auth" identity-type="jwt"
@@ -497,11 +485,11 @@ func TestCallerIdentity(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	// Only the gateway's default policy: the caller is not in it.
-	if st, body := call(tok.AccessToken); st != 500 || body != "AuthorizationAccessDenied" {
+	if st, body := call(callerToken); st != 500 || body != "AuthorizationAccessDenied" {
 		t.Fatalf("caller without a policy: %d %s", st, body)
 	}
 	e.must(http.StatusCreated, "PUT", cp+"/accessPolicies/caller", map[string]any{"tenantId": e.tenant, "appIds": []string{caller.AppID}}, nil)
-	if st, body := call(tok.AccessToken); st != 200 || !strings.Contains(body, "Bearer ey") {
+	if st, body := call(callerToken); st != 200 || !strings.Contains(body, "Bearer ey") {
 		t.Fatalf("allowed caller: %d %s", st, body)
 	}
 	if st, body := call("not-a-token"); st != 500 || body != "IdentityInvalid" {
@@ -522,21 +510,28 @@ func TestCallerIdentity(t *testing.T) {
 	e.must(http.StatusOK, "GET", "/authorizationProviders/idp", nil, &prov)
 	var secrets map[string]string
 	e.must(http.StatusOK, "POST", "/authorizationProviders/idp/listSecrets", nil, &secrets)
-	resp, err = http.PostForm(e.idpSrv.URL+"/"+e.tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
-		"client_id": {prov.OAuth2.GrantTypes.ClientCredentials["clientId"]}, "client_secret": {secrets["clientSecret"]}, "scope": {"api://backend-api/.default"}})
+	other := e.appToken(t, prov.OAuth2.GrantTypes.ClientCredentials["clientId"], secrets["clientSecret"], "api://backend-api/.default")
+	e.must(http.StatusCreated, "PUT", cp+"/accessPolicies/gwclient", map[string]any{"tenantId": e.tenant, "appIds": []string{prov.OAuth2.GrantTypes.ClientCredentials["clientId"]}}, nil)
+	if st, body := call(other); st != 500 || body != "IdentityInvalid" {
+		t.Fatalf("other audience: %d %s", st, body)
+	}
+}
+
+// appToken gets a client-credentials token from the built-in provider.
+func (e *env) appToken(t *testing.T, clientID, secret, scope string) string {
+	t.Helper()
+	resp, err := http.PostForm(e.idpSrv.URL+"/"+e.tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {clientID}, "client_secret": {secret}, "scope": {scope}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var other struct {
+	defer resp.Body.Close()
+	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	json.NewDecoder(resp.Body).Decode(&other)
-	resp.Body.Close()
-	if other.AccessToken == "" {
-		t.Fatal("no token for the backend")
+	json.NewDecoder(resp.Body).Decode(&tok)
+	if tok.AccessToken == "" {
+		t.Fatalf("no token for %s (status %d)", scope, resp.StatusCode)
 	}
-	e.must(http.StatusCreated, "PUT", cp+"/accessPolicies/gwclient", map[string]any{"tenantId": e.tenant, "appIds": []string{prov.OAuth2.GrantTypes.ClientCredentials["clientId"]}}, nil)
-	if st, body := call(other.AccessToken); st != 500 || body != "IdentityInvalid" {
-		t.Fatalf("other audience: %d %s", st, body)
-	}
+	return tok.AccessToken
 }

@@ -119,16 +119,7 @@ func TestRefreshStormThreeNodes(t *testing.T) {
 // BenchmarkTokenCacheHit is get-authorization-context's lookup when the
 // token is cached.
 func BenchmarkTokenCacheHit(b *testing.B) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "tollgate.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	e := newEnv(b, st)
-	resourceURI, clientID, secret := e.seedClientCredentials()
-	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas", map[string]any{"identityProvider": "tollgate",
-		"oauth2": map[string]any{"grantTypes": map[string]any{"clientCredentials": map[string]any{"clientId": clientID, "clientSecret": secret, "resourceUri": resourceURI}}}}, nil)
-	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas/authorizations/alice", map[string]any{"authorizationType": "OAuth2", "oauth2grantType": "ClientCredentials"}, nil)
+	e := benchEnv(b)
 	ctx := context.Background()
 	if _, err := e.m.Token(ctx, "saas", "alice"); err != nil {
 		b.Fatal(err)
@@ -213,16 +204,7 @@ func TestRenewIdle(t *testing.T) {
 // without and with get-authorization-context + set-header (token cached):
 // the difference is what the policy costs on a cache hit.
 func BenchmarkGatewayCall(b *testing.B) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "tollgate.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	e := newEnv(b, st)
-	resourceURI, clientID, secret := e.seedClientCredentials()
-	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas", map[string]any{"identityProvider": "tollgate",
-		"oauth2": map[string]any{"grantTypes": map[string]any{"clientCredentials": map[string]any{"clientId": clientID, "clientSecret": secret, "resourceUri": resourceURI}}}}, nil)
-	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas/authorizations/alice", map[string]any{"authorizationType": "OAuth2", "oauth2grantType": "ClientCredentials"}, nil)
+	e := benchEnv(b)
 	e.api("")
 	run := func(b *testing.B) {
 		req := httptest.NewRequest("GET", "/echo/x", nil)
@@ -249,4 +231,20 @@ func BenchmarkGatewayCall(b *testing.B) {
 	b.Run("set-variable+set-header", run)
 	put(attachPolicy("saas", "alice", ""))
 	b.Run("get-authorization-context+set-header", run)
+}
+
+// benchEnv is an environment with a client-credentials connection
+// saas/alice to the built-in provider.
+func benchEnv(b *testing.B) *env {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "tollgate.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	e := newEnv(b, st)
+	resourceURI, clientID, secret := e.seedClientCredentials()
+	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas", map[string]any{"identityProvider": "tollgate",
+		"oauth2": map[string]any{"grantTypes": map[string]any{"clientCredentials": map[string]any{"clientId": clientID, "clientSecret": secret, "resourceUri": resourceURI}}}}, nil)
+	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas/authorizations/alice", map[string]any{"authorizationType": "OAuth2", "oauth2grantType": "ClientCredentials"}, nil)
+	return e
 }
