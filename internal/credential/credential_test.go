@@ -535,3 +535,60 @@ func (e *env) appToken(t *testing.T, clientID, secret, scope string) string {
 	}
 	return tok.AccessToken
 }
+
+// TestManagedIdentity: authentication-managed-identity gets tokens of the
+// gateway's own identity (the managed-identity provider) for a resource,
+// into the Authorization header or a variable; without that provider it
+// fails clearly, or is ignored with ignore-error.
+func TestManagedIdentity(t *testing.T) {
+	e := newEnv(t, teststores.SQLite(t))
+	e.api(`<authentication-managed-identity resource="api://backend-api" />`)
+	e.must(http.StatusOK, "PUT", "/apis/echo/policies/policy", map[string]any{"format": "rawxml", "value": `<policies><inbound><base />
+<authentication-managed-identity resource="api://backend-api" />
+</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base />
+<return-response><set-status code="500" reason="x" /><set-body>@(context.LastError.Reason)</set-body></return-response></on-error></policies>`}, nil)
+	if r := e.callAPI(); r.status != 500 || r.body != "ManagedIdentityNotConfigured" {
+		t.Fatalf("without an identity: %d %s", r.status, r.body)
+	}
+	resourceURI, clientID, secret := e.seedClientCredentials()
+	e.must(http.StatusCreated, "PUT", "/authorizationProviders/"+credential.ManagedIdentityProvider, map[string]any{
+		"identityProvider": "tollgate",
+		"oauth2":           map[string]any{"grantTypes": map[string]any{"clientCredentials": map[string]any{"clientId": clientID, "clientSecret": secret, "resourceUri": resourceURI}}},
+	}, nil)
+	r := e.callAPI()
+	if r.status != 200 || !strings.HasPrefix(r.authorization(), "Bearer ey") {
+		t.Fatalf("with the identity: %d %s", r.status, r.body)
+	}
+	before := e.grants.count("client_credentials")
+	for i := 0; i < 5; i++ {
+		if again := e.callAPI(); again.authorization() != r.authorization() {
+			t.Fatal("token not cached")
+		}
+	}
+	if e.grants.count("client_credentials") != before {
+		t.Fatal("cached token fetched again")
+	}
+	// Into a variable, with client-id naming the identity.
+	e.must(http.StatusOK, "PUT", "/apis/echo/policies/policy", map[string]any{"format": "rawxml", "value": `<policies><inbound><base />
+<authentication-managed-identity resource="api://backend-api/" client-id="` + clientID + `" output-token-variable-name="msi" />
+<set-header name="X-Token" exists-action="override"><value>@((string)context.Variables["msi"])</value></set-header>
+</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`}, nil)
+	if r := e.callAPI(); r.status != 200 || !strings.HasPrefix(r.headers["X-Token"][0], "ey") {
+		t.Fatalf("output variable: %d %s", r.status, r.body)
+	}
+	// An unknown client-id, ignored.
+	e.must(http.StatusOK, "PUT", "/apis/echo/policies/policy", map[string]any{"format": "rawxml", "value": `<policies><inbound><base />
+<authentication-managed-identity resource="api://backend-api" client-id="nobody" ignore-error="true" />
+</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`}, nil)
+	if r := e.callAPI(); r.status != 200 || r.authorization() != "" {
+		t.Fatalf("ignored error: %d %q", r.status, r.authorization())
+	}
+	if got := e.call("PUT", "/apis/echo/policies/policy", map[string]any{"format": "rawxml", "value": `<policies><inbound><base />
+<authentication-managed-identity />
+</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`}, nil); got != 400 {
+		t.Fatalf("no resource: %d", got)
+	}
+	if tok, err := e.m.ManagedToken(context.Background(), "", "api://backend-api"); err != nil || tok != strings.TrimPrefix(r.authorization(), "Bearer ") {
+		t.Fatalf("ManagedToken: %v", err)
+	}
+}

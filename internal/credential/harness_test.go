@@ -187,6 +187,10 @@ func (e *env) newNode(t testing.TB, st store.Store, opts ...func(*credential.Opt
 		Actions: map[string]management.Action{"addPassword": d.AddPassword, "grantAdminConsent": d.GrantAdminConsent}})
 	ms.Handle(identity.KindUsers, management.Hooks{Prepare: d.PrepareUser, Actions: map[string]management.Action{"setPassword": d.SetPassword}})
 	m.Install(ms)
+	// Policy documents are compiled when saved, as serve does.
+	for _, k := range resource.PolicyKinds() {
+		ms.Handle(k, management.Hooks{Check: compiler.SaveCheck})
+	}
 	n := &node{t: t, st: st, m: m, mgmt: httptest.NewServer(ms), gw: httptest.NewServer(gw), gwh: gw}
 	n.portal = httptest.NewUnstartedServer(m.Handler())
 	n.portal.Listener.Close()

@@ -208,6 +208,7 @@ func (m *Manager) prepareProvider(ctx context.Context, tx store.Tx, id string, o
 	}
 	p.OAuth2.RedirectURL = m.RedirectURL()
 	m.evict(id + "/")
+	m.evict(managedPrefix)
 	return nil
 }
 

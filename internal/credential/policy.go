@@ -24,7 +24,8 @@ type CallerVerifier interface {
 	VerifyCaller(ctx context.Context, raw string) (Caller, error)
 }
 
-// Extensions returns get-authorization-context, for
+// Extensions returns get-authorization-context and
+// authentication-managed-identity, for
 // policy.Options.Extensions. callers may be nil: identity-type="jwt" is
 // then refused when a document is compiled.
 func (m *Manager) Extensions(callers CallerVerifier) []policy.Extension {
@@ -35,6 +36,11 @@ func (m *Manager) Extensions(callers CallerVerifier) []policy.Extension {
 		Compile: func(r *policy.ElementReader) (policy.ExtensionPolicy, error) {
 			return m.compile(r, callers)
 		},
+	}, {
+		Name:       "authentication-managed-identity",
+		Sections:   []string{"inbound"},
+		Attributes: []string{"resource", "client-id", "output-token-variable-name", "ignore-error"},
+		Compile:    m.compileManaged,
 	}}
 }
 

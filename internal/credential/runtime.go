@@ -169,6 +169,7 @@ func (m *Manager) connection(ctx context.Context, path string) (*resource.Provid
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	resource.SetMeta(c, rec.ID)
 	prec, err := m.opts.Store.Get(ctx, rec.Parent)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("read %s: %w", rec.Parent, err)
@@ -208,6 +209,14 @@ func (m *Manager) load(ctx context.Context, path string, renew bool) (*entry, er
 	if renew && ep.grant != resource.GrantAuthorizationCode {
 		return nil, nil
 	}
+	return m.acquire(ctx, path, conn, ep, policies, renew)
+}
+
+// acquire finds or makes a usable token for conn, with the provider's
+// endpoints ep; path names it in the cache and in messages. A conn
+// without an ID is not a configuration record (the gateway's own
+// identity): no status is recorded for it.
+func (m *Manager) acquire(ctx context.Context, path string, conn *resource.ProviderAuthorization, ep *endpoints, policies []resource.AuthorizationAccessPolicy, renew bool) (*entry, error) {
 	key, lease := tokenKey(path, conn.UID), leaseKey(path, conn.UID)
 	deadline := time.Now().Add(m.opts.LeaseTTL + time.Second)
 	for {
@@ -307,7 +316,7 @@ func (m *Manager) refreshUnderLease(ctx context.Context, path, key string, conn 
 		if err := m.writeState(ctx, key, next, ts); err != nil {
 			return nil, false, fmt.Errorf("store refreshed tokens of %s: %w", path, err)
 		}
-		if conn.Status != resource.AuthorizationConnected {
+		if conn.ID != "" && conn.Status != resource.AuthorizationConnected {
 			m.setStatus(ctx, path, conn.UID, resource.AuthorizationConnected, nil, ts.ExpiresAt)
 		}
 		e, err := m.remember(path, key, next, policies, time.Time{})
@@ -329,7 +338,7 @@ func (m *Manager) refreshUnderLease(ctx context.Context, path, key string, conn 
 		return nil, false, fmt.Errorf("store refresh failure of %s: %w", path, err)
 	}
 	tokenValid := next.Sealed != "" && now.Before(next.ExpiresAt)
-	if next.Dead || !tokenValid {
+	if conn.ID != "" && (next.Dead || !tokenValid) {
 		m.setStatus(ctx, path, conn.UID, resource.AuthorizationError, issue, time.Time{})
 	}
 	if tokenValid && !next.Dead {
@@ -468,8 +477,8 @@ func (m *Manager) RenewIdle(ctx context.Context) error {
 	for _, r := range recs {
 		rest := strings.TrimPrefix(r.Key, tokenStatePrefix)
 		i := strings.LastIndexByte(rest, '/')
-		if i <= 0 {
-			continue
+		if i <= 0 || !strings.HasPrefix(rest, "/authorizationProviders/") {
+			continue // the gateway's own identity's tokens need no renewal
 		}
 		var st tokenState
 		if json.Unmarshal(r.Value, &st) != nil || st.Dead || m.opts.Now().Sub(st.RefreshedAt) <= m.opts.RefreshIdle {
