@@ -46,12 +46,13 @@ func TestConsentInBrowser(t *testing.T) {
 	}
 	e.must(http.StatusOK, "POST", conn+"/getLoginLinks", map[string]any{"postLoginRedirectUrl": app.URL + "/done"}, &link)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Flag("headless", true))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Flag("headless", true), chromedp.Flag("disable-dev-shm-usage", true))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	// Generous: on a loaded machine Chromium is slow to start.
+	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(link.LoginLink), chromedp.WaitVisible("h1")); err != nil {
 		t.Fatalf("open the link: %v", err)
