@@ -142,8 +142,14 @@ func (m *Manager) Install(s *management.Server) {
 	s.Mount("/authorizationProviderTypes", http.HandlerFunc(m.serveTypes))
 }
 
-// RedirectURL is the consent callback to register at providers.
-func (m *Manager) RedirectURL() string { return m.opts.PortalURL + Prefix + "callback" }
+// RedirectURL is the consent callback to register at providers ("" when
+// the portal listener is off).
+func (m *Manager) RedirectURL() string {
+	if m.opts.PortalURL == "" {
+		return ""
+	}
+	return m.opts.PortalURL + Prefix + "callback"
+}
 
 func (m *Manager) serveTypes(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -224,8 +230,21 @@ func (m *Manager) deleteConnection(_ context.Context, _ store.Tx, id string, _ r
 	return nil
 }
 
-func (m *Manager) preparePolicy(_ context.Context, _ store.Tx, id string, _, _ resource.Resource) error {
-	m.evict(connectionOf(id))
+// maxAccessPolicies is APIM's limit of access policies per authorization.
+const maxAccessPolicies = 100
+
+func (m *Manager) preparePolicy(ctx context.Context, tx store.Tx, id string, old, _ resource.Resource) error {
+	conn := connectionOf(id)
+	if old == nil {
+		recs, err := tx.List(ctx, resource.KindAuthorizationPolicies, conn)
+		if err != nil {
+			return fmt.Errorf("list access policies of %s: %w", conn, err)
+		}
+		if len(recs) >= maxAccessPolicies {
+			return apierror.New(http.StatusConflict, "Conflict", "%s already has %d access policies, the most an authorization may have.", conn, maxAccessPolicies)
+		}
+	}
+	m.evict(conn)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package credential
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -65,6 +66,12 @@ func (m *Manager) tokenRequest(ctx context.Context, ep *endpoints, tokenURL stri
 	}
 	resp, err := m.opts.HTTPClient.Do(req)
 	if err != nil {
+		// The transport's error repeats the URL with its query: keep only
+		// the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("token request to %s: %w", redactURL(tokenURL), err)
 	}
 	defer resp.Body.Close()
