@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
+	"github.com/tollgate/tollgate/internal/store/sqlite"
 	"github.com/tollgate/tollgate/internal/store/teststores"
 )
 
@@ -463,3 +465,14 @@ type connView struct {
 
 var _ = teststores.SQLite
 var _ atomic.Int64
+
+// sqliteStore opens a store in a fresh file, for benchmarks and fuzz
+// targets (teststores takes a *testing.T).
+func sqliteStore(tb testing.TB) store.Store {
+	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "tollgate.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/tollgate/tollgate/internal/credential"
 	"github.com/tollgate/tollgate/internal/store"
 	"github.com/tollgate/tollgate/internal/store/postgres"
-	"github.com/tollgate/tollgate/internal/store/sqlite"
 	"github.com/tollgate/tollgate/internal/store/storetest"
 	"github.com/tollgate/tollgate/internal/store/teststores"
 )
@@ -236,12 +234,7 @@ func BenchmarkGatewayCall(b *testing.B) {
 // benchEnv is an environment with a client-credentials connection
 // saas/alice to the built-in provider.
 func benchEnv(b *testing.B) *env {
-	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "tollgate.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	e := newEnv(b, st)
+	e := newEnv(b, sqliteStore(b))
 	resourceURI, clientID, secret := e.seedClientCredentials()
 	e.must(http.StatusCreated, "PUT", "/authorizationProviders/saas", map[string]any{"identityProvider": "tollgate",
 		"oauth2": map[string]any{"grantTypes": map[string]any{"clientCredentials": map[string]any{"clientId": clientID, "clientSecret": secret, "resourceUri": resourceURI}}}}, nil)
