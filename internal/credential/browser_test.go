@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -54,7 +55,12 @@ func TestConsentInBrowser(t *testing.T) {
 	// Generous: on a loaded machine Chromium is slow to start.
 	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(link.LoginLink), chromedp.WaitVisible("h1")); err != nil {
+	// Opened by script rather than Navigate, which waits for a load event
+	// that a busy machine sometimes never reports.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any]("location.href = "+strconv.Quote(link.LoginLink)+"; true")); err != nil {
+		t.Fatalf("open the link: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible("h1")); err != nil {
 		t.Fatalf("open the link: %v", err)
 	}
 	heading, err := chromedp.Run(ctx, chromedp.Text("h1"))
