@@ -44,14 +44,10 @@ func managedPath(clientID, resourceURI string) string {
 }
 
 func (m *Manager) managed(ctx context.Context, path, clientID, resourceURI string) (*entry, error) {
-	if v, ok := m.cache.Load(path); ok {
-		if e := v.(*entry); m.opts.Now().Before(e.freshUntil) {
-			return e, nil
-		}
+	if e := m.fresh(path); e != nil {
+		return e, nil
 	}
-	return m.flights.do(ctx, path, func() (*entry, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.LeaseTTL+m.opts.UpstreamTimeout)
-		defer cancel()
+	return m.once(ctx, path, func(lctx context.Context) (*entry, error) {
 		prec, p, err := m.identityProvider(lctx, clientID)
 		if err != nil {
 			return nil, err

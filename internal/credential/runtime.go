@@ -96,16 +96,30 @@ func (f *flights) do(ctx context.Context, key string, fn func() (*entry, error))
 // get returns the connection's current token: from memory when fresh,
 // else from the store, refreshing it (one node, one goroutine) when due.
 func (m *Manager) get(ctx context.Context, path string) (*entry, error) {
-	if v, ok := m.cache.Load(path); ok {
+	if e := m.fresh(path); e != nil {
+		return e, nil
+	}
+	return m.once(ctx, path, func(ctx context.Context) (*entry, error) { return m.load(ctx, path, false) })
+}
+
+// fresh returns key's cached entry while it may be served from memory.
+func (m *Manager) fresh(key string) *entry {
+	if v, ok := m.cache.Load(key); ok {
 		if e := v.(*entry); m.opts.Now().Before(e.freshUntil) {
-			return e, nil
+			return e
 		}
 	}
-	return m.flights.do(ctx, path, func() (*entry, error) {
-		// The load outlives the request that started it: others wait on it.
+	return nil
+}
+
+// once runs fn for key one at a time in this process; callers meanwhile
+// share its result. fn's context outlives the request that started it,
+// since others wait on it.
+func (m *Manager) once(ctx context.Context, key string, fn func(context.Context) (*entry, error)) (*entry, error) {
+	return m.flights.do(ctx, key, func() (*entry, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.LeaseTTL+m.opts.UpstreamTimeout)
 		defer cancel()
-		return m.load(lctx, path, false)
+		return fn(lctx)
 	})
 }
 
@@ -485,7 +499,7 @@ func (m *Manager) RenewIdle(ctx context.Context) error {
 			continue
 		}
 		path := rest[:i]
-		if _, err := m.flights.do(ctx, "renew "+path, func() (*entry, error) { return m.load(ctx, path, true) }); err != nil {
+		if _, err := m.once(ctx, "renew "+path, func(ctx context.Context) (*entry, error) { return m.load(ctx, path, true) }); err != nil {
 			m.log.Warn("credential manager: renew idle connection", "authorization", path, "err", err)
 		}
 	}
