@@ -50,6 +50,12 @@ var examples = []example{
 		then:    []string{"Get a token (seed steps 10–12)", "Call the API (seed steps 15–18)"},
 	},
 	{
+		dir:     "credential-manager",
+		prelude: "Before you start",
+		apply:   "The same with `tollgate apply`",
+		then:    []string{"Providers and connections", "Connect Alice's account", "Call the API"},
+	},
+	{
 		dir:     "authorization-code",
 		prelude: "Before you start",
 		apply:   "The same with `tollgate apply`",
@@ -68,6 +74,7 @@ const (
 	defaultGateway    = "127.0.0.1:8000"
 	defaultManagement = "127.0.0.1:8001"
 	defaultIdentity   = "127.0.0.1:8003"
+	defaultPortal     = "127.0.0.1:8002"
 )
 
 func TestExamples(t *testing.T) {
@@ -247,7 +254,7 @@ func newScript() *script {
 
 // server is a running `tollgate serve`.
 type server struct {
-	gateway, management, identity string // host:port
+	gateway, management, identity, portal string // host:port
 }
 
 // runScript starts a fresh server in a temporary directory, copies the
@@ -259,14 +266,15 @@ func runScript(t *testing.T, binDir, exampleDir string, sc *script) {
 		"http://"+defaultGateway, "http://"+srv.gateway,
 		"http://"+defaultManagement, "http://"+srv.management,
 		"http://"+defaultIdentity, "http://"+srv.identity,
+		"http://"+defaultPortal, "http://"+srv.portal,
 	)
 	copyFiles(t, exampleDir, work, rewrite)
 	text := rewrite.Replace(sc.text.String())
 	// An address spelled differently would reach whatever Tollgate the
 	// machine runs on the default ports, not the test's.
 	if m := defaultPorts.FindString(text); m != "" {
-		t.Fatalf("%s/README.md: %q is not one of the addresses the test replaces (http://%s, http://%s, http://%s)",
-			exampleDir, m, defaultGateway, defaultManagement, defaultIdentity)
+		t.Fatalf("%s/README.md: %q is not one of the addresses the test replaces (http://%s, http://%s, http://%s, http://%s)",
+			exampleDir, m, defaultGateway, defaultManagement, defaultIdentity, defaultPortal)
 	}
 	path := filepath.Join(work, "example.sh")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -301,14 +309,14 @@ func runScript(t *testing.T, binDir, exampleDir string, sc *script) {
 // free ports, waits until it is ready, and stops it when the test ends.
 func startServer(t *testing.T, binDir, work string) (server, *syncBuffer) {
 	t.Helper()
-	srv := server{gateway: freeAddr(t), management: freeAddr(t), identity: freeAddr(t)}
+	srv := server{gateway: freeAddr(t), management: freeAddr(t), identity: freeAddr(t), portal: freeAddr(t)}
 	logs := &syncBuffer{}
 	cmd := exec.Command(filepath.Join(binDir, "tollgate"), "serve",
 		"--data-dir", "tollgate-data",
 		"--gateway-addr", srv.gateway,
 		"--management-addr", srv.management,
 		"--identity-addr", srv.identity,
-		"--portal-addr=",
+		"--portal-addr", srv.portal,
 		"--log-level", "warn",
 	)
 	cmd.Dir = work

@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tollgate/tollgate/internal/credential"
 	"github.com/tollgate/tollgate/internal/jwtvalidate/jwtpolicy"
 	"github.com/tollgate/tollgate/internal/policy"
 )
@@ -69,7 +70,7 @@ func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	// validate-jwt is checked offline too: its keys are not fetched.
-	c := policy.NewCompiler(policy.Options{Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{})})
+	c := policy.NewCompiler(policy.Options{Extensions: append(jwtpolicy.Extensions(jwtpolicy.Deps{}), credential.CheckExtensions()...)})
 	bad := false
 	for _, file := range fs.Args() {
 		text, err := readPolicyFile(file, maxPolicyFile)

@@ -20,8 +20,10 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
 
 	"github.com/tollgate/tollgate/internal/applications"
+	"github.com/tollgate/tollgate/internal/credential"
 	"github.com/tollgate/tollgate/internal/follower"
 	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/identity"
@@ -260,6 +262,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	for _, k := range identity.Kinds() {
 		reg.Register(k)
 	}
+	for _, k := range credential.Kinds() {
+		reg.Register(k)
+	}
 	idp, err := identity.New(identity.Options{
 		Store: s.store, Keyring: s.keyring, Issuer: s.identityURL(), Logger: log,
 		AccessTokenLifetime: cfg.AccessTokenLifetime, IDTokenLifetime: cfg.AccessTokenLifetime,
@@ -281,15 +286,29 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		keys, err := idp.PublicKeys(ctx)
 		return keys, idp.Issuer(), err
 	}
+	// The credential manager: its consent pages are on the portal listener;
+	// the gateway's own identity is a fixed service principal id of the
+	// built-in tenant.
+	creds, err := credential.New(credential.Options{Store: s.store, Keyring: s.keyring, Logger: log,
+		PortalURL: s.urls["portal"], BuiltinURL: strings.TrimSuffix(idp.Issuer(), "/v2.0"),
+		Gateway: credential.Identity{TenantID: idp.Tenant().ID, ObjectID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("tollgate:gateway:"+idp.Tenant().ID)).String()}})
+	if err != nil {
+		return nil, fmt.Errorf("credential manager: %w", err)
+	}
+	// identity-type="jwt" callers of get-authorization-context.
+	callers, err := credential.NewLocalCallers(s.store, jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys})
+	if err != nil {
+		return nil, fmt.Errorf("credential manager: %w", err)
+	}
 	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
-		Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
+		Extensions: append(jwtpolicy.Extensions(jwtpolicy.Deps{
 			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys},
 			LocalTenant: func(tenant string) bool {
 				t := idp.Tenant()
 				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
 			},
 			Certificate: jwtpolicy.StoreCertificates(s.store, s.keyring.Open),
-		}),
+		}), creds.Extensions(callers)...),
 	})
 	// Products with OAuth access: application tokens are verified with the
 	// built-in provider's keys.
@@ -322,6 +341,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		return nil, fmt.Errorf("developer token validator: %w", err)
 	}
 	s.mgmt.MountPublic("/developer", apps.DeveloperHandler("/developer", &applications.DirectoryUsers{Store: s.store, Validator: userTokens}, log))
+	creds.Install(s.mgmt)
 	installPolicyChecks(s.mgmt, policies)
 
 	version, err := s.store.Version(ctx)
@@ -343,7 +363,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	s.cancel = cancel
 	s.bgDone = make(chan struct{})
 	var bgWork sync.WaitGroup
-	bgWork.Add(3)
+	bgWork.Add(4)
 	go func() {
 		defer bgWork.Done()
 		if err := keySets.Run(bg); err != nil && bg.Err() == nil {
@@ -360,6 +380,12 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 			log.Error("identity provider background work stopped", "err", err)
 		}
 	}()
+	go func() { // renew idle connections' tokens
+		defer bgWork.Done()
+		if err := creds.Run(bg); err != nil && bg.Err() == nil {
+			log.Error("credential manager background work stopped", "err", err)
+		}
+	}()
 	go func() {
 		bgWork.Wait()
 		close(s.bgDone)
@@ -373,7 +399,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		if gw == "" {
 			gw = cmp.Or(cfg.PublicURLGateway, "http://127.0.0.1:8000")
 		}
-		dev, err := portal.New(portal.Options{Store: s.store, Management: s.mgmt, Identity: idp, PublicURL: u, GatewayURL: gw, Logger: log})
+		dev, err := portal.New(portal.Options{Store: s.store, Management: s.mgmt, Identity: idp, PublicURL: u, GatewayURL: gw, Logger: log,
+			Mounts: map[string]http.Handler{credential.Prefix: creds.Handler()}})
 		if err != nil {
 			return nil, fmt.Errorf("developer portal: %w", err)
 		}
