@@ -284,8 +284,14 @@ func (c *compiler) newExpr(n *newNode) cexpr {
 			if err != nil {
 				c.errf(n.t.p, "%v", err)
 			}
-			if t == tStrArr {
+			switch t {
+			case tStrArr:
 				elemT = tString
+			case tBytes:
+				return c.newBytes(n)
+			}
+			if n.size != nil {
+				return c.newSized(n, t)
 			}
 		} else {
 			// new[] { ... }: string[] when every element is a string.

@@ -133,7 +133,7 @@ func (c *compiler) assign(n *assignNode) cexpr {
 			return v, nil
 		}, t: value.t}
 	case *memberNode:
-		c.errf(t.p, "the property '%s' is read-only", t.name)
+		return c.assignProp(t, value, newValue, op, binop != "")
 	}
 	c.errf(p, "the left-hand side of an assignment must be a variable or an indexer")
 	return cexpr{}
@@ -372,4 +372,56 @@ func (c *compiler) stmt(s stmt) stmtFn {
 	}
 	c.errf(s.position(), "unsupported statement")
 	return nil
+}
+
+// assignProp compiles an assignment to a writable property (aes.Key = key).
+func (c *compiler) assignProp(t *memberNode, value cexpr, newValue func(e *env, old any) (any, error), op string, compound bool) cexpr {
+	recv := c.receiver(t.x)
+	if recv.static != nil {
+		c.errf(t.p, "the property '%s' is read-only", t.name)
+	}
+	var pp *prop
+	if !recv.t.dynamic {
+		pp = recv.t.props[t.name]
+		if pp == nil {
+			c.noMember(t.p, recv.t, t.name)
+		}
+		if pp.set == nil {
+			c.errf(t.p, "the property '%s' is read-only", t.name)
+		}
+		if !compound && op != "??=" && !assignable(value.t, pp.t) {
+			c.errf(t.p, "cannot implicitly convert type '%s' to '%s'", value.t.name, pp.t.name)
+		}
+	}
+	rf, p, name := deref(recv.fn, t.nullCond, t.p), t.p, t.name
+	return cexpr{fn: func(e *env) (any, error) {
+		r, err := rf(e)
+		if err != nil {
+			return nil, err
+		}
+		x := pp
+		if x == nil {
+			x = typeOfValue(r).props[name]
+			if x == nil || x.set == nil {
+				return nil, &RuntimeError{Offset: p, Msg: fmt.Sprintf("the property '%s' of %s cannot be assigned", name, typeNameOf(r))}
+			}
+		}
+		var old any
+		if compound || op == "??=" {
+			if old, err = x.get(e, r); err != nil {
+				return nil, at(p, err)
+			}
+			if op == "??=" && old != nil {
+				return old, nil
+			}
+		}
+		v, err := newValue(e, old)
+		if err != nil {
+			return nil, err
+		}
+		if err := x.set(e, r, v); err != nil {
+			return nil, at(p, err)
+		}
+		return v, nil
+	}, t: value.t}
 }

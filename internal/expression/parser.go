@@ -86,6 +86,7 @@ type (
 		t     *typeRef // nil for new[] { ... }
 		args  []*argNode
 		elems []node // array initializer
+		size  node   // new byte[n]
 		array bool
 	}
 	assignNode struct {
@@ -406,7 +407,9 @@ func (p *parser) statement() stmt {
 			p.advance()
 			p.expect(";")
 			return &jumpStmt{p: t.pos, kind: t.text}
-		case "for", "while", "do", "switch", "try", "throw", "using", "goto", "lock":
+		case "using":
+			return p.using()
+		case "for", "while", "do", "switch", "try", "throw", "goto", "lock":
 			p.errf(t.pos, "'%s' statements are not supported", t.text)
 		}
 		if d := p.tryDeclaration(); d != nil {
@@ -430,6 +433,49 @@ func (p *parser) statement() stmt {
 }
 
 // tryDeclaration parses "var x = e" or "Type x [= e]" when the tokens read as one.
+// using parses the three forms documents use: a directive (using System.Text;),
+// which has no effect since every supported type is already in scope; a using
+// declaration (using var h = ...;); and a using statement (using (var h = ...) stmt).
+// Nothing in an expression holds resources, so disposing does nothing.
+func (p *parser) using() stmt {
+	t := p.advance()
+	if p.accept("(") {
+		var decl stmt
+		if d := p.tryDeclaration(); d != nil {
+			decl = d
+		} else {
+			decl = &varStmt{p: t.pos, name: fmt.Sprintf("<using@%d>", t.pos), init: p.expr()}
+		}
+		p.expect(")")
+		p.enter(t.pos)
+		body := p.statement()
+		p.leave()
+		return &blockStmt{p: t.pos, stmts: []stmt{decl, body}}
+	}
+	if p.peek().text == "var" || p.peekAt(1).kind == tkIdent && p.peekAt(2).kind == tkOp && p.peekAt(2).text == "=" && isTypeName(p.peek().text) {
+		d := p.tryDeclaration()
+		if d == nil {
+			p.errf(p.peek().pos, "expected a declaration after 'using'")
+		}
+		p.expect(";")
+		return d
+	}
+	// A directive: using [static] Name.Space; or using Alias = Name.Space;
+	for {
+		n := p.peek()
+		if n.kind == tkEOF {
+			p.errf(n.pos, "expected ';' after the using directive")
+		}
+		p.advance()
+		if n.kind == tkOp && n.text == ";" {
+			return &blockStmt{p: t.pos}
+		}
+		if n.kind != tkIdent && !(n.kind == tkOp && (n.text == "." || n.text == "=")) {
+			p.errf(n.pos, "unexpected %s in a using directive", p.describe(n))
+		}
+	}
+}
+
 func (p *parser) tryDeclaration() stmt {
 	t := p.peek()
 	if t.text == "var" && p.peekAt(1).kind == tkIdent {
@@ -922,6 +968,15 @@ func (p *parser) newExpr() node {
 	}
 	ref := p.parseType()
 	n.t = ref
+	if !ref.array && p.isOp("[") {
+		// new byte[16]: a zeroed array of that length.
+		p.advance()
+		n.size = p.expr()
+		p.expect("]")
+		ref.array = true
+		n.array = true
+		return n
+	}
 	if ref.array {
 		n.array = true
 		p.expect("{")

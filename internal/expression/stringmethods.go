@@ -464,6 +464,15 @@ func fillStringStatics() {
 	})
 	str.methods["Concat"] = mth(1, -1, tString, nil, func(e *env, _ *callInfo, _ any, args []any) (any, error) {
 		var b strings.Builder
+		if len(args) == 1 {
+			// Concat(IEnumerable<string>) and Concat(params object[]) join the elements.
+			switch a := args[0].(type) {
+			case []string:
+				return strings.Join(a, ""), e.grow(len(a))
+			case []any:
+				args = a
+			}
+		}
 		for _, a := range args {
 			s := toString(a)
 			if err := e.grow(b.Len() + len(s)); err != nil {

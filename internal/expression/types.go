@@ -26,6 +26,8 @@ type typ struct {
 type prop struct {
 	t   *typ
 	get func(e *env, v any) (any, error)
+	// set, when not nil, makes the property assignable (aes.Key = ...).
+	set func(e *env, recv, v any) error
 }
 
 type indexer struct {
@@ -261,8 +263,16 @@ func typeOfValue(v any) *typ {
 		return tGroup
 	case regexOptions:
 		return tRegexOpt
+	case *hashAlgorithm:
+		return tHashAlg
+	case *symmetricAlgorithm:
+		return tSymAlg
+	case cipherMode:
+		return tCipherMode
+	case paddingMode:
+		return tPadding
 	}
-	return tObject
+	return typeOfMore(v)
 }
 
 // assignable reports whether a value of static type from may be passed where to
@@ -290,4 +300,19 @@ func castable(from, to *typ) bool {
 		return true
 	}
 	return false
+}
+
+// typeOfMore is typeOfValue for the types of the System.* families.
+func typeOfMore(v any) *typ {
+	switch v.(type) {
+	case *sysURI:
+		return tUri
+	case uriKind:
+		return tUriKind
+	case uriPartial:
+		return tUriPartial
+	case *random:
+		return tRandom
+	}
+	return tObject
 }

@@ -54,6 +54,8 @@ type encoding int
 const (
 	encUTF8 encoding = iota
 	encASCII
+	encUnicode
+	encBigEndianUnicode
 )
 
 // toString is C#'s ToString() of a value, with null as "".
@@ -100,6 +102,8 @@ func toString(v any) string {
 		}
 		return "Ordinal"
 	case *URL:
+		return v.String()
+	case *sysURI:
 		return v.String()
 	}
 	return typeNameOf(v)
