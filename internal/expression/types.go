@@ -313,6 +313,10 @@ func typeOfMore(v any) *typ {
 		return tUriPartial
 	case *random:
 		return tRandom
+	case matchCollection:
+		return tMatches
+	case *regexInstance:
+		return tRegex
 	}
 	return tObject
 }
