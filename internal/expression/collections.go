@@ -159,8 +159,8 @@ func linqMethods() map[string]*method {
 		"FirstOrDefault":  firstLast(false, true),
 		"Last":            firstLast(true, false),
 		"LastOrDefault":   firstLast(true, true),
-		"Cast":   castMethod(false),
-		"OfType": castMethod(true),
+		"Cast":            castMethod(false),
+		"OfType":          castMethod(true),
 		"Select": {min: 1, max: 1, params: lam,
 			res: func(ci *callInfo) (*typ, error) {
 				if ci.lamT == tString {
