@@ -183,6 +183,7 @@ func fillNamespaces() {
 // fillMore fills the families added for APIM documents' System.* types.
 func fillMore() {
 	fillURI()
+	fillDateTimeOffset()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

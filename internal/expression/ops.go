@@ -1,6 +1,7 @@
 package expression
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -100,7 +101,20 @@ func binaryOp(e *env, op string, a, b any) (any, error) {
 				return x + y, nil
 			case "-":
 				return x - y, nil
+			case "/":
+				if y == 0 {
+					return nil, errDivZero
+				}
+				return float64(x) / float64(y), nil
 			}
+		}
+		if f, ok := numberOf(b); ok && (op == "*" || op == "/") {
+			return scaleDuration(x, f, op == "/")
+		}
+	}
+	if f, ok := numberOf(a); ok && op == "*" {
+		if d, ok := b.(time.Duration); ok {
+			return scaleDuration(d, f, false)
 		}
 	}
 	return nil, opError(op, a, b)
@@ -552,4 +566,29 @@ func formatDuration(d time.Duration, format string) (string, error) {
 		i += n
 	}
 	return b.String(), nil
+}
+
+func numberOf(v any) (float64, bool) {
+	switch v := v.(type) {
+	case int64:
+		return float64(v), true
+	case float64:
+		return v, true
+	}
+	return 0, false
+}
+
+// scaleDuration is TimeSpan * double and TimeSpan / double.
+func scaleDuration(d time.Duration, f float64, divide bool) (any, error) {
+	if divide {
+		if f == 0 {
+			return nil, errors.New("TimeSpan does not accept floating point Not-a-Number values.")
+		}
+		f = 1 / f
+	}
+	r := math.Round(float64(d) * f)
+	if math.IsNaN(r) || math.Abs(r) >= math.MaxInt64 {
+		return nil, errors.New("TimeSpan overflowed because the duration is too long.")
+	}
+	return time.Duration(r), nil
 }
