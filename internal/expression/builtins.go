@@ -184,6 +184,7 @@ func fillNamespaces() {
 func fillMore() {
 	fillURI()
 	fillDateTimeOffset()
+	fillJSONMutation()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

@@ -42,10 +42,13 @@ type kvObj struct {
 	Value any
 }
 
-// jProperty is a Newtonsoft JProperty, only used to build objects with new JObject(...).
+// jProperty is a Newtonsoft JProperty: built with new JProperty(...) to add
+// to an object, or read with Property(name) / Properties(), when owner is the
+// object it belongs to (so Remove() and Value = ... change that object).
 type jProperty struct {
 	Name  string
 	Value any
+	owner *JObject
 }
 
 // encoding is a System.Text.Encoding.
