@@ -185,6 +185,7 @@ func fillMore() {
 	fillURI()
 	fillDateTimeOffset()
 	fillJSONMutation()
+	fillForm()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

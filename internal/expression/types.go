@@ -317,6 +317,8 @@ func typeOfMore(v any) *typ {
 		return tMatches
 	case *regexInstance:
 		return tRegex
+	case *formData:
+		return tForm
 	}
 	return tObject
 }
