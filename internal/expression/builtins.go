@@ -186,6 +186,7 @@ func fillMore() {
 	fillDateTimeOffset()
 	fillJSONMutation()
 	fillForm()
+	fillXML()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

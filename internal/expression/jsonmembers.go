@@ -39,6 +39,16 @@ func bodyAs(e *env, b *Body, t *typ) (any, error) {
 		return string(data), nil
 	case tBytes:
 		return append([]byte(nil), data...), nil
+	case tXDocument, tXElement:
+		doc, err := parseXML(e, string(data))
+		if err != nil {
+			return nil, fmt.Errorf("the body is not XML: %v", err)
+		}
+		if t == tXElement {
+			doc.root.parent = nil
+			return doc.root, nil
+		}
+		return doc, nil
 	}
 	v, err := ParseJSON(data)
 	if err != nil {

@@ -21,6 +21,9 @@ type typ struct {
 	each      func(v any, f func(x any) (stop bool, err error)) error
 	// conv converts a (non-nil) value for a cast to this type.
 	conv func(v any) (any, bool)
+	// scalarCast: (string), (int), (bool), ... of a value of this type
+	// compile (XElement and XAttribute convert their Value).
+	scalarCast bool
 }
 
 type prop struct {
@@ -287,6 +290,8 @@ func assignable(from, to *typ) bool {
 		return true
 	case to == tJToken:
 		return true
+	case from == tString && (to == tXNamespace || to == tXName):
+		return true // XNamespace and XName convert implicitly from string
 	}
 	return false
 }
@@ -298,6 +303,12 @@ func castable(from, to *typ) bool {
 	}
 	if from == tDouble && to == tInt {
 		return true
+	}
+	if from.scalarCast {
+		switch to {
+		case tString, tInt, tDouble, tBool, tDateTime, tTimeSpan, tGuid:
+			return true
+		}
 	}
 	return false
 }
@@ -319,6 +330,18 @@ func typeOfMore(v any) *typ {
 		return tRegex
 	case *formData:
 		return tForm
+	case *xDocument:
+		return tXDocument
+	case *xElement:
+		return tXElement
+	case *xAttribute:
+		return tXAttribute
+	case xNamespace:
+		return tXNamespace
+	case saveOptions:
+		return tSaveOpts
+	case xName:
+		return tXName
 	}
 	return tObject
 }

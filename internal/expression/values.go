@@ -108,6 +108,16 @@ func toString(v any) string {
 		return v.String()
 	case *sysURI:
 		return v.String()
+	case *xElement:
+		return v.text(true)
+	case *xDocument:
+		return v.text(true)
+	case *xAttribute:
+		return v.String()
+	case xNamespace:
+		return "{" + string(v) + "}"
+	case xName:
+		return v.String()
 	}
 	return typeNameOf(v)
 }
@@ -227,6 +237,11 @@ func valueEquals(a, b any) bool {
 	switch x := a.(type) {
 	case string:
 		y, ok := b.(string)
+		if !ok {
+			if n, isName := b.(xName); isName {
+				return n.String() == x // XName == string
+			}
+		}
 		return ok && x == y
 	case int64:
 		switch y := b.(type) {
@@ -270,6 +285,8 @@ func valueEquals(a, b any) bool {
 		return ok && len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0])
 	case kvPair, kvObj, jProperty:
 		return false
+	case xName:
+		return toString(b) == x.String() && (typeOfValue(b) == tXName || typeOfValue(b) == tString)
 	}
 	// Reference types: pointers compare by identity; maps, slices and
 	// functions (not comparable in Go) by the identity of what they point to.
