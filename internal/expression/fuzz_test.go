@@ -38,6 +38,18 @@ var fuzzSeeds = []string{
 	`@(context.Request.Body.As<JObject>().SelectToken("$.a[0]['b']"))`,
 	`@(Regex.Match("id=42", "id=(\\d+)", RegexOptions.IgnoreCase).Groups[1].Value + "Basic dTpw".AsBasic()?.Username)`,
 	`@($"{"x",-4}|{42,5:D3}")`,
+	`@{ using (var h = new HMACSHA256(Convert.FromBase64String("a2V5"))) { return Convert.ToBase64String(h.ComputeHash(Encoding.UTF8.GetBytes("m"))); } }`,
+	`@(BitConverter.ToString(SHA256.Create().ComputeHash(Encoding.Unicode.GetBytes("x"))).Replace("-", "") + Convert.ToHexString(MD5.HashData(new byte[] {1, 2})))`,
+	`@{ var aes = Aes.Create(); aes.Mode = CipherMode.CBC; aes.Padding = PaddingMode.PKCS7; var c = new byte[16].Encrypt(aes); return Encoding.UTF8.GetString(c.Decrypt("Aes", aes.Key, aes.IV)); }`,
+	`@(new Uri(new Uri("https://h.example/a/"), "b?c=1").GetLeftPart(UriPartial.Path) + new Random(1).Next(1, 9) + context.Request.Url.ToUri().Port)`,
+	`@(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()).UtcDateTime + TimeSpan.FromHours(1) * 1.5 / 2)`,
+	`@(String.Join(",", Regex.Matches("a1b2", @"(?<d>\d)").Cast<Match>().Select(m => m.Groups["d"].Value)) + Regex.Replace("ab", "(a)", m => m.Value.ToUpper()))`,
+	`@(context.Request.Body.As<JObject>().SelectTokens("$..b[?(@ > 1 && @ != 'x')]").Count() + ((JObject)context.Request.Body.As<JObject>().DeepClone()).Properties().Count())`,
+	`@{ var o = JObject.Parse("{\"a\":[1]}"); o.Property("a").Value = new JArray(2); o.Merge(new JObject(new JProperty("b", 1))); ((JArray)o["a"]).Insert(0, 5); return o.ToString(Formatting.None); }`,
+	`@{ var f = context.Request.Body.AsFormUrlEncodedContent(preserveContent: true); f["k"] = "v w"; f.Remove("x"); return f.ToFormUrlEncodedContent(); }`,
+	`@{ XNamespace ns = "urn:x"; var d = XDocument.Parse("<a xmlns='urn:x'><b k='1'>t</b></a>"); d.Root.Element(ns + "b").SetAttributeValue("k", 2); return d.Root.Descendants().First().ToString() + (string)d.Root.Element(ns + "b").Attribute("k"); }`,
+	`@(new XElement("r", new XAttribute("a", 1), new[] {"x", "y"}.Select(s => new XElement("i", s))).ToString(SaveOptions.DisableFormatting))`,
+	`@{ using System.Text; using var s = SHA1.Create(); return $@"{s.HashSize:D4} {{x}} ""q""" + context.Request.Headers.GetValueOrDefault("Authorization", "").AsBasic()?.UserId; }`,
 }
 
 func FuzzCompile(f *testing.F) {
