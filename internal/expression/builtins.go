@@ -168,7 +168,8 @@ func fillNamespaces() {
 		crypto.props[name] = &prop{t: c[name]}
 	}
 	security := ns("System.Security", map[string]*typ{"Cryptography": crypto})
-	sys := ns("System", map[string]*typ{"Text": text, "Security": security})
+	net := ns("System.Net", map[string]*typ{"WebUtility": c["WebUtility"]})
+	sys := ns("System", map[string]*typ{"Text": text, "Security": security, "Net": net})
 	if x, ok := c["XDocument"]; ok {
 		sys.props["Xml"] = &prop{t: ns("System.Xml", map[string]*typ{"Linq": ns("System.Xml.Linq", map[string]*typ{"XDocument": x, "XElement": c["XElement"], "XName": c["XName"]})})}
 	}
@@ -187,6 +188,7 @@ func fillMore() {
 	fillJSONMutation()
 	fillForm()
 	fillXML()
+	fillWebUtility()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

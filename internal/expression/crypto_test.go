@@ -122,3 +122,29 @@ func TestEncryptDecrypt(t *testing.T) {
 		{`@{ var a = Aes.Create(); a.Key = new byte[3]; return 1; }`, "Specified key is not a valid size"},
 	})
 }
+
+// Unknown members of the new types fail at compile time, naming the member.
+func TestNewTypesCompileErrors(t *testing.T) {
+	for _, c := range [][2]string{
+		{`@(SHA256.Create().ComputeHashh(new byte[0]))`, "'HashAlgorithm' does not contain a method 'ComputeHashh'"},
+		{`@(SHA256.Creat())`, "'SHA256' does not contain a method 'Creat'"},
+		{`@(new Uri("https://x").Hostt)`, "'Uri' does not contain a definition for 'Hostt'"},
+		{`@(new Random().NextInt())`, "'Random' does not contain a method 'NextInt'"},
+		{`@(DateTimeOffset.UtcNow.ToUnixTimeSecond())`, "does not contain a method 'ToUnixTimeSecond'"},
+		{`@(XDocument.Parse("<a/>").Rooot)`, "'XDocument' does not contain a definition for 'Rooot'"},
+		{`@(Regex.Match("a", "a").Groups["x"].Valu)`, "'Group' does not contain a definition for 'Valu'"},
+		{`@(context.Request.Body.AsFormUrlEncodedContents())`, "'IMessageBody' does not contain a method 'AsFormUrlEncodedContents'"},
+		{`@(new byte[2].Encryptt("Aes", new byte[16], new byte[16]))`, "'byte[]' does not contain a method 'Encryptt'"},
+		{`@(new TripleDES())`, "'new TripleDES' is not supported"},
+		{`@{ var a = Aes.Create(); a.BlockSize = 64; return 1; }`, "the property 'BlockSize' is read-only"},
+		{`@{ var a = Aes.Create(); a.Key = "text"; return 1; }`, "cannot implicitly convert type 'string' to 'byte[]'"},
+		{`@(new byte[] {"a"})`, "cannot convert 'string' to 'byte'"},
+		{`@(new byte[1.5])`, "the size of an array must be an int"},
+		{`@{ using (var x = 1 return 1; }`, "expected ')'"},
+	} {
+		_, err := Compile(c[0])
+		if err == nil || !strings.Contains(err.Error(), c[1]) {
+			t.Errorf("Compile(%s) = %v, want %q", c[0], err, c[1])
+		}
+	}
+}
