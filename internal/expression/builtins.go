@@ -163,6 +163,7 @@ func fillNamespaces() {
 	namespaces["Newtonsoft"] = ns("Newtonsoft", map[string]*typ{"Json": njson})
 	rx := ns("System.Text.RegularExpressions", map[string]*typ{"Regex": c["Regex"], "RegexOptions": c["RegexOptions"]})
 	text := ns("System.Text", map[string]*typ{"Encoding": c["Encoding"], "RegularExpressions": rx})
+	text.props["StringBuilder"] = &prop{t: staticClass("StringBuilder")}
 	crypto := ns("System.Security.Cryptography", map[string]*typ{})
 	for _, name := range []string{"MD5", "SHA1", "SHA256", "SHA384", "SHA512", "HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA384", "HMACSHA512", "Aes", "Rijndael", "CipherMode", "PaddingMode"} {
 		crypto.props[name] = &prop{t: c[name]}
@@ -189,6 +190,7 @@ func fillMore() {
 	fillForm()
 	fillXML()
 	fillWebUtility()
+	fillStringBuilder()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

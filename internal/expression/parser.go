@@ -963,6 +963,13 @@ func (p *parser) newExpr() node {
 		n.elems = p.exprList("}")
 		return n
 	}
+	// A qualified name: new System.Text.StringBuilder(), new System.Uri(...).
+	if nt := p.peek(); nt.text == "System" || nt.text == "Newtonsoft" {
+		for p.peek().kind == tkIdent && !isTypeName(p.peek().text) && p.isOpAt(1, ".") {
+			p.advance()
+			p.advance()
+		}
+	}
 	if nt := p.peek(); nt.kind == tkIdent && !isTypeName(nt.text) {
 		p.errf(nt.pos, "'new %s' is not supported", nt.text)
 	}
@@ -1014,4 +1021,10 @@ func (p *parser) exprList(closer string) []node {
 		p.expect(closer)
 		return xs
 	}
+}
+
+// isOpAt reports whether the token i ahead is the operator op.
+func (p *parser) isOpAt(i int, op string) bool {
+	t := p.peekAt(i)
+	return t.kind == tkOp && t.text == op
 }

@@ -342,6 +342,8 @@ func typeOfMore(v any) *typ {
 		return tSaveOpts
 	case xName:
 		return tXName
+	case *stringBuilder:
+		return tStringBuilder
 	}
 	return tObject
 }

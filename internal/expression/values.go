@@ -118,6 +118,8 @@ func toString(v any) string {
 		return "{" + string(v) + "}"
 	case xName:
 		return v.String()
+	case *stringBuilder:
+		return v.s.String()
 	}
 	return typeNameOf(v)
 }
