@@ -191,6 +191,7 @@ func fillMore() {
 	fillXML()
 	fillWebUtility()
 	fillStringBuilder()
+	fillGenerics()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

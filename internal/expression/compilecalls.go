@@ -341,6 +341,9 @@ func (c *compiler) newExpr(n *newNode) cexpr {
 			return out, nil
 		}, t: tObjArr}
 	}
+	if len(n.t.args) > 0 {
+		return c.newGeneric(n)
+	}
 	ctor, ok := constructors[n.t.name]
 	if !ok {
 		c.errf(n.t.p, "'new %s' is not supported", n.t.name)

@@ -79,6 +79,18 @@ func jsonify(v any) any {
 		return a
 	case []any:
 		return &JArray{Items: append([]any(nil), v...)}
+	case *listVal:
+		a := &JArray{Items: make([]any, len(v.items))}
+		for i, x := range v.items {
+			a.Items[i] = jsonify(x)
+		}
+		return a
+	case *dictVal:
+		o := NewJObject()
+		for _, k := range v.keys {
+			o.Set(k, jsonify(v.vals[k]))
+		}
+		return o
 	case int64, float64, string, bool, nil, *JObject, *JArray:
 		return v
 	case time.Time:

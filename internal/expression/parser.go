@@ -112,12 +112,20 @@ type interpHole struct {
 type typeRef struct {
 	p        int
 	name     string
+	args     []*typeRef // List<string>, Dictionary<string, object>
 	array    bool
 	nullable bool
 }
 
 func (t *typeRef) String() string {
 	s := t.name
+	if len(t.args) > 0 {
+		parts := make([]string, len(t.args))
+		for i, a := range t.args {
+			parts[i] = a.String()
+		}
+		s += "<" + strings.Join(parts, ", ") + ">"
+	}
 	if t.nullable {
 		s += "?"
 	}
@@ -510,12 +518,36 @@ func (p *parser) tryType() *typeRef {
 	if t.kind != tkIdent || !isTypeName(t.text) {
 		return nil
 	}
+	start := p.i
 	p.advance()
 	ref := &typeRef{p: t.pos, name: t.text}
 	// Qualified names like Newtonsoft.Json.Linq.JObject: keep the last part.
 	for p.isOp(".") && p.peekAt(1).kind == tkIdent && isTypeName(p.peekAt(1).text) {
 		p.advance()
 		ref.name = p.advance().text
+	}
+	if _, generic := genericTypes[ref.name]; generic {
+		// List<string>, Dictionary<string, object>: the type arguments are required.
+		save := start
+		if !p.accept("<") {
+			p.i = save
+			return nil
+		}
+		for {
+			a := p.tryType()
+			if a == nil {
+				p.i = save
+				return nil
+			}
+			ref.args = append(ref.args, a)
+			if !p.accept(",") {
+				break
+			}
+		}
+		if !p.accept(">") {
+			p.i = save
+			return nil
+		}
 	}
 	if p.isOp("?") && !p.startsExpr(p.peekAt(1)) {
 		p.advance()

@@ -471,6 +471,15 @@ func fillStringStatics() {
 				return strings.Join(a, ""), e.grow(len(a))
 			case []any:
 				args = a
+			case string, nil:
+			default:
+				if typeOfValue(a).each != nil {
+					var items []any
+					if err := each(a, func(x any) (bool, error) { items = append(items, x); return false, e.grow(8) }); err != nil {
+						return nil, err
+					}
+					args = items
+				}
 			}
 		}
 		for _, a := range args {

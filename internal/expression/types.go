@@ -159,6 +159,12 @@ func isTypeName(s string) bool {
 
 // resolveType turns a type reference into a typ.
 func resolveType(r *typeRef) (*typ, error) {
+	if len(r.args) > 0 {
+		if r.array {
+			return nil, fmt.Errorf("arrays of '%s' are not supported", r)
+		}
+		return resolveGeneric(r)
+	}
 	t, ok := typeNames[r.name]
 	if !ok || t == nil {
 		return nil, fmt.Errorf("the type '%s' is not supported", r.name)
@@ -344,6 +350,10 @@ func typeOfMore(v any) *typ {
 		return tXName
 	case *stringBuilder:
 		return tStringBuilder
+	case *listVal:
+		return tList
+	case *dictVal:
+		return tDict
 	}
 	return tObject
 }
