@@ -246,8 +246,8 @@ func fillGenerics() {
 			return e.grow(len(k.(string)))
 		}}
 	tDict.props = map[string]*prop{
-		"Count":  pr(tInt, func(v any) any { return int64(len(d(v).keys)) }),
-		"Keys":   pr(tStrArr, func(v any) any { return slices.Clone(d(v).keys) }),
+		"Count": pr(tInt, func(v any) any { return int64(len(d(v).keys)) }),
+		"Keys":  pr(tStrArr, func(v any) any { return slices.Clone(d(v).keys) }),
 		"Values": pr(tObjArr, func(v any) any {
 			out := make([]any, 0, len(d(v).keys))
 			for _, k := range d(v).keys {
