@@ -108,14 +108,12 @@ func (c *compiler) assign(n *assignNode) cexpr {
 			if err := checkKey(x, k); err != nil {
 				return nil, at(p, err)
 			}
-			var old any
-			if binop != "" || op == "??=" {
-				if old, err = x.get(e, r, k); err != nil {
-					return nil, at(p, err)
-				}
-				if op == "??=" && old != nil {
-					return old, nil
-				}
+			old, skip, err := oldValue(op, binop != "", func() (any, error) { return x.get(e, r, k) })
+			if err != nil {
+				return nil, at(p, err)
+			}
+			if skip {
+				return old, nil
 			}
 			v, err := newValue(e, old)
 			if err != nil {
@@ -406,14 +404,12 @@ func (c *compiler) assignProp(t *memberNode, value cexpr, newValue func(e *env, 
 				return nil, &RuntimeError{Offset: p, Msg: fmt.Sprintf("the property '%s' of %s cannot be assigned", name, typeNameOf(r))}
 			}
 		}
-		var old any
-		if compound || op == "??=" {
-			if old, err = x.get(e, r); err != nil {
-				return nil, at(p, err)
-			}
-			if op == "??=" && old != nil {
-				return old, nil
-			}
+		old, skip, err := oldValue(op, compound, func() (any, error) { return x.get(e, r) })
+		if err != nil {
+			return nil, at(p, err)
+		}
+		if skip {
+			return old, nil
 		}
 		v, err := newValue(e, old)
 		if err != nil {
@@ -424,4 +420,17 @@ func (c *compiler) assignProp(t *memberNode, value cexpr, newValue func(e *env, 
 		}
 		return v, nil
 	}, t: value.t}
+}
+
+// oldValue reads the current value of an assignment's target when a compound
+// operator or ??= needs it; skip is set when ??= finds a value, and nothing
+// is stored.
+func oldValue(op string, compound bool, get func() (any, error)) (old any, skip bool, err error) {
+	if !compound && op != "??=" {
+		return nil, false, nil
+	}
+	if old, err = get(); err != nil {
+		return nil, false, err
+	}
+	return old, op == "??=" && old != nil, nil
 }

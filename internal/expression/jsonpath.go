@@ -487,9 +487,9 @@ func (c pathCond) holds(got []any) bool {
 	return len(got) == 0 && c.op == "!=" && c.value != nil
 }
 
-// selectToken is SelectToken(path[, errorWhenNoMatch]): the one token path
-// selects, null when none, an error when several.
-func selectToken(e *env, v any, path string, errorWhenNoMatch bool) (any, error) {
+// selectTokens is SelectTokens(path[, errorWhenNoMatch]): every token path
+// selects, in document order.
+func selectTokens(e *env, v any, path string, errorWhenNoMatch bool) ([]any, error) {
 	steps, err := parsePath(path)
 	if err != nil {
 		return nil, err
@@ -498,42 +498,38 @@ func selectToken(e *env, v any, path string, errorWhenNoMatch bool) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	switch len(got) {
-	case 0:
-		if errorWhenNoMatch {
-			return nil, fmt.Errorf("Path '%s' does not exist.", path)
-		}
-		return nil, nil
-	case 1:
-		return got[0], nil
+	if len(got) == 0 && errorWhenNoMatch {
+		return nil, fmt.Errorf("Path '%s' does not exist.", path)
 	}
-	return nil, errors.New("Path returned multiple tokens.")
+	return got, nil
 }
 
 func selectTokenMethods(t *typ) {
-	t.methods["SelectToken"] = mth(1, 2, tJToken, ts(tString, tBool), func(e *env, _ *callInfo, r any, args []any) (any, error) {
+	// select reads (path[, errorWhenNoMatch]) and selects.
+	sel := func(e *env, r any, args []any) ([]any, error) {
 		p, err := argStr(args, 0, "path")
 		if err != nil {
 			return nil, err
 		}
-		strict := len(args) == 2 && args[1] == true
-		return selectToken(e, r, p, strict)
+		return selectTokens(e, r, p, len(args) == 2 && args[1] == true)
+	}
+	// SelectToken is the one token selected, null when none, an error when several.
+	t.methods["SelectToken"] = mth(1, 2, tJToken, ts(tString, tBool), func(e *env, _ *callInfo, r any, args []any) (any, error) {
+		got, err := sel(e, r, args)
+		switch {
+		case err != nil:
+			return nil, err
+		case len(got) > 1:
+			return nil, errors.New("Path returned multiple tokens.")
+		case len(got) == 1:
+			return got[0], nil
+		}
+		return nil, nil
 	})
 	t.methods["SelectTokens"] = mth(1, 2, tObjArr, ts(tString, tBool), func(e *env, _ *callInfo, r any, args []any) (any, error) {
-		p, err := argStr(args, 0, "path")
+		got, err := sel(e, r, args)
 		if err != nil {
 			return nil, err
-		}
-		steps, err := parsePath(p)
-		if err != nil {
-			return nil, err
-		}
-		got, err := selectPath(e, r, steps)
-		if err != nil {
-			return nil, err
-		}
-		if len(got) == 0 && len(args) == 2 && args[1] == true {
-			return nil, fmt.Errorf("Path '%s' does not exist.", p)
 		}
 		return append([]any{}, got...), nil
 	})

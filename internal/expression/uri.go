@@ -306,6 +306,11 @@ func fillURI() {
 	}
 }
 
+// newSecureRandom is a Random seeded from the system's secure source.
+func newSecureRandom() *random {
+	return &random{rand.New(rand.NewChaCha8([32]byte(randomBytes(32))))}
+}
+
 func fillRandom() {
 	constructors["Random"] = mth(0, 1, tRandom, ts(tInt), func(_ *env, _ *callInfo, _ any, args []any) (any, error) {
 		if len(args) == 1 {
@@ -315,7 +320,7 @@ func fillRandom() {
 			}
 			return &random{rand.New(rand.NewPCG(uint64(seed), 0))}, nil
 		}
-		return &random{rand.New(rand.NewChaCha8([32]byte(randomBytes(32))))}, nil
+		return newSecureRandom(), nil
 	})
 	typeNames["Random"] = tRandom
 	tRandom.methods = map[string]*method{
@@ -373,7 +378,7 @@ func fillRandom() {
 	}
 	rc := staticClass("Random")
 	rc.props["Shared"] = &prop{t: tRandom, get: func(_ *env, _ any) (any, error) {
-		return &random{rand.New(rand.NewChaCha8([32]byte(randomBytes(32))))}, nil
+		return newSecureRandom(), nil
 	}}
 	registerStatic(rc)
 }

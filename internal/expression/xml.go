@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 )
 
@@ -384,7 +385,7 @@ func writeXML(b *strings.Builder, x *xElement, indent bool, depth int, scope map
 			declare = true
 		}
 		if own || declare {
-			scope = copyScope(scope)
+			scope = maps.Clone(scope)
 			scope[""] = x.ns
 		}
 	}
@@ -439,14 +440,6 @@ func writeXML(b *strings.Builder, x *xElement, indent bool, depth int, scope map
 		b.WriteString(strings.Repeat("  ", depth))
 	}
 	b.WriteString("</" + name + ">")
-}
-
-func copyScope(m map[string]string) map[string]string {
-	c := make(map[string]string, len(m)+1)
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 func xmlEscape(b *strings.Builder, s string, attr bool) {
