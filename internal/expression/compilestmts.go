@@ -108,16 +108,9 @@ func (c *compiler) assign(n *assignNode) cexpr {
 			if err := checkKey(x, k); err != nil {
 				return nil, at(p, err)
 			}
-			old, skip, err := oldValue(op, binop != "", func() (any, error) { return x.get(e, r, k) })
-			if err != nil {
-				return nil, at(p, err)
-			}
-			if skip {
-				return old, nil
-			}
-			v, err := newValue(e, old)
-			if err != nil {
-				return nil, err
+			old, v, skip, err := assignedValue(e, p, op, binop != "", func() (any, error) { return x.get(e, r, k) }, newValue)
+			if err != nil || skip {
+				return old, err
 			}
 			if err := e.grow(1); err != nil {
 				return nil, at(p, err)
@@ -404,16 +397,9 @@ func (c *compiler) assignProp(t *memberNode, value cexpr, newValue func(e *env, 
 				return nil, &RuntimeError{Offset: p, Msg: fmt.Sprintf("the property '%s' of %s cannot be assigned", name, typeNameOf(r))}
 			}
 		}
-		old, skip, err := oldValue(op, compound, func() (any, error) { return x.get(e, r) })
-		if err != nil {
-			return nil, at(p, err)
-		}
-		if skip {
-			return old, nil
-		}
-		v, err := newValue(e, old)
-		if err != nil {
-			return nil, err
+		old, v, skip, err := assignedValue(e, p, op, compound, func() (any, error) { return x.get(e, r) }, newValue)
+		if err != nil || skip {
+			return old, err
 		}
 		if err := x.set(e, r, v); err != nil {
 			return nil, at(p, err)
@@ -422,15 +408,21 @@ func (c *compiler) assignProp(t *memberNode, value cexpr, newValue func(e *env, 
 	}, t: value.t}
 }
 
-// oldValue reads the current value of an assignment's target when a compound
-// operator or ??= needs it; skip is set when ??= finds a value, and nothing
-// is stored.
-func oldValue(op string, compound bool, get func() (any, error)) (old any, skip bool, err error) {
-	if !compound && op != "??=" {
-		return nil, false, nil
+// assignedValue computes what an assignment through an indexer or property
+// stores: it reads the current value (old) when a compound operator or ??=
+// needs it, and skip is set when ??= finds a value and nothing is stored.
+// On an error old is nil.
+func assignedValue(e *env, p int, op string, compound bool, get func() (any, error), newValue func(*env, any) (any, error)) (old, v any, skip bool, err error) {
+	if compound || op == "??=" {
+		if old, err = get(); err != nil {
+			return nil, nil, false, at(p, err)
+		}
+		if op == "??=" && old != nil {
+			return old, nil, true, nil
+		}
 	}
-	if old, err = get(); err != nil {
-		return nil, false, err
+	if v, err = newValue(e, old); err != nil {
+		return nil, nil, false, err
 	}
-	return old, op == "??=" && old != nil, nil
+	return old, v, false, nil
 }
