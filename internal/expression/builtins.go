@@ -170,7 +170,8 @@ func fillNamespaces() {
 	}
 	security := ns("System.Security", map[string]*typ{"Cryptography": crypto})
 	net := ns("System.Net", map[string]*typ{"WebUtility": c["WebUtility"]})
-	sys := ns("System", map[string]*typ{"Text": text, "Security": security, "Net": net})
+	glob := ns("System.Globalization", map[string]*typ{"CultureInfo": c["CultureInfo"], "DateTimeStyles": c["DateTimeStyles"], "NumberStyles": c["NumberStyles"]})
+	sys := ns("System", map[string]*typ{"Text": text, "Security": security, "Net": net, "Globalization": glob})
 	if x, ok := c["XDocument"]; ok {
 		sys.props["Xml"] = &prop{t: ns("System.Xml", map[string]*typ{"Linq": ns("System.Xml.Linq", map[string]*typ{"XDocument": x, "XElement": c["XElement"], "XName": c["XName"]})})}
 	}
@@ -192,6 +193,7 @@ func fillMore() {
 	fillWebUtility()
 	fillStringBuilder()
 	fillGenerics()
+	fillCulture()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

@@ -61,6 +61,7 @@ func (c *compiler) call(n *callNode) cexpr {
 			c.errf(mn.p, "the method '%s' is not generic", mn.name)
 		}
 	}
+	n = c.dropFormatProviders(n)
 	// Arguments.
 	type outArg struct {
 		idx  int

@@ -352,6 +352,10 @@ func typeOfMore(v any) *typ {
 		return tStringBuilder
 	case *listVal:
 		return tList
+	case cultureInfo:
+		return tCulture
+	case formatStyles:
+		return tStyles
 	case *dictVal:
 		return tDict
 	}
