@@ -59,10 +59,7 @@ func (c *compiler) dropFormatProviders(n *callNode) *callNode {
 	kept := make([]*argNode, 0, len(n.args))
 	for _, a := range n.args {
 		if a.name == "" && !a.out && isFormatProvider(a.x) {
-			x := c.expr(a.x)
-			if x.static != nil || x.t != tCulture && x.t != tStyles {
-				c.errf(a.p, "'%s' is not a culture or a styles value", x.t.name)
-			}
+			c.checkFormatProvider(a.x)
 			continue
 		}
 		kept = append(kept, a)
@@ -70,6 +67,20 @@ func (c *compiler) dropFormatProviders(n *callNode) *callNode {
 	cp := *n
 	cp.args = kept
 	return &cp
+}
+
+// checkFormatProvider compiles an argument dropFormatProviders leaves out
+// (each side of a | of styles), so that a misspelt member is still an error.
+func (c *compiler) checkFormatProvider(n node) {
+	if b, ok := n.(*binaryNode); ok {
+		c.checkFormatProvider(b.l)
+		c.checkFormatProvider(b.r)
+		return
+	}
+	x := c.expr(n)
+	if x.static != nil || x.t != tCulture && x.t != tStyles {
+		c.errf(n.position(), "'%s' is not a culture or a styles value", x.t.name)
+	}
 }
 
 func fillCulture() {
