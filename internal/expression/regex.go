@@ -353,6 +353,9 @@ func allMatches(e *env, re *regexp.Regexp, in string) (any, error) {
 		if len(out) >= maxMatches {
 			return nil, errTooLarge
 		}
+		if err := e.step(); err != nil {
+			return nil, err
+		}
 		if err := e.grow(len(m.groups) * 16); err != nil {
 			return nil, err
 		}
