@@ -171,11 +171,12 @@ func fillNamespaces() {
 	security := ns("System.Security", map[string]*typ{"Cryptography": crypto})
 	net := ns("System.Net", map[string]*typ{"WebUtility": c["WebUtility"]})
 	glob := ns("System.Globalization", map[string]*typ{"CultureInfo": c["CultureInfo"], "DateTimeStyles": c["DateTimeStyles"], "NumberStyles": c["NumberStyles"]})
-	sys := ns("System", map[string]*typ{"Text": text, "Security": security, "Net": net, "Globalization": glob})
+	sysLinq := ns("System.Linq", map[string]*typ{"Enumerable": c["Enumerable"]})
+	sys := ns("System", map[string]*typ{"Text": text, "Security": security, "Net": net, "Globalization": glob, "Linq": sysLinq})
 	if x, ok := c["XDocument"]; ok {
 		sys.props["Xml"] = &prop{t: ns("System.Xml", map[string]*typ{"Linq": ns("System.Xml.Linq", map[string]*typ{"XDocument": x, "XElement": c["XElement"], "XName": c["XName"]})})}
 	}
-	for _, name := range []string{"DateTime", "TimeSpan", "Guid", "Convert", "String", "Int32", "Int64", "Double", "Boolean", "Math", "StringComparison", "StringSplitOptions", "Uri", "UriKind", "UriPartial", "Random", "BitConverter", "DateTimeOffset"} {
+	for _, name := range []string{"DateTime", "TimeSpan", "Guid", "Convert", "String", "Int32", "Int64", "Double", "Boolean", "Math", "StringComparison", "StringSplitOptions", "Uri", "UriKind", "UriPartial", "Random", "BitConverter", "DateTimeOffset", "Char", "MidpointRounding"} {
 		if c[name] != nil {
 			sys.props[name] = &prop{t: c[name]}
 		}
@@ -194,6 +195,7 @@ func fillMore() {
 	fillStringBuilder()
 	fillGenerics()
 	fillCulture()
+	fillSystemExtras()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

@@ -354,6 +354,8 @@ func typeOfMore(v any) *typ {
 		return tList
 	case cultureInfo:
 		return tCulture
+	case midpointRounding:
+		return tMidpoint
 	case formatStyles:
 		return tStyles
 	case *dictVal:
