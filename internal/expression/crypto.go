@@ -357,7 +357,14 @@ func fillBytes() {
 			return nil, err
 		}
 		if len(args) == 3 {
-			off, count := args[1].(int64), args[2].(int64)
+			off, err := argInt(args, 1, "offset")
+			if err != nil {
+				return nil, err
+			}
+			count, err := argInt(args, 2, "count")
+			if err != nil {
+				return nil, err
+			}
 			if off < 0 || count < 0 || off+count > int64(len(b)) {
 				return nil, errors.New("Offset and length were out of bounds for the array or count is greater than the number of elements from index to the end of the source collection.")
 			}

@@ -129,6 +129,9 @@ func bytesRange(args []any) ([]byte, error) {
 	if err != nil || len(args) == 1 {
 		return b, err
 	}
+	if len(args) != 3 {
+		return nil, errors.New("give both an index and a count")
+	}
 	i, err := argInt(args, 1, "index")
 	if err != nil {
 		return nil, err
@@ -289,7 +292,11 @@ func fillSystemExtras() {
 				return nil, err
 			}
 			if len(args) == 2 { // Char.IsDigit(s, index)
-				v, err := tString.index.get(nil, s, args[1])
+				i, err := argInt(args, 1, "index")
+				if err != nil {
+					return nil, err
+				}
+				v, err := tString.index.get(nil, s, i)
 				if err != nil {
 					return nil, err
 				}

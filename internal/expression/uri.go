@@ -323,43 +323,45 @@ func fillRandom() {
 		return newSecureRandom(), nil
 	})
 	typeNames["Random"] = tRandom
+	// bounds reads Next's (), (max) or (min, max) arguments.
+	bounds := func(args []any, hi int64) (int64, int64, error) {
+		lo := int64(0)
+		var err error
+		switch len(args) {
+		case 1:
+			if hi, err = argInt(args, 0, "maxValue"); err != nil {
+				return 0, 0, err
+			}
+			if hi < 0 {
+				return 0, 0, errors.New("'maxValue' must be greater than or equal to zero. (Parameter 'maxValue')")
+			}
+		case 2:
+			if lo, err = argInt(args, 0, "minValue"); err != nil {
+				return 0, 0, err
+			}
+			if hi, err = argInt(args, 1, "maxValue"); err != nil {
+				return 0, 0, err
+			}
+			if lo > hi {
+				return 0, 0, errors.New("'minValue' cannot be greater than maxValue. (Parameter 'minValue')")
+			}
+		}
+		return lo, hi, nil
+	}
 	tRandom.methods = map[string]*method{
 		"Next": mth(0, 2, tInt, ts(tInt, tInt), func(_ *env, _ *callInfo, r any, args []any) (any, error) {
-			g := r.(*random).r
-			lo, hi := int64(0), int64(math.MaxInt32)
-			switch len(args) {
-			case 1:
-				hi = args[0].(int64)
-				if hi < 0 {
-					return nil, errors.New("'maxValue' must be greater than or equal to zero. (Parameter 'maxValue')")
-				}
-			case 2:
-				lo, hi = args[0].(int64), args[1].(int64)
-				if lo > hi {
-					return nil, errors.New("'minValue' cannot be greater than maxValue. (Parameter 'minValue')")
-				}
+			lo, hi, err := bounds(args, math.MaxInt32)
+			if err != nil || hi == lo {
+				return lo, err
 			}
-			if hi == lo {
-				return lo, nil
-			}
-			return lo + g.Int64N(hi-lo), nil
+			return lo + r.(*random).r.Int64N(hi-lo), nil
 		}),
 		"NextInt64": mth(0, 2, tInt, ts(tInt, tInt), func(_ *env, _ *callInfo, r any, args []any) (any, error) {
-			g := r.(*random).r
-			lo, hi := int64(0), int64(math.MaxInt64)
-			switch len(args) {
-			case 1:
-				hi = args[0].(int64)
-			case 2:
-				lo, hi = args[0].(int64), args[1].(int64)
+			lo, hi, err := bounds(args, math.MaxInt64)
+			if err != nil || hi == lo {
+				return lo, err
 			}
-			if lo > hi || hi < 0 && len(args) == 1 {
-				return nil, errors.New("'minValue' cannot be greater than maxValue.")
-			}
-			if hi == lo {
-				return lo, nil
-			}
-			return lo + int64(g.Uint64N(uint64(hi-lo))), nil
+			return lo + int64(r.(*random).r.Uint64N(uint64(hi-lo))), nil
 		}),
 		"NextDouble": mth(0, 0, tDouble, nil, func(_ *env, _ *callInfo, r any, _ []any) (any, error) {
 			return r.(*random).r.Float64(), nil
