@@ -158,7 +158,7 @@ func fillNamespaces() {
 		return t
 	}
 	c := staticClasses
-	linq := ns("Newtonsoft.Json.Linq", map[string]*typ{"JObject": c["JObject"], "JArray": c["JArray"], "JToken": c["JToken"]})
+	linq := ns("Newtonsoft.Json.Linq", map[string]*typ{"JObject": c["JObject"], "JArray": c["JArray"], "JToken": c["JToken"], "JTokenType": c["JTokenType"]})
 	njson := ns("Newtonsoft.Json", map[string]*typ{"Formatting": c["Formatting"], "JsonConvert": c["JsonConvert"], "Linq": linq})
 	namespaces["Newtonsoft"] = ns("Newtonsoft", map[string]*typ{"Json": njson})
 	rx := ns("System.Text.RegularExpressions", map[string]*typ{"Regex": c["Regex"], "RegexOptions": c["RegexOptions"]})
@@ -196,6 +196,7 @@ func fillMore() {
 	fillGenerics()
 	fillCulture()
 	fillSystemExtras()
+	fillJTokenType()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.

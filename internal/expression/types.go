@@ -356,6 +356,8 @@ func typeOfMore(v any) *typ {
 		return tCulture
 	case midpointRounding:
 		return tMidpoint
+	case jTokenType:
+		return tJTokenType
 	case formatStyles:
 		return tStyles
 	case *dictVal:

@@ -120,6 +120,10 @@ func toString(v any) string {
 		return v.String()
 	case *stringBuilder:
 		return v.s.String()
+	case jTokenType:
+		if int(v) < len(jTokenTypeNames) {
+			return jTokenTypeNames[v]
+		}
 	}
 	return typeNameOf(v)
 }
