@@ -92,3 +92,53 @@ func FuzzEval(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseXML: XML bodies (As<XDocument>) never panic the parser, and what
+// it prints parses back to the same text.
+func FuzzParseXML(f *testing.F) {
+	for _, s := range []string{
+		`<a x="1"><b>t &amp; u</b><c/></a>`,
+		`<?xml version="1.0"?><p:a xmlns:p="urn:p" xmlns="urn:d"><p:b p:k="v"/><c>x<d/>y</c><!--c--></p:a>`,
+		`<a><![CDATA[<x>]]></a>`,
+		`<a xmlns="urn:x"><b xmlns=""/></a>`,
+		`<a>&#x41;&lt;</a>`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseXML(nil, s)
+		if err != nil {
+			return
+		}
+		out := d.text(false)
+		d2, err := parseXML(nil, out)
+		if err != nil {
+			t.Fatalf("parseXML(%q) printed %q, which does not parse: %v", s, out, err)
+		}
+		if out2 := d2.text(false); out2 != out {
+			t.Fatalf("parseXML(%q): printed %q, then %q", s, out, out2)
+		}
+	})
+}
+
+// FuzzParseForm: form bodies (AsFormUrlEncodedContent) never panic the
+// parser, and encoding what it read reads back the same.
+func FuzzParseForm(f *testing.F) {
+	for _, s := range []string{"a=1&b=x+y&a=2", "k=%2F%zz", "=&&x", "a%20b=c%3Dd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fd, err := parseForm(s)
+		if err != nil {
+			return
+		}
+		enc := fd.encode()
+		fd2, err := parseForm(enc)
+		if err != nil {
+			t.Fatalf("parseForm(%q) encoded as %q, which does not parse: %v", s, enc, err)
+		}
+		if enc2 := fd2.encode(); enc2 != enc {
+			t.Fatalf("parseForm(%q): encoded %q, then %q", s, enc, enc2)
+		}
+	})
+}

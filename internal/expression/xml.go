@@ -17,6 +17,8 @@ import (
 
 const maxXMLDepth = 200
 
+const xmlNamespace = "http://www.w3.org/XML/1998/namespace"
+
 type xElement struct {
 	ns, local string
 	prefix    string // the prefix the source used, for printing
@@ -273,6 +275,16 @@ func parseXML(e *env, s string) (*xDocument, error) {
 		}
 		return ""
 	}
+	// declared reports whether a namespace was declared; encoding/xml leaves
+	// an undeclared prefix in place of the namespace.
+	declared := func(uri string) bool {
+		for _, sc := range scopes {
+			if _, ok := sc[uri]; ok {
+				return true
+			}
+		}
+		return false
+	}
 	depth := 0
 	for {
 		tok, err := dec.Token()
@@ -303,8 +315,16 @@ func parseXML(e *env, s string) (*xDocument, error) {
 			}
 			scopes = append(scopes, sc)
 			el.prefix = prefixOf(el.ns)
+			if el.ns != "" && !declared(el.ns) {
+				return nil, fmt.Errorf("the XML is not well formed: '%s' is an undeclared prefix", el.ns)
+			}
 			for _, a := range el.attrs {
-				if a.ns != "" {
+				switch {
+				case a.ns == "xml" || a.ns == xmlNamespace:
+					a.ns, a.prefix = xmlNamespace, "xml"
+				case a.ns != "" && !declared(a.ns):
+					return nil, fmt.Errorf("the XML is not well formed: '%s' is an undeclared prefix", a.ns)
+				case a.ns != "":
 					a.prefix = prefixOf(a.ns)
 				}
 			}

@@ -94,3 +94,14 @@ func TestXMLErrors(t *testing.T) {
 		t.Error("a cast of an XDocument to int compiled")
 	}
 }
+
+func TestXMLUndeclaredPrefix(t *testing.T) {
+	runErrCases(t, [][2]string{
+		{`@(XElement.Parse("<p:a/>"))`, "'p' is an undeclared prefix"},
+		{`@(XElement.Parse("<a q:x='1'/>"))`, "'q' is an undeclared prefix"},
+	})
+	runEvalCases(t, testContext(), []evalCase{
+		{`@(XElement.Parse("<a xml:lang='en'/>").Attribute("{http://www.w3.org/XML/1998/namespace}lang").Value)`, "en"},
+		{`@(XElement.Parse("<a xml:lang='en'/>").ToString())`, `<a xml:lang="en" />`},
+	})
+}
