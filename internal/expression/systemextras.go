@@ -33,26 +33,12 @@ func dotnetLayout(f string) (string, bool) {
 		return time.RFC3339Nano, true
 	}
 	var b strings.Builder
-	for i := 0; i < len(f); {
-		c := f[i]
-		n := 1
-		for i+n < len(f) && f[i+n] == c {
-			n++
-		}
-		tok := f[i : i+n]
+	good := true
+	ok := eachDateToken(f, func(c byte, tok string) {
+		n := len(tok)
 		switch {
-		case c == '\'' || c == '"':
-			end := strings.IndexByte(f[i+1:], c)
-			if end < 0 {
-				return "", false
-			}
-			b.WriteString(f[i+1 : i+1+end])
-			i += end + 2
-			continue
-		case c == '\\' && i+1 < len(f):
-			b.WriteByte(f[i+1])
-			i += 2
-			continue
+		case c == 0:
+			b.WriteString(tok)
 		case tok == "yyyy":
 			b.WriteString("2006")
 		case tok == "yy":
@@ -88,9 +74,9 @@ func dotnetLayout(f string) (string, bool) {
 		case tok == "s":
 			b.WriteString("5")
 		case c == 'f' || c == 'F':
-			// Fractions follow a '.' in Go layouts.
-			if !strings.HasSuffix(b.String(), ".") && !strings.HasSuffix(b.String(), ",") {
-				return "", false
+			// Fractions follow a '.' or ',' in Go layouts.
+			if s := b.String(); !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, ",") {
+				good = false
 			}
 			b.WriteString(strings.Repeat("9", n))
 		case tok == "tt":
@@ -102,11 +88,13 @@ func dotnetLayout(f string) (string, bool) {
 		case tok == "K":
 			b.WriteString("Z07:00")
 		case strings.ContainsRune("yMdHhmsftzgK", rune(c)):
-			return "", false
+			good = false
 		default:
 			b.WriteString(tok)
 		}
-		i += n
+	})
+	if !ok || !good {
+		return "", false
 	}
 	return b.String(), true
 }
