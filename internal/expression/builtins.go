@@ -158,15 +158,45 @@ func fillNamespaces() {
 		return t
 	}
 	c := staticClasses
-	linq := ns("Newtonsoft.Json.Linq", map[string]*typ{"JObject": c["JObject"], "JArray": c["JArray"], "JToken": c["JToken"]})
+	linq := ns("Newtonsoft.Json.Linq", map[string]*typ{"JObject": c["JObject"], "JArray": c["JArray"], "JToken": c["JToken"], "JTokenType": c["JTokenType"]})
 	njson := ns("Newtonsoft.Json", map[string]*typ{"Formatting": c["Formatting"], "JsonConvert": c["JsonConvert"], "Linq": linq})
 	namespaces["Newtonsoft"] = ns("Newtonsoft", map[string]*typ{"Json": njson})
-	text := ns("System.Text", map[string]*typ{"Encoding": c["Encoding"]})
-	sys := ns("System", map[string]*typ{"Text": text})
-	for _, name := range []string{"DateTime", "TimeSpan", "Guid", "Convert", "String", "Int32", "Int64", "Double", "Boolean", "Math", "StringComparison", "StringSplitOptions", "Uri"} {
-		sys.props[name] = &prop{t: c[name]}
+	rx := ns("System.Text.RegularExpressions", map[string]*typ{"Regex": c["Regex"], "RegexOptions": c["RegexOptions"]})
+	text := ns("System.Text", map[string]*typ{"Encoding": c["Encoding"], "RegularExpressions": rx})
+	text.props["StringBuilder"] = &prop{t: staticClass("StringBuilder")}
+	crypto := ns("System.Security.Cryptography", map[string]*typ{})
+	for _, name := range []string{"MD5", "SHA1", "SHA256", "SHA384", "SHA512", "HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA384", "HMACSHA512", "Aes", "Rijndael", "CipherMode", "PaddingMode"} {
+		crypto.props[name] = &prop{t: c[name]}
+	}
+	security := ns("System.Security", map[string]*typ{"Cryptography": crypto})
+	net := ns("System.Net", map[string]*typ{"WebUtility": c["WebUtility"]})
+	glob := ns("System.Globalization", map[string]*typ{"CultureInfo": c["CultureInfo"], "DateTimeStyles": c["DateTimeStyles"], "NumberStyles": c["NumberStyles"]})
+	sysLinq := ns("System.Linq", map[string]*typ{"Enumerable": c["Enumerable"]})
+	sys := ns("System", map[string]*typ{"Text": text, "Security": security, "Net": net, "Globalization": glob, "Linq": sysLinq})
+	if x, ok := c["XDocument"]; ok {
+		sys.props["Xml"] = &prop{t: ns("System.Xml", map[string]*typ{"Linq": ns("System.Xml.Linq", map[string]*typ{"XDocument": x, "XElement": c["XElement"], "XName": c["XName"]})})}
+	}
+	for _, name := range []string{"DateTime", "TimeSpan", "Guid", "Convert", "String", "Int32", "Int64", "Double", "Boolean", "Math", "StringComparison", "StringSplitOptions", "Uri", "UriKind", "UriPartial", "Random", "BitConverter", "DateTimeOffset", "Char", "MidpointRounding"} {
+		if c[name] != nil {
+			sys.props[name] = &prop{t: c[name]}
+		}
 	}
 	namespaces["System"] = sys
+}
+
+// fillMore fills the families added for APIM documents' System.* types.
+func fillMore() {
+	fillURI()
+	fillDateTimeOffset()
+	fillJSONMutation()
+	fillForm()
+	fillXML()
+	fillWebUtility()
+	fillStringBuilder()
+	fillGenerics()
+	fillCulture()
+	fillSystemExtras()
+	fillJTokenType()
 }
 
 // Methods every value has: ToString, Equals, GetHashCode is left out.
@@ -231,8 +261,10 @@ func init() {
 	fillStringStatics()
 	fillMath()
 	fillJSONStatics()
-	fillNamespaces()
+	fillBytes()
+	fillMore()
 	fillRegex()
+	fillNamespaces()
 	for _, t := range []*typ{tString, tInt, tDouble, tBool, tDateTime, tTimeSpan, tGuid, tStrArr, tObjArr, tBytes,
 		tKV, tKVObj, tHeaders, tQuery, tClaims, tVars, tContext, tRequest, tResponse, tURL, tBody, tAPI, tOp,
 		tProduct, tSub, tUser, tLastErr, tDeploy, tJwt, tAuth, tJObject, tJArray, tJProp, tCmp, tSplitOpt, tFormat, tEncoding} {

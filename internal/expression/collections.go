@@ -159,6 +159,8 @@ func linqMethods() map[string]*method {
 		"FirstOrDefault":  firstLast(false, true),
 		"Last":            firstLast(true, false),
 		"LastOrDefault":   firstLast(true, true),
+		"Cast":            castMethod(false),
+		"OfType":          castMethod(true),
 		"Select": {min: 1, max: 1, params: lam,
 			res: func(ci *callInfo) (*typ, error) {
 				if ci.lamT == tString {
@@ -395,4 +397,43 @@ func fillArrays() {
 		}),
 		"Value": pr(tObject, func(v any) any { return v.(kvObj).Value }),
 	}
+}
+
+// castMethod is Cast<T>() (every element converted as a cast, an error when
+// one cannot be) or OfType<T>() (the elements that are of type T).
+func castMethod(filter bool) *method {
+	return &method{min: 0, max: 0, generic: true,
+		res: func(ci *callInfo) (*typ, error) {
+			if ci.targ == nil {
+				return nil, errors.New("a type argument is needed, e.g. Cast<string>()")
+			}
+			if ci.targ == tString {
+				return tStrArr, nil
+			}
+			return tObjArr, nil
+		},
+		call: func(e *env, ci *callInfo, r any, _ []any) (any, error) {
+			t := ci.targ
+			if t == nil {
+				return nil, errors.New("a type argument is needed, e.g. Cast<string>()")
+			}
+			c := &collector{isStrs: t == tString}
+			err := each(r, func(x any) (bool, error) {
+				if x != nil && (t.dynamic || typeOfValue(x) == t) {
+					return false, c.add(e, x)
+				}
+				if filter {
+					return false, nil
+				}
+				v, err := castValue(x, t, true)
+				if err != nil {
+					return true, err
+				}
+				return false, c.add(e, v)
+			})
+			if err != nil {
+				return nil, err
+			}
+			return c.result(), nil
+		}}
 }

@@ -330,7 +330,10 @@ func (c *compiler) member(n *memberNode) cexpr {
 			t := typeOfValue(v)
 			pr, ok := t.props[name]
 			if !ok {
-				return nil, &RuntimeError{Offset: p, Msg: fmt.Sprintf("'%s' does not contain a definition for '%s'", t.name, name)}
+				// A JSON scalar read as object or JToken is a JValue.
+				if pr, ok = jvalueProps[name]; !ok || !isJSONScalar(v) {
+					return nil, &RuntimeError{Offset: p, Msg: fmt.Sprintf("'%s' does not contain a definition for '%s'", t.name, name)}
+				}
 			}
 			r, err := pr.get(e, v)
 			return r, at(p, err)

@@ -61,6 +61,7 @@ func (c *compiler) call(n *callNode) cexpr {
 			c.errf(mn.p, "the method '%s' is not generic", mn.name)
 		}
 	}
+	n = c.dropFormatProviders(n)
 	// Arguments.
 	type outArg struct {
 		idx  int
@@ -284,8 +285,14 @@ func (c *compiler) newExpr(n *newNode) cexpr {
 			if err != nil {
 				c.errf(n.t.p, "%v", err)
 			}
-			if t == tStrArr {
+			switch t {
+			case tStrArr:
 				elemT = tString
+			case tBytes:
+				return c.newBytes(n)
+			}
+			if n.size != nil {
+				return c.newSized(n, t)
 			}
 		} else {
 			// new[] { ... }: string[] when every element is a string.
@@ -334,6 +341,9 @@ func (c *compiler) newExpr(n *newNode) cexpr {
 			}
 			return out, nil
 		}, t: tObjArr}
+	}
+	if len(n.t.args) > 0 {
+		return c.newGeneric(n)
 	}
 	ctor, ok := constructors[n.t.name]
 	if !ok {

@@ -464,6 +464,12 @@ func binaryType(op string, a, b *typ) *typ {
 		if dyn {
 			return tObject
 		}
+		switch {
+		case op == "*" && (a == tTimeSpan && isNum(b) || isNum(a) && b == tTimeSpan), op == "/" && a == tTimeSpan && isNum(b):
+			return tTimeSpan
+		case op == "/" && a == tTimeSpan && b == tTimeSpan:
+			return tDouble
+		}
 		return numType(a, b)
 	case "&", "|", "^":
 		if dyn {

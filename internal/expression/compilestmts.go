@@ -108,18 +108,9 @@ func (c *compiler) assign(n *assignNode) cexpr {
 			if err := checkKey(x, k); err != nil {
 				return nil, at(p, err)
 			}
-			var old any
-			if binop != "" || op == "??=" {
-				if old, err = x.get(e, r, k); err != nil {
-					return nil, at(p, err)
-				}
-				if op == "??=" && old != nil {
-					return old, nil
-				}
-			}
-			v, err := newValue(e, old)
-			if err != nil {
-				return nil, err
+			old, v, skip, err := assignedValue(e, p, op, binop != "", func() (any, error) { return x.get(e, r, k) }, newValue)
+			if err != nil || skip {
+				return old, err
 			}
 			if err := e.grow(1); err != nil {
 				return nil, at(p, err)
@@ -133,7 +124,7 @@ func (c *compiler) assign(n *assignNode) cexpr {
 			return v, nil
 		}, t: value.t}
 	case *memberNode:
-		c.errf(t.p, "the property '%s' is read-only", t.name)
+		return c.assignProp(t, value, newValue, op, binop != "")
 	}
 	c.errf(p, "the left-hand side of an assignment must be a variable or an indexer")
 	return cexpr{}
@@ -372,4 +363,66 @@ func (c *compiler) stmt(s stmt) stmtFn {
 	}
 	c.errf(s.position(), "unsupported statement")
 	return nil
+}
+
+// assignProp compiles an assignment to a writable property (aes.Key = key).
+func (c *compiler) assignProp(t *memberNode, value cexpr, newValue func(e *env, old any) (any, error), op string, compound bool) cexpr {
+	recv := c.receiver(t.x)
+	if recv.static != nil {
+		c.errf(t.p, "the property '%s' is read-only", t.name)
+	}
+	var pp *prop
+	if !recv.t.dynamic {
+		pp = recv.t.props[t.name]
+		if pp == nil {
+			c.noMember(t.p, recv.t, t.name)
+		}
+		if pp.set == nil {
+			c.errf(t.p, "the property '%s' is read-only", t.name)
+		}
+		if !compound && op != "??=" && !assignable(value.t, pp.t) {
+			c.errf(t.p, "cannot implicitly convert type '%s' to '%s'", value.t.name, pp.t.name)
+		}
+	}
+	rf, p, name := deref(recv.fn, t.nullCond, t.p), t.p, t.name
+	return cexpr{fn: func(e *env) (any, error) {
+		r, err := rf(e)
+		if err != nil {
+			return nil, err
+		}
+		x := pp
+		if x == nil {
+			x = typeOfValue(r).props[name]
+			if x == nil || x.set == nil {
+				return nil, &RuntimeError{Offset: p, Msg: fmt.Sprintf("the property '%s' of %s cannot be assigned", name, typeNameOf(r))}
+			}
+		}
+		old, v, skip, err := assignedValue(e, p, op, compound, func() (any, error) { return x.get(e, r) }, newValue)
+		if err != nil || skip {
+			return old, err
+		}
+		if err := x.set(e, r, v); err != nil {
+			return nil, at(p, err)
+		}
+		return v, nil
+	}, t: value.t}
+}
+
+// assignedValue computes what an assignment through an indexer or property
+// stores: it reads the current value (old) when a compound operator or ??=
+// needs it, and skip is set when ??= finds a value and nothing is stored.
+// On an error old is nil.
+func assignedValue(e *env, p int, op string, compound bool, get func() (any, error), newValue func(*env, any) (any, error)) (old, v any, skip bool, err error) {
+	if compound || op == "??=" {
+		if old, err = get(); err != nil {
+			return nil, nil, false, at(p, err)
+		}
+		if op == "??=" && old != nil {
+			return old, nil, true, nil
+		}
+	}
+	if v, err = newValue(e, old); err != nil {
+		return nil, nil, false, err
+	}
+	return old, v, false, nil
 }

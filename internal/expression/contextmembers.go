@@ -296,12 +296,12 @@ func fillContext() {
 		"As": {min: 0, max: 1, generic: true, params: ts(tBool), named: []string{"preserveContent"},
 			res: func(ci *callInfo) (*typ, error) {
 				switch ci.targ {
-				case tString, tJObject, tJArray, tJToken, tBytes:
+				case tString, tJObject, tJArray, tJToken, tBytes, tXDocument, tXElement:
 					return ci.targ, nil
 				case nil:
-					return nil, errors.New("As needs a type argument: As<string>, As<JObject>, As<JArray>, As<JToken> or As<byte[]>")
+					return nil, errors.New("As needs a type argument: As<string>, As<JObject>, As<JArray>, As<JToken>, As<byte[]>, As<XDocument> or As<XElement>")
 				}
-				return nil, fmt.Errorf("As<%s> is not supported: use As<string>, As<JObject>, As<JArray>, As<JToken> or As<byte[]>", ci.targ.name)
+				return nil, fmt.Errorf("As<%s> is not supported: use As<string>, As<JObject>, As<JArray>, As<JToken>, As<byte[]>, As<XDocument> or As<XElement>", ci.targ.name)
 			},
 			call: func(e *env, ci *callInfo, r any, _ []any) (any, error) {
 				t := ci.targ

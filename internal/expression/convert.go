@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/google/uuid"
 )
@@ -53,33 +54,27 @@ func fillConversions() {
 			if err != nil {
 				return nil, err
 			}
-			if err := e.grow(len(s)); err != nil {
+			if err := e.grow(len(s) * 2); err != nil {
 				return nil, err
 			}
-			if r.(encoding) == encASCII {
-				b := make([]byte, 0, len(s))
-				for _, c := range s {
-					if c > 127 {
-						c = '?'
-					}
-					b = append(b, byte(c))
-				}
-				return b, nil
-			}
-			return []byte(s), nil
+			return encodeString(r.(encoding), s), nil
 		}),
 		"GetString": mth(1, 1, tString, ts(tBytes), func(e *env, _ *callInfo, r any, args []any) (any, error) {
-			b, ok := args[0].([]byte)
-			if !ok {
-				if args[0] == nil {
-					return nil, errArgNull("bytes")
-				}
-				return nil, errCast(args[0], tBytes)
+			b, err := argBytes(args, 0, "bytes")
+			if err != nil {
+				return nil, err
 			}
 			if err := e.grow(len(b)); err != nil {
 				return nil, err
 			}
-			return strings.ToValidUTF8(string(b), "\uFFFD"), nil
+			return decodeString(r.(encoding), b), nil
+		}),
+		"GetByteCount": mth(1, 1, tInt, ts(tString), func(e *env, _ *callInfo, r any, args []any) (any, error) {
+			s, err := argStr(args, 0, "s")
+			if err != nil {
+				return nil, err
+			}
+			return int64(len(encodeString(r.(encoding), s))), nil
 		}),
 	}
 
@@ -238,6 +233,8 @@ func fillConversions() {
 	enc.props["UTF8"] = constProp(tEncoding, encUTF8)
 	enc.props["ASCII"] = constProp(tEncoding, encASCII)
 	enc.props["Default"] = constProp(tEncoding, encUTF8)
+	enc.props["Unicode"] = constProp(tEncoding, encUnicode)
+	enc.props["BigEndianUnicode"] = constProp(tEncoding, encBigEndianUnicode)
 
 	intc := staticClass("Int32")
 	intc.props["MaxValue"] = constProp(tInt, int64(math.MaxInt32))
@@ -318,4 +315,63 @@ func parseGuid(s string) (Guid, error) {
 		g[i] = byte(b)
 	}
 	return g, nil
+}
+
+// encodeString is Encoding.GetBytes: characters ASCII cannot hold become
+// '?'; Unicode is UTF-16 (little-endian unless BigEndianUnicode).
+func encodeString(enc encoding, s string) []byte {
+	switch enc {
+	case encASCII:
+		b := make([]byte, 0, len(s))
+		for _, c := range s {
+			if c > 127 {
+				c = '?'
+			}
+			b = append(b, byte(c))
+		}
+		return b
+	case encUnicode, encBigEndianUnicode:
+		u := utf16.Encode([]rune(s))
+		b := make([]byte, 2*len(u))
+		for i, x := range u {
+			if enc == encUnicode {
+				b[2*i], b[2*i+1] = byte(x), byte(x>>8)
+			} else {
+				b[2*i], b[2*i+1] = byte(x>>8), byte(x)
+			}
+		}
+		return b
+	}
+	return []byte(s)
+}
+
+// decodeString is Encoding.GetString; invalid input becomes U+FFFD (ASCII:
+// bytes above 127 become '?').
+func decodeString(enc encoding, b []byte) string {
+	switch enc {
+	case encASCII:
+		r := make([]byte, len(b))
+		for i, x := range b {
+			if x > 127 {
+				x = '?'
+			}
+			r[i] = x
+		}
+		return string(r)
+	case encUnicode, encBigEndianUnicode:
+		u := make([]uint16, len(b)/2)
+		for i := range u {
+			if enc == encUnicode {
+				u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+			} else {
+				u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+			}
+		}
+		s := string(utf16.Decode(u))
+		if len(b)%2 == 1 {
+			s += "\uFFFD"
+		}
+		return s
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
 }

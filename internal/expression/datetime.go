@@ -300,3 +300,76 @@ func parseTimeSpan(s string) (any, error) {
 	}
 	return d, nil
 }
+
+// fillDateTimeOffset adds DateTimeOffset. Its values are the instant in UTC
+// (the gateway runs in UTC, so every offset is +00:00): they are DateTime
+// values with the DateTimeOffset members (ToUnixTimeSeconds, UtcDateTime, ...).
+func fillDateTimeOffset() {
+	unixEpoch := time.Unix(0, 0).UTC()
+	tDateTime.props["UtcDateTime"] = pr(tDateTime, func(v any) any { return v })
+	tDateTime.props["DateTime"] = tDateTime.props["UtcDateTime"]
+	tDateTime.props["LocalDateTime"] = tDateTime.props["UtcDateTime"]
+	tDateTime.props["Offset"] = constProp(tTimeSpan, time.Duration(0))
+	tDateTime.props["UtcTicks"] = tDateTime.props["Ticks"]
+	tDateTime.methods["ToUnixTimeSeconds"] = mth(0, 0, tInt, nil, func(_ *env, _ *callInfo, r any, _ []any) (any, error) {
+		return r.(time.Time).Unix(), nil
+	})
+	tDateTime.methods["ToUnixTimeMilliseconds"] = mth(0, 0, tInt, nil, func(_ *env, _ *callInfo, r any, _ []any) (any, error) {
+		return r.(time.Time).UnixMilli(), nil
+	})
+	tDateTime.methods["ToOffset"] = mth(1, 1, tDateTime, ts(tTimeSpan), func(_ *env, _ *callInfo, r any, _ []any) (any, error) {
+		return r, nil
+	})
+	dto := staticClass("DateTimeOffset")
+	dt := staticClasses["DateTime"]
+	for _, name := range []string{"UtcNow", "Now", "MinValue", "MaxValue"} {
+		dto.props[name] = dt.props[name]
+	}
+	dto.props["UnixEpoch"] = constProp(tDateTime, unixEpoch)
+	dt.props["UnixEpoch"] = dto.props["UnixEpoch"]
+	dto.methods["Parse"], dto.methods["TryParse"] = dt.methods["Parse"], dt.methods["TryParse"]
+	fromUnix := func(unit time.Duration, max int64) *method {
+		return mth(1, 1, tDateTime, ts(tInt), func(_ *env, _ *callInfo, _ any, args []any) (any, error) {
+			n, err := argInt(args, 0, "seconds")
+			if err != nil {
+				return nil, err
+			}
+			if n < -max || n > max {
+				return nil, errors.New("Valid values are between -62135596800 and 253402300799, inclusive. (Parameter 'seconds')")
+			}
+			if unit == time.Second {
+				return time.Unix(n, 0).UTC(), nil
+			}
+			return time.UnixMilli(n).UTC(), nil
+		})
+	}
+	dto.methods["FromUnixTimeSeconds"] = fromUnix(time.Second, 253402300799)
+	dto.methods["FromUnixTimeMilliseconds"] = fromUnix(time.Millisecond, 253402300799999)
+	registerStatic(dto)
+	typeNames["DateTimeOffset"] = tDateTime
+	// new DateTimeOffset(dateTime) and new DateTimeOffset(y, M, d, h, m, s[, ms], offset).
+	constructors["DateTimeOffset"] = mth(1, 8, tDateTime, nil, func(e *env, ci *callInfo, _ any, args []any) (any, error) {
+		if t, ok := args[0].(time.Time); ok {
+			if len(args) > 2 {
+				return nil, errors.New("new DateTimeOffset(dateTime[, offset]) takes one or two arguments")
+			}
+			if len(args) == 2 {
+				off, ok := args[1].(time.Duration)
+				if !ok {
+					return nil, errCast(args[1], tTimeSpan)
+				}
+				return t.Add(-off), nil // the DateTime is the local time at that offset
+			}
+			return t, nil
+		}
+		off, ok := args[len(args)-1].(time.Duration)
+		if !ok || len(args) < 7 {
+			return nil, errors.New("new DateTimeOffset takes a DateTime, or year, month, day, hour, minute, second[, millisecond] and a TimeSpan offset")
+		}
+		t, err := constructors["DateTime"].call(e, ci, nil, args[:len(args)-1])
+		if err != nil {
+			return nil, err
+		}
+		return t.(time.Time).Add(-off), nil
+	})
+}

@@ -38,6 +38,18 @@ var fuzzSeeds = []string{
 	`@(context.Request.Body.As<JObject>().SelectToken("$.a[0]['b']"))`,
 	`@(Regex.Match("id=42", "id=(\\d+)", RegexOptions.IgnoreCase).Groups[1].Value + "Basic dTpw".AsBasic()?.Username)`,
 	`@($"{"x",-4}|{42,5:D3}")`,
+	`@{ using (var h = new HMACSHA256(Convert.FromBase64String("a2V5"))) { return Convert.ToBase64String(h.ComputeHash(Encoding.UTF8.GetBytes("m"))); } }`,
+	`@(BitConverter.ToString(SHA256.Create().ComputeHash(Encoding.Unicode.GetBytes("x"))).Replace("-", "") + Convert.ToHexString(MD5.HashData(new byte[] {1, 2})))`,
+	`@{ var aes = Aes.Create(); aes.Mode = CipherMode.CBC; aes.Padding = PaddingMode.PKCS7; var c = new byte[16].Encrypt(aes); return Encoding.UTF8.GetString(c.Decrypt("Aes", aes.Key, aes.IV)); }`,
+	`@(new Uri(new Uri("https://h.example/a/"), "b?c=1").GetLeftPart(UriPartial.Path) + new Random(1).Next(1, 9) + context.Request.Url.ToUri().Port)`,
+	`@(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()).UtcDateTime + TimeSpan.FromHours(1) * 1.5 / 2)`,
+	`@(String.Join(",", Regex.Matches("a1b2", @"(?<d>\d)").Cast<Match>().Select(m => m.Groups["d"].Value)) + Regex.Replace("ab", "(a)", m => m.Value.ToUpper()))`,
+	`@(context.Request.Body.As<JObject>().SelectTokens("$..b[?(@ > 1 && @ != 'x')]").Count() + ((JObject)context.Request.Body.As<JObject>().DeepClone()).Properties().Count())`,
+	`@{ var o = JObject.Parse("{\"a\":[1]}"); o.Property("a").Value = new JArray(2); o.Merge(new JObject(new JProperty("b", 1))); ((JArray)o["a"]).Insert(0, 5); return o.ToString(Formatting.None); }`,
+	`@{ var f = context.Request.Body.AsFormUrlEncodedContent(preserveContent: true); f["k"] = "v w"; f.Remove("x"); return f.ToFormUrlEncodedContent(); }`,
+	`@{ XNamespace ns = "urn:x"; var d = XDocument.Parse("<a xmlns='urn:x'><b k='1'>t</b></a>"); d.Root.Element(ns + "b").SetAttributeValue("k", 2); return d.Root.Descendants().First().ToString() + (string)d.Root.Element(ns + "b").Attribute("k"); }`,
+	`@(new XElement("r", new XAttribute("a", 1), new[] {"x", "y"}.Select(s => new XElement("i", s))).ToString(SaveOptions.DisableFormatting))`,
+	`@{ using System.Text; using var s = SHA1.Create(); return $@"{s.HashSize:D4} {{x}} ""q""" + context.Request.Headers.GetValueOrDefault("Authorization", "").AsBasic()?.UserId; }`,
 }
 
 func FuzzCompile(f *testing.F) {
@@ -77,6 +89,56 @@ func FuzzEval(f *testing.F) {
 		_, err = p.Eval(testContext())
 		if err != nil && strings.Contains(err.Error(), "internal error") {
 			t.Fatalf("Eval(%q): %v", src, err)
+		}
+	})
+}
+
+// FuzzParseXML: XML bodies (As<XDocument>) never panic the parser, and what
+// it prints parses back to the same text.
+func FuzzParseXML(f *testing.F) {
+	for _, s := range []string{
+		`<a x="1"><b>t &amp; u</b><c/></a>`,
+		`<?xml version="1.0"?><p:a xmlns:p="urn:p" xmlns="urn:d"><p:b p:k="v"/><c>x<d/>y</c><!--c--></p:a>`,
+		`<a><![CDATA[<x>]]></a>`,
+		`<a xmlns="urn:x"><b xmlns=""/></a>`,
+		`<a>&#x41;&lt;</a>`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseXML(nil, s)
+		if err != nil {
+			return
+		}
+		out := d.text(false)
+		d2, err := parseXML(nil, out)
+		if err != nil {
+			t.Fatalf("parseXML(%q) printed %q, which does not parse: %v", s, out, err)
+		}
+		if out2 := d2.text(false); out2 != out {
+			t.Fatalf("parseXML(%q): printed %q, then %q", s, out, out2)
+		}
+	})
+}
+
+// FuzzParseForm: form bodies (AsFormUrlEncodedContent) never panic the
+// parser, and encoding what it read reads back the same.
+func FuzzParseForm(f *testing.F) {
+	for _, s := range []string{"a=1&b=x+y&a=2", "k=%2F%zz", "=&&x", "a%20b=c%3Dd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fd, err := parseForm(s)
+		if err != nil {
+			return
+		}
+		enc := fd.encode()
+		fd2, err := parseForm(enc)
+		if err != nil {
+			t.Fatalf("parseForm(%q) encoded as %q, which does not parse: %v", s, enc, err)
+		}
+		if enc2 := fd2.encode(); enc2 != enc {
+			t.Fatalf("parseForm(%q): encoded %q, then %q", s, enc, enc2)
 		}
 	})
 }

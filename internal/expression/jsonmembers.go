@@ -3,8 +3,6 @@ package expression
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -41,6 +39,16 @@ func bodyAs(e *env, b *Body, t *typ) (any, error) {
 		return string(data), nil
 	case tBytes:
 		return append([]byte(nil), data...), nil
+	case tXDocument, tXElement:
+		doc, err := parseXML(e, string(data))
+		if err != nil {
+			return nil, fmt.Errorf("the body is not XML: %v", err)
+		}
+		if t == tXElement {
+			doc.root.parent = nil
+			return doc.root, nil
+		}
+		return doc, nil
 	}
 	v, err := ParseJSON(data)
 	if err != nil {
@@ -71,6 +79,18 @@ func jsonify(v any) any {
 		return a
 	case []any:
 		return &JArray{Items: append([]any(nil), v...)}
+	case *listVal:
+		a := &JArray{Items: make([]any, len(v.items))}
+		for i, x := range v.items {
+			a.Items[i] = jsonify(x)
+		}
+		return a
+	case *dictVal:
+		o := NewJObject()
+		for _, k := range v.keys {
+			o.Set(k, jsonify(v.vals[k]))
+		}
+		return o
 	case int64, float64, string, bool, nil, *JObject, *JArray:
 		return v
 	case time.Time:
@@ -79,54 +99,6 @@ func jsonify(v any) any {
 		return f
 	}
 	return toString(v)
-}
-
-// selectToken follows a simple JSON path: $.a.b[0]['c'].
-func selectToken(v any, path string) (any, error) {
-	p := strings.TrimPrefix(path, "$")
-	for p != "" {
-		switch {
-		case p[0] == '.':
-			p = p[1:]
-		case p[0] == '[':
-			end := strings.IndexByte(p, ']')
-			if end < 0 {
-				return nil, fmt.Errorf("bad JSON path %q", path)
-			}
-			key := p[1:end]
-			p = p[end+1:]
-			if len(key) >= 2 && (key[0] == '\'' || key[0] == '"') {
-				o, ok := v.(*JObject)
-				if !ok {
-					return nil, nil
-				}
-				v, _ = o.Get(key[1 : len(key)-1])
-				continue
-			}
-			i, err := strconv.Atoi(key)
-			if err != nil {
-				return nil, fmt.Errorf("bad JSON path %q", path)
-			}
-			a, ok := v.(*JArray)
-			if !ok || i < 0 || i >= len(a.Items) {
-				return nil, nil
-			}
-			v = a.Items[i]
-			continue
-		}
-		end := strings.IndexAny(p, ".[")
-		if end < 0 {
-			end = len(p)
-		}
-		key := p[:end]
-		p = p[end:]
-		o, ok := v.(*JObject)
-		if !ok {
-			return nil, nil
-		}
-		v, _ = o.Get(key)
-	}
-	return v, nil
 }
 
 func jsonToString(e *env, v any, args []any) (any, error) {
@@ -249,16 +221,10 @@ func fillJSON() {
 			if !ok {
 				return nil, nil
 			}
-			return jProperty{Name: k, Value: v}, nil
-		}),
-		"SelectToken": mth(1, 1, tJToken, ts(tString), func(_ *env, _ *callInfo, r any, args []any) (any, error) {
-			p, err := argStr(args, 0, "path")
-			if err != nil {
-				return nil, err
-			}
-			return selectToken(r, p)
+			return jProperty{Name: k, Value: v, owner: r.(*JObject)}, nil
 		}),
 	}
+	selectTokenMethods(tJObject)
 	addLinq(tJObject)
 	delete(tJObject.methods, "Contains")
 
@@ -303,14 +269,8 @@ func fillJSON() {
 			a.Items = append(a.Items, attach(a, args[0]))
 			return nil, nil
 		}),
-		"SelectToken": mth(1, 1, tJToken, ts(tString), func(_ *env, _ *callInfo, r any, args []any) (any, error) {
-			p, err := argStr(args, 0, "path")
-			if err != nil {
-				return nil, err
-			}
-			return selectToken(r, p)
-		}),
 	}
+	selectTokenMethods(tJArray)
 	addLinq(tJArray)
 
 	tJProp.props = map[string]*prop{

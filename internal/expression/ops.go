@@ -1,6 +1,7 @@
 package expression
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -100,7 +101,20 @@ func binaryOp(e *env, op string, a, b any) (any, error) {
 				return x + y, nil
 			case "-":
 				return x - y, nil
+			case "/":
+				if y == 0 {
+					return nil, errDivZero
+				}
+				return float64(x) / float64(y), nil
 			}
+		}
+		if f, ok := numberOf(b); ok && (op == "*" || op == "/") {
+			return scaleDuration(x, f, op == "/")
+		}
+	}
+	if f, ok := numberOf(a); ok && op == "*" {
+		if d, ok := b.(time.Duration); ok {
+			return scaleDuration(d, f, false)
 		}
 	}
 	return nil, opError(op, a, b)
@@ -386,13 +400,12 @@ func formatDateTime(t time.Time, format string) (string, error) {
 		return "", errFormat
 	}
 	var b strings.Builder
-	for i := 0; i < len(format); {
-		c := format[i]
-		n := 1
-		for i+n < len(format) && format[i+n] == c {
-			n++
-		}
+	var bad bool
+	ok := eachDateToken(format, func(c byte, run string) {
+		n := len(run)
 		switch c {
+		case 0:
+			b.WriteString(run)
 		case 'y':
 			y := t.Year()
 			switch {
@@ -437,7 +450,8 @@ func formatDateTime(t time.Time, format string) (string, error) {
 			fmt.Fprintf(&b, "%0*d", min(n, 2), t.Second())
 		case 'f', 'F':
 			if n > 7 {
-				return "", errFormat
+				bad = true
+				return
 			}
 			frac := fmt.Sprintf("%09d", t.Nanosecond())[:n]
 			if c == 'F' {
@@ -472,26 +486,46 @@ func formatDateTime(t time.Time, format string) (string, error) {
 			default:
 				b.WriteString(t.Format("-07:00"))
 			}
+		default:
+			b.WriteString(run)
+		}
+	})
+	if !ok || bad {
+		return "", errFormat
+	}
+	return b.String(), nil
+}
+
+// eachDateToken splits a .NET custom date format into runs of one character
+// ("yyyy", "MM", "-") and literal text (quoted or \-escaped, given with c 0).
+// It is false for an unterminated quote.
+func eachDateToken(format string, f func(c byte, run string)) bool {
+	for i := 0; i < len(format); {
+		c := format[i]
+		switch c {
 		case '\'', '"':
 			end := strings.IndexByte(format[i+1:], c)
 			if end < 0 {
-				return "", errFormat
+				return false
 			}
-			b.WriteString(format[i+1 : i+1+end])
+			f(0, format[i+1:i+1+end])
 			i += end + 2
 			continue
 		case '\\':
 			if i+1 < len(format) {
-				b.WriteByte(format[i+1])
+				f(0, format[i+1:i+2])
 			}
 			i += 2
 			continue
-		default:
-			b.WriteString(format[i : i+n])
 		}
+		n := 1
+		for i+n < len(format) && format[i+n] == c {
+			n++
+		}
+		f(c, format[i:i+n])
 		i += n
 	}
-	return b.String(), nil
+	return true
 }
 
 // formatDuration is TimeSpan.ToString(format): "c", "g" and custom patterns.
@@ -552,4 +586,29 @@ func formatDuration(d time.Duration, format string) (string, error) {
 		i += n
 	}
 	return b.String(), nil
+}
+
+func numberOf(v any) (float64, bool) {
+	switch v := v.(type) {
+	case int64:
+		return float64(v), true
+	case float64:
+		return v, true
+	}
+	return 0, false
+}
+
+// scaleDuration is TimeSpan * double and TimeSpan / double.
+func scaleDuration(d time.Duration, f float64, divide bool) (any, error) {
+	if divide {
+		if f == 0 {
+			return nil, errors.New("TimeSpan does not accept floating point Not-a-Number values.")
+		}
+		f = 1 / f
+	}
+	r := math.Round(float64(d) * f)
+	if math.IsNaN(r) || math.Abs(r) >= math.MaxInt64 {
+		return nil, errors.New("TimeSpan overflowed because the duration is too long.")
+	}
+	return time.Duration(r), nil
 }

@@ -86,6 +86,7 @@ type (
 		t     *typeRef // nil for new[] { ... }
 		args  []*argNode
 		elems []node // array initializer
+		size  node   // new byte[n]
 		array bool
 	}
 	assignNode struct {
@@ -111,12 +112,20 @@ type interpHole struct {
 type typeRef struct {
 	p        int
 	name     string
+	args     []*typeRef // List<string>, Dictionary<string, object>
 	array    bool
 	nullable bool
 }
 
 func (t *typeRef) String() string {
 	s := t.name
+	if len(t.args) > 0 {
+		parts := make([]string, len(t.args))
+		for i, a := range t.args {
+			parts[i] = a.String()
+		}
+		s += "<" + strings.Join(parts, ", ") + ">"
+	}
 	if t.nullable {
 		s += "?"
 	}
@@ -142,54 +151,6 @@ func (n *interpNode) position() int { return n.p }
 func (n *newNode) position() int    { return n.p }
 func (n *assignNode) position() int { return n.p }
 func (n *chainEnd) position() int   { return n.x.position() }
-
-// Statements
-
-type stmt interface{ position() int }
-
-type (
-	blockStmt struct {
-		p     int
-		stmts []stmt
-	}
-	varStmt struct {
-		p    int
-		name string
-		typ  *typeRef // nil for var
-		init node     // may be nil with an explicit type
-	}
-	exprStmt struct {
-		x node
-	}
-	ifStmt struct {
-		p    int
-		cond node
-		then stmt
-		els  stmt
-	}
-	returnStmt struct {
-		p int
-		x node
-	}
-	foreachStmt struct {
-		p    int
-		name string
-		coll node
-		body stmt
-	}
-	jumpStmt struct {
-		p    int
-		kind string // break, continue
-	}
-)
-
-func (s *blockStmt) position() int   { return s.p }
-func (s *varStmt) position() int     { return s.p }
-func (s *exprStmt) position() int    { return s.x.position() }
-func (s *ifStmt) position() int      { return s.p }
-func (s *returnStmt) position() int  { return s.p }
-func (s *foreachStmt) position() int { return s.p }
-func (s *jumpStmt) position() int    { return s.p }
 
 // Parser
 
@@ -330,180 +291,6 @@ func (p *parser) parseHole(part interpPart) node {
 		sub.errf(t.pos, "unexpected %s in interpolation hole", sub.describe(t))
 	}
 	return x
-}
-
-// Statements
-
-func (p *parser) block() *blockStmt {
-	t := p.expect("{")
-	p.enter(t.pos)
-	defer p.leave()
-	b := &blockStmt{p: t.pos}
-	for !p.isOp("}") {
-		if p.peek().kind == tkEOF {
-			p.errf(p.peek().pos, "expected '}', found end of expression")
-		}
-		b.stmts = append(b.stmts, p.statement())
-	}
-	p.advance()
-	return b
-}
-
-func (p *parser) statement() stmt {
-	t := p.peek()
-	if t.kind == tkOp {
-		switch t.text {
-		case "{":
-			return p.block()
-		case ";":
-			p.advance()
-			return &blockStmt{p: t.pos}
-		}
-	}
-	if t.kind == tkIdent {
-		switch t.text {
-		case "return":
-			p.advance()
-			s := &returnStmt{p: t.pos}
-			if !p.isOp(";") {
-				s.x = p.expr()
-			}
-			p.expect(";")
-			return s
-		case "if":
-			p.advance()
-			p.expect("(")
-			s := &ifStmt{p: t.pos, cond: p.expr()}
-			p.expect(")")
-			p.enter(t.pos)
-			s.then = p.statement()
-			if p.isKeyword("else") {
-				p.advance()
-				s.els = p.statement()
-			}
-			p.leave()
-			return s
-		case "foreach":
-			p.advance()
-			p.expect("(")
-			if !p.isKeyword("var") {
-				p.parseType()
-			} else {
-				p.advance()
-			}
-			name := p.ident()
-			if !p.isKeyword("in") {
-				p.errf(p.peek().pos, "expected 'in', found %s", p.describe(p.peek()))
-			}
-			p.advance()
-			s := &foreachStmt{p: t.pos, name: name.text, coll: p.expr()}
-			p.expect(")")
-			p.enter(t.pos)
-			s.body = p.statement()
-			p.leave()
-			return s
-		case "break", "continue":
-			p.advance()
-			p.expect(";")
-			return &jumpStmt{p: t.pos, kind: t.text}
-		case "for", "while", "do", "switch", "try", "throw", "using", "goto", "lock":
-			p.errf(t.pos, "'%s' statements are not supported", t.text)
-		}
-		if d := p.tryDeclaration(); d != nil {
-			p.expect(";")
-			return d
-		}
-	}
-	x := p.expr()
-	switch x.(type) {
-	case *assignNode, *callNode, *chainEnd:
-		if ce, ok := x.(*chainEnd); ok {
-			if _, ok := ce.x.(*callNode); !ok {
-				p.errf(x.position(), "only assignment and call expressions can be used as a statement")
-			}
-		}
-	default:
-		p.errf(x.position(), "only assignment and call expressions can be used as a statement")
-	}
-	p.expect(";")
-	return &exprStmt{x: x}
-}
-
-// tryDeclaration parses "var x = e" or "Type x [= e]" when the tokens read as one.
-func (p *parser) tryDeclaration() stmt {
-	t := p.peek()
-	if t.text == "var" && p.peekAt(1).kind == tkIdent {
-		p.advance()
-		name := p.ident()
-		p.expect("=")
-		return &varStmt{p: t.pos, name: name.text, init: p.expr()}
-	}
-	if !isTypeName(t.text) {
-		return nil
-	}
-	save := p.i
-	ref := p.tryType()
-	if ref == nil || p.peek().kind != tkIdent {
-		p.i = save
-		return nil
-	}
-	name := p.advance()
-	s := &varStmt{p: t.pos, name: name.text, typ: ref}
-	if p.accept("=") {
-		s.init = p.expr()
-	}
-	return s
-}
-
-// Types
-
-// tryType parses a type name (with [] and ?) if one is next; otherwise it
-// restores the position and returns nil.
-func (p *parser) tryType() *typeRef {
-	t := p.peek()
-	if t.kind != tkIdent || !isTypeName(t.text) {
-		return nil
-	}
-	p.advance()
-	ref := &typeRef{p: t.pos, name: t.text}
-	// Qualified names like Newtonsoft.Json.Linq.JObject: keep the last part.
-	for p.isOp(".") && p.peekAt(1).kind == tkIdent && isTypeName(p.peekAt(1).text) {
-		p.advance()
-		ref.name = p.advance().text
-	}
-	if p.isOp("?") && !p.startsExpr(p.peekAt(1)) {
-		p.advance()
-		ref.nullable = true
-	}
-	if p.isOp("[") && p.peekAt(1).kind == tkOp && p.peekAt(1).text == "]" {
-		p.advance()
-		p.advance()
-		ref.array = true
-	}
-	return ref
-}
-
-func (p *parser) parseType() *typeRef {
-	t := p.peek()
-	ref := p.tryType()
-	if ref == nil {
-		p.errf(t.pos, "expected a type, found %s", p.describe(t))
-	}
-	return ref
-}
-
-// startsExpr reports whether t can begin an operand (used to tell "T?" from "a ? b : c").
-func (p *parser) startsExpr(t token) bool {
-	switch t.kind {
-	case tkIdent, tkInt, tkDouble, tkString, tkInterp:
-		return true
-	case tkOp:
-		switch t.text {
-		case "(", "!", "-", "+", "~":
-			return true
-		}
-	}
-	return false
 }
 
 // Expressions, lowest precedence first.
@@ -917,11 +704,27 @@ func (p *parser) newExpr() node {
 		n.elems = p.exprList("}")
 		return n
 	}
+	// A qualified name: new System.Text.StringBuilder(), new System.Uri(...).
+	if nt := p.peek(); nt.text == "System" || nt.text == "Newtonsoft" {
+		for p.peek().kind == tkIdent && !isTypeName(p.peek().text) && p.isOpAt(1, ".") {
+			p.advance()
+			p.advance()
+		}
+	}
 	if nt := p.peek(); nt.kind == tkIdent && !isTypeName(nt.text) {
 		p.errf(nt.pos, "'new %s' is not supported", nt.text)
 	}
 	ref := p.parseType()
 	n.t = ref
+	if !ref.array && p.isOp("[") {
+		// new byte[16]: a zeroed array of that length.
+		p.advance()
+		n.size = p.expr()
+		p.expect("]")
+		ref.array = true
+		n.array = true
+		return n
+	}
 	if ref.array {
 		n.array = true
 		p.expect("{")
@@ -959,4 +762,10 @@ func (p *parser) exprList(closer string) []node {
 		p.expect(closer)
 		return xs
 	}
+}
+
+// isOpAt reports whether the token i ahead is the operator op.
+func (p *parser) isOpAt(i int, op string) bool {
+	t := p.peekAt(i)
+	return t.kind == tkOp && t.text == op
 }

@@ -27,6 +27,15 @@ func TestRandomCalls(t *testing.T) {
 		{`new JProperty("a", 1)`, tJProp}, {`context.Request.Headers.First()`, tKV}, {`context.Variables.First()`, tKVObj},
 		{`Encoding.UTF8`, tEncoding},
 		{`Regex.Match("ab", "(a)")`, tMatch}, {`"Basic dXNlcjpwYXNz".AsBasic()`, tBasic},
+		{`Regex.Matches("ab", "(a)")`, tMatches}, {`new Regex("a")`, tRegex}, {`Regex.Match("ab", "(a)").Groups`, tGroups},
+		{`SHA256.Create()`, tHashAlg}, {`new HMACSHA1(new byte[] {1})`, tHashAlg}, {`Aes.Create()`, tSymAlg},
+		{`new byte[16]`, tBytes}, {`new Uri("https://h.example/a?b=1#c")`, tUri}, {`new Uri("/r", UriKind.Relative)`, tUri},
+		{`new Random(1)`, tRandom}, {`XDocument.Parse("<a x='1'><b>t</b></a>")`, tXDocument},
+		{`XElement.Parse("<a x='1'><b>t</b></a>")`, tXElement}, {`XElement.Parse("<a x='1'/>").Attribute("x")`, tXAttribute},
+		{`XElement.Parse("<a/>").Name`, tXName}, {`XNamespace.Get("urn:x")`, tXNamespace},
+		{`"a=1&b=2".AsFormUrlEncodedContent()`, tForm}, {`new StringBuilder("ab")`, tStringBuilder},
+		{`new List<string> { "a" }`, tList}, {`new Dictionary<string, object>()`, tDict},
+		{`JObject.Parse("{\"a\":1}").Property("a")`, tJProp}, {`CultureInfo.InvariantCulture`, tCulture},
 	}
 	args := []string{
 		`""`, `"a"`, `","`, `null`, `0`, `-1`, `1`, `100000000`, `2.5`, `true`,
@@ -34,6 +43,8 @@ func TestRandomCalls(t *testing.T) {
 		`StringSplitOptions.RemoveEmptyEntries`, `Formatting.None`, `x => x`, `x => true`,
 		`x => null`, `"a,b".Split(',')`, `new JObject()`, `Encoding.UTF8.GetBytes("a")`,
 		`"o"`, `"D3"`, `"yyyy"`, `"{0}"`,
+		`new byte[16]`, `"Aes"`, `Aes.Create()`, `"$.a"`, `"<a/>"`, `new XElement("e")`, `"https://h/"`,
+		`UriKind.Absolute`, `UriPartial.Path`, `new List<string>()`, `SaveOptions.DisableFormatting`,
 	}
 	var statics []string
 	for name, st := range staticClasses {

@@ -464,6 +464,24 @@ func fillStringStatics() {
 	})
 	str.methods["Concat"] = mth(1, -1, tString, nil, func(e *env, _ *callInfo, _ any, args []any) (any, error) {
 		var b strings.Builder
+		if len(args) == 1 {
+			// Concat(IEnumerable<string>) and Concat(params object[]) join the elements.
+			switch a := args[0].(type) {
+			case []string:
+				return strings.Join(a, ""), e.grow(len(a))
+			case []any:
+				args = a
+			case string, nil:
+			default:
+				if typeOfValue(a).each != nil {
+					var items []any
+					if err := each(a, func(x any) (bool, error) { items = append(items, x); return false, e.grow(8) }); err != nil {
+						return nil, err
+					}
+					args = items
+				}
+			}
+		}
 		for _, a := range args {
 			s := toString(a)
 			if err := e.grow(b.Len() + len(s)); err != nil {

@@ -21,11 +21,16 @@ type typ struct {
 	each      func(v any, f func(x any) (stop bool, err error)) error
 	// conv converts a (non-nil) value for a cast to this type.
 	conv func(v any) (any, bool)
+	// scalarCast: (string), (int), (bool), ... of a value of this type
+	// compile (XElement and XAttribute convert their Value).
+	scalarCast bool
 }
 
 type prop struct {
 	t   *typ
 	get func(e *env, v any) (any, error)
+	// set, when not nil, makes the property assignable (aes.Key = ...).
+	set func(e *env, recv, v any) error
 }
 
 type indexer struct {
@@ -155,6 +160,12 @@ func isTypeName(s string) bool {
 
 // resolveType turns a type reference into a typ.
 func resolveType(r *typeRef) (*typ, error) {
+	if len(r.args) > 0 {
+		if r.array {
+			return nil, fmt.Errorf("arrays of '%s' are not supported", r)
+		}
+		return resolveGeneric(r)
+	}
 	t, ok := typeNames[r.name]
 	if !ok || t == nil {
 		return nil, fmt.Errorf("the type '%s' is not supported", r.name)
@@ -264,8 +275,16 @@ func typeOfValue(v any) *typ {
 		return tGroup
 	case regexOptions:
 		return tRegexOpt
+	case *hashAlgorithm:
+		return tHashAlg
+	case *symmetricAlgorithm:
+		return tSymAlg
+	case cipherMode:
+		return tCipherMode
+	case paddingMode:
+		return tPadding
 	}
-	return tObject
+	return typeOfMore(v)
 }
 
 // assignable reports whether a value of static type from may be passed where to
@@ -280,6 +299,8 @@ func assignable(from, to *typ) bool {
 		return true
 	case to == tJToken:
 		return true
+	case from == tString && (to == tXNamespace || to == tXName):
+		return true // XNamespace and XName convert implicitly from string
 	}
 	return false
 }
@@ -292,5 +313,58 @@ func castable(from, to *typ) bool {
 	if from == tDouble && to == tInt {
 		return true
 	}
+	if from.scalarCast {
+		switch to {
+		case tString, tInt, tDouble, tBool, tDateTime, tTimeSpan, tGuid:
+			return true
+		}
+	}
 	return false
+}
+
+// typeOfMore is typeOfValue for the types of the System.* families.
+func typeOfMore(v any) *typ {
+	switch v.(type) {
+	case *sysURI:
+		return tUri
+	case uriKind:
+		return tUriKind
+	case uriPartial:
+		return tUriPartial
+	case *random:
+		return tRandom
+	case matchCollection:
+		return tMatches
+	case *regexInstance:
+		return tRegex
+	case *formData:
+		return tForm
+	case *xDocument:
+		return tXDocument
+	case *xElement:
+		return tXElement
+	case *xAttribute:
+		return tXAttribute
+	case xNamespace:
+		return tXNamespace
+	case saveOptions:
+		return tSaveOpts
+	case xName:
+		return tXName
+	case *stringBuilder:
+		return tStringBuilder
+	case *listVal:
+		return tList
+	case cultureInfo:
+		return tCulture
+	case midpointRounding:
+		return tMidpoint
+	case jTokenType:
+		return tJTokenType
+	case formatStyles:
+		return tStyles
+	case *dictVal:
+		return tDict
+	}
+	return tObject
 }

@@ -42,10 +42,13 @@ type kvObj struct {
 	Value any
 }
 
-// jProperty is a Newtonsoft JProperty, only used to build objects with new JObject(...).
+// jProperty is a Newtonsoft JProperty: built with new JProperty(...) to add
+// to an object, or read with Property(name) / Properties(), when owner is the
+// object it belongs to (so Remove() and Value = ... change that object).
 type jProperty struct {
 	Name  string
 	Value any
+	owner *JObject
 }
 
 // encoding is a System.Text.Encoding.
@@ -54,6 +57,8 @@ type encoding int
 const (
 	encUTF8 encoding = iota
 	encASCII
+	encUnicode
+	encBigEndianUnicode
 )
 
 // toString is C#'s ToString() of a value, with null as "".
@@ -101,6 +106,24 @@ func toString(v any) string {
 		return "Ordinal"
 	case *URL:
 		return v.String()
+	case *sysURI:
+		return v.String()
+	case *xElement:
+		return v.text(true)
+	case *xDocument:
+		return v.text(true)
+	case *xAttribute:
+		return v.String()
+	case xNamespace:
+		return "{" + string(v) + "}"
+	case xName:
+		return v.String()
+	case *stringBuilder:
+		return v.s.String()
+	case jTokenType:
+		if int(v) < len(jTokenTypeNames) {
+			return jTokenTypeNames[v]
+		}
 	}
 	return typeNameOf(v)
 }
@@ -220,6 +243,11 @@ func valueEquals(a, b any) bool {
 	switch x := a.(type) {
 	case string:
 		y, ok := b.(string)
+		if !ok {
+			if n, isName := b.(xName); isName {
+				return n.String() == x // XName == string
+			}
+		}
 		return ok && x == y
 	case int64:
 		switch y := b.(type) {
@@ -263,6 +291,8 @@ func valueEquals(a, b any) bool {
 		return ok && len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0])
 	case kvPair, kvObj, jProperty:
 		return false
+	case xName:
+		return toString(b) == x.String() && (typeOfValue(b) == tXName || typeOfValue(b) == tString)
 	}
 	// Reference types: pointers compare by identity; maps, slices and
 	// functions (not comparable in Go) by the identity of what they point to.

@@ -1,0 +1,297 @@
+package expression
+
+import "fmt"
+
+// Parsing statements (blocks, declarations, if, foreach, using, return) and
+// type references.
+
+// Statements
+
+type stmt interface{ position() int }
+
+type (
+	blockStmt struct {
+		p     int
+		stmts []stmt
+	}
+	varStmt struct {
+		p    int
+		name string
+		typ  *typeRef // nil for var
+		init node     // may be nil with an explicit type
+	}
+	exprStmt struct {
+		x node
+	}
+	ifStmt struct {
+		p    int
+		cond node
+		then stmt
+		els  stmt
+	}
+	returnStmt struct {
+		p int
+		x node
+	}
+	foreachStmt struct {
+		p    int
+		name string
+		coll node
+		body stmt
+	}
+	jumpStmt struct {
+		p    int
+		kind string // break, continue
+	}
+)
+
+func (s *blockStmt) position() int   { return s.p }
+func (s *varStmt) position() int     { return s.p }
+func (s *exprStmt) position() int    { return s.x.position() }
+func (s *ifStmt) position() int      { return s.p }
+func (s *returnStmt) position() int  { return s.p }
+func (s *foreachStmt) position() int { return s.p }
+func (s *jumpStmt) position() int    { return s.p }
+
+// Statements
+
+func (p *parser) block() *blockStmt {
+	t := p.expect("{")
+	p.enter(t.pos)
+	defer p.leave()
+	b := &blockStmt{p: t.pos}
+	for !p.isOp("}") {
+		if p.peek().kind == tkEOF {
+			p.errf(p.peek().pos, "expected '}', found end of expression")
+		}
+		b.stmts = append(b.stmts, p.statement())
+	}
+	p.advance()
+	return b
+}
+
+func (p *parser) statement() stmt {
+	t := p.peek()
+	if t.kind == tkOp {
+		switch t.text {
+		case "{":
+			return p.block()
+		case ";":
+			p.advance()
+			return &blockStmt{p: t.pos}
+		}
+	}
+	if t.kind == tkIdent {
+		switch t.text {
+		case "return":
+			p.advance()
+			s := &returnStmt{p: t.pos}
+			if !p.isOp(";") {
+				s.x = p.expr()
+			}
+			p.expect(";")
+			return s
+		case "if":
+			p.advance()
+			p.expect("(")
+			s := &ifStmt{p: t.pos, cond: p.expr()}
+			p.expect(")")
+			p.enter(t.pos)
+			s.then = p.statement()
+			if p.isKeyword("else") {
+				p.advance()
+				s.els = p.statement()
+			}
+			p.leave()
+			return s
+		case "foreach":
+			p.advance()
+			p.expect("(")
+			if !p.isKeyword("var") {
+				p.parseType()
+			} else {
+				p.advance()
+			}
+			name := p.ident()
+			if !p.isKeyword("in") {
+				p.errf(p.peek().pos, "expected 'in', found %s", p.describe(p.peek()))
+			}
+			p.advance()
+			s := &foreachStmt{p: t.pos, name: name.text, coll: p.expr()}
+			p.expect(")")
+			p.enter(t.pos)
+			s.body = p.statement()
+			p.leave()
+			return s
+		case "break", "continue":
+			p.advance()
+			p.expect(";")
+			return &jumpStmt{p: t.pos, kind: t.text}
+		case "using":
+			return p.using()
+		case "for", "while", "do", "switch", "try", "throw", "goto", "lock":
+			p.errf(t.pos, "'%s' statements are not supported", t.text)
+		}
+		if d := p.tryDeclaration(); d != nil {
+			p.expect(";")
+			return d
+		}
+	}
+	x := p.expr()
+	switch x.(type) {
+	case *assignNode, *callNode, *chainEnd:
+		if ce, ok := x.(*chainEnd); ok {
+			if _, ok := ce.x.(*callNode); !ok {
+				p.errf(x.position(), "only assignment and call expressions can be used as a statement")
+			}
+		}
+	default:
+		p.errf(x.position(), "only assignment and call expressions can be used as a statement")
+	}
+	p.expect(";")
+	return &exprStmt{x: x}
+}
+
+// tryDeclaration parses "var x = e" or "Type x [= e]" when the tokens read as one.
+// using parses the three forms documents use: a directive (using System.Text;),
+// which has no effect since every supported type is already in scope; a using
+// declaration (using var h = ...;); and a using statement (using (var h = ...) stmt).
+// Nothing in an expression holds resources, so disposing does nothing.
+func (p *parser) using() stmt {
+	t := p.advance()
+	if p.accept("(") {
+		var decl stmt
+		if d := p.tryDeclaration(); d != nil {
+			decl = d
+		} else {
+			decl = &varStmt{p: t.pos, name: fmt.Sprintf("<using@%d>", t.pos), init: p.expr()}
+		}
+		p.expect(")")
+		p.enter(t.pos)
+		body := p.statement()
+		p.leave()
+		return &blockStmt{p: t.pos, stmts: []stmt{decl, body}}
+	}
+	if p.peek().text == "var" || p.peekAt(1).kind == tkIdent && p.peekAt(2).kind == tkOp && p.peekAt(2).text == "=" && isTypeName(p.peek().text) {
+		d := p.tryDeclaration()
+		if d == nil {
+			p.errf(p.peek().pos, "expected a declaration after 'using'")
+		}
+		p.expect(";")
+		return d
+	}
+	// A directive: using [static] Name.Space; or using Alias = Name.Space;
+	for {
+		n := p.peek()
+		if n.kind == tkEOF {
+			p.errf(n.pos, "expected ';' after the using directive")
+		}
+		p.advance()
+		if n.kind == tkOp && n.text == ";" {
+			return &blockStmt{p: t.pos}
+		}
+		if n.kind != tkIdent && !(n.kind == tkOp && (n.text == "." || n.text == "=")) {
+			p.errf(n.pos, "unexpected %s in a using directive", p.describe(n))
+		}
+	}
+}
+
+func (p *parser) tryDeclaration() stmt {
+	t := p.peek()
+	if t.text == "var" && p.peekAt(1).kind == tkIdent {
+		p.advance()
+		name := p.ident()
+		p.expect("=")
+		return &varStmt{p: t.pos, name: name.text, init: p.expr()}
+	}
+	if !isTypeName(t.text) {
+		return nil
+	}
+	save := p.i
+	ref := p.tryType()
+	if ref == nil || p.peek().kind != tkIdent {
+		p.i = save
+		return nil
+	}
+	name := p.advance()
+	s := &varStmt{p: t.pos, name: name.text, typ: ref}
+	if p.accept("=") {
+		s.init = p.expr()
+	}
+	return s
+}
+
+// Types
+
+// tryType parses a type name (with [] and ?) if one is next; otherwise it
+// restores the position and returns nil.
+func (p *parser) tryType() *typeRef {
+	t := p.peek()
+	if t.kind != tkIdent || !isTypeName(t.text) {
+		return nil
+	}
+	start := p.i
+	p.advance()
+	ref := &typeRef{p: t.pos, name: t.text}
+	// Qualified names like Newtonsoft.Json.Linq.JObject: keep the last part.
+	for p.isOp(".") && p.peekAt(1).kind == tkIdent && isTypeName(p.peekAt(1).text) {
+		p.advance()
+		ref.name = p.advance().text
+	}
+	if _, generic := genericTypes[ref.name]; generic {
+		// List<string>, Dictionary<string, object>: the type arguments are required.
+		save := start
+		if !p.accept("<") {
+			p.i = save
+			return nil
+		}
+		for {
+			a := p.tryType()
+			if a == nil {
+				p.i = save
+				return nil
+			}
+			ref.args = append(ref.args, a)
+			if !p.accept(",") {
+				break
+			}
+		}
+		if !p.accept(">") {
+			p.i = save
+			return nil
+		}
+	}
+	if p.isOp("?") && !p.startsExpr(p.peekAt(1)) {
+		p.advance()
+		ref.nullable = true
+	}
+	if p.isOp("[") && p.peekAt(1).kind == tkOp && p.peekAt(1).text == "]" {
+		p.advance()
+		p.advance()
+		ref.array = true
+	}
+	return ref
+}
+
+func (p *parser) parseType() *typeRef {
+	t := p.peek()
+	ref := p.tryType()
+	if ref == nil {
+		p.errf(t.pos, "expected a type, found %s", p.describe(t))
+	}
+	return ref
+}
+
+// startsExpr reports whether t can begin an operand (used to tell "T?" from "a ? b : c").
+func (p *parser) startsExpr(t token) bool {
+	switch t.kind {
+	case tkIdent, tkInt, tkDouble, tkString, tkInterp:
+		return true
+	case tkOp:
+		switch t.text {
+		case "(", "!", "-", "+", "~":
+			return true
+		}
+	}
+	return false
+}
