@@ -273,7 +273,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	// One key-set cache for every validate-jwt: documents naming the same
 	// OpenID provider share its keys and its refresh.
 	keySets := jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh, UnknownKidMinInterval: cfg.KidRefetch})
-	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
+	cache, closeCache := newExternalCache(cfg)
+	s.closers = append(s.closers, closeCache)
+	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log, ExternalCache: cache,
 		Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
 			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
 				keys, err := idp.PublicKeys(ctx)
