@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -258,25 +257,43 @@ func (p *jsonToXML) Run(x *Exchange) error {
 	return nil
 }
 
-// convert turns a JSON document into XML: the root element <Document>,
-// each property an element, an array's items repeated elements of the
-// property's name (<Array> items at the top level), null an empty element.
+// convert turns a JSON document into XML. An object with one property is
+// that element (the usual way to write a document with its root); any
+// other document is wrapped in <Document> (top-level array items are
+// <Array> elements). Each property is an element, an array's items
+// repeated elements of the property's name, null an empty element.
+// Properties named by namespace-prefix ("xmlns", "xmlns:v1") become
+// namespace declarations and those inside attribute-block-name attributes.
 func (p *jsonToXML) convert(b []byte) ([]byte, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
+	v, err := readOrdered(d, 0)
+	if err == nil {
+		if _, err2 := d.Token(); err2 != io.EOF {
+			err = errors.New("data after the JSON value")
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("the body is not JSON: %w", err)
 	}
 	var buf bytes.Buffer
 	enc := &xmlWriter{b: &buf, p: p}
-	if arr, ok := v.([]any); ok {
+	switch t := v.(type) {
+	case []any:
 		buf.WriteString("<Document>")
-		for _, it := range arr {
+		for _, it := range t {
 			enc.element("Array", it, 1)
 		}
 		buf.WriteString("</Document>")
-	} else {
+	case jsonObject:
+		if len(t) == 1 {
+			if _, arr := t[0].v.([]any); !arr {
+				enc.element(t[0].k, t[0].v, 0)
+				return buf.Bytes(), enc.err
+			}
+		}
+		enc.element("Document", v, 0)
+	default:
 		enc.element("Document", v, 0)
 	}
 	return buf.Bytes(), enc.err
@@ -294,8 +311,8 @@ func (w *xmlWriter) name(n string) string {
 	}
 	var sb strings.Builder
 	for i, r := range n {
-		ok := r == '_' || r == ':' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || r > 127 ||
-			(i > 0 && (r == '-' || r == '.' || (r >= '0' && r <= '9')))
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || r > 127 ||
+			(i > 0 && (r == '-' || r == '.' || (r >= '0' && r <= '9'))) || (r == ':' && w.p.nsSeparator != "" && i > 0)
 		if ok {
 			sb.WriteRune(r)
 		} else {
@@ -306,6 +323,27 @@ func (w *xmlWriter) name(n string) string {
 		return "_"
 	}
 	return sb.String()
+}
+
+// isNamespace reports whether property k declares a namespace.
+func (w *xmlWriter) isNamespace(k string) bool {
+	pre := w.p.nsPrefix
+	if pre == "" {
+		return false
+	}
+	sep := w.p.nsSeparator
+	if sep == "" {
+		sep = ":"
+	}
+	return k == pre || strings.HasPrefix(k, pre+sep) || strings.HasPrefix(k, pre+":")
+}
+
+func (w *xmlWriter) attr(k string, v any) {
+	w.b.WriteByte(' ')
+	w.b.WriteString(w.name(k))
+	w.b.WriteString(`="`)
+	_ = xml.EscapeText(w.b, []byte(scalarText(v)))
+	w.b.WriteByte('"')
 }
 
 func (w *xmlWriter) element(name string, v any, depth int) {
@@ -322,30 +360,35 @@ func (w *xmlWriter) element(name string, v any, depth int) {
 	n := w.name(name)
 	w.b.WriteByte('<')
 	w.b.WriteString(n)
-	obj, isObj := v.(map[string]any)
-	if isObj && w.p.attributeName != "" {
-		if attrs, ok := obj[w.p.attributeName].(map[string]any); ok {
-			for _, k := range sortedKeys(attrs) {
-				w.b.WriteByte(' ')
-				w.b.WriteString(w.name(k))
-				w.b.WriteString(`="`)
-				_ = xml.EscapeText(w.b, []byte(scalarText(attrs[k])))
-				w.b.WriteByte('"')
+	obj, isObj := v.(jsonObject)
+	if isObj {
+		for _, m := range obj {
+			if w.isNamespace(m.k) {
+				w.attr(m.k, m.v)
+			}
+		}
+		if w.p.attributeName != "" {
+			for _, m := range obj {
+				if attrs, ok := m.v.(jsonObject); ok && m.k == w.p.attributeName {
+					for _, a := range attrs {
+						w.attr(a.k, a.v)
+					}
+				}
 			}
 		}
 	}
-	if depth == 0 && w.p.nsPrefix != "" {
-		w.b.WriteString(` xmlns:`)
-		w.b.WriteString(w.p.nsPrefix)
-		w.b.WriteString(`="urn:tollgate:json-to-xml"`)
+	empty := v == nil || (isObj && len(obj) == 0)
+	if empty {
+		w.b.WriteString(" />")
+		return
 	}
 	w.b.WriteByte('>')
 	if isObj {
-		for _, k := range sortedKeys(obj) {
-			if k == w.p.attributeName {
+		for _, m := range obj {
+			if m.k == w.p.attributeName || w.isNamespace(m.k) {
 				continue
 			}
-			w.element(k, obj[k], depth+1)
+			w.element(m.k, m.v, depth+1)
 		}
 	} else {
 		_ = xml.EscapeText(w.b, []byte(scalarText(v)))
@@ -355,13 +398,58 @@ func (w *xmlWriter) element(name string, v any, depth int) {
 	w.b.WriteByte('>')
 }
 
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
+// jsonObject is a JSON object with its members in document order (XML
+// cares: a SOAP Header comes before the Body).
+type jsonObject []jsonMember
+
+type jsonMember struct {
+	k string
+	v any
+}
+
+// readOrdered reads one JSON value: objects as jsonObject, arrays as
+// []any, numbers as json.Number.
+func readOrdered(d *json.Decoder, depth int) (any, error) {
+	if depth > MaxDepth*4 {
+		return nil, errors.New("nested too deeply")
 	}
-	sort.Strings(ks)
-	return ks
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			obj := jsonObject{}
+			for d.More() {
+				kt, err := d.Token()
+				if err != nil {
+					return nil, err
+				}
+				v, err := readOrdered(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				obj = append(obj, jsonMember{k: kt.(string), v: v})
+			}
+			_, err := d.Token()
+			return obj, err
+		case '[':
+			arr := []any{}
+			for d.More() {
+				v, err := readOrdered(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			_, err := d.Token()
+			return arr, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	}
+	return tok, nil
 }
 
 func scalarText(v any) string {
