@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osteele/liquid"
+
 	"github.com/tollgate/tollgate/internal/expression"
 	"github.com/tollgate/tollgate/internal/ratelimit"
 )
@@ -140,6 +142,7 @@ type Options struct {
 type Compiler struct {
 	opts   Options
 	memory *memoryCache
+	liquid *liquid.Engine
 	defs   map[string]*definition
 }
 
@@ -166,7 +169,7 @@ func NewCompiler(opts Options) *Compiler {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	c := &Compiler{opts: opts, memory: newMemoryCache(opts.CacheEntries, opts.CacheBytes, opts.Now)}
+	c := &Compiler{opts: opts, memory: newMemoryCache(opts.CacheEntries, opts.CacheBytes, opts.Now), liquid: newLiquidEngine()}
 	c.defs = map[string]*definition{
 		// include-fragment is expanded by the compiler; its fragment's
 		// policies are checked against the section.
@@ -339,6 +342,7 @@ func (cc *compileCtx) substitute(text string) *source {
 		return nil
 	}
 	if !cc.offline {
+		missing = outsideLiquid(text, missing)
 		for _, m := range missing {
 			cc.problem(src.origPos(m.start), "named value '%s' is not defined", m.name)
 		}

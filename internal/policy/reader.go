@@ -38,7 +38,14 @@ type Element struct {
 	// out), entities decoded.
 	Text Text
 	Pos  Pos // of '<'
+	// inner is the source between the start and end tags (what a liquid
+	// template's set-body holds), after named-value substitution.
+	inner string
 }
+
+// InnerXML is the element's content as written between its tags: text,
+// child elements, comments and CDATA sections, entities not decoded.
+func (e *Element) InnerXML() string { return e.inner }
 
 // Attr is one attribute; Value has entities decoded.
 type Attr struct {
@@ -299,6 +306,7 @@ func (r *reader) element(depth int) (*Element, error) {
 		c := r.s[r.i]
 		switch {
 		case c == '<' && strings.HasPrefix(r.s[r.i:], "</"):
+			closeAt := r.i
 			r.i += 2
 			ep := r.i
 			end, err := r.name()
@@ -314,6 +322,7 @@ func (r *reader) element(depth int) (*Element, error) {
 			}
 			r.i++
 			e.Text = tb.text()
+			e.inner = r.s[tb.start:closeAt]
 			return e, nil
 		case c == '<' && strings.HasPrefix(r.s[r.i:], "<!--"):
 			if err := r.comment(); err != nil {
