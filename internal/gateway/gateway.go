@@ -64,6 +64,7 @@ type Gateway struct {
 	followClient *http.Client
 	echo         echoTransport
 	now          func() time.Time
+	proxies      proxyTransports // the proxy policy's transports
 
 	snap atomic.Pointer[snapshot]
 

@@ -37,6 +37,7 @@ func builtins() []Extension {
 		{Name: "xml-to-json", Sections: []string{in, out, onErr}, Attributes: []string{"kind", "apply", "consider-accept-header", "always-array-child-elements"}, Compile: compileXMLToJSON},
 
 		// Routing and responses.
+		{Name: "proxy", Sections: []string{in}, Attributes: []string{"url", "username", "password"}, Compile: compileProxy},
 		{Name: "set-backend-service", Sections: []string{in, be}, Attributes: []string{"base-url", "backend-id"}, Compile: compileSetBackendService},
 		{Name: "forward-request", Sections: []string{be}, Attributes: []string{"timeout", "timeout-ms", "follow-redirects", "buffer-request-body", "buffer-response", "fail-on-error-status-code", "http-version", "continue-timeout"}, Compile: compileForwardRequest},
 		{Name: "return-response", Sections: all, Attributes: []string{"response-variable-name"}, Compile: compileReturnResponse},
@@ -97,7 +98,6 @@ var unsupportedPolicies = map[string]bool{
 	"llm-semantic-cache-store":            true,
 	"llm-token-limit":                     true,
 	"log-to-eventhub":                     true,
-	"proxy":                               true,
 	"publish-event":                       true,
 	"publish-to-dapr":                     true,
 	"send-service-bus-message":            true,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -90,6 +91,8 @@ type exchangeCore struct {
 	extraHeaders http.Header
 	// respLookup is cache-lookup's key and outcome, for cache-store.
 	respLookup *responseLookup
+	// proxy is the proxy policy's proxy for forward-request (nil: direct).
+	proxy *url.URL
 
 	// request body, once read by a policy or replaced by set-body
 	reqBuf    []byte
