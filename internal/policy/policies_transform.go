@@ -237,23 +237,39 @@ func accepts(r *http.Request, ok func(string) bool) bool {
 }
 
 func (p *jsonToXML) Run(x *Exchange) error {
-	h := p.target.header(x)
-	if !p.always && !isJSONType(mediaType(h, "Content-Type")) {
+	return convertBody(x, bodyConversion{target: p.target, always: p.always, considerAccept: p.considerAcc,
+		from: isJSONType, to: isXMLType, convert: p.convert, toType: "application/xml", reason: "JsonToXmlConversionFailure", name: "json-to-xml"})
+}
+
+// bodyConversion is json-to-xml or xml-to-json at run time.
+type bodyConversion struct {
+	target         bodyTarget
+	always         bool // apply="always"; else only bodies whose type is from
+	considerAccept bool // a response only when the caller accepts to
+	from, to       func(mediaType string) bool
+	convert        func([]byte) ([]byte, error)
+	toType         string
+	reason, name   string
+}
+
+func convertBody(x *exchange, c bodyConversion) error {
+	h := c.target.header(x)
+	if !c.always && !c.from(mediaType(h, "Content-Type")) {
 		return nil
 	}
-	if p.considerAcc && bool(p.target) && !accepts(x.r, isXMLType) {
+	if c.considerAccept && bool(c.target) && !accepts(x.r, c.to) {
 		return nil
 	}
-	b, err := p.target.load(x)
+	b, err := c.target.load(x)
 	if err != nil {
 		return err
 	}
-	out, err := p.convert(b)
+	out, err := c.convert(b)
 	if err != nil {
-		return fail(http.StatusInternalServerError, "JsonToXmlConversionFailure", "json-to-xml: "+err.Error())
+		return fail(http.StatusInternalServerError, c.reason, c.name+": "+err.Error())
 	}
-	p.target.set(x, out)
-	h.Set("Content-Type", "application/xml")
+	c.target.set(x, out)
+	h.Set("Content-Type", c.toType)
 	return nil
 }
 
@@ -497,24 +513,8 @@ func compileXMLToJSON(er *ElementReader) (ExtensionPolicy, error) {
 }
 
 func (p *xmlToJSON) Run(x *Exchange) error {
-	h := p.target.header(x)
-	if !p.always && !isXMLType(mediaType(h, "Content-Type")) {
-		return nil
-	}
-	if p.considerAcc && bool(p.target) && !accepts(x.r, isJSONType) {
-		return nil
-	}
-	b, err := p.target.load(x)
-	if err != nil {
-		return err
-	}
-	out, err := p.convert(b)
-	if err != nil {
-		return fail(http.StatusInternalServerError, "XmlToJsonConversionFailure", "xml-to-json: "+err.Error())
-	}
-	p.target.set(x, out)
-	h.Set("Content-Type", "application/json")
-	return nil
+	return convertBody(x, bodyConversion{target: p.target, always: p.always, considerAccept: p.considerAcc,
+		from: isXMLType, to: isJSONType, convert: p.convert, toType: "application/json", reason: "XmlToJsonConversionFailure", name: "xml-to-json"})
 }
 
 // xnode is an element read for conversion.
