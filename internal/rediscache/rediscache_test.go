@@ -2,8 +2,10 @@ package rediscache_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,8 +53,40 @@ func TestCache(t *testing.T) {
 	if _, ok, _ := c.Get(ctx, "big"); ok {
 		t.Error("an entry over MaxValue was stored")
 	}
-	down := rediscache.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond}), prefix)
+	// A "Redis" that accepts connections and closes them at once.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var accepted atomic.Int64
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			_ = conn.Close()
+		}
+	}()
+	dc := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = dc.Close() })
+	down := rediscache.New(dc, prefix)
 	if _, _, err := down.Get(ctx, "k"); err == nil || !strings.Contains(err.Error(), "rediscache: get") {
-		t.Errorf("unreachable Redis: %v", err)
+		t.Errorf("failing Redis: %v", err)
+	}
+	// Then Redis is left alone: misses, no error and no connection per call.
+	before := accepted.Load()
+	for range 100 {
+		if _, ok, err := down.Get(ctx, "k"); ok || err != nil {
+			t.Fatalf("paused get: %v %v", ok, err)
+		}
+		if err := down.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
+			t.Fatalf("paused set: %v", err)
+		}
+	}
+	if n := accepted.Load() - before; n != 0 {
+		t.Errorf("Redis was tried %d more times while paused", n)
 	}
 }
