@@ -101,6 +101,11 @@ func (p *sendRequest) Run(x *Exchange) error {
 		return err
 	}
 	resp, err := p.do(x.ctx, x.c.opts.HTTPClient, method, target, h, body)
+	return p.finish(x, resp, err)
+}
+
+// finish stores the response, or handles the call's failure.
+func (p *sendRequest) finish(x *Exchange, resp *expression.Response, err error) error {
 	if err != nil {
 		x.logger().Info("send-request failed", "requestId", x.call.RequestID, "error", err)
 		if p.ignoreError {

@@ -3,7 +3,9 @@ package policy_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -173,5 +175,58 @@ func TestSendOneWayRequestAndWait(t *testing.T) {
 	c := newCompiler()
 	if ps := c.CheckOffline(doc(`<wait><set-header name="a" exists-action="override"><value>b</value></set-header></wait>`, "", "", ""), nil); len(ps) == 0 || !strings.Contains(ps[0].Message, "unexpected element <set-header>") {
 		t.Errorf("wait with another policy: %v", ps)
+	}
+}
+
+// TestWaitParallel: wait's send-request calls run at once (each backend
+// call below answers only once the other has arrived), and for="any"
+// keeps the first answer and cancels the rest.
+func TestWaitParallel(t *testing.T) {
+	var mu sync.Mutex
+	arrived := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}
+	cancelled := make(chan struct{}, 1)
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		switch name {
+		case "a", "b":
+			mu.Lock()
+			close(arrived[name])
+			mu.Unlock()
+			other := map[string]string{"a": "b", "b": "a"}[name]
+			select {
+			case <-arrived[other]:
+				w.WriteHeader(200)
+			case <-time.After(5 * time.Second):
+				w.WriteHeader(504)
+			}
+		case "fast":
+			w.WriteHeader(201)
+		case "never":
+			select {
+			case <-r.Context().Done():
+				cancelled <- struct{}{}
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}))
+	t.Cleanup(peer.Close)
+	sr := func(v, path string) string {
+		return `<send-request mode="new" response-variable-name="` + v + `" timeout="20"><set-url>` + peer.URL + path + `</set-url></send-request>`
+	}
+	status := `<set-header name="X-Got" exists-action="override"><value>@(string.Join(",", new string[] {
+		context.Variables.ContainsKey("a") ? ((IResponse)context.Variables["a"]).StatusCode.ToString() : "-",
+		context.Variables.ContainsKey("b") ? ((IResponse)context.Variables["b"]).StatusCode.ToString() : "-"}))</value></set-header>`
+	e := newEnv(t, apiDocs(doc(`<wait for="all">`+sr("a", "/a")+sr("b", "/b")+`</wait>`, "", status, "")))
+	if r := e.get("/echo/x"); r.header.Get("X-Got") != "200,200" {
+		t.Errorf("for=all: %d %q %s", r.status, r.header.Get("X-Got"), r.body)
+	}
+	e = newEnv(t, apiDocs(doc(`<wait for="any">`+sr("a", "/never")+sr("b", "/fast")+`</wait>`, "", status, "")))
+	if r := e.get("/echo/x"); r.header.Get("X-Got") != "-,201" {
+		t.Errorf("for=any: %d %q %s", r.status, r.header.Get("X-Got"), r.body)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Error("the slower call was not cancelled")
 	}
 }
