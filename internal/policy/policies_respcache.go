@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -235,15 +237,12 @@ func (p *cacheStore) Run(x *Exchange) error {
 	if err != nil || d <= 0 {
 		return err
 	}
-	body, err := x.loadResponseBody()
+	body, ok, err := x.peekResponseBody(x.c.opts.MaxBodyBuffer)
 	if err != nil {
-		// Too large to buffer, or the backend failed: not cached, and the
-		// caller still gets what there is.
-		x.logger().Info("cache-store: response not cached", "requestId", x.call.RequestID, "error", err)
-		if f := x.bodyFailure; f != nil {
-			x.bodyFailure = nil
-			return f
-		}
+		return backendFailure(err)
+	}
+	if !ok {
+		// Too large to keep: not cached, and still streamed to the caller.
 		return nil
 	}
 	x.cacheSet(l.cache, l.key, encodeCachedResponse(status, x.resp.header, body, x.c.opts.Now().Add(d)), d)
@@ -339,4 +338,37 @@ func decodeCachedResponse(b []byte) (cachedResponse, bool) {
 	}
 	r.body = b[i:]
 	return r, true
+}
+
+// peekResponseBody buffers the response body when it is at most limit
+// bytes (ok). A larger one is left streaming, with what was read put back
+// in front of the rest, so the caller still gets all of it.
+func (x *exchange) peekResponseBody(limit int) (body []byte, ok bool, err error) {
+	if x.resp.hasBody {
+		return x.resp.body, len(x.resp.body) <= limit, nil
+	}
+	if x.resp.stream == nil {
+		return nil, true, nil
+	}
+	if x.resp.length > int64(limit) {
+		return nil, false, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(x.resp.stream, int64(limit)+1))
+	if err != nil {
+		x.closeStream()
+		return nil, false, err
+	}
+	if len(b) > limit {
+		x.resp.stream = prefixedBody{Reader: io.MultiReader(bytes.NewReader(b), x.resp.stream), Closer: x.resp.stream}
+		return nil, false, nil
+	}
+	x.closeStream()
+	x.resp.body, x.resp.hasBody = b, true
+	return b, true, nil
+}
+
+// prefixedBody is a body read partly: the part read, then the rest.
+type prefixedBody struct {
+	io.Reader
+	io.Closer
 }

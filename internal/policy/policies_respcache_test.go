@@ -179,3 +179,16 @@ func TestCacheSharedByNodes(t *testing.T) {
 		t.Errorf("missing value read %q, want the default", r.body)
 	}
 }
+
+// A response too large to cache is still sent whole, and not cached.
+func TestCacheStoreLargeResponse(t *testing.T) {
+	e := newEnvOpts(t, policy.Options{MaxBodyBuffer: 64}, cacheDoc("", "", ""))
+	r1 := e.get("/echo/items/1")
+	r2 := e.get("/echo/items/1")
+	if r1.status != 200 || r1.echo.Path != "/base/items/1" || r2.echo.Path != "/base/items/1" {
+		t.Fatalf("large responses cut: %d %q / %q", r1.status, r1.body, r2.body)
+	}
+	if n := e.calls.Load(); n != 2 {
+		t.Errorf("backend calls %d, want 2 (too large to cache)", n)
+	}
+}
