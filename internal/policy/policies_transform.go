@@ -423,6 +423,26 @@ type jsonMember struct {
 	v any
 }
 
+// MarshalJSON writes the members in order.
+func (o jsonObject) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, m := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, err := json.Marshal(m.k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}'), nil
+}
+
 // readOrdered reads one JSON value: objects as jsonObject, arrays as
 // []any, numbers as json.Number.
 func readOrdered(d *json.Decoder, depth int) (any, error) {
@@ -571,7 +591,7 @@ func (p *xmlToJSON) convert(b []byte) ([]byte, error) {
 	if root == nil {
 		return nil, errors.New("the body has no root element")
 	}
-	return json.Marshal(map[string]any{root.name: p.value(root)})
+	return json.Marshal(jsonObject{{k: root.name, v: p.value(root)}})
 }
 
 func qname(n xml.Name) string {
@@ -598,13 +618,13 @@ func (p *xmlToJSON) value(n *xnode) any {
 		}
 		return text
 	}
-	obj := map[string]any{}
+	obj := jsonObject{}
 	for _, a := range attrs {
 		k := a.Name.Local
 		if p.direct {
 			k = "@" + k
 		}
-		obj[k] = a.Value
+		obj = append(obj, jsonMember{k: k, v: a.Value})
 	}
 	var order []string
 	groups := map[string][]any{}
@@ -616,13 +636,13 @@ func (p *xmlToJSON) value(n *xnode) any {
 	}
 	for _, k := range order {
 		if len(groups[k]) == 1 && !p.alwaysArray {
-			obj[k] = groups[k][0]
+			obj = append(obj, jsonMember{k: k, v: groups[k][0]})
 		} else {
-			obj[k] = groups[k]
+			obj = append(obj, jsonMember{k: k, v: groups[k]})
 		}
 	}
 	if text != "" {
-		obj["#text"] = text
+		obj = append(obj, jsonMember{k: "#text", v: text})
 	}
 	return obj
 }

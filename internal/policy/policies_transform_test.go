@@ -89,7 +89,7 @@ func TestXMLToJSON(t *testing.T) {
 			`<xml-to-json kind="javascript-friendly" apply="always" always-array-child-elements="true" />`, "")))
 	r := e.do(http.MethodPost, "/echo/x", http.Header{"Content-Type": {"application/xml"}, "Accept": {"application/json"}},
 		`<?xml version="1.0"?><order id="7" xmlns="urn:x"><item>a</item><item>b</item><note>hi</note></order>`)
-	if r.body != `{"r":{"a":"1","i":["x","y"],"n":[{"#text":"t","b":[null]}]}}` || r.header.Get("Content-Type") != "application/json" {
+	if r.body != `{"r":{"a":"1","i":["x","y"],"n":[{"b":[null],"#text":"t"}]}}` || r.header.Get("Content-Type") != "application/json" {
 		t.Errorf("outbound javascript-friendly: %q", r.body)
 	}
 	// The backend got the request converted (kind direct).
