@@ -134,8 +134,8 @@ func (p *cacheLookup) Run(x *Exchange) error {
 	return errCacheHit
 }
 
-// key is the request's cache key: the operation, the path, the query
-// parameters named (all of them when none are), the headers named and,
+// key is the request's cache key: the operation, the path, the host, the
+// query parameters named (all of them when none are), the headers named and,
 // when asked, the developer. vary-by-developer-groups varies by developer
 // too (Tollgate does not know a user's groups at request time): never
 // shared wrongly, only less.
@@ -162,6 +162,14 @@ func (p *cacheLookup) key(x *exchange) string {
 			b.WriteString(c.Subscription.ID)
 		}
 	}
+	// The host the caller named (and the scheme it says it used) vary the
+	// key too: a response built from them (redirect-content-urls, an
+	// expression reading context.Request.Url) must not reach callers who
+	// named another.
+	b.WriteString("|@")
+	b.WriteString(x.r.Host)
+	b.WriteByte('|')
+	b.WriteString(x.r.Header.Get("X-Forwarded-Proto"))
 	b.WriteString("|?")
 	if len(p.query) == 0 {
 		b.WriteString(x.r.URL.RawQuery)

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -190,5 +191,28 @@ func TestCacheStoreLargeResponse(t *testing.T) {
 	}
 	if n := e.calls.Load(); n != 2 {
 		t.Errorf("backend calls %d, want 2 (too large to cache)", n)
+	}
+}
+
+// A caller naming another host gets its own entry: redirect-content-urls
+// writes the host into the body, which must not reach other callers.
+func TestCacheVariesByHost(t *testing.T) {
+	e := newEnv(t, map[string]string{"/apis/echo/policies/policy": doc(
+		`<cache-lookup vary-by-developer="false" vary-by-developer-groups="false"/>`, "",
+		`<set-body>@(context.Api.ServiceUrl.Scheme + "://" + context.Api.ServiceUrl.Host + ":" + context.Api.ServiceUrl.Port + context.Api.ServiceUrl.Path)</set-body><redirect-content-urls/><cache-store duration="60"/>`, "")})
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/echo/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "evil.example"
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	good := e.get("/echo/x")
+	if string(evil) != "http://evil.example/echo" || good.body != e.srv.URL+"/echo" {
+		t.Errorf("evil %q, good %q", evil, good.body)
 	}
 }
