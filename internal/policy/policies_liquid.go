@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"html"
 	"net/http"
 	"regexp"
 	"strings"
@@ -32,11 +33,56 @@ var liquidTags = map[string]bool{
 
 var liquidTagRe = regexp.MustCompile(`\{%-?\s*([A-Za-z_][A-Za-z0-9_]*)`)
 
-// newLiquidEngine returns the engine templates are parsed with.
+// newLiquidEngine returns the engine templates are parsed with, with
+// APIM's JsonEscape and XmlEscape filters.
 func newLiquidEngine() *liquid.Engine {
 	e := liquid.NewEngine()
 	e.RegisterTag("include", func(render.Context) (string, error) { return "", errors.New("include is not supported") })
+	e.RegisterFilter("json_escape", func(s string) string {
+		b, _ := json.Marshal(s)
+		return string(b[1 : len(b)-1])
+	})
+	e.RegisterFilter("xml_escape", func(s string) string {
+		var b strings.Builder
+		xmlEscape(&b, s)
+		return b.String()
+	})
+	e.RegisterFilter("h", func(s string) string { return html.EscapeString(s) })
 	return e
+}
+
+var liquidMarkupRe = regexp.MustCompile(`(?s)\{\{.*?\}\}|\{%.*?%\}`)
+
+var liquidFilterRe = regexp.MustCompile(`\|\s*([A-Z][A-Za-z]*)`)
+
+// liquidFilterNames maps APIM's (DotLiquid's) filter names to Liquid's
+// where they differ by more than case.
+var liquidFilterNames = map[string]string{"TruncateWords": "truncatewords", "H": "h"}
+
+// lowerFilterNames rewrites APIM's PascalCase filter names ({{ x | Upcase }},
+// {{ x | RemoveFirst: "a" }}) inside the template's markup to Liquid's
+// (upcase, remove_first).
+func lowerFilterNames(src string) string {
+	return liquidMarkupRe.ReplaceAllStringFunc(src, func(m string) string {
+		return liquidFilterRe.ReplaceAllStringFunc(m, func(f string) string {
+			i := strings.IndexFunc(f, func(r rune) bool { return r >= 'A' && r <= 'Z' })
+			name := f[i:]
+			if n, ok := liquidFilterNames[name]; ok {
+				return f[:i] + n
+			}
+			var b strings.Builder
+			for k, r := range name {
+				if r >= 'A' && r <= 'Z' {
+					if k > 0 {
+						b.WriteByte('_')
+					}
+					r += 'a' - 'A'
+				}
+				b.WriteRune(r)
+			}
+			return f[:i] + b.String()
+		})
+	})
 }
 
 type liquidBody struct {
@@ -60,7 +106,7 @@ func compileLiquidBody(er *ElementReader) (ExtensionPolicy, error) {
 	if len(a.errs) > 0 {
 		return nil, a.err()
 	}
-	t, err := cc.c.liquid.ParseString(src)
+	t, err := cc.c.liquid.ParseString(lowerFilterNames(src))
 	if err != nil {
 		a.fail(e.Pos, "bad liquid template: %s", err.Error())
 		return nil, a.err()

@@ -84,3 +84,13 @@ func TestSetBodyLiquidNamedValues(t *testing.T) {
 		t.Errorf("got %q", got.Body)
 	}
 }
+
+// APIM's templates name filters in PascalCase (DotLiquid) and use its
+// JsonEscape and XmlEscape.
+func TestSetBodyLiquidAPIMFilters(t *testing.T) {
+	e := newEnv(t, apiDocs(doc("", "", `<set-body template="liquid"><![CDATA[{{ body.method | Downcase }} {{ "a-b-a" | RemoveFirst: "a" }} {{ body.missing | Default: "none" }} {"q": "{{ 'say "hi"' | JsonEscape }}"} {{ "<&>" | XmlEscape }} | Upcase]]></set-body>`, "")))
+	r := e.get("/echo/x")
+	if want := `get -b-a none {"q": "say \"hi\""} &lt;&amp;&gt; | Upcase`; r.body != want {
+		t.Errorf("got  %q\nwant %q", r.body, want)
+	}
+}
