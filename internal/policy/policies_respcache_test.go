@@ -1,16 +1,12 @@
 package policy_test
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/rediscache"
@@ -140,23 +136,7 @@ func TestCacheLookupChecks(t *testing.T) {
 // TestCacheSharedByNodes: two gateways sharing one Redis serve each
 // other's cached responses and values.
 func TestCacheSharedByNodes(t *testing.T) {
-	addr := os.Getenv("TOLLGATE_TEST_REDIS")
-	if addr == "" {
-		t.Skip("TOLLGATE_TEST_REDIS not set")
-	}
-	rc := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { _ = rc.Close() })
-	ctx := context.Background()
-	if err := rc.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis: %v", err)
-	}
-	prefix := "tollgate-cache-test:" + time.Now().Format("150405.000000000") + ":"
-	t.Cleanup(func() {
-		keys, _ := rc.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rc.Del(ctx, keys...)
-		}
-	})
+	rc, prefix := testRedis(t, "tollgate-cache-test:")
 	docs := cacheDoc(`caching-type="external"`, "", "")
 	docs["/apis/echo/operations/post/policies/policy"] = doc(
 		`<choose><when condition="@(context.Request.Headers.ContainsKey(&quot;X-V&quot;))"><cache-store-value key="@(context.Request.Body.As&lt;string&gt;(preserveContent: true))" value="@(context.Request.Headers.GetValueOrDefault(&quot;X-V&quot;, &quot;&quot;))" duration="60"/></when></choose>`+
@@ -164,8 +144,9 @@ func TestCacheSharedByNodes(t *testing.T) {
 			`<return-response><set-body>@((string)context.Variables["v"])</set-body></return-response>`, "", "", "")
 	a := newEnvOpts(t, policy.Options{ExternalCache: rediscache.New(rc, prefix)}, docs)
 	b := newEnvOpts(t, policy.Options{ExternalCache: rediscache.New(rc, prefix)}, docs)
-	ra := a.get("/echo/items/1")
-	rb := b.get("/echo/items/1")
+	// Nodes behind one load balancer see the same Host.
+	ra := getHost(t, a, "/echo/items/1", "api.example")
+	rb := getHost(t, b, "/echo/items/1", "api.example")
 	if a.calls.Load() != 1 || b.calls.Load() != 0 {
 		t.Fatalf("backend calls a=%d b=%d, want 1 and 0", a.calls.Load(), b.calls.Load())
 	}
@@ -200,19 +181,26 @@ func TestCacheVariesByHost(t *testing.T) {
 	e := newEnv(t, map[string]string{"/apis/echo/policies/policy": doc(
 		`<cache-lookup vary-by-developer="false" vary-by-developer-groups="false"/>`, "",
 		`<set-body>@(context.Api.ServiceUrl.Scheme + "://" + context.Api.ServiceUrl.Host + ":" + context.Api.ServiceUrl.Port + context.Api.ServiceUrl.Path)</set-body><redirect-content-urls/><cache-store duration="60"/>`, "")})
-	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/echo/x", nil)
+	evil := getHost(t, e, "/echo/x", "evil.example")
+	good := e.get("/echo/x")
+	if evil.body != "http://evil.example/echo" || good.body != e.srv.URL+"/echo" {
+		t.Errorf("evil %q, good %q", evil.body, good.body)
+	}
+}
+
+// getHost is env.get naming another Host than the listener's.
+func getHost(t *testing.T, e *env, path, host string) result {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Host = "evil.example"
+	req.Host = host
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evil, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	good := e.get("/echo/x")
-	if string(evil) != "http://evil.example/echo" || good.body != e.srv.URL+"/echo" {
-		t.Errorf("evil %q, good %q", evil, good.body)
-	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return result{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
