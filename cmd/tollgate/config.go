@@ -216,7 +216,7 @@ func serveKeys() []configKey {
 				c.Timeouts.GatewayBodyMinRate = n * mult
 				return nil
 			}},
-		{name: "redis", kind: kindString, usage: "Redis shared by the nodes for counters (optional): `host:port`, or redis://[user:password@]host:port/db (rediss:// for TLS)",
+		{name: "redis", kind: kindString, usage: "Redis shared by the nodes for counters and caches (optional): `host:port`, or redis://[user:password@]host:port/db (rediss:// for TLS)",
 			set: func(c *serveConfig, v value) error {
 				if strings.HasPrefix(v.raw, "redis://") || strings.HasPrefix(v.raw, "rediss://") {
 					if _, err := redis.ParseURL(v.raw); err != nil {

@@ -78,6 +78,9 @@ type Forwarder interface {
 type ForwardOptions struct {
 	Timeout         time.Duration // 0: the call's BackendTimeout
 	FollowRedirects bool
+	// Proxy is the HTTP proxy to reach the backend through (the proxy
+	// policy), its user info the proxy's credentials; nil: direct.
+	Proxy *url.URL
 }
 
 // BackendError is a failed backend call: Timeout distinguishes 504 from the

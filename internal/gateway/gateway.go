@@ -68,6 +68,7 @@ type Gateway struct {
 	echo         echoTransport
 	now          func() time.Time
 	appTokens    TokenValidator
+	proxies      proxyTransports // the proxy policy's transports
 
 	snap atomic.Pointer[snapshot]
 

@@ -29,7 +29,11 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(int)             {}
 
-func benchPipeline(b *testing.B, apiDoc string) {
+func benchPipeline(b *testing.B, apiDoc string) { benchPipelineFwd(b, apiDoc, cannedForwarder{}, nil) }
+
+// benchPipelineFwd runs apiDoc's pipeline against fwd; prepare, when set,
+// adjusts the request once (a query, headers).
+func benchPipelineFwd(b *testing.B, apiDoc string, fwd gateway.Forwarder, prepare func(*http.Request)) {
 	lim := ratelimit.NewLocal(ratelimit.LocalOptions{})
 	defer lim.Close()
 	c := policy.NewCompiler(policy.Options{Limiter: lim})
@@ -46,8 +50,10 @@ func benchPipeline(b *testing.B, apiDoc string) {
 	req.RemoteAddr = "10.1.2.3:5555"
 	req.Header.Set("X-Api-Key", "k1")
 	w := &discardWriter{h: http.Header{}}
+	if prepare != nil {
+		prepare(req)
+	}
 	call := &gateway.Call{RequestID: "r", Start: time.Now(), API: api, Operation: op, BackendURL: bu}
-	fwd := cannedForwarder{}
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := cpuTime()

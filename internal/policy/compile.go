@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osteele/liquid"
+
 	"github.com/tollgate/tollgate/internal/expression"
 	"github.com/tollgate/tollgate/internal/ratelimit"
 )
@@ -116,10 +118,18 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// CacheEntries bounds the in-memory cache of the cache-*-value
-	// policies (default 10000). The cache lives in the Compiler, so it
-	// survives snapshot rebuilds.
+	// CacheEntries and CacheBytes bound the in-process cache of the
+	// caching policies (default 10000 entries, 64 MiB). The cache lives in
+	// the Compiler, so it survives snapshot rebuilds.
 	CacheEntries int
+	CacheBytes   int64
+	// ExternalCache is the cache the nodes share (Redis), used by caching
+	// policies whose caching-type is external or prefer-external; nil
+	// means every policy uses the in-process cache.
+	ExternalCache Cache
+	// Metrics counts emit-metric's metrics; nil means a private set
+	// (Compiler.Metrics).
+	Metrics *Metrics
 	// MaxBodyBuffer bounds a request or response body held in memory when
 	// a policy reads it (default 4 MiB).
 	MaxBodyBuffer int
@@ -130,9 +140,10 @@ type Options struct {
 // Compiler compiles policy documents. One Compiler lives as long as the
 // process: it owns the value cache and the limiter handle.
 type Compiler struct {
-	opts  Options
-	cache *valueCache
-	defs  map[string]*definition
+	opts   Options
+	memory *memoryCache
+	liquid *liquid.Engine
+	defs   map[string]*definition
 }
 
 // NewCompiler returns a compiler.
@@ -146,13 +157,19 @@ func NewCompiler(opts Options) *Compiler {
 	if opts.CacheEntries <= 0 {
 		opts.CacheEntries = 10000
 	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
+	}
 	if opts.MaxBodyBuffer <= 0 {
 		opts.MaxBodyBuffer = 4 << 20
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	c := &Compiler{opts: opts, cache: newValueCache(opts.CacheEntries, opts.Now)}
+	c := &Compiler{opts: opts, memory: newMemoryCache(opts.CacheEntries, opts.CacheBytes, opts.Now), liquid: newLiquidEngine()}
 	c.defs = map[string]*definition{
 		// include-fragment is expanded by the compiler; its fragment's
 		// policies are checked against the section.
@@ -325,6 +342,7 @@ func (cc *compileCtx) substitute(text string) *source {
 		return nil
 	}
 	if !cc.offline {
+		missing = outsideLiquid(text, missing)
 		for _, m := range missing {
 			cc.problem(src.origPos(m.start), "named value '%s' is not defined", m.name)
 		}

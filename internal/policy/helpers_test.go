@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,6 +55,8 @@ type env struct {
 	compiler *policy.Compiler
 	base     []store.Record
 	log      *syncBuffer
+	// calls counts the requests the backend received.
+	calls atomic.Int64
 }
 
 type syncBuffer struct {
@@ -102,14 +105,28 @@ func newEnv(t testing.TB, docs map[string]string, extra ...store.Record) *env {
 // newEnvWith is newEnv with a given limiter (Redis, shared by "nodes").
 func newEnvWith(t testing.TB, lim ratelimit.Limiter, docs map[string]string, extra ...store.Record) *env {
 	t.Helper()
+	return newEnvOpts(t, policy.Options{Limiter: lim}, docs, extra...)
+}
+
+// newEnvOpts is newEnv with compiler options (a limiter, an external
+// cache); the test's keyring, client and logger are filled in.
+func newEnvOpts(t testing.TB, opts policy.Options, docs map[string]string, extra ...store.Record) *env {
+	t.Helper()
 	e := &env{t: t, src: &source{}, log: &syncBuffer{}}
-	e.backend = httptest.NewServer(http.HandlerFunc(backendHandler))
+	e.backend = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.calls.Add(1)
+		backendHandler(w, r)
+	}))
 	t.Cleanup(e.backend.Close)
 	kr := testKeyring(t)
-	e.compiler = policy.NewCompiler(policy.Options{
-		Limiter: lim, Open: kr.Open, HTTPClient: e.backend.Client(),
-		Logger: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	if opts.Limiter == nil {
+		lim := ratelimit.NewLocal(ratelimit.LocalOptions{})
+		t.Cleanup(func() { _ = lim.Close() })
+		opts.Limiter = lim
+	}
+	opts.Open, opts.HTTPClient = kr.Open, e.backend.Client()
+	opts.Logger = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.compiler = policy.NewCompiler(opts)
 	no := false
 	e.base = []store.Record{
 		rec(t, "/apis/echo", "apis", &resource.API{Path: "echo", ServiceURL: e.backend.URL + "/base", SubscriptionRequired: &no}),

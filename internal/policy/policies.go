@@ -29,7 +29,15 @@ func builtins() []Extension {
 		{Name: "set-body", Sections: notOnErr, Attributes: []string{"template", "xsi-nil", "parse-date"}, Compile: compileSetBody},
 		{Name: "rewrite-uri", Sections: []string{in}, Attributes: []string{"template", "copy-unmatched-params"}, Compile: compileRewriteURI},
 
+		// Transformation.
+		{Name: "find-and-replace", Sections: all, Attributes: []string{"from", "to"}, Compile: compileFindAndReplace},
+		{Name: "jsonp", Sections: []string{out}, Attributes: []string{"callback-parameter-name"}, Compile: compileJSONP},
+		{Name: "redirect-content-urls", Sections: []string{in, out}, Compile: compileRedirectContentURLs},
+		{Name: "json-to-xml", Sections: []string{in, out, onErr}, Attributes: []string{"apply", "consider-accept-header", "parse-date", "namespace-separator", "namespace-prefix", "attribute-block-name"}, Compile: compileJSONToXML},
+		{Name: "xml-to-json", Sections: []string{in, out, onErr}, Attributes: []string{"kind", "apply", "consider-accept-header", "always-array-child-elements"}, Compile: compileXMLToJSON},
+
 		// Routing and responses.
+		{Name: "proxy", Sections: []string{in}, Attributes: []string{"url", "username", "password"}, Compile: compileProxy},
 		{Name: "set-backend-service", Sections: []string{in, be}, Attributes: []string{"base-url", "backend-id"}, Compile: compileSetBackendService},
 		{Name: "forward-request", Sections: []string{be}, Attributes: []string{"timeout", "timeout-ms", "follow-redirects", "buffer-request-body", "buffer-response", "fail-on-error-status-code", "http-version", "continue-timeout"}, Compile: compileForwardRequest},
 		{Name: "return-response", Sections: all, Attributes: []string{"response-variable-name"}, Compile: compileReturnResponse},
@@ -39,6 +47,7 @@ func builtins() []Extension {
 		{Name: "choose", Sections: all, Compile: compileChoose},
 		{Name: "retry", Sections: all, Attributes: []string{"condition", "count", "interval", "max-interval", "delta", "first-fast-retry"}, Compile: compileRetry},
 		{Name: "limit-concurrency", Sections: notOnErr, Attributes: []string{"key", "max-count"}, Compile: compileLimitConcurrency},
+		{Name: "wait", Sections: notOnErr, Attributes: []string{"for"}, Compile: compileWait},
 
 		// Access.
 		{Name: "check-header", Sections: []string{in}, Attributes: []string{"name", "failed-check-httpcode", "failed-check-error-message", "ignore-case"}, Compile: compileCheckHeader},
@@ -54,11 +63,15 @@ func builtins() []Extension {
 
 		// Calls out.
 		{Name: "send-request", Sections: all, Attributes: []string{"mode", "response-variable-name", "timeout", "ignore-error"}, Compile: compileSendRequest},
+		{Name: "send-one-way-request", Sections: all, Attributes: []string{"mode", "timeout"}, Compile: compileSendOneWayRequest},
+		{Name: "emit-metric", Sections: all, Attributes: []string{"name", "value", "namespace"}, Compile: compileEmitMetric},
 
 		// Caching.
 		{Name: "cache-lookup-value", Sections: notOnErr, Attributes: []string{"key", "variable-name", "default-value", "caching-type"}, Compile: compileCacheLookupValue},
 		{Name: "cache-store-value", Sections: notOnErr, Attributes: []string{"key", "value", "duration", "caching-type"}, Compile: compileCacheStoreValue},
 		{Name: "cache-remove-value", Sections: notOnErr, Attributes: []string{"key", "caching-type"}, Compile: compileCacheRemoveValue},
+		{Name: "cache-lookup", Sections: []string{in}, Attributes: []string{"vary-by-developer", "vary-by-developer-groups", "caching-type", "downstream-caching-type", "must-revalidate", "allow-private-response-caching"}, Compile: compileCacheLookup},
+		{Name: "cache-store", Sections: []string{out}, Attributes: []string{"duration", "cache-response"}, Compile: compileCacheStore},
 
 		{Name: "trace", Sections: all, Attributes: []string{"source", "severity"}, Compile: compileTrace},
 	}
@@ -74,28 +87,19 @@ var unsupportedPolicies = map[string]bool{
 	"azure-openai-semantic-cache-lookup":  true,
 	"azure-openai-semantic-cache-store":   true,
 	"azure-openai-token-limit":            true,
-	"cache-lookup":                        true,
-	"cache-store":                         true,
 	"cosmosdb-data-source":                true,
 	"cross-domain":                        true,
-	"emit-metric":                         true,
-	"find-and-replace":                    true,
 	"get-authorization-context":           true,
 	"http-data-source":                    true,
 	"invoke-dapr-binding":                 true,
-	"json-to-xml":                         true,
-	"jsonp":                               true,
 	"llm-content-safety":                  true,
 	"llm-emit-token-metric":               true,
 	"llm-semantic-cache-lookup":           true,
 	"llm-semantic-cache-store":            true,
 	"llm-token-limit":                     true,
 	"log-to-eventhub":                     true,
-	"proxy":                               true,
 	"publish-event":                       true,
 	"publish-to-dapr":                     true,
-	"redirect-content-urls":               true,
-	"send-one-way-request":                true,
 	"send-service-bus-message":            true,
 	"set-graphql-resolver":                true,
 	"sql-data-source":                     true,
@@ -108,8 +112,6 @@ var unsupportedPolicies = map[string]bool{
 	"validate-odata-request":              true,
 	"validate-parameters":                 true,
 	"validate-status-code":                true,
-	"wait":                                true,
-	"xml-to-json":                         true,
 	"xsl-transform":                       true,
 	"azure-openai-content-safety":         true,
 	"llm-semantic-cache-lookup-by-vector": true,

@@ -95,7 +95,9 @@ func (p *forwardRequest) Run(x *Exchange) error {
 	if x.reqLoaded {
 		x.installRequestBody()
 	}
-	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, p.opts)
+	opts := p.opts
+	opts.Proxy = x.proxy
+	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, opts)
 	if err != nil {
 		if errors.Is(err, apicall.ErrUnsafePath) {
 			return invalidPath()
@@ -205,4 +207,57 @@ func (p *mockResponse) Run(x *Exchange) error {
 	x.resp.header.Set("Content-Type", p.contentType)
 	x.setResponseBody(nil)
 	return errReturn
+}
+
+// --- proxy ---
+
+type proxyPolicy struct {
+	url, username, password *value
+}
+
+func compileProxy(er *ElementReader) (ExtensionPolicy, error) {
+	cc, e, a := er.a.cc, er.a.e, er.a
+	a.noText()
+	a.children()
+	p := &proxyPolicy{url: a.value("url", true), username: a.value("username", false), password: a.value("password", false)}
+	if p.url != nil && !p.url.isExpr() && !cc.unresolved(Text{Value: p.url.lit}) {
+		if _, err := parseProxyURL(p.url.lit); err != nil {
+			at, _ := e.Attr("url")
+			a.fail(at.Value.PosAt(0), "attribute 'url' %v", err)
+		}
+	}
+	return p, a.err()
+}
+
+func parseProxyURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("must be an absolute http or https URL (http://host:port)")
+	}
+	return u, nil
+}
+
+// Run makes forward-request reach the backend through the proxy.
+func (p *proxyPolicy) Run(x *Exchange) error {
+	s, err := p.url.str(x)
+	if err != nil {
+		return err
+	}
+	u, err := parseProxyURL(s)
+	if err != nil {
+		return fail(http.StatusInternalServerError, "InvalidProxyUrl", "proxy: the url "+err.Error())
+	}
+	if p.username != nil {
+		user, err := p.username.str(x)
+		if err != nil {
+			return err
+		}
+		pass, err := p.password.str(x)
+		if err != nil {
+			return err
+		}
+		u.User = url.UserPassword(user, pass)
+	}
+	x.proxy = u
+	return nil
 }

@@ -27,13 +27,21 @@ type sendRequest struct {
 }
 
 func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
+	return compileSend(er, false)
+}
+
+// compileSend reads send-request, or send-one-way-request (oneWay: no
+// response variable, nothing waited for).
+func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	p := &sendRequest{
-		copyMode:    a.oneOf("mode", "new", "new", "copy") == "copy",
-		variable:    a.str("response-variable-name", "", true),
-		timeout:     time.Duration(a.integer("timeout", 60, 1, 240, false)) * time.Second,
-		ignoreError: a.boolean("ignore-error", false),
+		copyMode: a.oneOf("mode", "new", "new", "copy") == "copy",
+		timeout:  time.Duration(a.integer("timeout", 60, 1, 240, false)) * time.Second,
+	}
+	if !oneWay {
+		p.variable = a.str("response-variable-name", "", true)
+		p.ignoreError = a.boolean("ignore-error", false)
 	}
 	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic") {
 		switch c.Name {
@@ -88,67 +96,16 @@ func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
 }
 
 func (p *sendRequest) Run(x *Exchange) error {
-	method := http.MethodGet
-	target := ""
-	var body []byte
-	h := http.Header{}
-	if p.copyMode {
-		method = x.r.Method
-		if x.call.BackendURL != nil {
-			target = x.call.BackendURL.String()
-		}
-		for k, v := range x.r.Header {
-			h[k] = append([]string(nil), v...)
-		}
-		b, err := x.loadRequestBody()
-		if err != nil {
-			return &failure{Status: http.StatusInternalServerError, Reason: "RequestBodyTooLarge", Message: err.Error()}
-		}
-		body = b
+	method, target, h, body, err := p.build(x)
+	if err != nil {
+		return err
 	}
-	if p.url != nil {
-		u, err := p.url.str(x)
-		if err != nil {
-			return err
-		}
-		target = strings.TrimSpace(u)
-	}
-	if p.method != nil {
-		m, err := p.method.str(x)
-		if err != nil {
-			return err
-		}
-		method = strings.ToUpper(strings.TrimSpace(m))
-	}
-	for _, sh := range p.headers {
-		if sh.basic != nil {
-			if err := sh.basic.apply(x, h); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := sh.apply(x, h); err != nil {
-			return err
-		}
-	}
-	if p.body != nil {
-		v, err := p.body.any(x)
-		if err != nil {
-			return err
-		}
-		switch v := v.(type) {
-		case string:
-			body = []byte(v)
-		case interface{ MarshalJSON() ([]byte, error) }:
-			if body, err = v.MarshalJSON(); err != nil {
-				return exprFailure(err)
-			}
-		case nil:
-		default:
-			body = []byte(expression.ToString(v))
-		}
-	}
-	resp, err := p.do(x.ctx, x, method, target, h, body)
+	resp, err := p.do(x.ctx, x.c.opts.HTTPClient, method, target, h, body)
+	return p.finish(x, resp, err)
+}
+
+// finish stores the response, or handles the call's failure.
+func (p *sendRequest) finish(x *Exchange, resp *expression.Response, err error) error {
 	if err != nil {
 		x.logger().Info("send-request failed", "requestId", x.call.RequestID, "error", err)
 		if p.ignoreError {
@@ -161,7 +118,96 @@ func (p *sendRequest) Run(x *Exchange) error {
 	return nil
 }
 
-func (p *sendRequest) do(ctx context.Context, x *exchange, method, target string, h http.Header, body []byte) (*expression.Response, error) {
+// build evaluates the request to send.
+func (p *sendRequest) build(x *Exchange) (method, target string, h http.Header, body []byte, err error) {
+	method = http.MethodGet
+	h = http.Header{}
+	if p.copyMode {
+		method = x.r.Method
+		if x.call.BackendURL != nil {
+			target = x.call.BackendURL.String()
+		}
+		for k, v := range x.r.Header {
+			h[k] = append([]string(nil), v...)
+		}
+		b, lerr := x.loadRequestBody()
+		if lerr != nil {
+			return "", "", nil, nil, &failure{Status: http.StatusInternalServerError, Reason: "RequestBodyTooLarge", Message: lerr.Error()}
+		}
+		body = b
+	}
+	if p.url != nil {
+		u, err := p.url.str(x)
+		if err != nil {
+			return "", "", nil, nil, err
+		}
+		target = strings.TrimSpace(u)
+	}
+	if p.method != nil {
+		m, err := p.method.str(x)
+		if err != nil {
+			return "", "", nil, nil, err
+		}
+		method = strings.ToUpper(strings.TrimSpace(m))
+	}
+	for _, sh := range p.headers {
+		if sh.basic != nil {
+			if err := sh.basic.apply(x, h); err != nil {
+				return "", "", nil, nil, err
+			}
+			continue
+		}
+		if err := sh.apply(x, h); err != nil {
+			return "", "", nil, nil, err
+		}
+	}
+	if p.body != nil {
+		v, err := p.body.any(x)
+		if err != nil {
+			return "", "", nil, nil, err
+		}
+		switch v := v.(type) {
+		case string:
+			body = []byte(v)
+		case interface{ MarshalJSON() ([]byte, error) }:
+			if body, err = v.MarshalJSON(); err != nil {
+				return "", "", nil, nil, exprFailure(err)
+			}
+		case nil:
+		default:
+			body = []byte(expression.ToString(v))
+		}
+	}
+	return method, target, h, body, nil
+}
+
+// --- send-one-way-request ---
+
+type sendOneWay struct{ p *sendRequest }
+
+func compileSendOneWayRequest(er *ElementReader) (ExtensionPolicy, error) {
+	p, err := compileSend(er, true)
+	return &sendOneWay{p: p}, err
+}
+
+// Run sends the request in the background: the call goes on at once, and
+// the request outlives it (bounded by the policy's timeout). Failures are
+// logged only.
+func (s *sendOneWay) Run(x *Exchange) error {
+	method, target, h, body, err := s.p.build(x)
+	if err != nil {
+		return err
+	}
+	ctx, client, log, id := context.WithoutCancel(x.ctx), x.c.opts.HTTPClient, x.logger(), x.call.RequestID
+	go func() {
+		if _, err := s.p.do(ctx, client, method, target, h, body); err != nil {
+			log.Info("send-one-way-request failed", "requestId", id, "error", err)
+		}
+	}()
+	return nil
+}
+
+func (p *sendRequest) do(ctx context.Context, client *http.Client, method, target string, h http.Header, body []byte) (*expression.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -179,7 +225,7 @@ func (p *sendRequest) do(ctx context.Context, x *exchange, method, target string
 		req.Header[k] = v
 	}
 	req.Header.Del("Content-Length")
-	resp, err := x.c.opts.HTTPClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -329,8 +329,7 @@ type setBody struct {
 func compileSetBody(er *ElementReader) (ExtensionPolicy, error) {
 	cc, e, a := er.a.cc, er.a.e, er.a
 	if t := a.oneOf("template", "none", "none", "liquid"); t == "liquid" {
-		at, _ := e.Attr("template")
-		a.fail(at.Value.PosAt(0), "liquid templates are not supported")
+		return compileLiquidBody(er)
 	}
 	nilMode := a.oneOf("xsi-nil", "blank", "blank", "null")
 	a.boolean("parse-date", true)

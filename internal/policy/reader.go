@@ -38,7 +38,14 @@ type Element struct {
 	// out), entities decoded.
 	Text Text
 	Pos  Pos // of '<'
+	// inner is the source between the start and end tags (what a liquid
+	// template's set-body holds), after named-value substitution.
+	inner string
 }
+
+// InnerXML is the element's content as written between its tags: text,
+// child elements, comments and CDATA sections, entities not decoded.
+func (e *Element) InnerXML() string { return e.inner }
 
 // Attr is one attribute; Value has entities decoded.
 type Attr struct {
@@ -299,6 +306,7 @@ func (r *reader) element(depth int) (*Element, error) {
 		c := r.s[r.i]
 		switch {
 		case c == '<' && strings.HasPrefix(r.s[r.i:], "</"):
+			closeAt := r.i
 			r.i += 2
 			ep := r.i
 			end, err := r.name()
@@ -314,6 +322,7 @@ func (r *reader) element(depth int) (*Element, error) {
 			}
 			r.i++
 			e.Text = tb.text()
+			e.inner = r.s[tb.start:closeAt]
 			return e, nil
 		case c == '<' && strings.HasPrefix(r.s[r.i:], "<!--"):
 			if err := r.comment(); err != nil {
@@ -390,9 +399,16 @@ func (r *reader) attr(e *Element) error {
 	var tb textBuilder
 	tb.src = r.src
 	tb.start = r.i
-	if strings.HasPrefix(r.s[r.i:], "@(") || strings.HasPrefix(r.s[r.i:], "@{") {
-		// The whole value is an expression; quotes inside it are code, as
-		// APIM accepts them. It must end right at the closing quote.
+	lead := r.i
+	for lead < len(r.s) && isSpace(r.s[lead]) {
+		lead++
+	}
+	if strings.HasPrefix(r.s[lead:], "@(") || strings.HasPrefix(r.s[lead:], "@{") {
+		// The whole value is an expression (after any spaces); quotes
+		// inside it are code, as APIM accepts them. It must end right at
+		// the closing quote.
+		tb.raw(r.s, r.i, lead)
+		r.i = lead
 		end, err := scanExpr(r.src, r.i)
 		if err != nil {
 			return r.attrExprError(err, q)
@@ -470,10 +486,30 @@ func before(a, b Pos) bool { return a.Line < b.Line || (a.Line == b.Line && a.Co
 func (r *reader) entity(tb *textBuilder) (int, error) {
 	c, n := decodeEntity(r.s, r.i)
 	if n == 0 {
+		if !looksLikeEntity(r.s, r.i) {
+			// A bare '&' (a URL's query, "Tom & Jerry"): APIM documents
+			// are often written with one; it can only mean itself.
+			tb.add('&', r.i)
+			return 1, nil
+		}
 		return 0, r.errAt(r.i, "bad entity reference (write &amp; for '&')")
 	}
 	tb.addRune(c, r.i)
 	return n, nil
+}
+
+// looksLikeEntity reports whether s[i] ('&') starts something written as
+// an entity reference: '&', an optional '#', letters or digits, ';'.
+func looksLikeEntity(s string, i int) bool {
+	j := i + 1
+	if j < len(s) && s[j] == '#' {
+		j++
+	}
+	k := j
+	for k < len(s) && k-j < 32 && ((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9')) {
+		k++
+	}
+	return k > j && k < len(s) && s[k] == ';'
 }
 
 // decodeEntity decodes the entity at s[i] ('&'). n is 0 if there is none.

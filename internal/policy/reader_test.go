@@ -101,10 +101,12 @@ func FuzzRead(f *testing.F) {
 		`<a>@{ var x = $"{y}{{z}}"; return x < 3 && y > 4; }</a>`,
 		`<a b='@(@"c""d")'><!-- x --><![CDATA[<raw>]]>&#x41;&#65;</a>`,
 		`<a>@('(' + "\"" + /* ) */ "x")</a>`,
+		`<a b=" @(1 < 2 && 3 > 2)" c="https://x/?a=1&b=2">Tom & Jerry &bogus;</a>`,
+		`<set-body template="liquid"><soap:Body><c>{{body.a.b}}</c></soap:Body></set-body>`,
 	} {
 		f.Add(s)
 	}
-	files, _ := filepath.Glob("testdata/documents/*.xml")
+	files, _ := filepath.Glob("testdata/*/*.xml")
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil {
 			f.Add(string(b))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -90,6 +91,10 @@ type exchangeCore struct {
 	deferred []func() error
 	// extraHeaders are added to whatever response is sent (cors).
 	extraHeaders http.Header
+	// respLookup is cache-lookup's key and outcome, for cache-store.
+	respLookup *responseLookup
+	// proxy is the proxy policy's proxy for forward-request (nil: direct).
+	proxy *url.URL
 
 	// request body, once read by a policy or replaced by set-body
 	reqBuf    []byte
@@ -171,9 +176,15 @@ func (p *pipeline) run(x *exchange) error {
 		x.section = secInbound
 		return p.preflight.preflight(x)
 	}
-	for i, ch := range p.sections[:3] {
+	for i := 0; i < 3; i++ {
 		x.section = sectionNames[i].s
-		if err := x.runChain(ch); err != nil {
+		if err := x.runChain(p.sections[i]); err != nil {
+			if err == errCacheHit && i < 2 {
+				// cache-lookup answered: the backend is not called, the
+				// outbound section runs on the cached response.
+				i = 1
+				continue
+			}
 			return err
 		}
 	}
@@ -188,7 +199,7 @@ func (x *exchange) runChain(ch chain) error {
 	for _, s := range ch {
 		x.current = s
 		if err := s.r.Run(x); err != nil {
-			if err == errReturn {
+			if err == errReturn || err == errCacheHit {
 				return err
 			}
 			return stamp(err, s)

@@ -9,6 +9,7 @@ import (
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/ratelimit"
+	"github.com/tollgate/tollgate/internal/rediscache"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -28,6 +29,23 @@ func newLimiter(cfg Config, log *slog.Logger) (ratelimit.Limiter, func()) {
 		opts = u // checked when the configuration was loaded
 	}
 	return ratelimit.NewShared(opts, ratelimit.SharedOptions{Logger: log})
+}
+
+// newExternalCache returns the cache the nodes share for the caching
+// policies: Redis when configured (with the limiter's bounded timeouts; a
+// failing Redis is a cache miss), none otherwise.
+func newExternalCache(cfg Config) (policy.Cache, func()) {
+	if cfg.Redis == "" {
+		return nil, func() {}
+	}
+	opts := &redis.Options{Addr: cfg.Redis}
+	if u, err := redis.ParseURL(cfg.Redis); err == nil {
+		opts = u
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = ratelimit.RedisDialTimeout, ratelimit.RedisReadTimeout, ratelimit.RedisWriteTimeout
+	opts.PoolTimeout, opts.MaxRetries = ratelimit.RedisPoolTimeout, 1
+	c := redis.NewClient(opts)
+	return rediscache.New(c, "tollgate:cache:"), func() { _ = c.Close() }
 }
 
 // installPolicyChecks makes the management API refuse what the gateway

@@ -300,7 +300,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	if err != nil {
 		return nil, fmt.Errorf("credential manager: %w", err)
 	}
-	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
+	cache, closeCache := newExternalCache(cfg)
+	s.closers = append(s.closers, closeCache)
+	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log, ExternalCache: cache,
 		Extensions: append(jwtpolicy.Extensions(jwtpolicy.Deps{
 			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys},
 			LocalTenant: func(tenant string) bool {
