@@ -75,6 +75,9 @@ type Forwarder interface {
 type ForwardOptions struct {
 	Timeout         time.Duration // 0: the call's BackendTimeout
 	FollowRedirects bool
+	// Transport, when set, sends the request instead of the gateway's
+	// transport: a backend entity's own TLS checks and client certificate.
+	Transport http.RoundTripper
 }
 
 // BackendError is a failed backend call: Timeout distinguishes 504 from the

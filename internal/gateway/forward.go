@@ -75,6 +75,8 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	switch {
 	case isEcho(c):
 		resp, err = g.echo.RoundTrip(out)
+	case opts.Transport != nil:
+		resp, err = opts.Transport.RoundTrip(out)
 	case opts.FollowRedirects:
 		resp, err = g.followClient.Do(out)
 	default:

@@ -102,12 +102,25 @@ func newEnv(t testing.TB, docs map[string]string, extra ...store.Record) *env {
 // newEnvWith is newEnv with a given limiter (Redis, shared by "nodes").
 func newEnvWith(t testing.TB, lim ratelimit.Limiter, docs map[string]string, extra ...store.Record) *env {
 	t.Helper()
+	return newEnvOpts(t, lim, nil, docs, extra...)
+}
+
+// newEnvClock is newEnv with the policy engine's clock.
+func newEnvClock(t testing.TB, now func() time.Time, docs map[string]string, extra ...store.Record) *env {
+	t.Helper()
+	lim := ratelimit.NewLocal(ratelimit.LocalOptions{})
+	t.Cleanup(func() { _ = lim.Close() })
+	return newEnvOpts(t, lim, now, docs, extra...)
+}
+
+func newEnvOpts(t testing.TB, lim ratelimit.Limiter, now func() time.Time, docs map[string]string, extra ...store.Record) *env {
+	t.Helper()
 	e := &env{t: t, src: &source{}, log: &syncBuffer{}}
 	e.backend = httptest.NewServer(http.HandlerFunc(backendHandler))
 	t.Cleanup(e.backend.Close)
 	kr := testKeyring(t)
 	e.compiler = policy.NewCompiler(policy.Options{
-		Limiter: lim, Open: kr.Open, HTTPClient: e.backend.Client(),
+		Limiter: lim, Open: kr.Open, HTTPClient: e.backend.Client(), Now: now,
 		Logger: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	no := false

@@ -60,6 +60,9 @@ func builtins() []Extension {
 		{Name: "cache-store-value", Sections: notOnErr, Attributes: []string{"key", "value", "duration", "caching-type"}, Compile: compileCacheStoreValue},
 		{Name: "cache-remove-value", Sections: notOnErr, Attributes: []string{"key", "caching-type"}, Compile: compileCacheRemoveValue},
 
+		// Validation, LLM gateway (policies_crossdomain.go, ...).
+		{Name: "cross-domain", Sections: []string{in}, Compile: compileCrossDomain},
+
 		{Name: "trace", Sections: all, Attributes: []string{"source", "severity"}, Compile: compileTrace},
 	}
 }
@@ -77,7 +80,6 @@ var unsupportedPolicies = map[string]bool{
 	"cache-lookup":                        true,
 	"cache-store":                         true,
 	"cosmosdb-data-source":                true,
-	"cross-domain":                        true,
 	"emit-metric":                         true,
 	"find-and-replace":                    true,
 	"get-authorization-context":           true,

@@ -13,14 +13,18 @@ import (
 
 // --- set-backend-service ---
 
-type setBackendService struct{ base *value }
+type setBackendService struct{ base, backendID *value }
 
 func compileSetBackendService(er *ElementReader) (ExtensionPolicy, error) {
 	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	a.children()
-	if at, ok := e.Attr("backend-id"); ok {
-		a.fail(at.Pos, "attribute 'backend-id' is not supported: Tollgate has no backend entities; use base-url")
+	if a.has("backend-id") {
+		if a.has("base-url") {
+			a.fail(e.Pos, "set-backend-service takes base-url or backend-id, not both")
+		}
+		p := &setBackendService{backendID: a.value("backend-id", true)}
+		return p, a.err()
 	}
 	p := &setBackendService{base: a.value("base-url", true)}
 	if p.base != nil && !p.base.isExpr() && !cc.unresolved(Text{Value: p.base.lit}) {
@@ -33,6 +37,9 @@ func compileSetBackendService(er *ElementReader) (ExtensionPolicy, error) {
 }
 
 func (p *setBackendService) Run(x *Exchange) error {
+	if p.backendID != nil {
+		return p.runBackendID(x)
+	}
 	s, err := p.base.str(x)
 	if err != nil {
 		return err
@@ -41,22 +48,8 @@ func (p *setBackendService) Run(x *Exchange) error {
 	if err != nil || (nu.Scheme != "http" && nu.Scheme != "https") || nu.Host == "" {
 		return fail(http.StatusInternalServerError, "InvalidBackendUrl", "set-backend-service: base-url is not an absolute http or https URL")
 	}
-	bu := x.call.BackendURL
-	rel := ""
-	q := ""
-	if bu != nil {
-		rel = strings.TrimPrefix(bu.Path, strings.TrimSuffix(x.backendBasePath(), "/"))
-		q = bu.RawQuery
-	}
-	next := *nu
-	next.Path = strings.TrimSuffix(nu.Path, "/") + rel
-	next.RawPath = ""
-	next.RawQuery = q
-	x.call.BackendURL = &next
-	x.backendBase = nu.Path
-	if x.backendBase == "" {
-		x.backendBase = "/"
-	}
+	x.setBackendBase(nu)
+	x.backend = nil
 	return nil
 }
 
@@ -95,7 +88,18 @@ func (p *forwardRequest) Run(x *Exchange) error {
 	if x.reqLoaded {
 		x.installRequestBody()
 	}
-	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, p.opts)
+	opts := p.opts
+	if e := x.backend; e != nil {
+		if ok, wait := e.breaker.allow(x.c.opts.Now()); !ok {
+			return circuitOpen(wait)
+		}
+		e.applyCredentials(x)
+		opts.Transport = e.transport
+	}
+	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, opts)
+	if x.backend != nil {
+		x.backend.record(x, resp, err)
+	}
 	if err != nil {
 		if errors.Is(err, apicall.ErrUnsafePath) {
 			return invalidPath()

@@ -84,6 +84,8 @@ type exchangeCore struct {
 	current *step // the step running
 	// backendBase is the path of set-backend-service's base-url, when set.
 	backendBase string
+	// backend is the backend entity set-backend-service backend-id chose.
+	backend *backendEntry
 	// deferred run after the response is known (increment-condition).
 	deferred []func() error
 	// extraHeaders are added to whatever response is sent (cors).

@@ -29,6 +29,8 @@ type Set struct {
 	// docs are the compiled documents by record id, with what their
 	// compilation depended on: the next Recompile reuses those unchanged.
 	docs map[string]*compiledRecord
+	// backends are the backend entities by id ("/backends/b1").
+	backends map[string]*backendEntry
 
 	mu    sync.RWMutex
 	pipes map[pipeKey]*pipeline
@@ -146,6 +148,9 @@ func (c *Compiler) compileSet(ctx context.Context, records []store.Record, prev 
 	}
 	s := &Set{c: c, products: map[string]*compiled{}, apis: map[string]*compiled{}, ops: map[string]*compiled{},
 		docs: map[string]*compiledRecord{}, pipes: map[pipeKey]*pipeline{}, pre: map[string]*pipeline{}}
+	if s.backends, err = c.compileBackends(records); err != nil {
+		return nil, err
+	}
 	for _, r := range records {
 		scope, key, ok := ScopeOf(r.ID)
 		if !ok {
