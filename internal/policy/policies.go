@@ -62,6 +62,10 @@ func builtins() []Extension {
 
 		// Validation, LLM gateway (policies_crossdomain.go, ...).
 		{Name: "cross-domain", Sections: []string{in}, Compile: compileCrossDomain},
+		{Name: "llm-token-limit", Sections: []string{in}, Attributes: llmTokenLimitAttrs, Compile: compileLLMTokenLimit},
+		{Name: "azure-openai-token-limit", Sections: []string{in}, Attributes: llmTokenLimitAttrs, Compile: compileLLMTokenLimit},
+		{Name: "llm-emit-token-metric", Sections: []string{in}, Attributes: []string{"namespace"}, Compile: compileLLMEmitTokenMetric},
+		{Name: "azure-openai-emit-token-metric", Sections: []string{in}, Attributes: []string{"namespace"}, Compile: compileLLMEmitTokenMetric},
 
 		{Name: "trace", Sections: all, Attributes: []string{"source", "severity"}, Compile: compileTrace},
 	}
@@ -73,10 +77,8 @@ func builtins() []Extension {
 var unsupportedPolicies = map[string]bool{
 	"authentication-certificate":          true,
 	"authentication-managed-identity":     true,
-	"azure-openai-emit-token-metric":      true,
 	"azure-openai-semantic-cache-lookup":  true,
 	"azure-openai-semantic-cache-store":   true,
-	"azure-openai-token-limit":            true,
 	"cache-lookup":                        true,
 	"cache-store":                         true,
 	"cosmosdb-data-source":                true,
@@ -88,10 +90,8 @@ var unsupportedPolicies = map[string]bool{
 	"json-to-xml":                         true,
 	"jsonp":                               true,
 	"llm-content-safety":                  true,
-	"llm-emit-token-metric":               true,
 	"llm-semantic-cache-lookup":           true,
 	"llm-semantic-cache-store":            true,
-	"llm-token-limit":                     true,
 	"log-to-eventhub":                     true,
 	"proxy":                               true,
 	"publish-event":                       true,
