@@ -29,11 +29,11 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(int)             {}
 
-func benchPipeline(b *testing.B, apiDoc string) {
+func benchPipeline(b *testing.B, apiDoc string, extra ...store.Record) {
 	lim := ratelimit.NewLocal(ratelimit.LocalOptions{})
 	defer lim.Close()
 	c := policy.NewCompiler(policy.Options{Limiter: lim})
-	recs := []store.Record{{ID: "/apis/echo/policies/policy", Kind: "apis/policies", Body: mustJSON(b, &resource.Policy{Format: "xml", Value: apiDoc})}}
+	recs := append([]store.Record{{ID: "/apis/echo/policies/policy", Kind: "apis/policies", Body: mustJSON(b, &resource.Policy{Format: "xml", Value: apiDoc})}}, extra...)
 	set, err := c.CompileSet(context.Background(), recs)
 	if err != nil {
 		b.Fatal(err)
