@@ -133,6 +133,23 @@ func TestBackendCircuitBreakerTripsAndRecovers(t *testing.T) {
 	if h, ok := e.compiler.BackendHealth("/backends/b1"); !ok || h.State != "open" || h.Trips != 1 {
 		t.Fatalf("health while open: %+v %v", h, ok)
 	}
+	// Through the handler the management API mounts.
+	hs := httptest.NewServer(e.compiler.BackendHealthHandler("/backendHealth"))
+	defer hs.Close()
+	hr, err := http.Get(hs.URL + "/backendHealth/b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, _ := io.ReadAll(hr.Body)
+	hr.Body.Close()
+	if hr.StatusCode != 200 || !strings.Contains(string(hb), `"state":"open"`) || !strings.Contains(string(hb), `"id":"/backends/b1"`) {
+		t.Fatalf("health handler: %d %s", hr.StatusCode, hb)
+	}
+	if hr, err := http.Get(hs.URL + "/backendHealth/nope"); err != nil || hr.StatusCode != 404 {
+		t.Fatalf("unknown backend: %v %v", hr, err)
+	} else {
+		hr.Body.Close()
+	}
 	b1.down.Store(false)
 	advance(31 * time.Second)
 	if res := e.get("/echo/items/1"); res.status != 200 {

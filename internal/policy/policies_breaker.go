@@ -1,12 +1,15 @@
 package policy
 
 import (
+	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/apicall"
+	"github.com/tollgate/tollgate/internal/apierror"
 	"github.com/tollgate/tollgate/internal/resource"
 )
 
@@ -176,4 +179,32 @@ func (c *Compiler) BackendHealth(id string) (BackendHealth, bool) {
 		h.LastTripped = b.lastTrip.UTC().Format(time.RFC3339)
 	}
 	return h, true
+}
+
+// BackendHealthHandler serves GET {prefix}/{backendId}: the backend's
+// circuit breaker state on this node (BackendHealth), 404 when the backend
+// has no circuit breaker or does not exist. The management API mounts it.
+func (c *Compiler) BackendHealthHandler(prefix string) http.Handler {
+	prefix = strings.TrimRight(prefix, "/") + "/"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			apierror.Write(w, apierror.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s reads with GET only.", r.URL.Path))
+			return
+		}
+		name := strings.TrimPrefix(r.URL.Path, prefix)
+		if name == r.URL.Path || !resource.ValidName(name) {
+			apierror.Write(w, apierror.New(http.StatusNotFound, "NotFound", "Ask for %s{backendId}.", prefix))
+			return
+		}
+		h, ok := c.BackendHealth("/backends/" + name)
+		if !ok {
+			apierror.Write(w, apierror.New(http.StatusNotFound, "NotFound", "Backend %s has no circuit breaker on this node (or does not exist).", name))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_ = json.NewEncoder(w).Encode(struct {
+			ID string `json:"id"`
+			BackendHealth
+		}{"/backends/" + name, h})
+	})
 }

@@ -303,6 +303,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	})
 	s.mgmt.Handle(identity.KindUsers, management.Hooks{Prepare: dir.PrepareUser, Actions: map[string]management.Action{"setPassword": dir.SetPassword}})
 	s.mgmt.Mount("/directory", idp.DirectoryHandler())
+	s.mgmt.Mount("/backendHealth", policies.BackendHealthHandler("/backendHealth")) // backend circuit breakers on this node
 	installPolicyChecks(s.mgmt, policies)
 
 	version, err := s.store.Version(ctx)
