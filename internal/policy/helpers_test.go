@@ -105,24 +105,36 @@ func newEnvWith(t testing.TB, lim ratelimit.Limiter, docs map[string]string, ext
 	return newEnvOpts(t, lim, nil, docs, extra...)
 }
 
+// newEnvOptions is newEnv with the compiler's options adjusted by set.
+func newEnvOptions(t testing.TB, set func(*policy.Options), docs map[string]string, extra ...store.Record) *env {
+	t.Helper()
+	lim := ratelimit.NewLocal(ratelimit.LocalOptions{})
+	t.Cleanup(func() { _ = lim.Close() })
+	return newEnvOpts(t, lim, set, docs, extra...)
+}
+
 // newEnvClock is newEnv with the policy engine's clock.
 func newEnvClock(t testing.TB, now func() time.Time, docs map[string]string, extra ...store.Record) *env {
 	t.Helper()
 	lim := ratelimit.NewLocal(ratelimit.LocalOptions{})
 	t.Cleanup(func() { _ = lim.Close() })
-	return newEnvOpts(t, lim, now, docs, extra...)
+	return newEnvOpts(t, lim, func(o *policy.Options) { o.Now = now }, docs, extra...)
 }
 
-func newEnvOpts(t testing.TB, lim ratelimit.Limiter, now func() time.Time, docs map[string]string, extra ...store.Record) *env {
+func newEnvOpts(t testing.TB, lim ratelimit.Limiter, set func(*policy.Options), docs map[string]string, extra ...store.Record) *env {
 	t.Helper()
 	e := &env{t: t, src: &source{}, log: &syncBuffer{}}
 	e.backend = httptest.NewServer(http.HandlerFunc(backendHandler))
 	t.Cleanup(e.backend.Close)
 	kr := testKeyring(t)
-	e.compiler = policy.NewCompiler(policy.Options{
-		Limiter: lim, Open: kr.Open, HTTPClient: e.backend.Client(), Now: now,
+	opts := policy.Options{
+		Limiter: lim, Open: kr.Open, HTTPClient: e.backend.Client(),
 		Logger: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if set != nil {
+		set(&opts)
+	}
+	e.compiler = policy.NewCompiler(opts)
 	no := false
 	e.base = []store.Record{
 		rec(t, "/apis/echo", "apis", &resource.API{Path: "echo", ServiceURL: e.backend.URL + "/base", SubscriptionRequired: &no}),

@@ -62,6 +62,7 @@ func builtins() []Extension {
 
 		// Validation, LLM gateway (policies_crossdomain.go, ...).
 		{Name: "cross-domain", Sections: []string{in}, Compile: compileCrossDomain},
+		{Name: "authentication-certificate", Sections: []string{in}, Attributes: []string{"thumbprint", "certificate-id", "body", "password"}, Compile: compileAuthenticationCertificate},
 		{Name: "llm-token-limit", Sections: []string{in}, Attributes: llmTokenLimitAttrs, Compile: compileLLMTokenLimit},
 		{Name: "azure-openai-token-limit", Sections: []string{in}, Attributes: llmTokenLimitAttrs, Compile: compileLLMTokenLimit},
 		{Name: "llm-emit-token-metric", Sections: []string{in}, Attributes: []string{"namespace"}, Compile: compileLLMEmitTokenMetric},
@@ -75,7 +76,6 @@ func builtins() []Extension {
 // using one is refused by name rather than as unknown. docs/policies.md
 // lists them.
 var unsupportedPolicies = map[string]bool{
-	"authentication-certificate":          true,
 	"authentication-managed-identity":     true,
 	"azure-openai-semantic-cache-lookup":  true,
 	"azure-openai-semantic-cache-store":   true,

@@ -71,13 +71,7 @@ func newBackendRuntime() *backendRuntime {
 }
 
 // compileBackends reads the backend records of a configuration.
-func (c *Compiler) compileBackends(records []store.Record) (map[string]*backendEntry, error) {
-	certs := map[string]store.Record{}
-	for _, r := range records {
-		if r.Kind == "certificates" {
-			certs[r.ID] = r
-		}
-	}
+func (c *Compiler) compileBackends(records []store.Record, certs map[string]store.Record) (map[string]*backendEntry, error) {
 	out := map[string]*backendEntry{}
 	var pools []*resource.Backend
 	live := map[string]bool{}
@@ -157,7 +151,7 @@ func (c *Compiler) backendTransport(b *resource.Backend, certs map[string]store.
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%v %v", skipChain, skipName)
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	cfg := c.tlsConfig(nil)
 	for _, id := range ids {
 		if !strings.HasPrefix(id, "/") {
 			id = "/certificates/" + id

@@ -96,6 +96,9 @@ func (p *forwardRequest) Run(x *Exchange) error {
 		e.applyCredentials(x)
 		opts.Transport = e.transport
 	}
+	if x.clientCertTransport != nil {
+		opts.Transport = x.clientCertTransport
+	}
 	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, opts)
 	if x.backend != nil {
 		x.backend.record(x, resp, err)

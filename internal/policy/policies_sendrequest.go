@@ -24,6 +24,7 @@ type sendRequest struct {
 	method      *value
 	headers     []*setHeader
 	body        *value
+	cert        *authenticationCertificate
 }
 
 func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
@@ -35,7 +36,7 @@ func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
 		timeout:     time.Duration(a.integer("timeout", 60, 1, 240, false)) * time.Second,
 		ignoreError: a.boolean("ignore-error", false),
 	}
-	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic") {
+	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic", "authentication-certificate") {
 		switch c.Name {
 		case "set-url", "set-method":
 			for _, at := range c.Attrs {
@@ -70,6 +71,13 @@ func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
 				continue
 			}
 			p.body = v
+		case "authentication-certificate":
+			r, err := cc.compileAs(c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			p.cert = r.(*authenticationCertificate)
 		case "authentication-basic":
 			r, err := cc.compileAs(c)
 			if err != nil {
@@ -179,7 +187,17 @@ func (p *sendRequest) do(ctx context.Context, x *exchange, method, target string
 		req.Header[k] = v
 	}
 	req.Header.Del("Content-Length")
-	resp, err := x.c.opts.HTTPClient.Do(req)
+	client := x.c.opts.HTTPClient
+	if p.cert != nil {
+		t, err := p.cert.transport(x)
+		if err != nil {
+			return nil, err
+		}
+		withCert := *client
+		withCert.Transport = t
+		client = &withCert
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

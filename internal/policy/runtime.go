@@ -86,6 +86,9 @@ type exchangeCore struct {
 	backendBase string
 	// backend is the backend entity set-backend-service backend-id chose.
 	backend *backendEntry
+	// clientCertTransport presents authentication-certificate's
+	// certificate to the backend.
+	clientCertTransport http.RoundTripper
 	// deferred run after the response is known (increment-condition).
 	deferred []func() error
 	// extraHeaders are added to whatever response is sent (cors).

@@ -31,6 +31,12 @@ type Set struct {
 	docs map[string]*compiledRecord
 	// backends are the backend entities by id ("/backends/b1").
 	backends map[string]*backendEntry
+	// certs are the certificate records by id, certThumbprints their ids
+	// by thumbprint; certTransports caches authentication-certificate's
+	// transports by certificate id.
+	certs           map[string]store.Record
+	certThumbprints map[string]string
+	certTransports  sync.Map
 
 	mu    sync.RWMutex
 	pipes map[pipeKey]*pipeline
@@ -148,7 +154,8 @@ func (c *Compiler) compileSet(ctx context.Context, records []store.Record, prev 
 	}
 	s := &Set{c: c, products: map[string]*compiled{}, apis: map[string]*compiled{}, ops: map[string]*compiled{},
 		docs: map[string]*compiledRecord{}, pipes: map[pipeKey]*pipeline{}, pre: map[string]*pipeline{}}
-	if s.backends, err = c.compileBackends(records); err != nil {
+	s.certs, s.certThumbprints = certificateIndex(records)
+	if s.backends, err = c.compileBackends(records, s.certs); err != nil {
 		return nil, err
 	}
 	for _, r := range records {
