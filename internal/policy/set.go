@@ -37,6 +37,8 @@ type Set struct {
 	certs           map[string]store.Record
 	certThumbprints map[string]string
 	certTransports  sync.Map
+	// schemas are the API schemas validate-content names.
+	schemas *schemaSet
 
 	mu    sync.RWMutex
 	pipes map[pipeKey]*pipeline
@@ -155,6 +157,7 @@ func (c *Compiler) compileSet(ctx context.Context, records []store.Record, prev 
 	s := &Set{c: c, products: map[string]*compiled{}, apis: map[string]*compiled{}, ops: map[string]*compiled{},
 		docs: map[string]*compiledRecord{}, pipes: map[pipeKey]*pipeline{}, pre: map[string]*pipeline{}}
 	s.certs, s.certThumbprints = certificateIndex(records)
+	s.schemas = newSchemaSet(records)
 	if s.backends, err = c.compileBackends(records, s.certs); err != nil {
 		return nil, err
 	}
