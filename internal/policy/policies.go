@@ -62,6 +62,7 @@ func builtins() []Extension {
 
 		// Validation, LLM gateway (policies_crossdomain.go, ...).
 		{Name: "cross-domain", Sections: []string{in}, Compile: compileCrossDomain},
+		{Name: "validate-client-certificate", Sections: []string{in}, Attributes: []string{"validate-revocation", "validate-trust", "validate-not-before", "validate-not-after", "ignore-error"}, Compile: compileValidateClientCertificate},
 		{Name: "validate-content", Sections: []string{in, out, onErr}, Attributes: []string{"unspecified-content-type-action", "max-size", "size-exceeded-action", "errors-variable-name"}, Compile: compileValidateContent},
 		{Name: "authentication-certificate", Sections: []string{in}, Attributes: []string{"thumbprint", "certificate-id", "body", "password"}, Compile: compileAuthenticationCertificate},
 		{Name: "llm-token-limit", Sections: []string{in}, Attributes: llmTokenLimitAttrs, Compile: compileLLMTokenLimit},
@@ -103,7 +104,6 @@ var unsupportedPolicies = map[string]bool{
 	"set-graphql-resolver":                true,
 	"sql-data-source":                     true,
 	"validate-azure-ad-token":             true,
-	"validate-client-certificate":         true,
 	"validate-graphql-request":            true,
 	"validate-headers":                    true,
 	"validate-jwt":                        true,

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -37,6 +38,8 @@ type Set struct {
 	certs           map[string]store.Record
 	certThumbprints map[string]string
 	certTransports  sync.Map
+	certOnce        sync.Once
+	parsedCerts     []*x509.Certificate
 	// schemas are the API schemas validate-content names.
 	schemas *schemaSet
 

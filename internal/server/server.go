@@ -411,7 +411,10 @@ func (s *Server) bind() error {
 				return fmt.Errorf("gateway TLS certificate: %w", err)
 			}
 			// HTTP/2 is negotiated by ALPN when TLSConfig offers it.
-			l.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+			// A client certificate is asked for, not required:
+			// validate-client-certificate checks it.
+			l.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
+				ClientAuth: tls.RequestClientCert}
 			l.tls = true
 		}
 		scheme := "http"
