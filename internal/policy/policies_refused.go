@@ -10,9 +10,9 @@ const operationDefinitionsHint = "it checks against the operation's parameter an
 	"Tollgate's operations do not carry yet; use validate-content for bodies, check-header for headers"
 
 var refusalHints = map[string]string{
-	"validate-headers":     operationDefinitionsHint,
-	"validate-parameters":  operationDefinitionsHint,
-	"validate-status-code": operationDefinitionsHint,
+	"validate-headers":                    operationDefinitionsHint,
+	"validate-parameters":                 operationDefinitionsHint,
+	"validate-status-code":                operationDefinitionsHint,
 	"llm-semantic-cache-lookup":           semanticCacheHint,
 	"llm-semantic-cache-store":            semanticCacheHint,
 	"llm-semantic-cache-lookup-by-vector": semanticCacheHint,
