@@ -25,7 +25,9 @@ import (
 
 // clientCert makes a self-signed client certificate resource (PEM
 // certificate followed by its key) and its thumbprint.
-func clientCert(t *testing.T, cn string) (store.Record, string) {
+func clientCert(t *testing.T, cn string) (store.Record, string) { return clientCertTB(t, cn) }
+
+func clientCertTB(t testing.TB, cn string) (store.Record, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -35,3 +35,16 @@ func BenchmarkPolicyLLMEmitTokenMetric(b *testing.B) {
 func BenchmarkPolicyCrossDomain(b *testing.B) {
 	benchPipeline(b, doc(`<cross-domain><cross-domain-policy><allow-access-from domain="*" /></cross-domain-policy></cross-domain>`, "", "", ""))
 }
+
+func BenchmarkPolicyQuotaBandwidth(b *testing.B) {
+	benchPipeline(b, doc(`<quota-by-key bandwidth="1000000000" renewal-period="3600" counter-key="@(context.Request.IpAddress)" />`, "", "", ""))
+}
+
+func BenchmarkPolicyValidateContentNoBody(b *testing.B) {
+	benchPipeline(b, doc(`<validate-content unspecified-content-type-action="prevent" max-size="102400" size-exceeded-action="prevent"><content type="application/json" validate-as="json" action="prevent" /></validate-content>`, "", "", ""))
+}
+
+func BenchmarkPolicyAuthenticationCertificate(b *testing.B) {
+	cert, _ := clientCertTB(b, "bench")
+	benchPipeline(b, doc(`<authentication-certificate certificate-id="bench" />`, "", "", ""), cert)
+}
