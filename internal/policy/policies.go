@@ -62,6 +62,9 @@ func builtins() []Extension {
 
 		// Validation, LLM gateway (policies_crossdomain.go, ...).
 		{Name: "cross-domain", Sections: []string{in}, Compile: compileCrossDomain},
+		{Name: "validate-parameters", Sections: []string{in}, Attributes: []string{"specified-parameter-action", "unspecified-parameter-action", "errors-variable-name"}, Compile: compileValidateParameters},
+		{Name: "validate-headers", Sections: []string{out, onErr}, Attributes: []string{"specified-header-action", "unspecified-header-action", "errors-variable-name"}, Compile: compileValidateHeaders},
+		{Name: "validate-status-code", Sections: []string{out, onErr}, Attributes: []string{"unspecified-status-code-action", "errors-variable-name"}, Compile: compileValidateStatusCode},
 		{Name: "validate-client-certificate", Sections: []string{in}, Attributes: []string{"validate-revocation", "validate-trust", "validate-not-before", "validate-not-after", "ignore-error"}, Compile: compileValidateClientCertificate},
 		{Name: "validate-content", Sections: []string{in, out, onErr}, Attributes: []string{"unspecified-content-type-action", "max-size", "size-exceeded-action", "errors-variable-name"}, Compile: compileValidateContent},
 		{Name: "authentication-certificate", Sections: []string{in}, Attributes: []string{"thumbprint", "certificate-id", "body", "password"}, Compile: compileAuthenticationCertificate},
@@ -105,11 +108,8 @@ var unsupportedPolicies = map[string]bool{
 	"sql-data-source":                     true,
 	"validate-azure-ad-token":             true,
 	"validate-graphql-request":            true,
-	"validate-headers":                    true,
 	"validate-jwt":                        true,
 	"validate-odata-request":              true,
-	"validate-parameters":                 true,
-	"validate-status-code":                true,
 	"wait":                                true,
 	"xml-to-json":                         true,
 	"xsl-transform":                       true,

@@ -6,13 +6,7 @@ package policy
 const semanticCacheHint = "semantic caching needs an embeddings backend and a vector store, which Tollgate does not " +
 	"have; cache exact prompts with <cache-lookup-value>/<cache-store-value> keyed on the request body"
 
-const operationDefinitionsHint = "it checks against the operation's parameter and response definitions, which " +
-	"Tollgate's operations do not carry yet; use validate-content for bodies, check-header for headers"
-
 var refusalHints = map[string]string{
-	"validate-headers":                    operationDefinitionsHint,
-	"validate-parameters":                 operationDefinitionsHint,
-	"validate-status-code":                operationDefinitionsHint,
 	"llm-semantic-cache-lookup":           semanticCacheHint,
 	"llm-semantic-cache-store":            semanticCacheHint,
 	"llm-semantic-cache-lookup-by-vector": semanticCacheHint,

@@ -272,32 +272,40 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 	return out
 }
 
-// report sets the errors variable and fails the call when an error's
-// action is prevent (400 for a request, 502 for a response); detected
-// errors are logged.
+// report applies validate-content's actions: prevent answers 400 (413
+// for the size) for a request and 502 for a response.
 func (p *validateContent) report(x *exchange, errs []contentError, response bool) error {
+	return x.validationReport(p.errorsVar, errs, func(e contentError) error {
+		if response {
+			return &failure{Status: http.StatusBadGateway, Reason: "ResponseBodyValidationFailed", Message: "Response body does not conform to the API's definition: " + e.Details}
+		}
+		status := http.StatusBadRequest
+		if e.ValidationRule == "size" {
+			status = http.StatusRequestEntityTooLarge
+		}
+		return &failure{Status: status, Reason: "RequestBodyValidationFailed", Message: "Request body does not conform to the API's definition: " + e.Details}
+	})
+}
+
+// validationReport sets a validation policy's errors variable (a JSON
+// array), logs detected errors and fails with prevent(e) for the first
+// error whose action is prevent.
+func (x *exchange) validationReport(errorsVar string, errs []contentError, prevent func(contentError) error) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	if p.errorsVar != "" {
+	if errorsVar != "" {
 		b, _ := json.Marshal(errs)
 		if v, err := expression.ParseJSON(b); err == nil {
-			x.vars()[p.errorsVar] = v
+			x.vars()[errorsVar] = v
 		}
 	}
 	for _, e := range errs {
 		switch e.Action {
 		case actionDetect:
-			x.logger().Info("validate-content: detected", "requestId", x.call.RequestID, "rule", e.ValidationRule, "details", e.Details)
+			x.logger().Info("validation: detected", "requestId", x.call.RequestID, "rule", e.ValidationRule, "details", e.Details)
 		case actionPrevent:
-			if response {
-				return &failure{Status: http.StatusBadGateway, Reason: "ResponseBodyValidationFailed", Message: "Response body does not conform to the API's definition: " + e.Details}
-			}
-			status := http.StatusBadRequest
-			if e.ValidationRule == "size" {
-				status = http.StatusRequestEntityTooLarge
-			}
-			return &failure{Status: status, Reason: "RequestBodyValidationFailed", Message: "Request body does not conform to the API's definition: " + e.Details}
+			return prevent(e)
 		}
 	}
 	return nil
