@@ -24,11 +24,13 @@ import (
 // Where schemas come from: validate-content's schema-id names an API
 // schema resource, /apis/{apiId}/schemas/{schemaId} (resource.APISchema:
 // a JSON Schema, OpenAPI components or Swagger definitions), and
-// schema-ref points inside it ("#/components/schemas/user"). The gateway
-// passes those records to the compiler with the policy documents; an
-// OpenAPI import fills them. Tollgate's operations carry no request or
-// response representations, so the content types a policy knows are its
-// own <content> elements.
+// schema-ref points inside it ("#/components/schemas/user"). Without
+// schema-id, a <content> uses the operation's representation for the
+// content type (request.representations, or the response's for its
+// status): its schemaId, and its typeName inside the document. The gateway
+// passes the schema records to the compiler with the policy documents; an
+// OpenAPI import fills schemas and representations. The content types
+// specified are the representations' and the policy's <content> types.
 
 const (
 	actionIgnore  = "ignore"
@@ -58,6 +60,10 @@ type contentRule struct {
 	schemaRef  string
 	action     string
 	additional *bool // allow-additional-properties; nil keeps the schema's
+	// typeName is a representation's typeName: the schema inside the
+	// schema document (components/schemas/{typeName} or
+	// definitions/{typeName}) when schemaRef is empty.
+	typeName string
 }
 
 func compileValidateContent(er *ElementReader) (ExtensionPolicy, error) {
@@ -151,15 +157,22 @@ func (p *validateContent) Run(x *Exchange) error {
 	var header http.Header
 	var body []byte
 	var err error
+	var reps []resource.RepresentationContract
 	if response {
 		if !x.resp.present {
 			return nil
 		}
 		header = x.resp.header
 		body, err = x.loadResponseBody()
+		if rc := responseContract(x); rc != nil {
+			reps = rc.Representations
+		}
 	} else {
 		header = x.r.Header
 		body, err = x.loadRequestBody()
+		if op := x.call.Operation; op != nil && op.Request != nil {
+			reps = op.Request.Representations
+		}
 	}
 	var errs []contentError
 	add := func(rule, details, action string) {
@@ -179,9 +192,23 @@ func (p *validateContent) Run(x *Exchange) error {
 			break
 		}
 	}
+	var rep *resource.RepresentationContract
+	for i := range reps {
+		if strings.EqualFold(reps[i].ContentType, ct) {
+			rep = &reps[i]
+		}
+	}
+	if rule != nil && rule.schemaID == "" && rep != nil && rep.SchemaID != "" {
+		// The operation's representation names the schema.
+		r := *rule
+		r.schemaID, r.typeName = rep.SchemaID, rep.TypeName
+		rule = &r
+	}
 	switch {
 	case err != nil || int64(len(body)) > p.maxSize:
 		// Not validated further.
+	case rule == nil && rep != nil:
+		// Specified by the operation, with no <content> to validate it.
 	case rule == nil && len(body) > 0:
 		add("specified", fmt.Sprintf("content type %q is not specified", ct), p.unspecifiedAction)
 	case rule != nil && len(body) > 0:
@@ -347,7 +374,7 @@ func (noLoader) Load(url string) (any, error) {
 func (s *Set) schema(api string, rule *contentRule) (*jsonschema.Schema, error) {
 	ss := s.schemas
 	key := api + "/" + rule.schemaID
-	ck := key + "#" + rule.schemaRef
+	ck := key + "#" + rule.schemaRef + "@" + rule.typeName
 	if rule.additional != nil {
 		ck += fmt.Sprintf("+%v", *rule.additional)
 	}
@@ -385,6 +412,14 @@ func (s *Set) schema(api string, rule *contentRule) (*jsonschema.Schema, error) 
 	ref := rule.schemaRef
 	if ref != "" && !strings.HasPrefix(ref, "#") {
 		ref = "#" + ref
+	}
+	if ref == "" && rule.typeName != "" {
+		switch {
+		case len(as.Document.Components) > 0:
+			ref = "#/components/schemas/" + rule.typeName
+		case len(as.Document.Definitions) > 0:
+			ref = "#/definitions/" + rule.typeName
+		}
 	}
 	sch, err := c.Compile(loc + ref)
 	if err != nil {

@@ -117,3 +117,22 @@ func TestAPISchemaValidation(t *testing.T) {
 		}
 	}
 }
+
+// Without schema-id, validate-content takes the schema from the
+// operation's representation (schemaId and typeName), as an OpenAPI
+// import leaves it.
+func TestValidateContentFromOperationRepresentation(t *testing.T) {
+	op := rec(t, "/apis/echo/operations/post", "apis/operations", &resource.Operation{Method: "POST", URLTemplate: "/*",
+		Request: &resource.RequestContract{Representations: []resource.RepresentationContract{{ContentType: "application/json", SchemaID: "userprofile", TypeName: "user"}}}})
+	e := newEnv(t, map[string]string{"/apis/echo/policies/policy": doc(`
+		<validate-content unspecified-content-type-action="prevent" max-size="102400" size-exceeded-action="prevent">
+			<content type="application/json" validate-as="json" action="prevent" />
+		</validate-content>`, "", "", "")}, userSchema(t), op)
+	h := http.Header{"Content-Type": {"application/json"}}
+	if res := e.do(http.MethodPost, "/echo/u", h, `{"name":"Ada"}`); res.status != 200 {
+		t.Fatalf("valid: %d %s", res.status, res.body)
+	}
+	if res := e.do(http.MethodPost, "/echo/u", h, `{"age":3}`); res.status != 400 {
+		t.Fatalf("invalid against the representation's schema: %d %s", res.status, res.body)
+	}
+}
