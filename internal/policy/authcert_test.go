@@ -1,22 +1,16 @@
 package policy_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -25,26 +19,16 @@ import (
 
 // clientCert makes a self-signed client certificate resource (PEM
 // certificate followed by its key) and its thumbprint.
-func clientCert(t *testing.T, cn string) (store.Record, string) { return clientCertTB(t, cn) }
 
-func clientCertTB(t testing.TB, cn string) (store.Record, string) {
+func clientCert(t testing.TB, cn string) (store.Record, string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	self := newCA(t, cn)
+	kb, err := x509.MarshalECPrivateKey(self.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) + string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
-	sum := sha1.Sum(der)
+	data := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: self.cert.Raw})) + string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+	sum := sha1.Sum(self.cert.Raw)
 	thumb := strings.ToUpper(hex.EncodeToString(sum[:]))
 	c := &resource.Certificate{Data: data}
 	r := rec(t, "/certificates/"+cn, "certificates", c)

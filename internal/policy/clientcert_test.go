@@ -25,7 +25,7 @@ type testCA struct {
 	key  *ecdsa.PrivateKey
 }
 
-func newCA(t *testing.T, cn string) testCA {
+func newCA(t testing.TB, cn string) testCA {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, IsCA: true, BasicConstraintsValid: true,

@@ -45,6 +45,6 @@ func BenchmarkPolicyValidateContentNoBody(b *testing.B) {
 }
 
 func BenchmarkPolicyAuthenticationCertificate(b *testing.B) {
-	cert, _ := clientCertTB(b, "bench")
+	cert, _ := clientCert(b, "bench")
 	benchPipeline(b, doc(`<authentication-certificate certificate-id="bench" />`, "", "", ""), cert)
 }

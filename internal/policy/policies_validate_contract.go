@@ -69,18 +69,24 @@ func compileValidateParameters(er *ElementReader) (ExtensionPolicy, error) {
 			if pe.Name != "parameter" {
 				continue
 			}
-			pa := cc.attrs(pe, "name", "action")
-			n := pa.str("name", "", true)
-			if act := pa.oneOf("action", "", validationActions...); act != "" {
-				loc.overrides[strings.ToLower(n)] = act
-			} else {
-				pa.fail(pe.Pos, "attribute 'action' is required (ignore, prevent or detect)")
-			}
+			pa, act := actionOverride(cc, pe, "name")
+			loc.overrides[strings.ToLower(pa.str("name", "", true))] = act
 			ca.merge(pa.err())
 		}
 		a.merge(ca.err())
 	}
 	return p, a.err()
+}
+
+// actionOverride reads an element naming what it overrides (key) and its
+// action (required); the caller reads key from the returned attrs.
+func actionOverride(cc *compileCtx, e *Element, key string) (*attrs, string) {
+	a := cc.attrs(e, key, "action")
+	act := a.oneOf("action", "", validationActions...)
+	if act == "" {
+		a.fail(e.Pos, "attribute 'action' is required (ignore, prevent or detect)")
+	}
+	return a, act
 }
 
 func (p *validateParameters) Run(x *Exchange) error {
@@ -295,13 +301,8 @@ func compileValidateHeaders(er *ElementReader) (ExtensionPolicy, error) {
 		if c.Name != "header" {
 			continue
 		}
-		ha := cc.attrs(c, "name", "action")
-		n := ha.str("name", "", true)
-		if act := ha.oneOf("action", "", validationActions...); act != "" {
-			p.overrides[strings.ToLower(n)] = act
-		} else {
-			ha.fail(c.Pos, "attribute 'action' is required (ignore, prevent or detect)")
-		}
+		ha, act := actionOverride(cc, c, "name")
+		p.overrides[strings.ToLower(ha.str("name", "", true))] = act
 		a.merge(ha.err())
 	}
 	return p, a.err()
@@ -368,13 +369,8 @@ func compileValidateStatusCode(er *ElementReader) (ExtensionPolicy, error) {
 		if c.Name != "status-code" {
 			continue
 		}
-		sa := cc.attrs(c, "code", "action")
-		code := int(sa.integer("code", 0, 100, 599, true))
-		if act := sa.oneOf("action", "", validationActions...); act != "" {
-			p.overrides[code] = act
-		} else {
-			sa.fail(c.Pos, "attribute 'action' is required (ignore, prevent or detect)")
-		}
+		sa, act := actionOverride(cc, c, "code")
+		p.overrides[int(sa.integer("code", 0, 100, 599, true))] = act
 		a.merge(sa.err())
 	}
 	return p, a.err()
