@@ -48,3 +48,11 @@ func BenchmarkPolicyAuthenticationCertificate(b *testing.B) {
 	cert, _ := clientCert(b, "bench")
 	benchPipeline(b, doc(`<authentication-certificate certificate-id="bench" />`, "", "", ""), cert)
 }
+
+func BenchmarkPolicyValidateParameters(b *testing.B) {
+	benchPipeline(b, doc(`<validate-parameters specified-parameter-action="prevent" unspecified-parameter-action="detect" />`, "", "", ""))
+}
+
+func BenchmarkPolicyValidateStatusCodeAndHeaders(b *testing.B) {
+	benchPipeline(b, doc("", "", `<validate-status-code unspecified-status-code-action="ignore" /><validate-headers specified-header-action="prevent" unspecified-header-action="ignore" />`, ""))
+}
