@@ -1,14 +1,20 @@
 package policy_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/internal/policy"
+	"github.com/tollgate/tollgate/internal/ratelimit"
 )
 
 // openAIBackend answers like an OpenAI-compatible chat completions
@@ -127,5 +133,35 @@ func TestLLMEmitTokenMetricLogsUsage(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+// TestLLMTokenLimitSharedByNodes: two gateways whose limiters share one
+// Redis count one key's tokens together, and a bandwidth quota likewise.
+func TestLLMTokenLimitSharedByNodes(t *testing.T) {
+	addr := os.Getenv("TOLLGATE_TEST_REDIS")
+	if addr == "" {
+		t.Skip("TOLLGATE_TEST_REDIS not set")
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	ai := openAIBackend(t)
+	prefix := "tollgate-llm-test:" + time.Now().Format("150405.000000000") + ":"
+	docs := map[string]string{"/apis/echo/policies/policy": doc(`<set-backend-service base-url="`+ai.URL+`" />
+		<llm-token-limit counter-key="shared" tokens-per-minute="100" estimate-prompt-tokens="false" />`, "", "", "")}
+	a := newEnvWith(t, ratelimit.NewRedis(c, ratelimit.RedisOptions{Prefix: prefix}), docs)
+	b := newEnvWith(t, ratelimit.NewRedis(c, ratelimit.RedisOptions{Prefix: prefix}), docs)
+	// 50 tokens a call: two calls (one per node) use the 100.
+	if r := a.do(http.MethodPost, "/echo/chat", nil, `{}`); r.status != 200 {
+		t.Fatalf("a: %d", r.status)
+	}
+	if r := b.do(http.MethodPost, "/echo/chat", nil, `{}`); r.status != 200 {
+		t.Fatalf("b: %d", r.status)
+	}
+	if r := a.do(http.MethodPost, "/echo/chat", nil, `{}`); r.status != 429 {
+		t.Errorf("third call across nodes: %d", r.status)
 	}
 }

@@ -110,13 +110,13 @@ func (p *llmTokenLimit) Run(x *Exchange) error {
 	lim := x.c.opts.Limiter
 	var rr, qr ratelimit.Result
 	if p.tpm > 0 {
-		rr, _ = take(x, rateKey, rw, prompt)
+		rr = takeTokens(x, rateKey, rw, prompt)
 		if !rr.Allowed {
 			return p.exceeded(x, rr, false)
 		}
 	}
 	if p.quota > 0 {
-		qr, _ = take(x, quotaKey, qw, prompt)
+		qr = takeTokens(x, quotaKey, qw, prompt)
 		if !qr.Allowed {
 			if p.tpm > 0 && prompt > 0 {
 				if _, err := lim.Add(x.ctx, rateKey, rw, -prompt); err != nil {
@@ -164,6 +164,21 @@ func (p *llmTokenLimit) Run(x *Exchange) error {
 		return nil
 	})
 	return nil
+}
+
+// takeTokens counts a call's estimated prompt tokens; without an
+// estimate it only checks that a token is left.
+func takeTokens(x *exchange, key string, w ratelimit.Window, n int64) ratelimit.Result {
+	if n > 0 {
+		r, _ := take(x, key, w, n)
+		return r
+	}
+	r, err := x.c.opts.Limiter.Peek(x.ctx, key, w)
+	if err != nil {
+		x.logger().Warn("policy: limiter failed; admitting", "error", err)
+		return ratelimit.Result{Allowed: true, Limit: w.Limit, Remaining: w.Limit}
+	}
+	return r
 }
 
 func (p *llmTokenLimit) reportRemaining(x *exchange, header, variable string, n int64) {
