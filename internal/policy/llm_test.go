@@ -164,4 +164,16 @@ func TestLLMTokenLimitSharedByNodes(t *testing.T) {
 	if r := a.do(http.MethodPost, "/echo/chat", nil, `{}`); r.status != 429 {
 		t.Errorf("third call across nodes: %d", r.status)
 	}
+
+	// Bandwidth: 1 KB shared; a 700-byte call on each node uses it up.
+	docs = map[string]string{"/apis/echo/policies/policy": doc(`<quota-by-key bandwidth="1" renewal-period="3600" counter-key="bw" />`, "", "", "")}
+	a = newEnvWith(t, ratelimit.NewRedis(c, ratelimit.RedisOptions{Prefix: prefix}), docs)
+	b = newEnvWith(t, ratelimit.NewRedis(c, ratelimit.RedisOptions{Prefix: prefix}), docs)
+	big := strings.Repeat("x", 700)
+	if r := a.do(http.MethodPost, "/echo/u", nil, big); r.status != 200 {
+		t.Fatalf("bandwidth a: %d", r.status)
+	}
+	if r := b.do(http.MethodPost, "/echo/u", nil, "x"); r.status != 403 {
+		t.Errorf("bandwidth used up on the other node: %d", r.status)
+	}
 }
