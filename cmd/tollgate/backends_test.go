@@ -47,8 +47,13 @@ func backendEndToEnd(t *testing.T, extra ...string) {
 	if st, _, body := call(t, "PUT", mg+"/backends/b1", b, srv.admin()...); st != 201 || strings.Contains(string(body), "s3cret") {
 		t.Fatalf("PUT backend: %d %s", st, body)
 	}
+	// A missing backend is saved with a warning.
+	pb, _ := json.Marshal(map[string]string{"format": "xml", "value": `<policies><inbound><base /><set-backend-service backend-id="missing" /></inbound></policies>`})
+	if st, h, body := call(t, "PUT", mg+"/apis/echo-api/policies/policy", string(pb), srv.admin()...); st != 201 || !strings.Contains(h.Get("Warning"), "backend /backends/missing does not exist") {
+		t.Fatalf("policy naming a missing backend: %d %q %s", st, h.Get("Warning"), body)
+	}
 	if st, body := putPolicy(t, srv, "/apis/echo-api/policies/policy",
-		`<policies><inbound><base /><set-backend-service backend-id="b1" /></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`); st != 201 {
+		`<policies><inbound><base /><set-backend-service backend-id="b1" /></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`); st != 200 {
 		t.Fatalf("PUT policy: %d %s", st, body)
 	}
 	_, _, sb := call(t, "POST", mg+"/subscriptions/admin-unlimited/listSecrets", "", srv.admin()...)

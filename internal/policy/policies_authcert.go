@@ -35,6 +35,9 @@ func compileAuthenticationCertificate(er *ElementReader) (ExtensionPolicy, error
 	if p.id != "" && !strings.HasPrefix(p.id, "/") {
 		p.id = "/certificates/" + p.id
 	}
+	if at, ok := e.Attr("certificate-id"); ok && p.id != "" {
+		warnMissing(er, at, p.id, "certificate")
+	}
 	return p, a.err()
 }
 

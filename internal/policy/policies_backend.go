@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -271,6 +272,26 @@ func (rt *backendRuntime) forget(live map[string]bool) {
 }
 
 // --- set-backend-service backend-id ---
+
+// recordChecker is a Lookup that can tell whether a configuration record
+// exists (the management API's, inside its write transaction): a document
+// naming a missing backend or certificate is saved with a warning.
+type recordChecker interface {
+	exists(ctx context.Context, id string) (bool, error)
+}
+
+// warnMissing warns when a literal reference names a record that does not
+// exist (yet) at save time.
+func warnMissing(er *ElementReader, at *Attr, id, what string) {
+	cc := er.a.cc
+	rc, ok := cc.lookup.(recordChecker)
+	if !ok || cc.unresolved(at.Value) || strings.Contains(id, "@") || strings.Contains(id, "{{") {
+		return
+	}
+	if found, err := rc.exists(cc.ctx, id); err == nil && !found {
+		er.Warn(at.Pos, "%s %s does not exist: calls will fail until it is created", what, id)
+	}
+}
 
 // runBackendID routes the call to a backend entity (a pool picks one of
 // its members).

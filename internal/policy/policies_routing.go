@@ -24,6 +24,9 @@ func compileSetBackendService(er *ElementReader) (ExtensionPolicy, error) {
 			a.fail(e.Pos, "set-backend-service takes base-url or backend-id, not both")
 		}
 		p := &setBackendService{backendID: a.value("backend-id", true)}
+		if at, _ := e.Attr("backend-id"); p.backendID != nil && !p.backendID.isExpr() {
+			warnMissing(er, at, "/backends/"+strings.TrimPrefix(strings.TrimSpace(p.backendID.lit), "/backends/"), "backend")
+		}
 		return p, a.err()
 	}
 	p := &setBackendService{base: a.value("base-url", true)}
