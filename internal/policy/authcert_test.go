@@ -83,6 +83,16 @@ func TestAuthenticationCertificate(t *testing.T) {
 	if res := e.get("/echo/items/1"); res.status != 200 || res.body != "cn=gw-client" {
 		t.Fatalf("backend entity certificate: %d %q", res.status, res.body)
 	}
+	// A backend whose certificate is missing does not stop the
+	// configuration: its calls fail.
+	e = newEnvOptions(t, useTLSRoots, map[string]string{"/apis/echo/policies/policy": doc(`<set-backend-service backend-id="broken" />`, "", "", "")},
+		rec(t, "/backends/broken", "backends", &resource.Backend{URL: mtls.URL, Credentials: &resource.BackendCredentials{Certificate: []string{"gone"}}}))
+	if res := e.get("/echo/items/1"); res.status != 500 {
+		t.Fatalf("backend with a missing certificate: %d %q", res.status, res.body)
+	}
+	if !strings.Contains(e.log.String(), "certificate /certificates/gone does not exist") {
+		t.Fatalf("not logged: %s", e.log.String())
+	}
 	// Inside send-request.
 	e = newEnvOptions(t, useTLSRoots, map[string]string{"/apis/echo/policies/policy": doc(
 		`<send-request mode="new" response-variable-name="r"><set-url>`+mtls.URL+`/x</set-url><authentication-certificate certificate-id="gw-client" /></send-request>

@@ -44,6 +44,9 @@ type backendEntry struct {
 	transport http.RoundTripper
 	breaker   *breaker
 	pool      []poolMember // sorted by priority
+	// broken says why the backend cannot be called (a client certificate
+	// that is missing or has no key); calls to it fail with a 500.
+	broken string
 }
 
 type poolMember struct {
@@ -117,7 +120,10 @@ func (c *Compiler) compileBackends(records []store.Record, certs map[string]stor
 			e.auth = strings.TrimSpace(cr.Authorization.Scheme + " " + vals.AuthorizationParameter)
 		}
 		if e.transport, err = c.backendTransport(&b, certs); err != nil {
-			return nil, fmt.Errorf("backend %s: %w", r.ID, err)
+			// A certificate deleted or replaced without its key must not
+			// stop the whole configuration: this backend's calls fail.
+			c.opts.Logger.Warn("backend unusable", "backend", r.ID, "error", err)
+			e.broken = err.Error()
 		}
 		if cb := b.CircuitBreaker; cb != nil && len(cb.Rules) > 0 {
 			e.breaker = c.backends.breaker(r.ID, cb.Rules[0], c.opts.Now)
@@ -315,6 +321,9 @@ func (p *setBackendService) runBackendID(x *Exchange) error {
 		}
 		e = m
 	}
+	if e.broken != "" {
+		return fail(http.StatusInternalServerError, "BackendNotUsable", fmt.Sprintf("set-backend-service: backend %q cannot be used: %s", strings.TrimPrefix(e.id, "/backends/"), e.broken))
+	}
 	x.setBackendBase(e.url)
 	x.backend = e
 	return nil
@@ -328,10 +337,10 @@ func pickMember(pool []poolMember, now time.Time) (*backendEntry, time.Duration)
 	for i := 0; i < len(pool); {
 		j := i
 		total := 0
-		var open [MaxPoolBatch]bool
+		var open [maxPoolBatch]bool
 		for ; j < len(pool) && pool[j].priority == pool[i].priority; j++ {
 			m := pool[j]
-			if m.e == nil {
+			if m.e == nil || m.e.broken != "" {
 				open[j-i] = true
 				continue
 			}
@@ -361,9 +370,9 @@ func pickMember(pool []poolMember, now time.Time) (*backendEntry, time.Duration)
 	return nil, wait
 }
 
-// MaxPoolBatch bounds the members of one priority (a pool holds at most
+// maxPoolBatch bounds the members of one priority (a pool holds at most
 // resource.MaxPoolMembers).
-const MaxPoolBatch = resource.MaxPoolMembers
+const maxPoolBatch = resource.MaxPoolMembers
 
 // circuitOpen is the answer while a backend's circuit is open.
 func circuitOpen(wait time.Duration) error {
