@@ -212,7 +212,11 @@ func (p *validateContent) Run(x *Exchange) error {
 	case rule == nil && len(body) > 0:
 		add("specified", fmt.Sprintf("content type %q is not specified", ct), p.unspecifiedAction)
 	case rule != nil && len(body) > 0:
-		for _, d := range p.validate(x, rule, body) {
+		problems, err := p.validate(x, rule, body)
+		if err != nil {
+			return fail(http.StatusInternalServerError, "SchemaNotUsable", "validate-content: "+err.Error())
+		}
+		for _, d := range problems {
 			add("schema", d, rule.action)
 		}
 	}
@@ -243,27 +247,28 @@ func (p *validateContent) mapType(h string) string {
 	return ct
 }
 
-// validate checks body against rule, returning the problems found.
-func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) []string {
+// validate checks body against rule, returning the problems found; an
+// error is a schema that is missing or does not compile.
+func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) ([]string, error) {
 	switch rule.validateAs {
 	case "xml", "soap":
 		d := xml.NewDecoder(bytes.NewReader(body))
 		for {
 			_, err := d.Token()
 			if err == io.EOF {
-				return nil
+				return nil, nil
 			}
 			if err != nil {
-				return []string{"the body is not well-formed XML: " + err.Error()}
+				return []string{"the body is not well-formed XML: " + err.Error()}, nil
 			}
 		}
 	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {
-		return []string{"the body is not valid JSON: " + err.Error()}
+		return []string{"the body is not valid JSON: " + err.Error()}, nil
 	}
 	if rule.schemaID == "" {
-		return nil
+		return nil, nil
 	}
 	apiName := ""
 	if x.call.API != nil {
@@ -272,15 +277,15 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 	sch, err := x.p.set.schema(apiName, rule)
 	if err != nil {
 		x.logger().Warn("validate-content: schema unusable", "api", apiName, "schema", rule.schemaID, "error", err)
-		return []string{err.Error()}
+		return nil, err
 	}
 	err = sch.Validate(v)
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		if err != nil {
-			return []string{err.Error()}
+			return []string{err.Error()}, nil
 		}
-		return nil
+		return nil, nil
 	}
 	var out []string
 	for _, u := range ve.BasicOutput().Errors {
@@ -296,7 +301,7 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 	if len(out) == 0 {
 		out = append(out, ve.Error())
 	}
-	return out
+	return out, nil
 }
 
 // report applies validate-content's actions: prevent answers 400 (413

@@ -136,3 +136,15 @@ func TestValidateContentFromOperationRepresentation(t *testing.T) {
 		t.Fatalf("invalid against the representation's schema: %d %s", res.status, res.body)
 	}
 }
+
+// A schema-id naming a missing schema is the configuration's fault: 500,
+// not the caller's 400.
+func TestValidateContentMissingSchema(t *testing.T) {
+	e := newEnv(t, map[string]string{"/apis/echo/policies/policy": doc(`
+		<validate-content unspecified-content-type-action="prevent" max-size="1024" size-exceeded-action="prevent">
+			<content type="application/json" validate-as="json" action="prevent" schema-id="nope" />
+		</validate-content>`, "", "", "")})
+	if res := e.do(http.MethodPost, "/echo/u", http.Header{"Content-Type": {"application/json"}}, `{}`); res.status != 500 {
+		t.Fatalf("missing schema: %d %s", res.status, res.body)
+	}
+}
