@@ -1,17 +1,13 @@
 package policy_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/ratelimit"
@@ -139,15 +135,7 @@ func TestLLMEmitTokenMetricLogsUsage(t *testing.T) {
 // TestLLMTokenLimitSharedByNodes: two gateways whose limiters share one
 // Redis count one key's tokens together, and a bandwidth quota likewise.
 func TestLLMTokenLimitSharedByNodes(t *testing.T) {
-	addr := os.Getenv("TOLLGATE_TEST_REDIS")
-	if addr == "" {
-		t.Skip("TOLLGATE_TEST_REDIS not set")
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { _ = c.Close() })
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis: %v", err)
-	}
+	c := testRedis(t)
 	ai := openAIBackend(t)
 	prefix := "tollgate-llm-test:" + time.Now().Format("150405.000000000") + ":"
 	docs := map[string]string{"/apis/echo/policies/policy": doc(`<set-backend-service base-url="`+ai.URL+`" />
