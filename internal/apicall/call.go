@@ -81,6 +81,9 @@ type ForwardOptions struct {
 	// Proxy is the HTTP proxy to reach the backend through (the proxy
 	// policy), its user info the proxy's credentials; nil: direct.
 	Proxy *url.URL
+	// Transport, when set, sends the request instead of the gateway's
+	// transport: a backend entity's own TLS checks and client certificate.
+	Transport http.RoundTripper
 }
 
 // BackendError is a failed backend call: Timeout distinguishes 504 from the

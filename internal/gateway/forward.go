@@ -77,6 +77,8 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 		resp, err = g.echo.RoundTrip(out)
 	case opts.Proxy != nil:
 		resp, err = g.viaProxy(out, opts)
+	case opts.Transport != nil:
+		resp, err = opts.Transport.RoundTrip(out)
 	case opts.FollowRedirects:
 		resp, err = g.followClient.Do(out)
 	default:

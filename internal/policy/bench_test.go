@@ -29,15 +29,18 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(int)             {}
 
-func benchPipeline(b *testing.B, apiDoc string) { benchPipelineFwd(b, apiDoc, cannedForwarder{}, nil) }
+func benchPipeline(b *testing.B, apiDoc string, extra ...store.Record) {
+	benchPipelineFwd(b, apiDoc, cannedForwarder{}, nil, extra...)
+}
 
 // benchPipelineFwd runs apiDoc's pipeline against fwd; prepare, when set,
-// adjusts the request once (a query, headers).
-func benchPipelineFwd(b *testing.B, apiDoc string, fwd gateway.Forwarder, prepare func(*http.Request)) {
+// adjusts the request once (a query, headers); extra are further
+// configuration records (backends, certificates).
+func benchPipelineFwd(b *testing.B, apiDoc string, fwd gateway.Forwarder, prepare func(*http.Request), extra ...store.Record) {
 	lim := ratelimit.NewLocal(ratelimit.LocalOptions{})
 	defer lim.Close()
 	c := policy.NewCompiler(policy.Options{Limiter: lim})
-	recs := []store.Record{{ID: "/apis/echo/policies/policy", Kind: "apis/policies", Body: mustJSON(b, &resource.Policy{Format: "xml", Value: apiDoc})}}
+	recs := append([]store.Record{{ID: "/apis/echo/policies/policy", Kind: "apis/policies", Body: mustJSON(b, &resource.Policy{Format: "xml", Value: apiDoc})}}, extra...)
 	set, err := c.CompileSet(context.Background(), recs)
 	if err != nil {
 		b.Fatal(err)
@@ -59,6 +62,7 @@ func benchPipelineFwd(b *testing.B, apiDoc string, fwd gateway.Forwarder, prepar
 	start := cpuTime()
 	for b.Loop() {
 		clear(w.h)
+		call.BackendURL = bu // set-backend-service changes it
 		p.Serve(w, req, call, fwd)
 	}
 	// The machine is shared: CPU time per call is steadier than wall time.

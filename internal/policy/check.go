@@ -238,6 +238,14 @@ func (l *txLookup) NamedValue(ctx context.Context, n string) (ResolvedValue, boo
 	return v, ok, nil
 }
 
+func (l *txLookup) exists(ctx context.Context, id string) (bool, error) {
+	_, err := l.tx.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (l *txLookup) Fragment(ctx context.Context, id string) (string, bool, error) {
 	rec, err := l.tx.Get(ctx, "/policyFragments/"+resource.NameOf(id))
 	if errors.Is(err, store.ErrNotFound) {

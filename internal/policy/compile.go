@@ -144,6 +144,9 @@ type Compiler struct {
 	memory *memoryCache
 	liquid *liquid.Engine
 	defs   map[string]*definition
+	// backends is the per-node state of backend entities (circuit
+	// breakers, TLS transports).
+	backends *backendRuntime
 }
 
 // NewCompiler returns a compiler.
@@ -169,7 +172,7 @@ func NewCompiler(opts Options) *Compiler {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	c := &Compiler{opts: opts, memory: newMemoryCache(opts.CacheEntries, opts.CacheBytes, opts.Now), liquid: newLiquidEngine()}
+	c := &Compiler{opts: opts, memory: newMemoryCache(opts.CacheEntries, opts.CacheBytes, opts.Now), liquid: newLiquidEngine(), backends: newBackendRuntime()}
 	c.defs = map[string]*definition{
 		// include-fragment is expanded by the compiler; its fragment's
 		// policies are checked against the section.
@@ -408,7 +411,7 @@ func (cc *compileCtx) compileStep(e *Element, path string) chain {
 		case e.Name == "when" || e.Name == "otherwise":
 			cc.problem(e.Pos, "<%s> is only allowed inside <choose>", e.Name)
 		case unsupportedPolicies[e.Name]:
-			cc.problem(e.Pos, "policy '%s' is not supported", e.Name)
+			cc.problem(e.Pos, "policy '%s' is not supported%s", e.Name, refusalHint(e.Name))
 		default:
 			cc.problem(e.Pos, "unknown policy '%s'", e.Name)
 		}

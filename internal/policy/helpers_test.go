@@ -108,6 +108,20 @@ func newEnvWith(t testing.TB, lim ratelimit.Limiter, docs map[string]string, ext
 	return newEnvOpts(t, policy.Options{Limiter: lim}, docs, extra...)
 }
 
+// newEnvOptions is newEnv with the compiler's options adjusted by set.
+func newEnvOptions(t testing.TB, set func(*policy.Options), docs map[string]string, extra ...store.Record) *env {
+	t.Helper()
+	var opts policy.Options
+	set(&opts)
+	return newEnvOpts(t, opts, docs, extra...)
+}
+
+// newEnvClock is newEnv with the policy engine's clock.
+func newEnvClock(t testing.TB, now func() time.Time, docs map[string]string, extra ...store.Record) *env {
+	t.Helper()
+	return newEnvOpts(t, policy.Options{Now: now}, docs, extra...)
+}
+
 // newEnvOpts is newEnv with compiler options (a limiter, an external
 // cache); the test's keyring, client and logger are filled in.
 func newEnvOpts(t testing.TB, opts policy.Options, docs map[string]string, extra ...store.Record) *env {
@@ -124,7 +138,10 @@ func newEnvOpts(t testing.TB, opts policy.Options, docs map[string]string, extra
 		t.Cleanup(func() { _ = lim.Close() })
 		opts.Limiter = lim
 	}
-	opts.Open, opts.HTTPClient = kr.Open, e.backend.Client()
+	opts.Open = kr.Open
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = e.backend.Client()
+	}
 	opts.Logger = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.compiler = policy.NewCompiler(opts)
 	no := false

@@ -73,6 +73,19 @@ func builtins() []Extension {
 		{Name: "cache-lookup", Sections: []string{in}, Attributes: []string{"vary-by-developer", "vary-by-developer-groups", "caching-type", "downstream-caching-type", "must-revalidate", "allow-private-response-caching"}, Compile: compileCacheLookup},
 		{Name: "cache-store", Sections: []string{out}, Attributes: []string{"duration", "cache-response"}, Compile: compileCacheStore},
 
+		// Validation, LLM gateway (policies_crossdomain.go, ...).
+		{Name: "cross-domain", Sections: []string{in}, Compile: compileCrossDomain},
+		{Name: "validate-parameters", Sections: []string{in}, Attributes: []string{"specified-parameter-action", "unspecified-parameter-action", "errors-variable-name"}, Compile: compileValidateParameters},
+		{Name: "validate-headers", Sections: []string{out, onErr}, Attributes: []string{"specified-header-action", "unspecified-header-action", "errors-variable-name"}, Compile: compileValidateHeaders},
+		{Name: "validate-status-code", Sections: []string{out, onErr}, Attributes: []string{"unspecified-status-code-action", "errors-variable-name"}, Compile: compileValidateStatusCode},
+		{Name: "validate-client-certificate", Sections: []string{in}, Attributes: []string{"validate-revocation", "validate-trust", "validate-not-before", "validate-not-after", "ignore-error"}, Compile: compileValidateClientCertificate},
+		{Name: "validate-content", Sections: []string{in, out, onErr}, Attributes: []string{"unspecified-content-type-action", "max-size", "size-exceeded-action", "errors-variable-name"}, Compile: compileValidateContent},
+		{Name: "authentication-certificate", Sections: []string{in}, Attributes: []string{"thumbprint", "certificate-id", "body", "password"}, Compile: compileAuthenticationCertificate},
+		{Name: "llm-token-limit", Sections: []string{in}, Attributes: llmTokenLimitAttrs, Compile: compileLLMTokenLimit},
+		{Name: "azure-openai-token-limit", Sections: []string{in}, Attributes: llmTokenLimitAttrs, Compile: compileLLMTokenLimit},
+		{Name: "llm-emit-token-metric", Sections: []string{in}, Attributes: []string{"namespace"}, Compile: compileLLMEmitTokenMetric},
+		{Name: "azure-openai-emit-token-metric", Sections: []string{in}, Attributes: []string{"namespace"}, Compile: compileLLMEmitTokenMetric},
+
 		{Name: "trace", Sections: all, Attributes: []string{"source", "severity"}, Compile: compileTrace},
 	}
 }
@@ -81,22 +94,16 @@ func builtins() []Extension {
 // using one is refused by name rather than as unknown. docs/policies.md
 // lists them.
 var unsupportedPolicies = map[string]bool{
-	"authentication-certificate":          true,
 	"authentication-managed-identity":     true,
-	"azure-openai-emit-token-metric":      true,
 	"azure-openai-semantic-cache-lookup":  true,
 	"azure-openai-semantic-cache-store":   true,
-	"azure-openai-token-limit":            true,
 	"cosmosdb-data-source":                true,
-	"cross-domain":                        true,
 	"get-authorization-context":           true,
 	"http-data-source":                    true,
 	"invoke-dapr-binding":                 true,
 	"llm-content-safety":                  true,
-	"llm-emit-token-metric":               true,
 	"llm-semantic-cache-lookup":           true,
 	"llm-semantic-cache-store":            true,
-	"llm-token-limit":                     true,
 	"log-to-eventhub":                     true,
 	"publish-event":                       true,
 	"publish-to-dapr":                     true,
@@ -104,14 +111,9 @@ var unsupportedPolicies = map[string]bool{
 	"set-graphql-resolver":                true,
 	"sql-data-source":                     true,
 	"validate-azure-ad-token":             true,
-	"validate-client-certificate":         true,
-	"validate-content":                    true,
 	"validate-graphql-request":            true,
-	"validate-headers":                    true,
 	"validate-jwt":                        true,
 	"validate-odata-request":              true,
-	"validate-parameters":                 true,
-	"validate-status-code":                true,
 	"xsl-transform":                       true,
 	"azure-openai-content-safety":         true,
 	"llm-semantic-cache-lookup-by-vector": true,

@@ -115,6 +115,7 @@ type subscriptionLimit struct {
 	period time.Duration
 	apis   []scopedLimit
 	h      limitHeaders
+	bw     bandwidth
 }
 
 func compileRateLimit(er *ElementReader) (ExtensionPolicy, error) {
@@ -126,13 +127,10 @@ func compileQuota(er *ElementReader) (ExtensionPolicy, error) {
 }
 
 func compileSubscriptionLimit(er *ElementReader, quota bool) (ExtensionPolicy, error) {
-	cc, e, a := er.a.cc, er.a.e, er.a
+	cc, a := er.a.cc, er.a
 	a.noText()
 	cc.needLimiter(a)
-	p := &subscriptionLimit{quota: quota, h: cc.limitHeaders(a)}
-	if at, ok := e.Attr("bandwidth"); ok {
-		a.fail(at.Pos, "attribute 'bandwidth' is not supported: Tollgate counts calls")
-	}
+	p := &subscriptionLimit{quota: quota, h: cc.limitHeaders(a), bw: compileBandwidth(a, quota)}
 	p.calls = a.integer("calls", 0, 0, math.MaxInt32, !quota || !a.has("bandwidth"))
 	p.period = time.Duration(a.integer("renewal-period", 60, 1, 10*365*86400, true)) * time.Second
 	for _, c := range a.children("api") {
@@ -227,7 +225,12 @@ func (p *subscriptionLimit) Run(x *Exchange) error {
 		}
 		applied = append(applied, appliedLimit{sub + "\x00api:" + apiName, p.window(al.calls, al.period, start)})
 	}
-	if p.calls > 0 || len(p.apis) == 0 {
+	if p.bw.kilobytes > 0 {
+		if err := p.bw.check(x, "\x00subbw:"+sub, p.bw.window(p.period, start), &p.h); err != nil {
+			return err
+		}
+	}
+	if p.calls > 0 || (len(p.apis) == 0 && p.bw.kilobytes == 0) {
 		applied = append(applied, appliedLimit{sub, p.window(p.calls, p.period, start)})
 	}
 	// Every limit that applies counts the call, or none does: a call
@@ -270,6 +273,7 @@ type keyLimit struct {
 	increment int64
 	start     time.Time
 	h         limitHeaders
+	bw        bandwidth
 }
 
 func compileRateLimitByKey(er *ElementReader) (ExtensionPolicy, error) {
@@ -285,10 +289,7 @@ func compileKeyLimit(er *ElementReader, quota bool) (ExtensionPolicy, error) {
 	a.noText()
 	a.children()
 	cc.needLimiter(a)
-	p := &keyLimit{quota: quota, h: cc.limitHeaders(a)}
-	if at, ok := e.Attr("bandwidth"); ok {
-		a.fail(at.Pos, "attribute 'bandwidth' is not supported: Tollgate counts calls")
-	}
+	p := &keyLimit{quota: quota, h: cc.limitHeaders(a), bw: compileBandwidth(a, quota)}
 	if at, ok := e.Attr("first-period-start"); ok {
 		if !quota {
 			a.fail(at.Pos, "unknown attribute 'first-period-start'")
@@ -302,7 +303,7 @@ func compileKeyLimit(er *ElementReader, quota bool) (ExtensionPolicy, error) {
 			p.start = t
 		}
 	}
-	p.calls = a.integer("calls", 0, 0, math.MaxInt32, true)
+	p.calls = a.integer("calls", 0, 0, math.MaxInt32, p.bw.kilobytes == 0)
 	p.period = time.Duration(a.integer("renewal-period", 60, 1, 10*365*86400, true)) * time.Second
 	p.key = a.value("counter-key", true)
 	if a.has("increment-condition") {
@@ -327,6 +328,14 @@ func (p *keyLimit) Run(x *Exchange) error {
 	// By-key counters use the key as given (no prefix to build per
 	// request); per-subscription counters start with a NUL, which keys
 	// built from text rarely do.
+	if p.bw.kilobytes > 0 {
+		if err := p.bw.check(x, "\x00bw:"+k, p.bw.window(p.period, p.start), &p.h); err != nil {
+			return err
+		}
+		if p.calls == 0 {
+			return nil
+		}
+	}
 	w := p.window()
 	var r ratelimit.Result
 	if p.cond == nil {

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/tollgate/tollgate/internal/resource"
 )
 
 // Metrics counts what emit-metric emits, in memory, until a metrics
@@ -169,35 +167,4 @@ func (p *emitMetric) Run(x *Exchange) error {
 	}
 	x.c.opts.Metrics.add(p.namespace, p.name, dims, v)
 	return nil
-}
-
-func (x *exchange) defaultDimension(name string) string {
-	c := x.call
-	switch name {
-	case "API ID":
-		if c.API != nil {
-			return c.API.Name
-		}
-	case "Operation ID":
-		if c.Operation != nil {
-			return c.Operation.Name
-		}
-	case "Product ID":
-		if c.Product != nil {
-			return c.Product.Name
-		}
-	case "User ID":
-		if c.User != nil {
-			return c.User.Name
-		}
-	case "Subscription ID":
-		if c.Subscription != nil {
-			return resource.NameOf(c.Subscription.ID)
-		}
-	case "Client IP":
-		return clientIP(x.r)
-	case "Location", "Gateway ID":
-		return "tollgate"
-	}
-	return ""
 }

@@ -13,14 +13,21 @@ import (
 
 // --- set-backend-service ---
 
-type setBackendService struct{ base *value }
+type setBackendService struct{ base, backendID *value }
 
 func compileSetBackendService(er *ElementReader) (ExtensionPolicy, error) {
 	cc, e, a := er.a.cc, er.a.e, er.a
 	a.noText()
 	a.children()
-	if at, ok := e.Attr("backend-id"); ok {
-		a.fail(at.Pos, "attribute 'backend-id' is not supported: Tollgate has no backend entities; use base-url")
+	if a.has("backend-id") {
+		if a.has("base-url") {
+			a.fail(e.Pos, "set-backend-service takes base-url or backend-id, not both")
+		}
+		p := &setBackendService{backendID: a.value("backend-id", true)}
+		if at, _ := e.Attr("backend-id"); p.backendID != nil && !p.backendID.isExpr() {
+			warnMissing(er, at, "/backends/"+strings.TrimPrefix(strings.TrimSpace(p.backendID.lit), "/backends/"), "backend")
+		}
+		return p, a.err()
 	}
 	p := &setBackendService{base: a.value("base-url", true)}
 	if p.base != nil && !p.base.isExpr() && !cc.unresolved(Text{Value: p.base.lit}) {
@@ -33,6 +40,9 @@ func compileSetBackendService(er *ElementReader) (ExtensionPolicy, error) {
 }
 
 func (p *setBackendService) Run(x *Exchange) error {
+	if p.backendID != nil {
+		return p.runBackendID(x)
+	}
 	s, err := p.base.str(x)
 	if err != nil {
 		return err
@@ -41,22 +51,8 @@ func (p *setBackendService) Run(x *Exchange) error {
 	if err != nil || (nu.Scheme != "http" && nu.Scheme != "https") || nu.Host == "" {
 		return fail(http.StatusInternalServerError, "InvalidBackendUrl", "set-backend-service: base-url is not an absolute http or https URL")
 	}
-	bu := x.call.BackendURL
-	rel := ""
-	q := ""
-	if bu != nil {
-		rel = strings.TrimPrefix(bu.Path, strings.TrimSuffix(x.backendBasePath(), "/"))
-		q = bu.RawQuery
-	}
-	next := *nu
-	next.Path = strings.TrimSuffix(nu.Path, "/") + rel
-	next.RawPath = ""
-	next.RawQuery = q
-	x.call.BackendURL = &next
-	x.backendBase = nu.Path
-	if x.backendBase == "" {
-		x.backendBase = "/"
-	}
+	x.setBackendBase(nu)
+	x.backend = nil
 	return nil
 }
 
@@ -97,7 +93,20 @@ func (p *forwardRequest) Run(x *Exchange) error {
 	}
 	opts := p.opts
 	opts.Proxy = x.proxy
+	if e := x.backend; e != nil {
+		if ok, wait := e.breaker.allow(x.c.opts.Now()); !ok {
+			return circuitOpen(wait)
+		}
+		e.applyCredentials(x)
+		opts.Transport = e.transport
+	}
+	if x.clientCertTransport != nil {
+		opts.Transport = x.clientCertTransport
+	}
 	resp, err := x.fwd.Forward(x.ctx, x.call, x.r, opts)
+	if x.backend != nil {
+		x.backend.record(x, resp, err)
+	}
 	if err != nil {
 		if errors.Is(err, apicall.ErrUnsafePath) {
 			return invalidPath()

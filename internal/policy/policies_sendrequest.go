@@ -24,6 +24,7 @@ type sendRequest struct {
 	method      *value
 	headers     []*setHeader
 	body        *value
+	cert        *authenticationCertificate
 }
 
 func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
@@ -43,7 +44,7 @@ func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 		p.variable = a.str("response-variable-name", "", true)
 		p.ignoreError = a.boolean("ignore-error", false)
 	}
-	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic") {
+	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic", "authentication-certificate") {
 		switch c.Name {
 		case "set-url", "set-method":
 			for _, at := range c.Attrs {
@@ -78,6 +79,13 @@ func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 				continue
 			}
 			p.body = v
+		case "authentication-certificate":
+			r, err := cc.compileAs(c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			p.cert = r.(*authenticationCertificate)
 		case "authentication-basic":
 			r, err := cc.compileAs(c)
 			if err != nil {
@@ -100,7 +108,11 @@ func (p *sendRequest) Run(x *Exchange) error {
 	if err != nil {
 		return err
 	}
-	resp, err := p.do(x.ctx, x.c.opts.HTTPClient, method, target, h, body)
+	client, err := p.client(x)
+	if err != nil {
+		return err
+	}
+	resp, err := p.do(x.ctx, client, method, target, h, body)
 	return p.finish(x, resp, err)
 }
 
@@ -198,13 +210,33 @@ func (s *sendOneWay) Run(x *Exchange) error {
 	if err != nil {
 		return err
 	}
-	ctx, client, log, id := context.WithoutCancel(x.ctx), x.c.opts.HTTPClient, x.logger(), x.call.RequestID
+	client, err := s.p.client(x)
+	if err != nil {
+		return err
+	}
+	ctx, log, id := context.WithoutCancel(x.ctx), x.logger(), x.call.RequestID
 	go func() {
 		if _, err := s.p.do(ctx, client, method, target, h, body); err != nil {
 			log.Info("send-one-way-request failed", "requestId", id, "error", err)
 		}
 	}()
 	return nil
+}
+
+// client is the HTTP client of one call: the policy engine's, or one that
+// presents the authentication-certificate of the request.
+func (p *sendRequest) client(x *exchange) (*http.Client, error) {
+	client := x.c.opts.HTTPClient
+	if p.cert == nil {
+		return client, nil
+	}
+	t, err := p.cert.transport(x)
+	if err != nil {
+		return nil, err
+	}
+	withCert := *client
+	withCert.Transport = t
+	return &withCert, nil
 }
 
 func (p *sendRequest) do(ctx context.Context, client *http.Client, method, target string, h http.Header, body []byte) (*expression.Response, error) {

@@ -62,9 +62,12 @@ func (p *wait) Run(x *Exchange) error {
 			return stamp(err, c.s)
 		}
 		wg.Add(1)
+		client, cerr := c.sr.client(x)
 		go func() {
 			defer wg.Done()
-			c.resp, c.err = c.sr.do(ctx, x.c.opts.HTTPClient, method, target, h, body)
+			if c.err = cerr; cerr == nil {
+				c.resp, c.err = c.sr.do(ctx, client, method, target, h, body)
+			}
 			done <- c
 		}()
 	}

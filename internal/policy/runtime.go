@@ -87,6 +87,11 @@ type exchangeCore struct {
 	current *step // the step running
 	// backendBase is the path of set-backend-service's base-url, when set.
 	backendBase string
+	// backend is the backend entity set-backend-service backend-id chose.
+	backend *backendEntry
+	// clientCertTransport presents authentication-certificate's
+	// certificate to the backend.
+	clientCertTransport http.RoundTripper
 	// deferred run after the response is known (increment-condition).
 	deferred []func() error
 	// extraHeaders are added to whatever response is sent (cors).

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -29,6 +30,18 @@ type Set struct {
 	// docs are the compiled documents by record id, with what their
 	// compilation depended on: the next Recompile reuses those unchanged.
 	docs map[string]*compiledRecord
+	// backends are the backend entities by id ("/backends/b1").
+	backends map[string]*backendEntry
+	// certs are the certificate records by id, certThumbprints their ids
+	// by thumbprint; certTransports caches authentication-certificate's
+	// transports by certificate id.
+	certs           map[string]store.Record
+	certThumbprints map[string]string
+	certTransports  sync.Map
+	certOnce        sync.Once
+	parsedCerts     []*x509.Certificate
+	// schemas are the API schemas validate-content names.
+	schemas *schemaSet
 
 	mu    sync.RWMutex
 	pipes map[pipeKey]*pipeline
@@ -146,6 +159,11 @@ func (c *Compiler) compileSet(ctx context.Context, records []store.Record, prev 
 	}
 	s := &Set{c: c, products: map[string]*compiled{}, apis: map[string]*compiled{}, ops: map[string]*compiled{},
 		docs: map[string]*compiledRecord{}, pipes: map[pipeKey]*pipeline{}, pre: map[string]*pipeline{}}
+	s.certs, s.certThumbprints = certificateIndex(records)
+	s.schemas = newSchemaSet(records)
+	if s.backends, err = c.compileBackends(records, s.certs); err != nil {
+		return nil, err
+	}
 	for _, r := range records {
 		scope, key, ok := ScopeOf(r.ID)
 		if !ok {

@@ -47,6 +47,8 @@ const (
 	KindNamedValues            = "namedValues"
 	KindPolicyFragments        = "policyFragments"
 	KindCertificates           = "certificates"
+	KindBackends               = "backends"
+	KindAPISchemas             = "apis/schemas"
 	KindAuthorizationServers   = "authorizationServers"
 	KindOpenIDConnectProviders = "openidConnectProviders"
 	KindUsers                  = "users"
@@ -80,12 +82,14 @@ func CoreKinds() []Kind {
 		{Name: KindNamedValues, Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
 		{Name: KindPolicyFragments, Pattern: "/policyFragments/{}", New: func() Resource { return &PolicyFragment{} }, ApplyKind: "policyFragment"},
 		{Name: KindCertificates, Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
+		{Name: KindBackends, Pattern: "/backends/{}", New: func() Resource { return &Backend{} }, Secrets: []string{"credentialValues"}, Hidden: []string{"credentialValues"}, ApplyKind: "backend"},
 		{Name: KindAuthorizationServers, Pattern: "/authorizationServers/{}", New: func() Resource { return &AuthorizationServer{} }, Secrets: []string{"clientSecret"}, ApplyKind: "authorizationServer"},
 		{Name: KindOpenIDConnectProviders, Pattern: "/openidConnectProviders/{}", New: func() Resource { return &OpenIDConnectProvider{} }, Secrets: []string{"clientSecret"}, ApplyKind: "openidConnectProvider"},
 		PortalSettingsKind(),
 		{Name: KindUsers, Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
 		{Name: KindAPIs, Pattern: "/apis/{}", New: func() Resource { return &API{} }, ApplyKind: "api"},
 		{Name: KindOperations, Pattern: "/apis/{}/operations/{}", New: func() Resource { return &Operation{} }, ApplyKind: "operation"},
+		{Name: KindAPISchemas, Pattern: "/apis/{}/schemas/{}", New: func() Resource { return &APISchema{} }, ApplyKind: "apiSchema"},
 		{Name: KindProducts, Pattern: "/products/{}", New: func() Resource { return &Product{} }, ReadOnly: []string{"application"}, ApplyKind: "product"},
 		{Name: KindProductAPIs, Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
 		{Name: KindSubscriptions, Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ReadOnly: []string{"createdDate"}, ApplyKind: "subscription"},

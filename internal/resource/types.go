@@ -137,6 +137,10 @@ type Operation struct {
 	Method      string `json:"method"`
 	URLTemplate string `json:"urlTemplate"`
 	Description string `json:"description,omitempty"`
+	// The operation's contract (operation_contract.go).
+	TemplateParameters []ParameterContract `json:"templateParameters,omitempty"`
+	Request            *RequestContract    `json:"request,omitempty"`
+	Responses          []ResponseContract  `json:"responses,omitempty"`
 }
 
 func (o *Operation) Normalize() {
@@ -161,6 +165,7 @@ func (o *Operation) Validate() Errors {
 	} else if err := CheckURLTemplate(o.URLTemplate); err != "" {
 		errs.Add("urlTemplate", "%s", err)
 	}
+	o.validateContract(&errs)
 	return errs
 }
 

@@ -344,6 +344,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	}
 	s.mgmt.MountPublic("/developer", apps.DeveloperHandler("/developer", &applications.DirectoryUsers{Store: s.store, Validator: userTokens}, log))
 	creds.Install(s.mgmt)
+	s.mgmt.Mount("/backendHealth", policies.BackendHealthHandler("/backendHealth")) // backend circuit breakers on this node
 	installPolicyChecks(s.mgmt, policies)
 
 	version, err := s.store.Version(ctx)
@@ -477,7 +478,10 @@ func (s *Server) bind() error {
 				return fmt.Errorf("gateway TLS certificate: %w", err)
 			}
 			// HTTP/2 is negotiated by ALPN when TLSConfig offers it.
-			l.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+			// A client certificate is asked for, not required:
+			// validate-client-certificate checks it.
+			l.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
+				ClientAuth: tls.RequestClientCert}
 			l.tls = true
 		}
 		scheme := "http"
