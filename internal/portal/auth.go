@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/identity"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -28,7 +29,7 @@ const (
 	loginLifetime = 10 * time.Minute
 	maxFormBytes  = 64 << 10
 	// AppPath is the portal's application in the built-in directory.
-	AppPath = "/directory/applications/tollgate-portal"
+	AppPath = identity.PortalAppPath
 )
 
 // session is a signed-in developer.
