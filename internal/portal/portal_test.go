@@ -316,6 +316,36 @@ func TestSignUp(t *testing.T) {
 	}
 }
 
+// TestSignUpRateLimited: one client address gets a bounded number of
+// sign-up attempts (10 an hour), valid or not; past it even a valid form
+// is refused with 429 and no account is made.
+func TestSignUpRateLimited(t *testing.T) {
+	e := newEnv(t, teststores.SQLite(t), nil)
+	e.seed()
+	b := e.browser()
+	csrf := b.csrf()
+	for i := range 10 {
+		pg := b.post(e.url+"/signup", url.Values{"csrf": {csrf}, "email": {"nope"}})
+		if pg.status != http.StatusBadRequest {
+			t.Fatalf("attempt %d: %d %s", i+1, pg.status, pg.body)
+		}
+	}
+	pg := b.post(e.url+"/signup", url.Values{"csrf": {csrf}, "email": {"gina@example.com"}, "firstName": {"Gina"}, "password": {password}, "confirm": {password}})
+	if pg.status != http.StatusTooManyRequests || pg.header.Get("Retry-After") == "" {
+		t.Fatalf("attempt 11: %d (Retry-After %q)", pg.status, pg.header.Get("Retry-After"))
+	}
+	mustContain(t, pg, "Too many sign-up attempts")
+	recs, err := e.store.List(t.Context(), "users", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if bytes.Contains(r.Body, []byte("gina@example.com")) {
+			t.Fatal("a refused sign-up made an account")
+		}
+	}
+}
+
 func (e *env) mgmtCall(method, path, body string) (int, string) {
 	e.t.Helper()
 	req, _ := http.NewRequest(method, e.mgmtURL+path, strings.NewReader(body))
