@@ -156,6 +156,15 @@ func (b *bt) signOut() {
 	b.do(chromedp.WaitVisible(chromedp.CSS(`.account a[href*="/signin"]`)))
 }
 
+// postFrom sends, from the current page, a form with the page's CSRF
+// token to a portal path: a direct URL typed by a curious developer.
+func (b *bt) postFrom(path string) {
+	b.t.Helper()
+	b.eval(`(() => { const f = document.createElement("form"); f.method = "post"; f.action = ` + jsString(path) + `;
+		const i = document.createElement("input"); i.type = "hidden"; i.name = "csrf"; i.value = document.querySelector("input[name=csrf]").value;
+		f.appendChild(i); document.body.appendChild(f); f.submit(); return "" })()`)
+}
+
 func (b *bt) chooseAuth(v string) {
 	b.t.Helper()
 	b.eval(`(() => { const s = document.getElementById("auth"); s.value = ` + jsString(v) + `; s.dispatchEvent(new Event("change")); return s.value })()`)
@@ -258,9 +267,7 @@ func TestBrowser(t *testing.T) {
 	// Erin sees none of alice's subscriptions, not even by direct URL.
 	b.do(chromedp.Navigate(e.url + "/subscriptions"))
 	b.waitText("main", "no subscription yet")
-	b.eval(`(() => { const f = document.createElement("form"); f.method = "post"; f.action = "/subscriptions/` + aliceSub + `/keys";
-		const i = document.createElement("input"); i.type = "hidden"; i.name = "csrf"; i.value = document.querySelector("input[name=csrf]").value;
-		f.appendChild(i); document.body.appendChild(f); f.submit(); return "" })()`)
+	b.postFrom("/subscriptions/" + aliceSub + "/keys")
 	b.waitText("h1", "Not found")
 	if strings.Contains(b.eval(`document.body.innerHTML`), "secret") {
 		t.Fatal("another developer's key page shows a secret")
@@ -323,9 +330,7 @@ func TestBrowserProductApplications(t *testing.T) {
 	b.signIn("bob@example.com")
 	b.do(chromedp.Navigate(e.url + "/applications"))
 	b.waitText("main", "You have no client application")
-	b.eval(`(() => { const f = document.createElement("form"); f.method = "post"; f.action = "/applications/alice-starter/secret";
-		const i = document.createElement("input"); i.type = "hidden"; i.name = "csrf"; i.value = document.querySelector("input[name=csrf]").value;
-		f.appendChild(i); document.body.appendChild(f); f.submit(); return "" })()`)
+	b.postFrom("/applications/alice-starter/secret")
 	b.waitText("h1", "Not found")
 	if body := b.eval(`document.body.innerHTML`); strings.Contains(body, "secret") || strings.Contains(body, a.ApplicationID) {
 		t.Fatal("another developer's secret page shows the application")
