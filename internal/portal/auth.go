@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ func (p *Portal) Bootstrap(ctx context.Context) error {
 	}
 	has := app.SPA != nil
 	for _, u := range want {
-		if has && !contains(app.SPA.RedirectURIs, u) {
+		if has && !slices.Contains(app.SPA.RedirectURIs, u) {
 			has = false
 		}
 	}
@@ -82,7 +83,7 @@ func (p *Portal) Bootstrap(ctx context.Context) error {
 		uris := want
 		if app.SPA != nil {
 			for _, u := range app.SPA.RedirectURIs {
-				if !contains(uris, u) {
+				if !slices.Contains(uris, u) {
 					uris = append(uris, u)
 				}
 			}
@@ -105,15 +106,6 @@ func (p *Portal) Bootstrap(ctx context.Context) error {
 	}
 	p.clientID = app.AppID
 	return p.sync.sync(ctx)
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *Portal) cookie(name string) string {

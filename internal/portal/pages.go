@@ -109,6 +109,7 @@ func (p *Portal) handleProduct(w http.ResponseWriter, r *http.Request, s *sessio
 	return http.StatusOK, "product", &pageData{Title: prod.DisplayName, Data: map[string]any{
 		"Product": prod, "APIs": apis, "Pager": pg, "Mine": mine,
 		"Approval": resource.Bool(prod.ApprovalRequired, false), "SubscriptionRequired": resource.Bool(prod.SubscriptionRequired, true),
+		"Scope": p.view.productScope(id),
 	}}
 }
 
@@ -338,9 +339,15 @@ func (p *Portal) handleOperation(w http.ResponseWriter, r *http.Request, s *sess
 			}
 		}
 	}
+	// Only an API in a product that takes application tokens needs the
+	// developer's applications (read from the store).
+	takesTokens := false
+	for pid := range p.view.apiProducts[info.API.ID] {
+		takesTokens = takesTokens || p.view.productScope(pid) != ""
+	}
 	p.view.mu.RUnlock()
 	var apps []consoleApp
-	if s != nil {
+	if s != nil && takesTokens {
 		var err error
 		if apps, err = p.consoleApps(r.Context(), s, info.API.ID); err != nil {
 			p.serverError(w, r, err)

@@ -185,6 +185,8 @@ func TestApplicationSecretAndClientCredentials(t *testing.T) {
 	if got := e.appToken(e.partnerClientID, first, e.partnerScope); got == "" {
 		t.Fatal("the shown secret gets no token")
 	}
+	mustContain(t, b.get(e.url+"/products/partner"), `<code class="scope">`+e.partnerScope+"</code>", "takes no subscription keys")
+	mustNotContain(t, b.get(e.url+"/products/starter"), `class="scope"`)
 	pg = b.get(e.url + "/apis/inventory/operations/list")
 	mustContain(t, pg, `<option value="client">`, `<option value="alice-partner" data-scope="`+e.partnerScope+`">`)
 	mustNotContain(t, pg, first)
