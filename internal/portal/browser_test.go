@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -283,16 +284,20 @@ func TestBrowser(t *testing.T) {
 func TestBrowserProductApplications(t *testing.T) {
 	b := newBrowserTest(t)
 	e := b.e
-	// The operator's half.
-	if _, _, err := e.mgmt.Put(t.Context(), "/products/starter", []byte(`{"authenticationType":["subscriptionKey","oauth2Token"]}`), "", true); err != nil {
-		t.Fatal(err)
+	// The operator's half, over HTTP with the admin key.
+	for _, step := range []struct{ method, path, body string }{
+		{http.MethodPatch, "/products/starter", `{"authenticationType":["subscriptionKey","oauth2Token"]}`},
+		{http.MethodPut, "/clientApplications/alice-starter", `{"displayName":"Alice's starter app","ownerId":"/users/alice"}`},
+		{http.MethodPut, "/clientApplications/alice-starter/productLinks/starter", `{"productId":"/products/starter"}`},
+	} {
+		if status, body := e.mgmtCall(step.method, step.path, step.body); status >= 300 {
+			t.Fatalf("%s %s: %d %s", step.method, step.path, status, body)
+		}
 	}
-	app := e.put("/clientApplications/alice-starter", map[string]any{"displayName": "Alice's starter app", "ownerId": "/users/alice"})
-	e.put("/clientApplications/alice-starter/productLinks/starter", map[string]any{"productId": "/products/starter"})
 	var a struct {
 		ApplicationID string `json:"applicationId"`
 	}
-	_ = json.Unmarshal(app, &a)
+	_ = json.Unmarshal(e.get("/clientApplications/alice-starter"), &a)
 
 	// The developer's: the application, its client id, product and scope.
 	b.signIn("alice@example.com")
