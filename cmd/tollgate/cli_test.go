@@ -822,6 +822,24 @@ func TestExportToAnotherInstallation(t *testing.T) {
 	}
 }
 
+// TestExportLeavesOutThePortalApplication: the developer portal's
+// registration is made by every installation's portal, so export leaves
+// it out.
+func TestExportLeavesOutThePortalApplication(t *testing.T) {
+	a, _ := testServer(t, t.TempDir(), "--portal-addr", "127.0.0.1:0")
+	code, out, errs := runCLI(t, "get", "applications", "--management-url", a.urls["management"], "--admin-key", a.adminKey)
+	if code != 0 || !strings.Contains(out, "tollgate-portal") {
+		t.Fatalf("the portal did not register itself: %d %s%s", code, out, errs)
+	}
+	code, exported, errs := runCLI(t, "export", "--management-url", a.urls["management"], "--admin-key", a.adminKey)
+	if code != 0 {
+		t.Fatalf("export: %d %s", code, errs)
+	}
+	if strings.Contains(exported, "tollgate-portal") {
+		t.Errorf("export holds the portal's built-in application:\n%s", exported)
+	}
+}
+
 // TestApplyArrayItemsWithServerFields: an application whose app roles
 // leave out their ids (the server generates them) applies as unchanged the
 // second time.

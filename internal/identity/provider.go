@@ -30,6 +30,10 @@ const (
 	RoleManagementRead      = "Management.Read.All"
 	managementAppName       = "tollgate-management"
 	managementAppPath       = applicationsPrefix + managementAppName
+	// PortalAppPath is the developer portal's registration, which the
+	// portal makes on its first start (with this installation's redirect
+	// URIs): built in, so export leaves it out.
+	PortalAppPath = applicationsPrefix + "tollgate-portal"
 )
 
 // DefaultTenantName is the name of the tenant made on first start.

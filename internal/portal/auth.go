@@ -11,9 +11,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/identity"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -28,7 +30,7 @@ const (
 	loginLifetime = 10 * time.Minute
 	maxFormBytes  = 64 << 10
 	// AppPath is the portal's application in the built-in directory.
-	AppPath = "/directory/applications/tollgate-portal"
+	AppPath = identity.PortalAppPath
 )
 
 // session is a signed-in developer.
@@ -73,7 +75,7 @@ func (p *Portal) Bootstrap(ctx context.Context) error {
 	}
 	has := app.SPA != nil
 	for _, u := range want {
-		if has && !contains(app.SPA.RedirectURIs, u) {
+		if has && !slices.Contains(app.SPA.RedirectURIs, u) {
 			has = false
 		}
 	}
@@ -81,7 +83,7 @@ func (p *Portal) Bootstrap(ctx context.Context) error {
 		uris := want
 		if app.SPA != nil {
 			for _, u := range app.SPA.RedirectURIs {
-				if !contains(uris, u) {
+				if !slices.Contains(uris, u) {
 					uris = append(uris, u)
 				}
 			}
@@ -104,15 +106,6 @@ func (p *Portal) Bootstrap(ctx context.Context) error {
 	}
 	p.clientID = app.AppID
 	return p.sync.sync(ctx)
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *Portal) cookie(name string) string {

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,6 +157,15 @@ func (b *bt) signOut() {
 	b.do(chromedp.WaitVisible(chromedp.CSS(`.account a[href*="/signin"]`)))
 }
 
+// postFrom sends, from the current page, a form with the page's CSRF
+// token to a portal path: a direct URL typed by a curious developer.
+func (b *bt) postFrom(path string) {
+	b.t.Helper()
+	b.eval(`(() => { const f = document.createElement("form"); f.method = "post"; f.action = ` + jsString(path) + `;
+		const i = document.createElement("input"); i.type = "hidden"; i.name = "csrf"; i.value = document.querySelector("input[name=csrf]").value;
+		f.appendChild(i); document.body.appendChild(f); f.submit(); return "" })()`)
+}
+
 func (b *bt) chooseAuth(v string) {
 	b.t.Helper()
 	b.eval(`(() => { const s = document.getElementById("auth"); s.value = ` + jsString(v) + `; s.dispatchEvent(new Event("change")); return s.value })()`)
@@ -233,20 +243,6 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("key not masked: %q", sent)
 	}
 
-	// Seed product-oauth-applications, the developer's half: see the
-	// application, make and reveal a secret, get a token with client
-	// credentials, call the product's API.
-	b.do(chromedp.Navigate(e.url+"/applications"), chromedp.Click(chromedp.CSS(`form[action$="/regenerate"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`code.secret`)))
-	b.check("applications")
-	secret := b.eval(`document.querySelector("code.secret").textContent`)
-	b.do(chromedp.Navigate(e.url+"/apis/inventory/operations/list"), chromedp.WaitVisible(chromedp.ID("send")))
-	b.chooseAuth("client")
-	b.do(chromedp.SendKeys(chromedp.ID("client-secret"), secret), chromedp.Click(chromedp.ID("get-token")))
-	b.waitText("#token-status", "Token received")
-	b.do(chromedp.Click(chromedp.ID("send")))
-	b.waitText("#status", "200")
-
 	// CSRF: a form whose token was tampered with is refused.
 	b.do(chromedp.Navigate(e.url + "/products/gold"))
 	b.eval(`(() => { document.querySelector('form[action$="/subscribe"] input[name=csrf]').value = "forged"; return "" })()`)
@@ -272,11 +268,76 @@ func TestBrowser(t *testing.T) {
 	// Erin sees none of alice's subscriptions, not even by direct URL.
 	b.do(chromedp.Navigate(e.url + "/subscriptions"))
 	b.waitText("main", "no subscription yet")
-	b.eval(`(() => { const f = document.createElement("form"); f.method = "post"; f.action = "/subscriptions/` + aliceSub + `/keys";
-		const i = document.createElement("input"); i.type = "hidden"; i.name = "csrf"; i.value = document.querySelector("input[name=csrf]").value;
-		f.appendChild(i); document.body.appendChild(f); f.submit(); return "" })()`)
+	b.postFrom("/subscriptions/" + aliceSub + "/keys")
 	b.waitText("h1", "Not found")
 	if strings.Contains(b.eval(`document.body.innerHTML`), "secret") {
 		t.Fatal("another developer's key page shows a secret")
+	}
+}
+
+// TestBrowserProductApplications walks the developer's half of seed
+// product-oauth-applications: an operator (through the management API)
+// turns on OAuth access for the Starter product, makes a client
+// application for alice and links it; alice sees it in the portal,
+// reveals its secret, gets a token with it in the console and calls the
+// product's API; bob sees none of it, not even by direct URL.
+func TestBrowserProductApplications(t *testing.T) {
+	b := newBrowserTest(t)
+	e := b.e
+	// The operator's half, over HTTP with the admin key.
+	for _, step := range []struct{ method, path, body string }{
+		{http.MethodPatch, "/products/starter", `{"authenticationType":["subscriptionKey","oauth2Token"]}`},
+		{http.MethodPut, "/clientApplications/alice-starter", `{"displayName":"Alice's starter app","ownerId":"/users/alice"}`},
+		{http.MethodPut, "/clientApplications/alice-starter/productLinks/starter", `{"productId":"/products/starter"}`},
+	} {
+		if status, body := e.mgmtCall(step.method, step.path, step.body); status >= 300 {
+			t.Fatalf("%s %s: %d %s", step.method, step.path, status, body)
+		}
+	}
+	var a struct {
+		ApplicationID string `json:"applicationId"`
+	}
+	_ = json.Unmarshal(e.get("/clientApplications/alice-starter"), &a)
+
+	// The developer's: the application, its client id, product and scope.
+	b.signIn("alice@example.com")
+	b.do(chromedp.Navigate(e.url + "/applications"))
+	card := b.waitText("#app-alice-starter", a.ApplicationID)
+	for _, want := range []string{"Starter", "/.default", "active"} {
+		if !strings.Contains(card, want) {
+			t.Fatalf("the application's card lacks %q: %s", want, card)
+		}
+	}
+	// Reveal the secret: a deliberate POST.
+	b.do(chromedp.Click(chromedp.CSS(`form[action$="/alice-starter/secret"] button`)))
+	b.do(chromedp.WaitVisible(chromedp.CSS(`#app-alice-starter code.secret`)))
+	if secret := b.eval(`document.querySelector("#app-alice-starter code.secret").textContent`); len(secret) < 20 {
+		t.Fatalf("secret shown: %q", secret)
+	}
+	b.check("applications")
+
+	// A token by client credentials in the console, then the product's API.
+	b.do(chromedp.Navigate(e.url+"/apis/echo/operations/get"), chromedp.WaitVisible(chromedp.ID("send")))
+	b.chooseAuth("client")
+	if scope := b.eval(`document.getElementById("scope").value`); !strings.HasPrefix(scope, "api://") || !strings.HasSuffix(scope, "/.default") {
+		t.Fatalf("the console's scope for the application: %q", scope)
+	}
+	b.do(chromedp.Click(chromedp.ID("get-token")))
+	b.waitText("#token-status", "Token received")
+	b.do(chromedp.Click(chromedp.ID("send")))
+	b.waitText("#status", "200")
+	if sent := b.eval(`document.getElementById("request-sent").textContent`); !strings.Contains(sent, "Authorization: Bearer ") || strings.Contains(sent, "Ocp-Apim") {
+		t.Fatalf("request sent: %q", sent)
+	}
+	b.signOut()
+
+	// Another developer sees nothing of it, even by direct URL.
+	b.signIn("bob@example.com")
+	b.do(chromedp.Navigate(e.url + "/applications"))
+	b.waitText("main", "You have no client application")
+	b.postFrom("/applications/alice-starter/secret")
+	b.waitText("h1", "Not found")
+	if body := b.eval(`document.body.innerHTML`); strings.Contains(body, "secret") || strings.Contains(body, a.ApplicationID) {
+		t.Fatal("another developer's secret page shows the application")
 	}
 }

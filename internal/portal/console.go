@@ -1,9 +1,12 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/tollgate/tollgate/internal/resource"
@@ -40,11 +43,44 @@ func (p *Portal) handleConsoleKey(w http.ResponseWriter, r *http.Request, s *ses
 	return 0, "", nil
 }
 
-// handleConsoleToken gets a token from an API's authorization server for
-// the console: the authorization code (with the PKCE verifier the browser
-// kept) or client credentials (with the developer's own application). The
-// portal makes the request so that the authorization server's client
-// secret, when it has one, never reaches the browser.
+// consoleApp is one of the developer's active applications linked to a
+// product, holding the API, that takes application tokens: the console
+// gets tokens with it by client credentials, for the product's scope.
+type consoleApp struct {
+	Name, Label, Scope string
+}
+
+// consoleApps lists the developer's applications the console can use for
+// an API, one entry per linked product that holds the API.
+func (p *Portal) consoleApps(ctx context.Context, s *session, apiID string) ([]consoleApp, error) {
+	apps, err := p.apps.ListOwnApplications(ctx, s.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("list the applications of %s: %w", s.UserID, err)
+	}
+	p.view.mu.RLock()
+	defer p.view.mu.RUnlock()
+	var out []consoleApp
+	for _, a := range apps {
+		if a.State != "active" {
+			continue
+		}
+		for _, pid := range a.Products {
+			scope := p.view.productScope(pid)
+			if scope == "" || !p.view.productAPIs[pid][apiID] {
+				continue
+			}
+			out = append(out, consoleApp{Name: a.Name, Label: firstNonEmpty(a.DisplayName, a.Name) + " (" + p.view.products[pid].DisplayName + ")", Scope: scope})
+		}
+	}
+	return out, nil
+}
+
+// handleConsoleToken gets a token for the console: by the authorization
+// code of the API's authorization server (with the PKCE verifier the
+// browser kept), or by client credentials with one of the developer's own
+// client applications at the built-in identity provider, for a product's
+// scope. The portal makes the request so that no client secret (the
+// authorization server's, the application's) reaches the browser.
 func (p *Portal) handleConsoleToken(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
 	if s == nil {
 		return jsonError(w, http.StatusUnauthorized, "Sign in to get tokens in the console.")
@@ -60,6 +96,59 @@ func (p *Portal) handleConsoleToken(w http.ResponseWriter, r *http.Request, s *s
 	if info == nil {
 		return jsonError(w, http.StatusNotFound, "No such API.")
 	}
+	scope := strings.TrimSpace(f.Get("scope"))
+	if len(scope) > 1000 {
+		return jsonError(w, http.StatusBadRequest, "scope is too long.")
+	}
+	switch f.Get("grant") {
+	case "authorization_code":
+		return p.consoleCodeToken(w, r, info, scope)
+	case "client_credentials":
+		return p.consoleAppToken(w, r, s, info, scope)
+	}
+	return jsonError(w, http.StatusBadRequest, "grant must be authorization_code or client_credentials.")
+}
+
+// consoleAppToken gets a token by client credentials with the developer's
+// application named in the form; without a scope, the first of its
+// products' scopes that holds the API.
+func (p *Portal) consoleAppToken(w http.ResponseWriter, r *http.Request, s *session, info *apiInfo, scope string) (int, string, *pageData) {
+	name := r.PostForm.Get("application")
+	apps, err := p.consoleApps(r.Context(), s, info.API.ID)
+	if err != nil {
+		p.log.Error("portal: console applications", "err", err)
+		return jsonError(w, http.StatusInternalServerError, "Your applications could not be read.")
+	}
+	found := false
+	for _, a := range apps {
+		if a.Name == name {
+			found = true
+			if scope == "" {
+				scope = a.Scope
+			}
+			break
+		}
+	}
+	if !found {
+		return jsonError(w, http.StatusNotFound, "No active application of yours is linked to a product of this API.")
+	}
+	own, err := p.ownApplication(r.Context(), s, name)
+	if err != nil || own == nil {
+		return jsonError(w, http.StatusNotFound, "No such application of yours.")
+	}
+	sec, err := p.apps.OwnApplicationSecrets(r.Context(), s.UserID, name)
+	if err != nil {
+		p.log.Error("portal: open application secret", "application", own.ID, "err", err)
+		return jsonError(w, http.StatusInternalServerError, "The application's secret could not be read.")
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {own.ApplicationID}, "client_secret": {sec.ClientSecret}, "scope": {scope}}
+	return p.relayToken(w, r, p.metadata("token_endpoint"), form, "", "", own.ID)
+}
+
+// consoleCodeToken redeems an authorization code at the API's
+// authorization server.
+func (p *Portal) consoleCodeToken(w http.ResponseWriter, r *http.Request, info *apiInfo, scope string) (int, string, *pageData) {
+	f := r.PostForm
 	if err := p.withAuthServer(r.Context(), info); err != nil {
 		p.log.Error("portal: read the API's authorization server", "api", info.API.ID, "err", err)
 		return jsonError(w, http.StatusInternalServerError, "The API's authorization server could not be read.")
@@ -81,42 +170,19 @@ func (p *Portal) handleConsoleToken(w http.ResponseWriter, r *http.Request, s *s
 		}
 	}
 	resource.SetMeta(&as, info.AuthServer.ID)
-	scope := strings.TrimSpace(f.Get("scope"))
-	if len(scope) > 1000 {
-		return jsonError(w, http.StatusBadRequest, "scope is too long.")
+	if !slices.Contains(as.GrantTypes, "authorizationCode") && !slices.Contains(as.GrantTypes, "authorizationCodeWithPkce") {
+		return jsonError(w, http.StatusBadRequest, "The authorization server does not offer the authorization code grant.")
 	}
 	form := url.Values{}
-	var id, secret string
-	grants := map[string]bool{}
-	for _, g := range as.GrantTypes {
-		grants[g] = true
-	}
-	switch f.Get("grant") {
-	case "authorization_code":
-		if !grants["authorizationCode"] && !grants["authorizationCodeWithPkce"] {
-			return jsonError(w, http.StatusBadRequest, "The authorization server does not offer the authorization code grant.")
-		}
-		form.Set("grant_type", "authorization_code")
-		form.Set("code", f.Get("code"))
-		form.Set("code_verifier", f.Get("code_verifier"))
-		form.Set("redirect_uri", p.base+"/console/oauth-callback")
-		id = as.ClientID
-		var err error
-		if secret, err = p.mgmt.Secret(r.Context(), as.ID, "clientSecret"); err != nil {
-			p.log.Error("portal: open authorization server secret", "server", as.ID, "err", err)
-			return jsonError(w, http.StatusInternalServerError, "The authorization server's secret could not be read.")
-		}
-	case "client_credentials":
-		if !grants["clientCredentials"] {
-			return jsonError(w, http.StatusBadRequest, "The authorization server does not offer the client credentials grant.")
-		}
-		form.Set("grant_type", "client_credentials")
-		id, secret = strings.TrimSpace(f.Get("client_id")), f.Get("client_secret")
-		if id == "" || secret == "" || len(id) > 256 || len(secret) > 1024 {
-			return jsonError(w, http.StatusBadRequest, "client_id and client_secret of your application are required.")
-		}
-	default:
-		return jsonError(w, http.StatusBadRequest, "grant must be authorization_code or client_credentials.")
+	form.Set("grant_type", "authorization_code")
+	form.Set("code", f.Get("code"))
+	form.Set("code_verifier", f.Get("code_verifier"))
+	form.Set("redirect_uri", p.base+"/console/oauth-callback")
+	id := as.ClientID
+	secret, err := p.mgmt.Secret(r.Context(), as.ID, "clientSecret")
+	if err != nil {
+		p.log.Error("portal: open authorization server secret", "server", as.ID, "err", err)
+		return jsonError(w, http.StatusInternalServerError, "The authorization server's secret could not be read.")
 	}
 	if scope != "" {
 		form.Set("scope", scope)
@@ -125,7 +191,7 @@ func (p *Portal) handleConsoleToken(w http.ResponseWriter, r *http.Request, s *s
 		form.Set(bp.Name, bp.Value)
 	}
 	basicID, basicSecret := "", ""
-	if secret != "" && contains(as.ClientAuthenticationMethod, "Basic") {
+	if secret != "" && slices.Contains(as.ClientAuthenticationMethod, "Basic") {
 		basicID, basicSecret = id, secret
 	} else {
 		form.Set("client_id", id)
@@ -133,10 +199,16 @@ func (p *Portal) handleConsoleToken(w http.ResponseWriter, r *http.Request, s *s
 			form.Set("client_secret", secret)
 		}
 	}
+	return p.relayToken(w, r, as.TokenEndpoint, form, basicID, basicSecret, as.ID)
+}
+
+// relayToken posts a token request and gives the console the token (or
+// the error) and nothing else of the answer.
+func (p *Portal) relayToken(w http.ResponseWriter, r *http.Request, endpoint string, form url.Values, basicID, basicSecret, who string) (int, string, *pageData) {
 	var tok map[string]any
-	status, err := p.postToken(r.Context(), as.TokenEndpoint, form, basicID, basicSecret, &tok)
+	status, err := p.postToken(r.Context(), endpoint, form, basicID, basicSecret, &tok)
 	if err != nil {
-		p.log.Warn("portal: console token request failed", "server", as.ID, "err", err)
+		p.log.Warn("portal: console token request failed", "client", who, "err", err)
 		return jsonError(w, http.StatusBadGateway, "The authorization server did not answer with a token.")
 	}
 	out := map[string]any{}

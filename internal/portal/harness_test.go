@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/tollgate/tollgate/internal/applications"
 	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/identity"
 	"github.com/tollgate/tollgate/internal/jwtvalidate"
@@ -26,6 +27,7 @@ import (
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/portal"
+	"github.com/tollgate/tollgate/internal/ratelimit"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -40,12 +42,15 @@ type env struct {
 	mgmt    *management.Server
 	idp     *identity.Provider
 	portal  *portal.Portal
+	apps    *applications.Service
+	limiter *ratelimit.Local
 	gwURL   string
 	mgmtURL string
 	idpURL  string
 	url     string // the portal
 	// Filled by seed.
 	colorsClientID, partnerClientID, aliceApp string
+	partnerScope                              string // the Partner product's client credentials scope
 }
 
 func listen(t testing.TB) net.Listener {
@@ -101,13 +106,23 @@ func newEnv(t testing.TB, st store.Store, mounts map[string]http.Handler) *env {
 			LocalTenant: func(tenant string) bool { return strings.EqualFold(tenant, idp.Tenant().ID) },
 		}),
 	})
-	gw := gateway.New(gateway.Options{Source: st, Hasher: hasher, Policies: policies, Logger: quiet})
+	localKeys := func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
+		keys, err := idp.PublicKeys(ctx)
+		return keys, idp.Issuer(), err
+	}
+	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: quiet, LocalKeys: localKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := gateway.New(gateway.Options{Source: st, Hasher: hasher, Policies: policies, Logger: quiet, AppTokens: appTokens})
 	m := management.New(management.Options{Store: st, Registry: reg, Keyring: kr, Hasher: hasher, AdminKey: adminKey, Tokens: idp, Synced: gw.Sync, Logger: quiet})
 	d := idp.Directory()
 	m.Handle(identity.KindApplications, management.Hooks{Prepare: d.PrepareApplication, Delete: d.DeleteApplication,
 		Actions: map[string]management.Action{"addPassword": d.AddPassword, "removePassword": d.RemovePassword, "grantAdminConsent": d.GrantAdminConsent}})
 	m.Handle(identity.KindUsers, management.Hooks{Prepare: d.PrepareUser, Actions: map[string]management.Action{"setPassword": d.SetPassword}})
-	e.mgmt = m
+	apps := applications.New(applications.Options{Store: st, Directory: d, Keyring: kr, TenantID: func() string { return idp.Tenant().ID }})
+	apps.Install(m)
+	e.mgmt, e.apps = m, apps
 	v, err := st.Version(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +130,11 @@ func newEnv(t testing.TB, st store.Store, mounts map[string]http.Handler) *env {
 	if err := gw.Sync(ctx, v); err != nil {
 		t.Fatal(err)
 	}
-	p, err := portal.New(portal.Options{Store: st, Management: m, Identity: idp, PublicURL: e.url, GatewayURL: e.gwURL, Mounts: mounts, Logger: quiet})
+	limiter := ratelimit.NewLocal(ratelimit.LocalOptions{})
+	t.Cleanup(func() { limiter.Close() })
+	e.limiter = limiter
+	p, err := portal.New(portal.Options{Store: st, Management: m, Identity: idp, Applications: apps, Limiter: limiter,
+		PublicURL: e.url, GatewayURL: e.gwURL, Mounts: mounts, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +160,15 @@ func (e *env) put(id string, body any) json.RawMessage {
 	return rec.Body
 }
 
+func (e *env) get(id string) json.RawMessage {
+	e.t.Helper()
+	rec, err := e.store.Get(context.Background(), id)
+	if err != nil {
+		e.t.Fatalf("get %s: %v", id, err)
+	}
+	return rec.Body
+}
+
 func (e *env) act(id, name string, body any) any {
 	e.t.Helper()
 	b, _ := json.Marshal(body)
@@ -149,20 +177,6 @@ func (e *env) act(id, name string, body any) any {
 		e.t.Fatalf("%s %s: %v", name, id, err)
 	}
 	return res
-}
-
-// putRaw writes a record straight into the store: for the kinds another
-// part of Tollgate registers (clientApplications), which the portal reads
-// by path.
-func (e *env) putRaw(id, kind, parent string, body any) {
-	e.t.Helper()
-	b, _ := json.Marshal(body)
-	if _, err := e.store.Update(context.Background(), func(tx store.Tx) error {
-		_, err := tx.Put(context.Background(), store.Record{ID: id, Kind: kind, Parent: parent, Body: b}, "")
-		return err
-	}); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 func appID(raw json.RawMessage) string {
@@ -178,7 +192,8 @@ const password = "correct horse battery staple"
 // seed makes the scenario of the seeds: the Colors API protected by
 // validate-jwt, its authorization server for the console, an echo API in
 // a Starter product, an approval-required product, two developers, and a
-// client application of alice's linked to the Partner product.
+// client application of alice's linked to the Partner product, which
+// takes application tokens (oauth2Token).
 func (e *env) seed() {
 	e.t.Helper()
 	backend := e.put("/directory/applications/colors-backend", map[string]any{
@@ -200,13 +215,6 @@ func (e *env) seed() {
 		SecretText string `json:"secretText"`
 	}
 	_ = json.Unmarshal(b, &pw)
-	partner := e.put("/directory/applications/partner-app", map[string]any{
-		"displayName": "Alice's partner app",
-		"requiredResourceAccess": []map[string]any{{"resourceAppId": "api://colors", "resourceAccess": []map[string]any{
-			{"id": "Colors.Reader", "type": "Role"}}}},
-	})
-	e.partnerClientID = appID(partner)
-	e.act("/directory/applications/partner-app", "grantAdminConsent", nil)
 
 	md := e.idp.Metadata()
 	e.put("/authorizationServers/colors-as", map[string]any{
@@ -235,10 +243,8 @@ func (e *env) seed() {
 	e.put("/apis/colors/operations/list-colors", map[string]any{"displayName": "List colors", "method": "GET", "urlTemplate": "/colors"})
 	e.put("/apis/colors/operations/get-color", map[string]any{"displayName": "Get a color", "method": "GET", "urlTemplate": "/colors/{id}"})
 	e.put("/apis/colors/policies/policy", map[string]any{"value": jwt("scp", "Colors.Read")})
-	e.put("/apis/inventory", map[string]any{"displayName": "Inventory", "path": "inventory", "serviceUrl": resource.EchoServiceURL,
-		"subscriptionRequired": false, "authenticationSettings": map[string]any{"oAuth2": map[string]any{"authorizationServerId": "colors-as", "scope": "api://colors/.default"}}})
+	e.put("/apis/inventory", map[string]any{"displayName": "Inventory", "path": "inventory", "serviceUrl": resource.EchoServiceURL})
 	e.put("/apis/inventory/operations/list", map[string]any{"displayName": "List stock", "method": "GET", "urlTemplate": "/stock"})
-	e.put("/apis/inventory/policies/policy", map[string]any{"value": jwt("roles", "Colors.Reader")})
 	e.put("/apis/profile", map[string]any{"displayName": "Profile", "path": "profile", "serviceUrl": resource.EchoServiceURL,
 		"subscriptionRequired": false, "authenticationSettings": map[string]any{"openid": map[string]any{"openidProviderId": "builtin"}}})
 	e.put("/apis/profile/operations/me", map[string]any{"displayName": "Me", "method": "GET", "urlTemplate": "/me"})
@@ -253,7 +259,8 @@ func (e *env) seed() {
 	e.put("/products/starter/apis/echo", map[string]any{})
 	e.put("/products/gold", map[string]any{"displayName": "Gold", "description": "Approval required.", "state": "published", "approvalRequired": true})
 	e.put("/products/gold/apis/echo", map[string]any{})
-	e.put("/products/partner", map[string]any{"displayName": "Partner", "description": "For partner applications.", "state": "published", "subscriptionRequired": false})
+	e.put("/products/partner", map[string]any{"displayName": "Partner", "description": "For partner applications.", "state": "published",
+		"authenticationType": []string{"oauth2Token"}})
 	e.put("/products/partner/apis/inventory", map[string]any{})
 	e.put("/products/draft", map[string]any{"displayName": "Draft", "state": "notPublished"})
 	e.put("/products/draft/apis/hidden", map[string]any{})
@@ -262,10 +269,20 @@ func (e *env) seed() {
 		e.act("/directory/users/"+u.name, "setPassword", map[string]string{"password": password})
 	}
 	e.put("/users/alice", map[string]any{"email": "alice@example.com", "firstName": "Alice", "lastName": "Doe"})
-	e.putRaw("/clientApplications/alice-partner", "clientApplications", "", map[string]any{
-		"displayName": "Alice's partner app", "ownerId": "/users/alice", "state": "active", "applicationId": e.partnerClientID})
-	e.putRaw("/clientApplications/alice-partner/productLinks/partner", "clientApplications/productLinks", "/clientApplications/alice-partner",
-		map[string]any{"productId": "/products/partner"})
+	app := e.put("/clientApplications/alice-partner", map[string]any{"displayName": "Alice's partner app", "ownerId": "/users/alice"})
+	e.put("/clientApplications/alice-partner/productLinks/partner", map[string]any{"productId": "/products/partner"})
+	var a struct {
+		ApplicationID string `json:"applicationId"`
+	}
+	_ = json.Unmarshal(app, &a)
+	e.partnerClientID = a.ApplicationID
+	var prod struct {
+		Application struct {
+			ApplicationID string `json:"applicationId"`
+		} `json:"application"`
+	}
+	_ = json.Unmarshal(e.get("/products/partner"), &prod)
+	e.partnerScope = "api://" + prod.Application.ApplicationID + "/.default"
 	e.aliceApp = "alice-partner"
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/tollgate/tollgate/internal/apierror"
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/resource"
-	"github.com/tollgate/tollgate/internal/store"
 )
 
 // pageSize is how many items a list page shows.
@@ -110,6 +109,7 @@ func (p *Portal) handleProduct(w http.ResponseWriter, r *http.Request, s *sessio
 	return http.StatusOK, "product", &pageData{Title: prod.DisplayName, Data: map[string]any{
 		"Product": prod, "APIs": apis, "Pager": pg, "Mine": mine,
 		"Approval": resource.Bool(prod.ApprovalRequired, false), "SubscriptionRequired": resource.Bool(prod.SubscriptionRequired, true),
+		"Scope": p.view.productScope(id),
 	}}
 }
 
@@ -332,16 +332,28 @@ func (p *Portal) handleOperation(w http.ResponseWriter, r *http.Request, s *sess
 		return notFound()
 	}
 	var subs []consoleSub
-	var apps []*clientApp
 	if s != nil {
 		for _, sub := range p.view.subscriptionsOf(s.UserID) {
 			if p.view.subscriptionCovers(sub, info.API.ID) {
 				subs = append(subs, consoleSub{ID: sub.Name, Name: firstNonEmpty(sub.DisplayName, sub.Name)})
 			}
 		}
-		apps = p.view.appsOf(s.UserID)
+	}
+	// Only an API in a product that takes application tokens needs the
+	// developer's applications (read from the store).
+	takesTokens := false
+	for pid := range p.view.apiProducts[info.API.ID] {
+		takesTokens = takesTokens || p.view.productScope(pid) != ""
 	}
 	p.view.mu.RUnlock()
+	var apps []consoleApp
+	if s != nil && takesTokens {
+		var err error
+		if apps, err = p.consoleApps(r.Context(), s, info.API.ID); err != nil {
+			p.serverError(w, r, err)
+			return 0, "", nil
+		}
+	}
 	if err := p.withAuthServer(r.Context(), info); err != nil {
 		p.serverError(w, r, err)
 		return 0, "", nil
@@ -359,7 +371,7 @@ func (p *Portal) handleOperation(w http.ResponseWriter, r *http.Request, s *sess
 	path, _, _ := strings.Cut(op.URLTemplate, "?")
 	return http.StatusOK, "operation", &pageData{Title: op.DisplayName + " · " + info.API.DisplayName, Scripts: []string{"console.js"}, Data: map[string]any{
 		"Info": info, "Op": op, "Params": templateParams(op.URLTemplate), "Path": path, "Subs": subs, "Apps": apps,
-		"AuthCode": grants["authorizationCode"] || grants["authorizationCodeWithPkce"], "ClientCredentials": grants["clientCredentials"],
+		"AuthCode": grants["authorizationCode"] || grants["authorizationCodeWithPkce"], "TokenURL": p.metadata("token_endpoint"),
 		"KeyHeader": keyHeader, "HasBody": op.Method != "GET" && op.Method != "HEAD" && op.Method != "DELETE",
 		"Callback": p.base + "/console/oauth-callback",
 	}}
@@ -487,166 +499,4 @@ func (p *Portal) handleCancel(w http.ResponseWriter, r *http.Request, s *session
 		return 0, "", nil
 	}
 	return p.redirect(w, r, "/subscriptions")
-}
-
-type appRow struct {
-	App      *clientApp
-	ClientID string
-	Scopes   []string
-	Products []string
-	Secret   string
-	Note     string
-}
-
-func (p *Portal) handleApplications(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
-	if s == nil {
-		return p.needSignIn(w, r)
-	}
-	return p.applicationsPage(r, s, "", "", "")
-}
-
-func (p *Portal) applicationsPage(r *http.Request, s *session, shown, secret, note string) (int, string, *pageData) {
-	p.view.mu.RLock()
-	items, pg := paginate(r, p.view.appsOf(s.UserID))
-	rows := make([]appRow, len(items))
-	for i, a := range items {
-		rows[i] = appRow{App: a}
-		for _, pid := range a.links {
-			name := pid
-			if prod := p.view.products[pid]; prod != nil {
-				name = prod.DisplayName
-			}
-			rows[i].Products = append(rows[i].Products, name)
-		}
-		if a.Name == shown {
-			rows[i].Secret, rows[i].Note = secret, note
-		}
-	}
-	p.view.mu.RUnlock()
-	for i := range rows {
-		_, d := p.directoryApp(r.Context(), rows[i].App)
-		rows[i].ClientID, rows[i].Scopes = d.AppID, d.scopes()
-	}
-	return http.StatusOK, "applications", &pageData{Title: "Applications", Data: map[string]any{
-		"Rows": rows, "Pager": pg, "TokenURL": p.metadata("token_endpoint"),
-	}}
-}
-
-// dirApp is the part of a directory application the portal shows.
-type dirApp struct {
-	AppID                  string `json:"appId"`
-	RequiredResourceAccess []struct {
-		ResourceAppID string `json:"resourceAppId"`
-	} `json:"requiredResourceAccess"`
-}
-
-// scopes are the client credentials scopes of the application: one
-// "<resource>/.default" per resource it has permissions on.
-func (d *dirApp) scopes() []string {
-	var out []string
-	for _, r := range d.RequiredResourceAccess {
-		if s := r.ResourceAppID + "/.default"; !contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// directoryApp returns the directory application a client application
-// names in applicationId (its path, or its appId) and the application's
-// path, or "" when there is none.
-func (p *Portal) directoryApp(ctx context.Context, a *clientApp) (string, *dirApp) {
-	ref := a.ApplicationID
-	if ref == "" {
-		return "", &dirApp{}
-	}
-	if strings.HasPrefix(ref, "/directory/applications/") {
-		rec, err := p.store.Get(ctx, ref)
-		if err != nil {
-			return "", &dirApp{}
-		}
-		var d dirApp
-		_ = json.Unmarshal(rec.Body, &d)
-		return ref, &d
-	}
-	recs, err := p.store.List(ctx, "directory/applications", "")
-	if err != nil {
-		p.log.Warn("portal: list directory applications", "err", err)
-		return "", &dirApp{AppID: ref}
-	}
-	for _, rec := range recs {
-		var d dirApp
-		if json.Unmarshal(rec.Body, &d) == nil && strings.EqualFold(d.AppID, ref) {
-			return rec.ID, &d
-		}
-	}
-	return "", &dirApp{AppID: ref}
-}
-
-func (p *Portal) ownApp(s *session, name string) *clientApp {
-	if !resource.ValidName(name) {
-		return nil
-	}
-	p.view.mu.RLock()
-	defer p.view.mu.RUnlock()
-	a := p.view.apps["/clientApplications/"+name]
-	if a == nil || a.OwnerID != s.UserID {
-		return nil
-	}
-	cp := *a
-	return &cp
-}
-
-// handleShowSecret shows a client application's secret, on a deliberate
-// POST: the secret the application record keeps sealed (clientSecret),
-// if it keeps one; the directory keeps only hashes, so otherwise a new
-// secret must be made.
-func (p *Portal) handleShowSecret(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
-	if s == nil {
-		return p.needSignIn(w, r)
-	}
-	a := p.ownApp(s, r.PathValue("id"))
-	if a == nil {
-		return notFound()
-	}
-	secret, err := p.mgmt.Secret(r.Context(), a.ID, "clientSecret")
-	note := ""
-	if err != nil || secret == "" {
-		var ae *apierror.Error
-		if err != nil && !errors.As(err, &ae) && !errors.Is(err, store.ErrNotFound) {
-			p.serverError(w, r, fmt.Errorf("open the secret of %s: %w", a.ID, err))
-			return 0, "", nil
-		}
-		secret, note = "", "This application's secret is stored only as a hash and cannot be shown again. Make a new secret to get one."
-	}
-	return p.applicationsPage(r, s, a.Name, secret, note)
-}
-
-// handleRegenerateSecret adds a new client secret to the application's
-// directory registration and shows it once.
-func (p *Portal) handleRegenerateSecret(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
-	if s == nil {
-		return p.needSignIn(w, r)
-	}
-	a := p.ownApp(s, r.PathValue("id"))
-	if a == nil {
-		return notFound()
-	}
-	dirID, _ := p.directoryApp(r.Context(), a)
-	if dirID == "" {
-		return p.applicationsPage(r, s, a.Name, "", "This application has no registration in the directory yet, so no secret can be made.")
-	}
-	body, _ := json.Marshal(map[string]any{"passwordCredential": map[string]string{"displayName": "developer portal"}})
-	_, res, err := p.mgmt.Act(r.Context(), dirID, "addPassword", body)
-	if err != nil {
-		p.serverError(w, r, fmt.Errorf("add a secret to %s: %w", dirID, err))
-		return 0, "", nil
-	}
-	b, _ := json.Marshal(res)
-	var pc struct {
-		SecretText string `json:"secretText"`
-	}
-	_ = json.Unmarshal(b, &pc)
-	p.log.Info("portal: client secret made", "application", a.ID, "user", s.UserID)
-	return p.applicationsPage(r, s, a.Name, pc.SecretText, "Copy this secret now: it will not be shown again.")
 }

@@ -49,6 +49,15 @@ type Options struct {
 	Store      store.Store
 	Management Management
 	Identity   Identity
+	// Applications are the developers' client applications.
+	Applications Applications
+	// Limiter counts sign-up attempts per client address (the gateway's
+	// rate limiter: in process, or shared through Redis).
+	Limiter Limiter
+	// SignUpAttempts is how many sign-up forms one client address may
+	// send per SignUpWindow (default 10 per hour).
+	SignUpAttempts int
+	SignUpWindow   time.Duration
 	// PublicURL is the portal's base URL as browsers reach it; every link
 	// and redirect URI is built from it.
 	PublicURL string
@@ -73,6 +82,7 @@ type Portal struct {
 	store    store.Store
 	state    store.StateStore
 	mgmt     Management
+	apps     Applications
 	view     *view
 	sync     *syncer
 	pages    map[string]*template.Template
@@ -95,8 +105,8 @@ type providerMetadata struct {
 
 // New returns a portal; call Bootstrap before serving.
 func New(opts Options) (*Portal, error) {
-	if opts.Store == nil || opts.Management == nil || opts.Identity == nil {
-		return nil, errors.New("portal: Store, Management and Identity are required")
+	if opts.Store == nil || opts.Management == nil || opts.Identity == nil || opts.Applications == nil || opts.Limiter == nil {
+		return nil, errors.New("portal: Store, Management, Identity, Applications and Limiter are required")
 	}
 	u, err := url.Parse(opts.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -115,11 +125,17 @@ func New(opts Options) (*Portal, error) {
 	if opts.SessionLifetime == 0 {
 		opts.SessionLifetime = 8 * time.Hour
 	}
+	if opts.SignUpAttempts <= 0 {
+		opts.SignUpAttempts = 10
+	}
+	if opts.SignUpWindow <= 0 {
+		opts.SignUpWindow = time.Hour
+	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	p := &Portal{
-		opts: opts, log: opts.Logger, store: opts.Store, state: opts.Store.State(), mgmt: opts.Management,
+		opts: opts, log: opts.Logger, store: opts.Store, state: opts.Store.State(), mgmt: opts.Management, apps: opts.Applications,
 		view: newView(), base: strings.TrimRight(opts.PublicURL, "/"),
 		origin: u.Scheme + "://" + u.Host, gwOrigin: gw.Scheme + "://" + gw.Host,
 		secure: u.Scheme == "https", now: opts.Now, client: opts.HTTPClient, md: map[string]providerMetadata{},
@@ -140,6 +156,7 @@ var funcs = template.FuncMap{
 	"lower": strings.ToLower,
 	"join":  strings.Join,
 	"deref": func(b *bool) bool { return b == nil || *b },
+	"date":  dateOf,
 }
 
 func parsePages() (map[string]*template.Template, error) {

@@ -124,7 +124,7 @@ func TestOwnDataOnly(t *testing.T) {
 	alice.signIn("alice@example.com")
 	pg := alice.post(e.url+"/products/starter/subscribe", url.Values{"csrf": {alice.csrf()}, "accept": {"yes"}})
 	sub := subIDRe.FindStringSubmatch(pg.body)[1]
-	mustContain(t, alice.get(e.url+"/applications"), "Alice&#39;s partner app", e.partnerClientID, "Partner", "<code>api://colors/.default</code>")
+	mustContain(t, alice.get(e.url+"/applications"), "Alice&#39;s partner app", e.partnerClientID, "Partner", `<code class="scope">`+e.partnerScope+"</code>")
 
 	bob.signIn("bob@example.com")
 	csrf := bob.csrf()
@@ -143,6 +143,9 @@ func TestOwnDataOnly(t *testing.T) {
 	if pg := bob.do(req); pg.status != http.StatusNotFound || strings.Contains(pg.body, `"key"`) {
 		t.Fatalf("bob's console asks for alice's key: %d %s", pg.status, pg.body)
 	}
+	if pg := bob.consoleToken(csrf, url.Values{"api": {"inventory"}, "grant": {"client_credentials"}, "application": {e.aliceApp}}); pg.status != http.StatusNotFound || strings.Contains(pg.body, "access_token") {
+		t.Fatalf("bob's console gets a token with alice's application: %d %s", pg.status, pg.body)
+	}
 	// Alice's subscription is untouched.
 	mustContain(t, alice.get(e.url+"/subscriptions"), "active")
 	// A blocked developer is signed out at once.
@@ -159,27 +162,35 @@ func TestOwnDataOnly(t *testing.T) {
 	}
 }
 
-// TestApplicationSecretAndClientCredentials: alice makes a new secret
-// for her application and gets a token with it through the console's
-// token endpoint; the token calls the Partner product's API.
+// TestApplicationSecretAndClientCredentials: alice reveals her
+// application's secret, gets a token with it through the console's token
+// endpoint (the portal uses the secret; the browser never sees it) and
+// calls the Partner product's API; a new secret leaves the old one working
+// for the grace period.
 func TestApplicationSecretAndClientCredentials(t *testing.T) {
 	e := newEnv(t, teststores.SQLite(t), nil)
 	e.seed()
 	b := e.browser()
 	b.signIn("alice@example.com")
 	csrf := b.csrf()
-	pg := b.post(e.url+"/applications/"+e.aliceApp+"/secret", url.Values{"csrf": {csrf}})
-	mustContain(t, pg, "cannot be shown again")
-	pg = b.post(e.url+"/applications/"+e.aliceApp+"/regenerate", url.Values{"csrf": {csrf}})
+	pg := b.get(e.url + "/applications")
+	mustContain(t, pg, e.idpURL+"/"+e.idp.Tenant().ID+"/oauth2/v2.0/token", "24 hours")
+	mustNotContain(t, pg, `class="secret"`)
+	pg = b.post(e.url+"/applications/"+e.aliceApp+"/secret", url.Values{"csrf": {csrf}})
 	m := keyRe.FindStringSubmatch(pg.body)
-	if m == nil {
-		t.Fatalf("no secret shown: %s", pg.body)
+	if m == nil || pg.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("no secret shown (Cache-Control %q): %s", pg.header.Get("Cache-Control"), pg.body)
 	}
-	form := url.Values{"api": {"inventory"}, "grant": {"client_credentials"}, "client_id": {e.partnerClientID}, "client_secret": {m[1]}, "scope": {"api://colors/.default"}}
-	req, _ := http.NewRequest(http.MethodPost, e.url+"/console/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-CSRF-Token", csrf)
-	pg = b.do(req)
+	first := m[1]
+	if got := e.appToken(e.partnerClientID, first, e.partnerScope); got == "" {
+		t.Fatal("the shown secret gets no token")
+	}
+	mustContain(t, b.get(e.url+"/products/partner"), `<code class="scope">`+e.partnerScope+"</code>", "takes no subscription keys")
+	mustNotContain(t, b.get(e.url+"/products/starter"), `class="scope"`)
+	pg = b.get(e.url + "/apis/inventory/operations/list")
+	mustContain(t, pg, `<option value="client">`, `<option value="alice-partner" data-scope="`+e.partnerScope+`">`)
+	mustNotContain(t, pg, first)
+	pg = b.consoleToken(csrf, url.Values{"api": {"inventory"}, "grant": {"client_credentials"}, "application": {e.aliceApp}})
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
@@ -192,6 +203,52 @@ func TestApplicationSecretAndClientCredentials(t *testing.T) {
 	if got := e.callGateway("/colors/colors", "Authorization", "Bearer "+tok.AccessToken); got != http.StatusUnauthorized {
 		t.Fatalf("colors (needs scp Colors.Read) with an application token: %d", got)
 	}
+	// An API of no product the application is linked to: no application.
+	pg = b.get(e.url + "/apis/echo/operations/get")
+	mustNotContain(t, pg, `<option value="client">`)
+	if pg := b.consoleToken(csrf, url.Values{"api": {"echo"}, "grant": {"client_credentials"}, "application": {e.aliceApp}}); pg.status != http.StatusNotFound {
+		t.Fatalf("console token for an API of no linked product: %d %s", pg.status, pg.body)
+	}
+	// A new secret: shown once made; the previous one still works.
+	pg = b.post(e.url+"/applications/"+e.aliceApp+"/regenerate", url.Values{"csrf": {csrf}})
+	if !regexp.MustCompile(`previous one keeps working until \d{4}-\d\d-\d\d \d\d:\d\d UTC`).MatchString(pg.body) {
+		t.Fatalf("the new secret's page does not say until when the previous one works: %s", pg.body)
+	}
+	m = keyRe.FindStringSubmatch(pg.body)
+	if m == nil || m[1] == first {
+		t.Fatalf("no new secret shown: %s", pg.body)
+	}
+	for _, sec := range []string{first, m[1]} {
+		if got := e.appToken(e.partnerClientID, sec, e.partnerScope); got == "" {
+			t.Fatal("a secret of the grace period gets no token")
+		}
+	}
+}
+
+// appToken asks the identity provider for a client credentials token and
+// returns it, or "".
+func (e *env) appToken(clientID, secret, scope string) string {
+	e.t.Helper()
+	resp, err := http.PostForm(e.idp.Metadata()["token_endpoint"].(string), url.Values{"grant_type": {"client_credentials"},
+		"client_id": {clientID}, "client_secret": {secret}, "scope": {scope}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	return tok.AccessToken
+}
+
+// consoleToken posts to the console's token endpoint as its script does.
+func (b *browser) consoleToken(csrf string, form url.Values) page {
+	b.e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.e.url+"/console/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-CSRF-Token", csrf)
+	return b.do(req)
 }
 
 // TestSignUp: a visitor makes an account, signs in with it and owns a
@@ -260,6 +317,36 @@ func TestSignUp(t *testing.T) {
 	status, body = e.mgmtCall(http.MethodPut, "/portalSettings/default", `{"primaryColor":"red","logoUrl":"javascript:alert(1)"}`)
 	if status != http.StatusBadRequest || !strings.Contains(body, "primaryColor") || !strings.Contains(body, "logoUrl") {
 		t.Fatalf("bad settings: %d %s", status, body)
+	}
+}
+
+// TestSignUpRateLimited: one client address gets a bounded number of
+// sign-up attempts (10 an hour), valid or not; past it even a valid form
+// is refused with 429 and no account is made.
+func TestSignUpRateLimited(t *testing.T) {
+	e := newEnv(t, teststores.SQLite(t), nil)
+	e.seed()
+	b := e.browser()
+	csrf := b.csrf()
+	for i := range 10 {
+		pg := b.post(e.url+"/signup", url.Values{"csrf": {csrf}, "email": {"nope"}})
+		if pg.status != http.StatusBadRequest {
+			t.Fatalf("attempt %d: %d %s", i+1, pg.status, pg.body)
+		}
+	}
+	pg := b.post(e.url+"/signup", url.Values{"csrf": {csrf}, "email": {"gina@example.com"}, "firstName": {"Gina"}, "password": {password}, "confirm": {password}})
+	if pg.status != http.StatusTooManyRequests || pg.header.Get("Retry-After") == "" {
+		t.Fatalf("attempt 11: %d (Retry-After %q)", pg.status, pg.header.Get("Retry-After"))
+	}
+	mustContain(t, pg, "Too many sign-up attempts")
+	recs, err := e.store.List(t.Context(), "users", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if bytes.Contains(r.Body, []byte("gina@example.com")) {
+			t.Fatal("a refused sign-up made an account")
+		}
 	}
 }
 
@@ -448,7 +535,8 @@ func TestPublicURL(t *testing.T) {
 	e := newEnv(t, teststores.SQLite(t), nil)
 	e.seed()
 	const public = "https://developer.example.com/portal"
-	p, err := portal.New(portal.Options{Store: e.store, Management: e.mgmt, Identity: e.idp, PublicURL: public, GatewayURL: "https://api.example.com"})
+	p, err := portal.New(portal.Options{Store: e.store, Management: e.mgmt, Identity: e.idp, Applications: e.apps, Limiter: e.limiter,
+		PublicURL: public, GatewayURL: "https://api.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}

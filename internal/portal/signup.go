@@ -1,16 +1,44 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tollgate/tollgate/internal/apierror"
+	"github.com/tollgate/tollgate/internal/ratelimit"
 	"github.com/tollgate/tollgate/internal/resource"
 )
+
+// Limiter counts attempts against a key: ratelimit.Limiter's Take.
+type Limiter interface {
+	Take(ctx context.Context, key string, w ratelimit.Window, n int64) (ratelimit.Result, error)
+}
+
+// signUpAllowed counts a sign-up attempt of the request's client address
+// (the connection's: the portal takes no forwarded-for header) and
+// reports whether it is within SignUpAttempts per SignUpWindow, and if
+// not, how long to wait. When the limiter fails, the attempt is let
+// through and the failure logged.
+func (p *Portal) signUpAllowed(r *http.Request) (bool, time.Duration) {
+	addr, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		addr = r.RemoteAddr
+	}
+	res, err := p.opts.Limiter.Take(r.Context(), "portal/signup/"+addr, ratelimit.Rate(int64(p.opts.SignUpAttempts), p.opts.SignUpWindow), 1)
+	if err != nil {
+		p.log.Warn("portal: sign-up rate limit not applied", "err", err)
+		return true, 0
+	}
+	return res.Allowed, res.RetryAfter
+}
 
 func (p *Portal) signUpEnabled() bool {
 	p.view.mu.RLock()
@@ -36,6 +64,16 @@ func (p *Portal) handleSignUpPage(w http.ResponseWriter, r *http.Request, s *ses
 func (p *Portal) handleSignUp(w http.ResponseWriter, r *http.Request, s *session) (int, string, *pageData) {
 	if !p.signUpEnabled() {
 		return http.StatusNotFound, "message", &pageData{Title: "Sign-up is closed", Message: "This portal does not take new accounts. Ask its operator for one."}
+	}
+	if ok, retry := p.signUpAllowed(r); !ok {
+		mins := int(retry.Round(time.Minute) / time.Minute)
+		if mins < 1 {
+			mins = 1
+		}
+		p.log.Warn("portal: sign-up attempts refused for a client address", "retryAfter", retry)
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds()+0.999)))
+		return http.StatusTooManyRequests, "signup", &pageData{Title: "Sign up", Data: &signUpForm{},
+			Error: fmt.Sprintf("Too many sign-up attempts from your address. Try again in %d minutes.", mins)}
 	}
 	ctx := r.Context()
 	f := &signUpForm{Email: strings.TrimSpace(r.PostForm.Get("email")), FirstName: strings.TrimSpace(r.PostForm.Get("firstName")),

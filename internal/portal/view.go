@@ -14,23 +14,6 @@ import (
 	"github.com/tollgate/tollgate/internal/store"
 )
 
-// clientApp is a record of kind clientApplications, read by path: the
-// portal lists a developer's applications from it.
-type clientApp struct {
-	ID            string `json:"id"`
-	Name          string `json:"name"`
-	DisplayName   string `json:"displayName"`
-	OwnerID       string `json:"ownerId"`
-	State         string `json:"state"`
-	ApplicationID string `json:"applicationId"`
-	// links maps a productLinks id to its product id.
-	links map[string]string
-}
-
-type productLink struct {
-	ProductID string `json:"productId"`
-}
-
 // view is the part of the configuration the portal shows, kept in memory
 // and brought up to date with what changed, so that a page costs no
 // database scan at 100,000 subscriptions.
@@ -46,8 +29,6 @@ type view struct {
 	subs        map[string]*resource.Subscription
 	subsByOwner map[string]map[string]bool
 	users       map[string]string // management user id -> state
-	apps        map[string]*clientApp
-	appsByOwner map[string]map[string]bool
 	settings    resource.PortalSettings
 
 	// Sorted lists, rebuilt by Apply when products, APIs or their links
@@ -72,8 +53,6 @@ func (v *view) reset() {
 	v.subs = map[string]*resource.Subscription{}
 	v.subsByOwner = map[string]map[string]bool{}
 	v.users = map[string]string{}
-	v.apps = map[string]*clientApp{}
-	v.appsByOwner = map[string]map[string]bool{}
 	v.settings = defaultSettings()
 	v.published, v.listed = nil, nil
 	v.dirty = true
@@ -190,39 +169,6 @@ func (v *view) add(rec store.Record) error {
 			return err
 		}
 		v.users[rec.ID] = u.State
-	case len(s) == 2 && s[0] == "clientApplications":
-		a := &clientApp{}
-		if err := dec(a); err != nil {
-			return err
-		}
-		a.ID, a.Name = rec.ID, s[1]
-		if a.DisplayName == "" {
-			a.DisplayName = a.Name
-		}
-		if old := v.apps[rec.ID]; old != nil {
-			a.links = old.links
-		}
-		v.apps[rec.ID] = a
-		if a.OwnerID != "" {
-			addTo(v.appsByOwner, a.OwnerID, rec.ID)
-		}
-	case len(s) == 4 && s[0] == "clientApplications" && s[2] == "productLinks":
-		var l productLink
-		if err := dec(&l); err != nil {
-			return err
-		}
-		aid := "/clientApplications/" + s[1]
-		a := v.apps[aid]
-		if a == nil {
-			// Records come ordered by id, so the application (a prefix)
-			// is always applied before its links.
-			a = &clientApp{ID: aid, Name: s[1], DisplayName: s[1]}
-			v.apps[aid] = a
-		}
-		if a.links == nil {
-			a.links = map[string]string{}
-		}
-		a.links[rec.ID] = l.ProductID
 	case rec.ID == resource.PortalSettingsID:
 		st := defaultSettings()
 		if err := dec(&st); err != nil {
@@ -263,15 +209,6 @@ func (v *view) remove(id string) {
 		}
 	case len(s) == 2 && s[0] == "users":
 		delete(v.users, id)
-	case len(s) == 2 && s[0] == "clientApplications":
-		if old := v.apps[id]; old != nil {
-			delFrom(v.appsByOwner, old.OwnerID, id)
-			delete(v.apps, id)
-		}
-	case len(s) == 4 && s[0] == "clientApplications" && s[2] == "productLinks":
-		if a := v.apps["/clientApplications/"+s[1]]; a != nil {
-			delete(a.links, id)
-		}
 	case id == resource.PortalSettingsID:
 		v.settings = defaultSettings()
 	}
@@ -407,15 +344,6 @@ func (v *view) subscriptionsOf(owner string) []*resource.Subscription {
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].CreatedDate > out[j].CreatedDate || out[i].CreatedDate == out[j].CreatedDate && out[i].ID < out[j].ID
 	})
-	return out
-}
-
-func (v *view) appsOf(owner string) []*clientApp {
-	out := make([]*clientApp, 0, len(v.appsByOwner[owner]))
-	for id := range v.appsByOwner[owner] {
-		out = append(out, v.apps[id])
-	}
-	sort.Slice(out, func(i, j int) bool { return lessName(out[i].DisplayName, out[i].ID, out[j].DisplayName, out[j].ID) })
 	return out
 }
 

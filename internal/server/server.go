@@ -402,8 +402,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		if gw == "" {
 			gw = cmp.Or(cfg.PublicURLGateway, "http://127.0.0.1:8000")
 		}
-		dev, err := portal.New(portal.Options{Store: s.store, Management: s.mgmt, Identity: idp, PublicURL: u, GatewayURL: gw, Logger: log,
-			Mounts: map[string]http.Handler{credential.Prefix: creds.Handler()}})
+		dev, err := portal.New(portal.Options{Store: s.store, Management: s.mgmt, Identity: idp, Applications: apps, Limiter: limiter,
+			PublicURL: u, GatewayURL: gw, Logger: log, Mounts: map[string]http.Handler{credential.Prefix: creds.Handler()}})
 		if err != nil {
 			return nil, fmt.Errorf("developer portal: %w", err)
 		}

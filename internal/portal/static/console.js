@@ -17,8 +17,21 @@
       el.hidden = el.dataset.for.split(" ").indexOf(v) < 0;
     });
   }
-  auth.addEventListener("change", function () { token = null; status(""); show(); });
+  var app = document.getElementById("application");
+  var scopeEl = document.getElementById("scope");
+  // The scope follows the choice: the product's for an application, the
+  // authorization server's for the authorization code.
+  function fillScope() {
+    if (auth.value === "client" && app && app.selectedOptions.length) {
+      scopeEl.value = app.selectedOptions[0].dataset.scope;
+    } else if (auth.value === "code") {
+      scopeEl.value = scopeEl.dataset.default || "";
+    }
+  }
+  auth.addEventListener("change", function () { token = null; status(""); show(); fillScope(); });
+  if (app) app.addEventListener("change", function () { token = null; status(""); fillScope(); });
   show();
+  fillScope();
 
   function status(t) { document.getElementById("token-status").textContent = t; }
 
@@ -37,7 +50,7 @@
   }
   function random(n) { var a = new Uint8Array(n); crypto.getRandomValues(a); return b64url(a); }
 
-  function scope() { return document.getElementById("scope").value.trim(); }
+  function scope() { return scopeEl.value.trim(); }
 
   function codeFlow() {
     var verifier = random(32), state = random(16);
@@ -64,11 +77,7 @@
   }
 
   function clientFlow() {
-    var id = document.getElementById("client-id").value || document.getElementById("client-id-other").value;
-    return portalPost("/console/token", {
-      api: d.api, grant: "client_credentials", client_id: id,
-      client_secret: document.getElementById("client-secret").value, scope: scope()
-    });
+    return portalPost("/console/token", { api: d.api, grant: "client_credentials", application: app.value, scope: scope() });
   }
 
   document.getElementById("get-token").addEventListener("click", function () {
