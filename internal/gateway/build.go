@@ -333,8 +333,7 @@ func (c *config) remove(id string, d *delta) {
 // be worse than keeping the previous one.
 func (c *config) add(rec *store.Record, d *delta) error {
 	if ok, err := c.apps.add(rec); ok {
-		rec.Body = nil
-		return err
+		return err // the records are shared with other subscribers: never modified
 	}
 	switch rec.Kind {
 	case resource.KindAPIs:
