@@ -64,6 +64,8 @@ type serveConfig struct {
 	SigningKeyRotation   time.Duration
 	// KeyRefresh is how often validate-jwt refreshes OpenID providers' keys.
 	KeyRefresh time.Duration
+	// AuditRetention is how long the audit log keeps entries (0: for ever).
+	AuditRetention time.Duration
 
 	// ConfigFile is the YAML file that was read, if any.
 	ConfigFile string
@@ -217,6 +219,18 @@ func serveKeys() []configKey {
 					return fmt.Errorf("%q must not be negative", v.raw)
 				}
 				c.ShutdownTimeout = d
+				return nil
+			}},
+		{name: "audit-retention", kind: kindDuration, def: "2160h", usage: "how long the audit log keeps management changes; 0 keeps them for ever (`duration`)",
+			set: func(c *serveConfig, v value) error {
+				d, err := time.ParseDuration(v.raw)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration (e.g. 720h)", v.raw)
+				}
+				if d < 0 {
+					return fmt.Errorf("%q must not be negative", v.raw)
+				}
+				c.AuditRetention = d
 				return nil
 			}},
 		{name: "access-token-lifetime", kind: kindDuration, def: "1h", usage: "lifetime of the identity provider's access and ID tokens (`duration`)",

@@ -27,6 +27,7 @@ Client of the management API:
   delete KIND ID     delete a resource
   apply -f FILE|DIR  create or update resources from YAML/JSON documents (-f - for stdin)
   export             print every resource as apply-able YAML
+  audit              show the audit log of management changes (--filter, -o jsonl)
   policy check FILE...
                      check policy documents offline, like a compiler
   login              get a management API token with an application's client credentials
@@ -103,6 +104,8 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 		err = runApply(ctx, rest, env)
 	case "export":
 		err = runExport(ctx, rest, env)
+	case "audit":
+		err = runAudit(ctx, rest, env)
 	case "login":
 		return runLogin(ctx, rest, env.stdout, env.stderr)
 	case "keys":

@@ -288,6 +288,7 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
 		AdminKey: s.adminKey, Tokens: idp, Synced: s.gateway.Sync, Logger: log,
+		AuditRetention: cfg.AuditRetention, // audit log (ecosystem)
 	})
 	dir := idp.Directory()
 	s.mgmt.Handle(identity.KindApplications, management.Hooks{
@@ -334,6 +335,8 @@ func startServer(ctx context.Context, cfg serveConfig, out io.Writer) (_ *server
 			log.Error("identity provider background work stopped", "err", err)
 		}
 	}()
+	bgWork.Add(1) // audit log retention (ecosystem)
+	go func() { defer bgWork.Done(); s.mgmt.RunAuditRetention(bg, time.Hour) }()
 	go func() {
 		bgWork.Wait()
 		close(s.bgDone)

@@ -139,6 +139,13 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 		if err != nil {
 			return err
 		}
+		action := "update"
+		if created {
+			action = "create"
+		}
+		if err := s.audit(ctx, tx, k, id, action, old, res); err != nil {
+			return err
+		}
 		if h := s.hooks[k.Name].Check; h != nil {
 			return h(ctx, tx, rec)
 		}
@@ -266,8 +273,10 @@ func (s *Server) delete(ctx context.Context, id string, conds conditions, query 
 		if err := tx.Delete(ctx, id); err != nil {
 			return err
 		}
-		_, err = tx.DeleteTree(ctx, id)
-		return err
+		if _, err = tx.DeleteTree(ctx, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, k, id, "delete", old, nil)
 	})
 	if err != nil {
 		return err
@@ -305,8 +314,18 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, k *resource.Kind
 		if err != nil {
 			return err
 		}
-		status, result, err = act(r.Context(), tx, id, cur, body)
-		return err
+		if status, result, err = act(r.Context(), tx, id, cur, body); err != nil {
+			return err
+		}
+		var after resource.Resource
+		if rec, err := tx.Get(r.Context(), id); err == nil {
+			if after, err = decodeRecord(k, rec); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return s.audit(r.Context(), tx, k, id, name, cur, after)
 	})
 	if err != nil {
 		s.fail(w, r, err, id)
