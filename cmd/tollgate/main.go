@@ -27,6 +27,9 @@ Client of the management API:
   delete KIND ID     delete a resource
   apply -f FILE|DIR  create or update resources from YAML/JSON documents (-f - for stdin)
   export             print every resource as apply-able YAML
+  import openapi FILE|URL --api ID
+                     create or update an API and its operations from an OpenAPI document
+  import apim DIR    import an Azure APIM configuration extracted by APIOps
   audit              show the audit log of management changes (--filter, -o jsonl)
   policy check FILE...
                      check policy documents offline, like a compiler
@@ -104,6 +107,8 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 		err = runApply(ctx, rest, env)
 	case "export":
 		err = runExport(ctx, rest, env)
+	case "import":
+		err = runImport(ctx, rest, env)
 	case "audit":
 		err = runAudit(ctx, rest, env)
 	case "login":

@@ -335,6 +335,14 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, path stri
 	if k, _, ok := reg.Resolve(path); ok {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
+			if e, ok := r.URL.Query()["export"]; ok && k.Name == "apis" {
+				if len(e) != 1 || e[0] != "openapi" {
+					apierror.Write(w, apierror.New(http.StatusBadRequest, "InvalidExport", "export must be openapi."))
+					return
+				}
+				s.exportOpenAPI(w, r, path)
+				return
+			}
 			s.get(w, r, k, path)
 		case http.MethodPut:
 			s.write(w, r, k, path, false)

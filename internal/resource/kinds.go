@@ -65,6 +65,7 @@ func CoreKinds() []Kind {
 		{Name: "users", Pattern: "/users/{}", New: func() Resource { return &User{} }, ApplyKind: "user"},
 		{Name: "apis", Pattern: "/apis/{}", New: func() Resource { return &API{} }, ApplyKind: "api"},
 		{Name: "apis/operations", Pattern: "/apis/{}/operations/{}", New: func() Resource { return &Operation{} }, ApplyKind: "operation"},
+		SpecificationKind(),
 		{Name: "products", Pattern: "/products/{}", New: func() Resource { return &Product{} }, ApplyKind: "product"},
 		{Name: "products/apis", Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
 		{Name: "subscriptions", Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ReadOnly: []string{"createdDate"}, ApplyKind: "subscription"},

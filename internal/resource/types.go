@@ -136,6 +136,10 @@ type Operation struct {
 	Method      string `json:"method"`
 	URLTemplate string `json:"urlTemplate"`
 	Description string `json:"description,omitempty"`
+	// Filled by OpenAPI imports (see openapi.go).
+	TemplateParameters []OperationParameter `json:"templateParameters,omitempty"`
+	Request            *OperationRequest    `json:"request,omitempty"`
+	Responses          []OperationResponse  `json:"responses,omitempty"`
 }
 
 func (o *Operation) Normalize() {
