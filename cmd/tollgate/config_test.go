@@ -35,6 +35,7 @@ func TestServeConfigDefaults(t *testing.T) {
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
 		AccessTokenLifetime: time.Hour, RefreshTokenLifetime: 14 * 24 * time.Hour,
 		SigningAlg: "RS256", SigningKeyRotation: 30 * 24 * time.Hour, KeyRefresh: time.Hour,
+		AuditRetention: 90 * 24 * time.Hour,
 	}
 	if cfg != want {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
