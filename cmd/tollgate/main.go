@@ -39,6 +39,7 @@ Client of the management API:
 
 Other:
   version            print the version
+  health [URL]       exit 0 if the management listener's /health answers (container health checks)
   help               print this help
 
 Run 'tollgate help VERB' or 'tollgate VERB -h' for a verb's flags. Exit codes: 0 ok, 1 failure, 2 usage error.
@@ -99,6 +100,8 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 		err = runServe(ctx, rest)
 	case "version", "--version":
 		err = runVersion(env.stdout)
+	case "health":
+		err = runHealth(ctx, rest, env)
 	case "get":
 		err = runGet(ctx, rest, env)
 	case "delete":
