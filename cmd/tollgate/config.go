@@ -362,6 +362,10 @@ func loadServeConfig(args []string, getenv func(string) string) (serveConfig, er
 		fv := &flagValue{isBool: k.kind == kindBool}
 		flags[k.name] = fv
 		fs.Var(fv, k.name, k.usage)
+		// --help shows each default.
+		if k.def != "false" {
+			fs.Lookup(k.name).DefValue = k.def
+		}
 	}
 	configFlag := &flagValue{}
 	fs.Var(configFlag, "config", "YAML `file` with the same keys as the flags")
@@ -463,28 +467,38 @@ func readConfigFile(path string, keys []configKey) (map[string]value, error) {
 	for _, k := range keys {
 		byName[k.name] = k
 	}
+	// Every bad key is reported, not only the first.
+	var bad []string
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		kn, vn := root.Content[i], root.Content[i+1]
 		where := fmt.Sprintf("%s:%d", path, kn.Line)
 		k, known := byName[kn.Value]
 		switch {
 		case kn.Value == "config":
-			return nil, fmt.Errorf("config file %s: key %q cannot be set in a config file", where, kn.Value)
+			bad = append(bad, fmt.Sprintf("%s: key %q cannot be set in a config file", where, kn.Value))
+			continue
 		case !known:
-			return nil, fmt.Errorf("config file %s: unknown key %q", where, kn.Value)
+			bad = append(bad, fmt.Sprintf("%s: unknown key %q", where, kn.Value))
+			continue
 		case k.envOnly:
-			return nil, fmt.Errorf("config file %s: key %q is a secret and is read only from %s", where, kn.Value, envName(k.name))
+			bad = append(bad, fmt.Sprintf("%s: key %q is a secret and is read only from %s", where, kn.Value, envName(k.name)))
+			continue
 		case vn.Kind != yaml.ScalarNode:
-			return nil, fmt.Errorf("config file %s: key %q must have a single value", where, kn.Value)
+			bad = append(bad, fmt.Sprintf("%s: key %q must have a single value", where, kn.Value))
+			continue
 		}
 		if _, dup := out[kn.Value]; dup {
-			return nil, fmt.Errorf("config file %s: key %q given twice", where, kn.Value)
+			bad = append(bad, fmt.Sprintf("%s: key %q given twice", where, kn.Value))
+			continue
 		}
 		raw := vn.Value
 		if vn.Tag == "!!null" {
 			raw = ""
 		}
 		out[kn.Value] = value{raw: raw, source: where}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("config file %s", strings.Join(bad, "; "))
 	}
 	return out, nil
 }

@@ -36,6 +36,8 @@ Client of the management API:
   login              get a management API token with an application's client credentials
   keys rotate-signing
                      rotate the identity provider's token signing key
+  keys show subscription ID
+                     print a subscription's keys (--primary for scripts)
 
 Other:
   version            print the version
@@ -117,6 +119,10 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 	case "login":
 		return runLogin(ctx, rest, env.stdout, env.stderr)
 	case "keys":
+		if len(rest) > 0 && rest[0] == "show" {
+			err = runKeysShow(ctx, rest[1:], env)
+			break
+		}
 		return runKeys(ctx, rest, env.stdout, env.stderr)
 	case "policy":
 		return runPolicy(rest, env.stdout, env.stderr)
