@@ -210,29 +210,9 @@ func serveKeys() []configKey {
 				return nil
 			}},
 		{name: "shutdown-timeout", kind: kindDuration, def: "30s", usage: "how long in-flight requests may take to finish on shutdown (`duration`)",
-			set: func(c *serveConfig, v value) error {
-				d, err := time.ParseDuration(v.raw)
-				if err != nil {
-					return fmt.Errorf("%q is not a duration (e.g. 30s, 1m)", v.raw)
-				}
-				if d < 0 {
-					return fmt.Errorf("%q must not be negative", v.raw)
-				}
-				c.ShutdownTimeout = d
-				return nil
-			}},
+			set: nonNegativeDuration(func(c *serveConfig) *time.Duration { return &c.ShutdownTimeout })},
 		{name: "audit-retention", kind: kindDuration, def: "2160h", usage: "how long the audit log keeps management changes; 0 keeps them for ever (`duration`)",
-			set: func(c *serveConfig, v value) error {
-				d, err := time.ParseDuration(v.raw)
-				if err != nil {
-					return fmt.Errorf("%q is not a duration (e.g. 720h)", v.raw)
-				}
-				if d < 0 {
-					return fmt.Errorf("%q must not be negative", v.raw)
-				}
-				c.AuditRetention = d
-				return nil
-			}},
+			set: nonNegativeDuration(func(c *serveConfig) *time.Duration { return &c.AuditRetention })},
 		{name: "access-token-lifetime", kind: kindDuration, def: "1h", usage: "lifetime of the identity provider's access and ID tokens (`duration`)",
 			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.AccessTokenLifetime })},
 		{name: "refresh-token-lifetime", kind: kindDuration, def: "336h", usage: "how long an unused refresh token stays valid (`duration`)",
@@ -286,13 +266,32 @@ func parseAddr(s string, allowOff bool) (string, error) {
 
 // positiveDuration sets a duration that must be above zero.
 func positiveDuration(field func(*serveConfig) *time.Duration) func(*serveConfig, value) error {
+	return duration(field, func(d time.Duration) string {
+		if d <= 0 {
+			return "must be above zero"
+		}
+		return ""
+	})
+}
+
+// nonNegativeDuration is positiveDuration that also takes zero.
+func nonNegativeDuration(field func(*serveConfig) *time.Duration) func(*serveConfig, value) error {
+	return duration(field, func(d time.Duration) string {
+		if d < 0 {
+			return "must not be negative"
+		}
+		return ""
+	})
+}
+
+func duration(field func(*serveConfig) *time.Duration, check func(time.Duration) string) func(*serveConfig, value) error {
 	return func(c *serveConfig, v value) error {
 		d, err := time.ParseDuration(v.raw)
 		if err != nil {
 			return fmt.Errorf("%q is not a duration (e.g. 30s, 1h)", v.raw)
 		}
-		if d <= 0 {
-			return fmt.Errorf("%q must be above zero", v.raw)
+		if msg := check(d); msg != "" {
+			return fmt.Errorf("%q %s", v.raw, msg)
 		}
 		*field(c) = d
 		return nil

@@ -323,29 +323,28 @@ func (r *reader) apis(ctx context.Context) error {
 			r.skip(rel, fmt.Sprintf("%q is not a valid Tollgate name", n))
 			continue
 		}
-		var p struct {
-			DisplayName                   string                                  `json:"displayName"`
-			Description                   string                                  `json:"description"`
-			Path                          string                                  `json:"path"`
-			ServiceURL                    string                                  `json:"serviceUrl"`
-			Protocols                     []string                                `json:"protocols"`
-			SubscriptionRequired          *bool                                   `json:"subscriptionRequired"`
-			SubscriptionKeyParameterNames *resource.SubscriptionKeyParameterNames `json:"subscriptionKeyParameterNames"`
-			Type                          string                                  `json:"type"`
-			APIType                       string                                  `json:"apiType"`
-			IsCurrent                     *bool                                   `json:"isCurrent"`
-		}
+		// apiInformation.json's properties are APIM's API contract, whose
+		// fields Tollgate's API shares; type says HTTP, SOAP, GraphQL, ...
+		api := &resource.API{}
 		infoRel := filepath.Join(rel, "apiInformation.json")
-		if _, err := r.info(infoRel, &p); err != nil {
+		if _, err := r.info(infoRel, api); err != nil {
 			r.skip(rel, err.Error())
 			continue
 		}
-		if t := strings.ToLower(p.Type + p.APIType); t != "" && t != "http" {
-			r.skip(rel, fmt.Sprintf("%s APIs are not supported (Tollgate imports HTTP APIs)", p.Type+p.APIType))
+		var kind struct {
+			Type    string `json:"type"`
+			APIType string `json:"apiType"`
+		}
+		if _, err := r.info(infoRel, &kind); err != nil {
+			return err
+		}
+		if t := strings.ToLower(kind.Type + kind.APIType); t != "" && t != "http" {
+			r.skip(rel, fmt.Sprintf("%s APIs are not supported (Tollgate imports HTTP APIs)", kind.Type+kind.APIType))
 			continue
 		}
-		api := &resource.API{DisplayName: p.DisplayName, Description: p.Description, Path: p.Path, ServiceURL: p.ServiceURL,
-			Protocols: p.Protocols, SubscriptionRequired: p.SubscriptionRequired, SubscriptionKeyParameterNames: p.SubscriptionKeyParameterNames}
+		api.Meta = resource.Meta{}
+		api.AuthenticationSettings = nil // names authorization servers this import does not bring
+		api.BackendTimeout = 0
 		r.add("/apis/"+n, infoRel, api)
 		specRel := ""
 		for _, f := range []string{"specification.yaml", "specification.yml", "specification.json"} {
@@ -368,7 +367,7 @@ func (r *reader) apis(ctx context.Context) error {
 			if err != nil {
 				r.skip(specRel, err.Error())
 			} else {
-				imp, err := doc.Convert(n, p.Path)
+				imp, err := doc.Convert(n, api.Path)
 				if err != nil {
 					return err
 				}
@@ -422,24 +421,18 @@ func (r *reader) products(context.Context) error {
 			r.skip(rel, fmt.Sprintf("%q is not a valid Tollgate name", n))
 			continue
 		}
-		var p struct {
-			DisplayName          string `json:"displayName"`
-			Description          string `json:"description"`
-			Terms                string `json:"terms"`
-			SubscriptionRequired *bool  `json:"subscriptionRequired"`
-			ApprovalRequired     *bool  `json:"approvalRequired"`
-			SubscriptionsLimit   *int   `json:"subscriptionsLimit"`
-			State                string `json:"state"`
-		}
+		// productInformation.json's properties are APIM's product
+		// contract, whose fields Tollgate's product shares.
+		prod := &resource.Product{}
 		infoRel := filepath.Join(rel, "productInformation.json")
-		if _, err := r.info(infoRel, &p); err != nil {
+		if _, err := r.info(infoRel, prod); err != nil {
 			r.skip(rel, err.Error())
 			continue
 		}
-		prod := &resource.Product{DisplayName: p.DisplayName, Description: p.Description, Terms: p.Terms,
-			SubscriptionRequired: p.SubscriptionRequired, SubscriptionsLimit: p.SubscriptionsLimit, State: p.State}
-		if p.SubscriptionRequired != nil && *p.SubscriptionRequired {
-			prod.ApprovalRequired = p.ApprovalRequired
+		prod.Meta = resource.Meta{}
+		if prod.SubscriptionRequired != nil && !*prod.SubscriptionRequired {
+			prod.ApprovalRequired = nil // APIM ignores it then; Tollgate refuses it
+			prod.SubscriptionsLimit = nil
 		}
 		r.add("/products/"+n, infoRel, prod)
 		if err := r.policy(filepath.Join(rel, "policy.xml"), "/products/"+n+"/policies/policy"); err != nil {

@@ -186,14 +186,7 @@ func (s *Server) serveAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	var errs resource.Errors
-	top := defaultTop
-	if v := q.Get("$top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxTop {
-			errs.Add("$top", "must be an integer from 1 to %d", maxTop)
-		}
-		top = n
-	}
+	top := parseTop(q, &errs)
 	var after int64
 	if v := q.Get("$skiptoken"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -8,7 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -271,12 +273,7 @@ func (d *Document) Convert(apiID, apiPath string) (*Imported, error) {
 				req(o).Representations = representations(rb.Value.Content)
 			}
 			if op.Responses != nil {
-				codes := make([]string, 0, op.Responses.Len())
-				for c := range op.Responses.Map() {
-					codes = append(codes, c)
-				}
-				sort.Strings(codes)
-				for _, c := range codes {
+				for _, c := range slices.Sorted(maps.Keys(op.Responses.Map())) {
 					status, err := strconv.Atoi(c)
 					if err != nil || status < 100 || status > 599 {
 						out.Skipped = append(out.Skipped, fmt.Sprintf("%s %s: response %q (only numeric status codes map to operation responses)", m, p, c))
@@ -290,7 +287,7 @@ func (d *Document) Convert(apiID, apiPath string) (*Imported, error) {
 					if r.Value.Description != nil {
 						resp.Description = clip(*r.Value.Description, 1000)
 					}
-					for _, hn := range sortedKeys(r.Value.Headers) {
+					for _, hn := range slices.Sorted(maps.Keys(r.Value.Headers)) {
 						h := r.Value.Headers[hn]
 						if h != nil && h.Value != nil {
 							par := parameter(&h.Value.Parameter)
@@ -338,7 +335,7 @@ func parameter(p *openapi3.Parameter) resource.OperationParameter {
 
 func representations(c openapi3.Content) []resource.Representation {
 	var out []resource.Representation
-	for _, ct := range sortedKeys(c) {
+	for _, ct := range slices.Sorted(maps.Keys(c)) {
 		mt := c[ct]
 		r := resource.Representation{ContentType: ct}
 		if mt == nil {
@@ -351,7 +348,7 @@ func representations(c openapi3.Content) []resource.Representation {
 		if mt.Example != nil {
 			addExample(&r, "default", mt.Example)
 		}
-		for _, n := range sortedKeys(mt.Examples) {
+		for _, n := range slices.Sorted(maps.Keys(mt.Examples)) {
 			if e := mt.Examples[n]; e != nil && e.Value != nil && e.Value.Value != nil {
 				addExample(&r, n, e.Value.Value)
 			}
@@ -370,15 +367,6 @@ func addExample(r *resource.Representation, name string, v any) {
 		r.Examples = map[string]json.RawMessage{}
 	}
 	r.Examples[name] = b
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 var (
