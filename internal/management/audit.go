@@ -1,6 +1,7 @@
 package management
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -100,6 +101,67 @@ func (s *Server) audit(ctx context.Context, tx store.Tx, k *resource.Kind, id, a
 		}
 	}
 	return store.Audit(ctx, tx, e)
+}
+
+// serveAudited runs a mounted route that may change something (the
+// directory's signing-key rotation) and records the change when the route
+// succeeded, before the answer is sent: a change is acknowledged only with
+// its record. The mounted package writes in its own transaction, so the
+// record follows it; if the record cannot be written the caller gets 503
+// and the log says the change was made.
+func (s *Server) serveAudited(w http.ResponseWriter, r *http.Request, h http.Handler, prefix, path string) {
+	buf := &bufferedResponse{header: http.Header{}}
+	h.ServeHTTP(buf, r)
+	if buf.status == 0 {
+		buf.status = http.StatusOK
+	}
+	if buf.status < 300 {
+		if log, ok := store.AuditLogOf(s.opts.Store); ok {
+			a := actorOf(r.Context())
+			action := strings.ToLower(r.Method)
+			switch r.Method {
+			case http.MethodPost:
+				action = path[strings.LastIndexByte(path, '/')+1:]
+			case http.MethodPut, http.MethodPatch:
+				action = "update"
+			}
+			e := store.AuditEntry{Time: s.opts.Now(), Actor: a.name, App: a.app, Remote: a.remote, Kind: strings.TrimPrefix(prefix, "/"), Path: path, Action: action}
+			if err := log.AppendAudit(r.Context(), e); err != nil {
+				s.log.Error("management: change made but its audit record failed", "method", r.Method, "path", path, "err", err)
+				w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+				apierror.Write(w, apierror.New(http.StatusServiceUnavailable, "ServiceUnavailable", "%s was done, but its audit record could not be written; check before retrying.", path))
+				return
+			}
+		}
+	}
+	for k, v := range buf.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(buf.status)
+	w.Write(buf.body.Bytes())
+}
+
+// bufferedResponse holds a mounted route's answer until its change is
+// recorded.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
 }
 
 // PruneAudit removes audit entries older than the retention. A retention

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -138,6 +139,44 @@ func TestAuditRetention(t *testing.T) {
 		v := a.must(200, "GET", "/auditLog", nil)["value"].([]any)
 		if len(v) != 1 || v[0].(map[string]any)["path"] != "/namedValues/new" {
 			t.Fatalf("after retention: %v", v)
+		}
+	})
+}
+
+// A change made by a mounted route (the directory's signing-key rotation)
+// is recorded before it is acknowledged; a refused one is not.
+func TestAuditMountedRoute(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		// The options newAPIWith makes (keyring, admin key), for a server
+		// of our own that has a mounted route.
+		var srv *management.Server
+		newAPIWith(t, st, func(o *management.Options) { srv = management.New(*o) })
+		srv.Mount("/directory", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/directory/signingKeys/rotate" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusCreated)
+				w.Write([]byte(`{"kid":"k2"}`))
+				return
+			}
+			http.Error(w, "no", http.StatusBadRequest)
+		}))
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		b := &api{t: t, srv: hs, st: st}
+		r := b.do("POST", "/directory/signingKeys/rotate", "{}")
+		if r.status != 201 || string(r.body) != `{"kid":"k2"}` || r.header.Get("Content-Type") != "application/json" {
+			t.Fatalf("rotate through the audit: %d %q %v", r.status, r.body, r.header)
+		}
+		if r := b.do("POST", "/directory/other", "{}"); r.status != 400 {
+			t.Fatalf("refused route: %d", r.status)
+		}
+		v := b.must(200, "GET", "/auditLog", nil)["value"].([]any)
+		if len(v) != 1 {
+			t.Fatalf("audit log = %v, want the rotation only", v)
+		}
+		e := v[0].(map[string]any)
+		if e["path"] != "/directory/signingKeys/rotate" || e["action"] != "rotate" || e["kind"] != "directory" || e["actor"] != "admin" {
+			t.Fatalf("entry = %v", e)
 		}
 	})
 }

@@ -259,7 +259,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range s.mounts {
 		if path == m.prefix || strings.HasPrefix(path, m.prefix+"/") {
-			m.h.ServeHTTP(w, r)
+			if readOnly {
+				m.h.ServeHTTP(w, r)
+			} else {
+				s.serveAudited(w, r, m.h, m.prefix, path)
+			}
 			return
 		}
 	}

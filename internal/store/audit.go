@@ -57,6 +57,10 @@ type AuditLog interface {
 	// PruneAudit removes the entries older than before and reports how
 	// many it removed.
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+	// AppendAudit writes an entry on its own, for changes made outside
+	// Update (by routes other packages mount); Version is the current
+	// configuration version.
+	AppendAudit(ctx context.Context, e AuditEntry) error
 }
 
 // DefaultAuditLimit is AuditQuery's Limit when it is zero.
@@ -101,6 +105,11 @@ type boundedAudit struct {
 
 func (b boundedAudit) AuditEntries(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	return call(ctx, bulkFactor*b.timeout, func(ctx context.Context) ([]AuditEntry, error) { return b.a.AuditEntries(ctx, q) })
+}
+
+func (b boundedAudit) AppendAudit(ctx context.Context, e AuditEntry) error {
+	_, err := call(ctx, b.timeout, func(ctx context.Context) (struct{}, error) { return struct{}{}, b.a.AppendAudit(ctx, e) })
+	return err
 }
 
 func (b boundedAudit) PruneAudit(ctx context.Context, before time.Time) (int64, error) {

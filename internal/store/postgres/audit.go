@@ -14,12 +14,26 @@ import (
 
 // Audit writes an audit entry in the Update's transaction; see store.AuditTx.
 func (t *txn) Audit(ctx context.Context, e store.AuditEntry) error {
+	return insertAudit(ctx, t.tx, e, `$10`, t.next)
+}
+
+// AppendAudit writes an entry outside Update; see store.AuditLog.
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) error {
+	return insertAudit(ctx, s.pool, e, `(SELECT version FROM config_version)`, nil)
+}
+
+// insertAudit writes e with the version the SQL expression version gives
+// ($10, bound to arg, or a subquery).
+func insertAudit(ctx context.Context, q querier, e store.AuditEntry, version string, arg any) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	if _, err := t.tx.Exec(ctx, `INSERT INTO audit_log (at, actor, app, kind, path, action, remote, version, before, after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		e.Time.UTC().Truncate(time.Microsecond), e.Actor, e.App, e.Kind, e.Path, e.Action, e.Remote, t.next, nullBytes(e.Before), nullBytes(e.After)); err != nil {
+	args := []any{e.Time.UTC().Truncate(time.Microsecond), e.Actor, e.App, e.Kind, e.Path, e.Action, e.Remote, nullBytes(e.Before), nullBytes(e.After)}
+	if arg != nil {
+		args = append(args, arg)
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO audit_log (at, actor, app, kind, path, action, remote, before, after, version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, `+version+`)`, args...); err != nil {
 		return fmt.Errorf("audit %s %s: %w", e.Action, e.Path, err)
 	}
 	return nil

@@ -11,12 +11,26 @@ import (
 
 // Audit writes an audit entry in the Update's transaction; see store.AuditTx.
 func (t *txn) Audit(ctx context.Context, e store.AuditEntry) error {
+	return insertAudit(ctx, t.tx, e, `?`, t.next)
+}
+
+// AppendAudit writes an entry outside Update; see store.AuditLog.
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) error {
+	return insertAudit(ctx, s.w, e, `(SELECT version FROM config_version)`, nil)
+}
+
+// insertAudit writes e with the version the SQL expression version gives
+// (a ? placeholder is bound to arg).
+func insertAudit(ctx context.Context, q querier, e store.AuditEntry, version string, arg any) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, app, kind, path, action, remote, version, before, after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Time.UTC().UnixMicro(), e.Actor, e.App, e.Kind, e.Path, e.Action, e.Remote, t.next, nullBytes(e.Before), nullBytes(e.After)); err != nil {
+	args := []any{e.Time.UTC().UnixMicro(), e.Actor, e.App, e.Kind, e.Path, e.Action, e.Remote, nullBytes(e.Before), nullBytes(e.After)}
+	if arg != nil {
+		args = append(args, arg)
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO audit_log (at, actor, app, kind, path, action, remote, before, after, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+version+`)`, args...); err != nil {
 		return fmt.Errorf("audit %s %s: %w", e.Action, e.Path, err)
 	}
 	return nil

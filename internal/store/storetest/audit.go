@@ -87,7 +87,19 @@ func testAudit(t *testing.T, a, _ store.Store) {
 	if !ok {
 		t.Fatal("WithDeadline hides the audit log")
 	}
-	if got, err := bl.AuditEntries(ctx, store.AuditQuery{AfterID: left[0].ID}); err != nil || len(got) != 1 || got[0].Actor != "system" || got[0].Time.IsZero() {
+	// An entry appended on its own carries the current version.
+	if err := bl.AppendAudit(ctx, store.AuditEntry{Actor: "admin", Kind: "directory", Path: "/directory/signingKeys/rotate", Action: "POST"}); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := a.Version(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := bl.AuditEntries(ctx, store.AuditQuery{AfterID: left[0].ID})
+	if err != nil || len(got) != 2 || got[0].Actor != "system" || got[0].Time.IsZero() {
 		t.Fatalf("through WithDeadline = %+v, %v", got, err)
+	}
+	if got[1].Path != "/directory/signingKeys/rotate" || got[1].Version != cur || got[1].Time.IsZero() {
+		t.Fatalf("appended entry = %+v, want version %d", got[1], cur)
 	}
 }
