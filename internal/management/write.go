@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -54,6 +55,46 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 		return store.Record{}, false, apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
 	}
 	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		rec, created, err = s.putTx(ctx, tx, k, id, parent, body, conds, patch)
+		return err
+	})
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	s.sync(ctx, version)
+	return rec, created, nil
+}
+
+// PutAll creates or replaces several resources in one transaction, as Put
+// does each: all are written or none, and the change is served as one
+// configuration version. The defaults made on first start use it.
+func (s *Server) PutAll(ctx context.Context, ids []string, bodies [][]byte) error {
+	if len(ids) != len(bodies) {
+		return fmt.Errorf("put all: %d ids and %d bodies", len(ids), len(bodies))
+	}
+	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
+		for i, id := range ids {
+			k, parent, ok := s.opts.Registry.Resolve(id)
+			if !ok {
+				return apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
+			}
+			if _, _, err := s.putTx(ctx, tx, k, id, parent, bodies[i], conditions{}, false); err != nil {
+				return fmt.Errorf("%s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.sync(ctx, version)
+	return nil
+}
+
+// putTx is one PUT or PATCH inside a write transaction.
+func (s *Server) putTx(ctx context.Context, tx store.Tx, k *resource.Kind, id, parent string, body []byte, conds conditions, patch bool) (rec store.Record, created bool, err error) {
+	err = func() error {
 		var err error
 		if id, parent, err = s.respell(ctx, tx, id, parent); err != nil {
 			return err
@@ -150,12 +191,8 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 			return h(ctx, tx, rec)
 		}
 		return nil
-	})
-	if err != nil {
-		return store.Record{}, false, err
-	}
-	s.sync(ctx, version)
-	return rec, created, nil
+	}()
+	return rec, created, err
 }
 
 func mustMeta(k *resource.Kind, id string) resource.Resource {
