@@ -180,3 +180,33 @@ func TestAuditMountedRoute(t *testing.T) {
 		}
 	})
 }
+
+// PutAll writes everything in one version, or nothing.
+func TestPutAll(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		var srv *management.Server
+		a := newAPIWith(t, st, func(o *management.Options) { srv = management.New(*o) })
+		before, err := st.Version(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = srv.PutAll(t.Context(), []string{"/apis/one", "/apis/one/operations/get", "/apis/two"},
+			[][]byte{[]byte(`{"path": "one"}`), []byte(`{"method": "GET", "urlTemplate": "/"}`), []byte(`{"path": 42}`)})
+		if err == nil || !strings.Contains(err.Error(), "/apis/two") {
+			t.Fatalf("PutAll with a bad resource: %v", err)
+		}
+		a.must(404, "GET", "/apis/one", nil)
+		if err := srv.PutAll(t.Context(), []string{"/apis/one", "/apis/one/operations/get"},
+			[][]byte{[]byte(`{"path": "one"}`), []byte(`{"method": "GET", "urlTemplate": "/"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := st.Version(t.Context())
+		if after != before+1 {
+			t.Fatalf("version %d -> %d, want one version", before, after)
+		}
+		a.must(200, "GET", "/apis/one/operations/get", nil)
+		if v := a.must(200, "GET", "/auditLog", nil)["value"].([]any); len(v) != 2 || v[0].(map[string]any)["actor"] != "system" {
+			t.Fatalf("audit of PutAll = %v", v)
+		}
+	})
+}
