@@ -110,3 +110,24 @@ func TestImportOpenAPI(t *testing.T) {
 		}
 	})
 }
+
+// An API made by hand is exported as a document made from its operations.
+func TestExportGeneratedOpenAPI(t *testing.T) {
+	s := newCLIServer(t)
+	s.ok(t, "kind: api\nid: shop\npath: shop\ndisplayName: Shop\n---\nkind: operation\nid: shop/get-item\nmethod: GET\nurlTemplate: /items/{id}\n---\nkind: operation\nid: shop/all\nmethod: \"*\"\nurlTemplate: /*\n", "apply", "-f", "-")
+	code, body := mgmtGet(t, s, "/apis/shop?export=openapi")
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Info    struct{ Title string }    `json:"info"`
+		Servers []struct{ URL string }    `json:"servers"`
+		Paths   map[string]map[string]any `json:"paths"`
+		Omitted []string                  `json:"x-tollgate-omitted"`
+	}
+	if err := json.Unmarshal(body, &doc); code != 200 || err != nil {
+		t.Fatalf("export: %d %v %s", code, err, body)
+	}
+	if doc.OpenAPI != "3.0.3" || doc.Info.Title != "Shop" || len(doc.Servers) != 1 || doc.Servers[0].URL != "/shop" ||
+		doc.Paths["/items/{id}"]["get"] == nil || len(doc.Omitted) != 1 {
+		t.Fatalf("generated document: %s", body)
+	}
+}

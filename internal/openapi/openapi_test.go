@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/resource"
 )
 
 func load(t *testing.T, name string) *Imported {
@@ -172,4 +174,41 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A document generated from imported operations describes the same paths,
+// methods and parameters, and is itself a valid document.
+func TestGenerateRoundTrip(t *testing.T) {
+	imp := load(t, "library-3.0.json")
+	star := &resource.Operation{Method: "*", URLTemplate: "/*"}
+	resource.SetMeta(star, "/apis/pets/operations/all")
+	doc, err := Generate(context.Background(), imp.API, append(imp.Operations, star))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(context.Background(), doc)
+	if err != nil {
+		t.Fatalf("generated document does not parse: %v\n%.500s", err, doc)
+	}
+	again, err := back.Convert("pets", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Operations) != len(imp.Operations) {
+		t.Fatalf("%d operations after the round trip, want %d", len(again.Operations), len(imp.Operations))
+	}
+	want := map[string]*resource.Operation{}
+	for _, o := range imp.Operations {
+		want[o.Name] = o
+	}
+	for _, o := range again.Operations {
+		w := want[o.Name]
+		if w == nil || w.Method != o.Method || w.URLTemplate != o.URLTemplate || len(w.TemplateParameters) != len(o.TemplateParameters) ||
+			len(w.Responses) != len(o.Responses) {
+			t.Errorf("%s: %+v, want %+v", o.Name, o, w)
+		}
+	}
+	if !strings.Contains(string(doc), `"x-tollgate-omitted":["* /*"]`) {
+		t.Errorf("the * operation is not listed as omitted: %.300s", doc)
+	}
 }
