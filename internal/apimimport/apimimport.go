@@ -515,14 +515,13 @@ func (r *reader) subscriptions(context.Context) error {
 		if scope == "/" {
 			scope = "/apis" // every API
 		}
-		owner := ""
-		if p.OwnerID != "" {
-			owner = localPath(p.OwnerID)
-			if strings.EqualFold(owner, "/users/1") {
-				owner = "" // APIM's built-in administrator
-			}
+		// The extractor does not write users, so an owner would name a
+		// user Tollgate does not have: the subscription is imported
+		// without one.
+		if owner := localPath(p.OwnerID); owner != "" && !strings.EqualFold(owner, "/users/1") {
+			r.skip(rel, fmt.Sprintf("owner %s is not imported (the extractor does not write users); the subscription has no owner", owner))
 		}
-		r.add("/subscriptions/"+n, rel, &resource.Subscription{DisplayName: p.DisplayName, Scope: scope, OwnerID: owner, State: p.State, AllowTracing: p.AllowTracing})
+		r.add("/subscriptions/"+n, rel, &resource.Subscription{DisplayName: p.DisplayName, Scope: scope, State: p.State, AllowTracing: p.AllowTracing})
 		r.skip(rel, "the extractor does not write subscription keys: Tollgate generates new ones (tollgate keys show subscription "+n+")")
 	}
 	return nil
