@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -17,7 +19,9 @@ import (
 	"github.com/tollgate/tollgate/internal/client"
 )
 
-const getUsage = `Usage: tollgate get KIND [ID] [-o table|json|yaml]
+const getUsage = `Usage: tollgate get [KIND [ID]] [-o table|json|yaml]
+
+Without KIND, lists the kinds there are.
 
 KIND is a collection (apis, products, ...), an apply kind (api, product, ...)
 or its plural. ID is an item name for top-level kinds, or the ids of a nested
@@ -34,7 +38,7 @@ func runGet(ctx context.Context, args []string, env cliEnv) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) < 1 || len(pos) > 2 {
+	if len(pos) > 2 {
 		return usageErrorf("%s", getUsage)
 	}
 	switch *output {
@@ -49,6 +53,10 @@ func runGet(ctx context.Context, args []string, env cliEnv) error {
 	ks, err := loadKinds(ctx, c)
 	if err != nil {
 		return err
+	}
+	if len(pos) == 0 {
+		// No kind: say which there are.
+		return printKinds(env.stdout, *output, ks)
 	}
 	cands := ks.match(pos[0])
 	if len(cands) == 0 {
@@ -133,6 +141,12 @@ func runDelete(ctx context.Context, args []string, env cliEnv) error {
 		q = url.Values{"deleteSubscriptions": {"true"}}
 	}
 	if err := c.Delete(ctx, t.item, q); err != nil {
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.Status == http.StatusConflict && strings.Contains(ce.Message, "deleteSubscriptions=true") {
+			// The API's message names its query parameter; the CLI's
+			// spelling is a flag.
+			ce.Message = strings.Replace(ce.Message, "delete with ?deleteSubscriptions=true to delete them too", "add --delete-subscriptions to delete them too", 1)
+		}
 		return fmt.Errorf("delete %s: %w", label(t.kind, t.item), err)
 	}
 	fmt.Fprintf(env.stdout, "%s deleted\n", label(t.kind, t.item))
@@ -295,4 +309,35 @@ func cell(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// printKinds lists the kinds `get` accepts.
+func printKinds(w io.Writer, format string, ks kindSet) error {
+	type row struct {
+		Name      string `json:"name" yaml:"name"`
+		ApplyKind string `json:"applyKind" yaml:"applyKind"`
+		Pattern   string `json:"pattern" yaml:"pattern"`
+	}
+	var rows []row
+	for _, k := range ks.kinds {
+		rows = append(rows, row{k.Name, k.ApplyKind, k.Pattern})
+	}
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(rows, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case "yaml":
+		return yaml.NewEncoder(w).Encode(rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tAPPLY KIND\tPATH")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.ApplyKind, r.Pattern)
+	}
+	fmt.Fprintln(tw, "\ntollgate get KIND [ID] shows resources of a kind.")
+	return tw.Flush()
 }

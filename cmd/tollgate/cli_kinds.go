@@ -49,18 +49,40 @@ func (ks kindSet) match(name string) []client.Kind {
 			return strings.EqualFold(last, name)
 		},
 	}
-	for _, t := range tests {
+	filter := func(t func(client.Kind) bool) []client.Kind {
 		var out []client.Kind
 		for _, k := range ks.kinds {
 			if t(k) {
 				out = append(out, k)
 			}
 		}
-		if len(out) > 0 {
+		return out
+	}
+	// "policies" is the collection of global policies and also the plural
+	// of "policy", the apply kind of every scope's: the wider reading
+	// wins, so that `get policies` does not hide the APIs' policies.
+	if exact, byApply := filter(tests[0]), filter(tests[1]); len(exact) > 0 && len(byApply) > len(exact) && includesAll(byApply, exact) {
+		return byApply
+	}
+	for _, t := range tests {
+		if out := filter(t); len(out) > 0 {
 			return out
 		}
 	}
 	return nil
+}
+
+func includesAll(set, sub []client.Kind) bool {
+	for _, s := range sub {
+		found := false
+		for _, k := range set {
+			found = found || k.Name == s.Name
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 func plural(s string) string {

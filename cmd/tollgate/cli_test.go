@@ -605,7 +605,8 @@ func TestGet(t *testing.T) {
 		{[]string{"get", "operation", "a/b/c"}, 2, "does not fit"},
 		{[]string{"get", "policy", "orders"}, 2, "ambiguous"},
 		{[]string{"get", "apis", "-o", "xml"}, 2, "-o must be"},
-		{[]string{"get"}, 2, "Usage: tollgate get"},
+		// `get` without a kind lists the kinds (TestFirstHour).
+		{[]string{"get", "a", "b", "c"}, 2, "Usage: tollgate get"},
 		{[]string{"get", "api", "../x"}, 2, "bad id segment"},
 	} {
 		r := s.cli(t, "", c.args...)

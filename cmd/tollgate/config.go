@@ -159,17 +159,9 @@ func serveKeys() []configKey {
 				return nil
 			}},
 		{name: "shutdown-timeout", kind: kindDuration, def: "30s", usage: "how long in-flight requests may take to finish on shutdown (`duration`)",
-			set: func(c *serveConfig, v value) error {
-				d, err := time.ParseDuration(v.raw)
-				if err != nil {
-					return fmt.Errorf("%q is not a duration (e.g. 30s, 1m)", v.raw)
-				}
-				if d < 0 {
-					return fmt.Errorf("%q must not be negative", v.raw)
-				}
-				c.ShutdownTimeout = d
-				return nil
-			}},
+			set: nonNegativeDuration(func(c *serveConfig) *time.Duration { return &c.ShutdownTimeout })},
+		{name: "audit-retention", kind: kindDuration, def: "2160h", usage: "how long the audit log keeps management changes; 0 keeps them for ever (`duration`)",
+			set: nonNegativeDuration(func(c *serveConfig) *time.Duration { return &c.AuditRetention })},
 		{name: "access-token-lifetime", kind: kindDuration, def: "1h", usage: "lifetime of the identity provider's access and ID tokens (`duration`)",
 			set: positiveDuration(func(c *serveConfig) *time.Duration { return &c.AccessTokenLifetime })},
 		{name: "refresh-token-lifetime", kind: kindDuration, def: "336h", usage: "how long an unused refresh token stays valid (`duration`)",
@@ -267,13 +259,32 @@ func optionalDuration(field func(*serveConfig) *time.Duration) func(*serveConfig
 
 // positiveDuration sets a duration that must be above zero.
 func positiveDuration(field func(*serveConfig) *time.Duration) func(*serveConfig, value) error {
+	return duration(field, func(d time.Duration) string {
+		if d <= 0 {
+			return "must be above zero"
+		}
+		return ""
+	})
+}
+
+// nonNegativeDuration is positiveDuration that also takes zero.
+func nonNegativeDuration(field func(*serveConfig) *time.Duration) func(*serveConfig, value) error {
+	return duration(field, func(d time.Duration) string {
+		if d < 0 {
+			return "must not be negative"
+		}
+		return ""
+	})
+}
+
+func duration(field func(*serveConfig) *time.Duration, check func(time.Duration) string) func(*serveConfig, value) error {
 	return func(c *serveConfig, v value) error {
 		d, err := time.ParseDuration(v.raw)
 		if err != nil {
 			return fmt.Errorf("%q is not a duration (e.g. 30s, 1h)", v.raw)
 		}
-		if d <= 0 {
-			return fmt.Errorf("%q must be above zero", v.raw)
+		if msg := check(d); msg != "" {
+			return fmt.Errorf("%q %s", v.raw, msg)
 		}
 		*field(c) = d
 		return nil
@@ -329,6 +340,10 @@ func loadServeConfig(args []string, getenv func(string) string) (serveConfig, er
 		fv := &flagValue{isBool: k.kind == kindBool}
 		flags[k.name] = fv
 		fs.Var(fv, k.name, k.usage)
+		// --help shows each default.
+		if k.def != "false" {
+			fs.Lookup(k.name).DefValue = k.def
+		}
 	}
 	configFlag := &flagValue{}
 	fs.Var(configFlag, "config", "YAML `file` with the same keys as the flags")
@@ -430,28 +445,38 @@ func readConfigFile(path string, keys []configKey) (map[string]value, error) {
 	for _, k := range keys {
 		byName[k.name] = k
 	}
+	// Every bad key is reported, not only the first.
+	var bad []string
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		kn, vn := root.Content[i], root.Content[i+1]
 		where := fmt.Sprintf("%s:%d", path, kn.Line)
 		k, known := byName[kn.Value]
 		switch {
 		case kn.Value == "config":
-			return nil, fmt.Errorf("config file %s: key %q cannot be set in a config file", where, kn.Value)
+			bad = append(bad, fmt.Sprintf("%s: key %q cannot be set in a config file", where, kn.Value))
+			continue
 		case !known:
-			return nil, fmt.Errorf("config file %s: unknown key %q", where, kn.Value)
+			bad = append(bad, fmt.Sprintf("%s: unknown key %q", where, kn.Value))
+			continue
 		case k.envOnly:
-			return nil, fmt.Errorf("config file %s: key %q is a secret and is read only from %s", where, kn.Value, envName(k.name))
+			bad = append(bad, fmt.Sprintf("%s: key %q is a secret and is read only from %s", where, kn.Value, envName(k.name)))
+			continue
 		case vn.Kind != yaml.ScalarNode:
-			return nil, fmt.Errorf("config file %s: key %q must have a single value", where, kn.Value)
+			bad = append(bad, fmt.Sprintf("%s: key %q must have a single value", where, kn.Value))
+			continue
 		}
 		if _, dup := out[kn.Value]; dup {
-			return nil, fmt.Errorf("config file %s: key %q given twice", where, kn.Value)
+			bad = append(bad, fmt.Sprintf("%s: key %q given twice", where, kn.Value))
+			continue
 		}
 		raw := vn.Value
 		if vn.Tag == "!!null" {
 			raw = ""
 		}
 		out[kn.Value] = value{raw: raw, source: where}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("config file %s", strings.Join(bad, "; "))
 	}
 	return out, nil
 }

@@ -35,7 +35,8 @@ func TestServeConfigDefaults(t *testing.T) {
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
 		AccessTokenLifetime: time.Hour, RefreshTokenLifetime: 14 * 24 * time.Hour,
 		SigningAlg: "RS256", SigningKeyRotation: 30 * 24 * time.Hour, KeyRefresh: time.Hour,
-		KidRefetch: 30 * time.Second,
+		KidRefetch:     30 * time.Second,
+		AuditRetention: 90 * 24 * time.Hour,
 	}
 	if cfg != want {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)

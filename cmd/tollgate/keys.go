@@ -14,6 +14,7 @@ import (
 )
 
 const keysUsage = `Usage: tollgate keys rotate-signing [--publish-delay DURATION] [connection flags]
+       tollgate keys show subscription ID [--primary | --secondary]
 
 Adds a new signing key to the identity provider. The key is published in the
 JWKS at once and starts signing after the publish delay (default: the
@@ -30,7 +31,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(w, keysUsage)
 		return code
 	}
-	if args[0] != "rotate-signing" {
+	if args[0] != "rotate-signing" { // "show" is dispatched by run
 		fmt.Fprintf(stderr, "tollgate keys: unknown subcommand %q\n\n%s\n", args[0], keysUsage)
 		return 2
 	}

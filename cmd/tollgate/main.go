@@ -29,14 +29,21 @@ Client of the management API:
   delete KIND ID     delete a resource
   apply -f FILE|DIR  create or update resources from YAML/JSON documents (-f - for stdin)
   export             print every resource as apply-able YAML
+  import openapi FILE|URL --api ID
+                     create or update an API and its operations from an OpenAPI document
+  import apim DIR    import an Azure APIM configuration extracted by APIOps
+  audit              show the audit log of management changes (--filter, -o jsonl)
   policy check FILE...
                      check policy documents offline, like a compiler
   login              get a management API token with an application's client credentials
   keys rotate-signing
                      rotate the identity provider's token signing key
+  keys show subscription ID
+                     print a subscription's keys (--primary for scripts)
 
 Other:
   version            print the version
+  health [URL]       exit 0 if the management listener's /health answers (container health checks)
   help               print this help
 
 Run 'tollgate help VERB' or 'tollgate VERB -h' for a verb's flags. Exit codes: 0 ok, 1 failure, 2 usage error.
@@ -97,6 +104,8 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 		err = runServe(ctx, rest)
 	case "version", "--version":
 		err = runVersion(env.stdout)
+	case "health":
+		err = runHealth(ctx, rest, env)
 	case "get":
 		err = runGet(ctx, rest, env)
 	case "delete":
@@ -105,9 +114,17 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 		err = runApply(ctx, rest, env)
 	case "export":
 		err = runExport(ctx, rest, env)
+	case "import":
+		err = runImport(ctx, rest, env)
+	case "audit":
+		err = runAudit(ctx, rest, env)
 	case "login":
 		return runLogin(ctx, rest, env.stdout, env.stderr)
 	case "keys":
+		if len(rest) > 0 && rest[0] == "show" {
+			err = runKeysShow(ctx, rest[1:], env)
+			break
+		}
 		return runKeys(ctx, rest, env.stdout, env.stderr)
 	case "policy":
 		return runPolicy(rest, env.stdout, env.stderr)

@@ -20,15 +20,8 @@ const (
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, k *resource.Kind, parent string) {
 	q := r.URL.Query()
-	top, skip := defaultTop, 0
 	var errs resource.Errors
-	if v := q.Get("$top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxTop {
-			errs.Add("$top", "must be an integer from 1 to %d", maxTop)
-		}
-		top = n
-	}
+	top, skip := parseTop(q, &errs), 0
 	if v := q.Get("$skip"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
@@ -103,4 +96,17 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, k *resource.Kind, 
 		out["nextLink"] = next.String()
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// parseTop reads $top (default defaultTop), adding a bad value to errs.
+func parseTop(q url.Values, errs *resource.Errors) int {
+	v := q.Get("$top")
+	if v == "" {
+		return defaultTop
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxTop {
+		errs.Add("$top", "must be an integer from 1 to %d", maxTop)
+	}
+	return n
 }

@@ -88,6 +88,9 @@ type Options struct {
 	// store.DefaultCallTimeout); a database that does not answer in time
 	// gets 503 with Retry-After instead of a hanging request.
 	StoreTimeout time.Duration
+	// AuditRetention is how long audit log entries are kept (zero: for
+	// ever); RunAuditRetention enforces it.
+	AuditRetention time.Duration
 }
 
 // Server is the management API's http.Handler.
@@ -232,7 +235,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	canWrite, err := s.authenticate(r)
+	canWrite, who, err := s.authenticate(r)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-management"`)
 		apierror.Write(w, err)
@@ -243,8 +246,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.New(http.StatusForbidden, "Forbidden", "The credential may only read; %s needs the %s role.", r.Method, RoleReadWrite))
 		return
 	}
+	who.remote = remoteHost(r)
+	r = r.WithContext(withActor(r.Context(), who))
 	if path == "/kinds" && readOnly {
 		s.serveKinds(w)
+		return
+	}
+	if path == "/auditLog" {
+		if !readOnly {
+			methodNotAllowed(w, "GET")
+			return
+		}
+		s.serveAudit(w, r)
 		return
 	}
 	if len(path) > 1 && strings.HasSuffix(path, "/") {
@@ -261,7 +274,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range s.mounts {
 		if path == m.prefix || strings.HasPrefix(path, m.prefix+"/") {
-			m.h.ServeHTTP(w, r)
+			if readOnly {
+				m.h.ServeHTTP(w, r)
+			} else {
+				s.serveAudited(w, r, m.h, m.prefix, path)
+			}
 			return
 		}
 	}
@@ -285,38 +302,39 @@ func (s *Server) isResourcePath(path string) bool {
 	return false
 }
 
-func (s *Server) authenticate(r *http.Request) (canWrite bool, err error) {
+func (s *Server) authenticate(r *http.Request) (canWrite bool, who actor, err error) {
 	h := r.Header.Get("Authorization")
 	scheme, cred, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
-		return false, apierror.New(http.StatusUnauthorized, "Unauthorized", "Missing credential: send Authorization: Bearer <admin key or access token>.")
+		return false, who, apierror.New(http.StatusUnauthorized, "Unauthorized", "Missing credential: send Authorization: Bearer <admin key or access token>.")
 	}
 	cred = strings.TrimSpace(cred)
 	if s.opts.AdminKey != "" && subtle.ConstantTimeCompare([]byte(cred), []byte(s.opts.AdminKey)) == 1 {
-		return true, nil
+		return true, actor{name: "admin"}, nil
 	}
 	if s.opts.Tokens != nil && strings.Count(cred, ".") == 2 {
 		roles, err := s.opts.Tokens.VerifyManagementToken(r.Context(), cred)
 		if err == nil {
+			who.name, who.app = tokenActor(cred)
 			for _, role := range roles {
 				if role == RoleReadWrite {
-					return true, nil
+					return true, who, nil
 				}
 			}
 			for _, role := range roles {
 				if role == RoleRead {
-					return false, nil
+					return false, who, nil
 				}
 			}
-			return false, apierror.New(http.StatusForbidden, "Forbidden", "The access token carries neither %s nor %s.", RoleReadWrite, RoleRead)
+			return false, who, apierror.New(http.StatusForbidden, "Forbidden", "The access token carries neither %s nor %s.", RoleReadWrite, RoleRead)
 		}
 		if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 			// The database did not answer: 503, not a refused credential.
-			return false, fmt.Errorf("verify management token: %w", errors.Join(store.ErrUnavailable, err))
+			return false, who, fmt.Errorf("verify management token: %w", errors.Join(store.ErrUnavailable, err))
 		}
 		s.log.Info("management: token refused", "reason", err.Error())
 	}
-	return false, apierror.New(http.StatusUnauthorized, "Unauthorized", "Invalid credential.")
+	return false, who, apierror.New(http.StatusUnauthorized, "Unauthorized", "Invalid credential.")
 }
 
 func (s *Server) serveKinds(w http.ResponseWriter) {
@@ -340,6 +358,14 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, path stri
 	if k, _, ok := reg.Resolve(path); ok {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
+			if e, ok := r.URL.Query()["export"]; ok && k.Name == "apis" {
+				if len(e) != 1 || e[0] != "openapi" {
+					apierror.Write(w, apierror.New(http.StatusBadRequest, "InvalidExport", "export must be openapi."))
+					return
+				}
+				s.exportOpenAPI(w, r, path)
+				return
+			}
 			s.get(w, r, k, path)
 		case http.MethodPut:
 			s.write(w, r, k, path, false)

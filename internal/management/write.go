@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
@@ -57,6 +58,46 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 		return store.Record{}, false, apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
 	}
 	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		rec, created, err = s.putTx(ctx, tx, k, id, parent, body, conds, patch)
+		return err
+	})
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	s.sync(ctx, version)
+	return rec, created, nil
+}
+
+// PutAll creates or replaces several resources in one transaction, as Put
+// does each: all are written or none, and the change is served as one
+// configuration version. The defaults made on first start use it.
+func (s *Server) PutAll(ctx context.Context, ids []string, bodies [][]byte) error {
+	if len(ids) != len(bodies) {
+		return fmt.Errorf("put all: %d ids and %d bodies", len(ids), len(bodies))
+	}
+	version, err := s.opts.Store.Update(ctx, func(tx store.Tx) error {
+		for i, id := range ids {
+			k, parent, ok := s.opts.Registry.Resolve(id)
+			if !ok {
+				return apierror.New(http.StatusNotFound, "NotFound", "No resource kind at %s.", id)
+			}
+			if _, _, err := s.putTx(ctx, tx, k, id, parent, bodies[i], conditions{}, false); err != nil {
+				return fmt.Errorf("%s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.sync(ctx, version)
+	return nil
+}
+
+// putTx is one PUT or PATCH inside a write transaction.
+func (s *Server) putTx(ctx context.Context, tx store.Tx, k *resource.Kind, id, parent string, body []byte, conds conditions, patch bool) (rec store.Record, created bool, err error) {
+	err = func() error {
 		var err error
 		if id, parent, err = s.respell(ctx, tx, id, parent); err != nil {
 			return err
@@ -142,16 +183,19 @@ func (s *Server) put(ctx context.Context, id string, body []byte, conds conditio
 		if err != nil {
 			return err
 		}
+		action := "update"
+		if created {
+			action = "create"
+		}
+		if err := s.audit(ctx, tx, k, id, action, old, res); err != nil {
+			return err
+		}
 		if h := s.hooks[k.Name].Check; h != nil {
 			return h(ctx, tx, rec)
 		}
 		return nil
-	})
-	if err != nil {
-		return store.Record{}, false, err
-	}
-	s.sync(ctx, version)
-	return rec, created, nil
+	}()
+	return rec, created, err
 }
 
 func mustMeta(k *resource.Kind, id string) resource.Resource {
@@ -269,8 +313,10 @@ func (s *Server) delete(ctx context.Context, id string, conds conditions, query 
 		if err := tx.Delete(ctx, id); err != nil {
 			return err
 		}
-		_, err = tx.DeleteTree(ctx, id)
-		return err
+		if _, err = tx.DeleteTree(ctx, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, k, id, "delete", old, nil)
 	})
 	if err != nil {
 		return err
@@ -328,8 +374,18 @@ func (s *Server) Act(ctx context.Context, id, name string, body []byte) (status 
 		if err != nil {
 			return err
 		}
-		status, result, err = act(ctx, tx, id, cur, body)
-		return err
+		if status, result, err = act(ctx, tx, id, cur, body); err != nil {
+			return err
+		}
+		var after resource.Resource
+		if rec, err := tx.Get(ctx, id); err == nil {
+			if after, err = decodeRecord(k, rec); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return s.audit(ctx, tx, k, id, name, cur, after)
 	})
 	if err != nil {
 		return 0, nil, err

@@ -90,6 +90,7 @@ func CoreKinds() []Kind {
 		{Name: KindAPIs, Pattern: "/apis/{}", New: func() Resource { return &API{} }, ApplyKind: "api"},
 		{Name: KindOperations, Pattern: "/apis/{}/operations/{}", New: func() Resource { return &Operation{} }, ApplyKind: "operation"},
 		{Name: KindAPISchemas, Pattern: "/apis/{}/schemas/{}", New: func() Resource { return &APISchema{} }, ApplyKind: "apiSchema"},
+		SpecificationKind(),
 		{Name: KindProducts, Pattern: "/products/{}", New: func() Resource { return &Product{} }, ReadOnly: []string{"application"}, ApplyKind: "product"},
 		{Name: KindProductAPIs, Pattern: "/products/{}/apis/{}", New: func() Resource { return &ProductAPI{} }, ApplyKind: "productApi"},
 		{Name: KindSubscriptions, Pattern: "/subscriptions/{}", New: func() Resource { return &Subscription{} }, Secrets: []string{"primaryKey", "secondaryKey"}, Hidden: []string{"primaryKeyHash", "secondaryKeyHash"}, ReadOnly: []string{"createdDate"}, ApplyKind: "subscription"},

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 )
@@ -31,6 +32,11 @@ type RepresentationContract struct {
 	ContentType string `json:"contentType"`
 	SchemaID    string `json:"schemaId,omitempty"`
 	TypeName    string `json:"typeName,omitempty"`
+	// SchemaRef names the component schema of an imported OpenAPI
+	// document ("#/components/schemas/Pet").
+	SchemaRef string `json:"schemaRef,omitempty"`
+	// Examples by name; each value is the example's JSON.
+	Examples map[string]json.RawMessage `json:"examples,omitempty"`
 }
 
 // RequestContract describes an operation's request.

@@ -53,6 +53,8 @@ type Config struct {
 	// KidRefetch is how old the last fetch of a provider's keys must be
 	// before a token with an unknown kid refetches them.
 	KidRefetch time.Duration
+	// AuditRetention is how long the audit log keeps entries (0: for ever).
+	AuditRetention time.Duration
 
 	// Timeouts bound how long clients may take on the listeners; zero
 	// fields take the defaults (see ListenerTimeouts).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/policy"
@@ -80,16 +79,21 @@ func createDefaults(ctx context.Context, st store.Store, m *management.Server) (
 	} else if err != nil {
 		return false, err
 	}
+	// One transaction: one configuration version (and one "gateway
+	// configuration loaded" line before the banner, not one per resource).
+	var ids []string
+	var bodies [][]byte
 	for _, d := range defaultResources() {
 		body, err := json.Marshal(d.body)
 		if err != nil {
 			return false, err
 		}
-		if _, _, err := m.Put(ctx, d.id, body, "", false); err != nil {
-			// Let the next start try again rather than leave half the defaults.
-			_ = st.State().Delete(ctx, defaultsState)
-			return false, fmt.Errorf("%s: %w", d.id, err)
-		}
+		ids, bodies = append(ids, d.id), append(bodies, body)
+	}
+	if err := m.PutAll(ctx, ids, bodies); err != nil {
+		// Let the next start try again rather than leave the defaults unmade.
+		_ = st.State().Delete(ctx, defaultsState)
+		return false, err
 	}
 	return true, st.State().Put(ctx, store.StateRecord{Key: defaultsState, Value: []byte("done")})
 }

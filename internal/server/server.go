@@ -327,6 +327,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
 		AdminKey: s.adminKey, Tokens: idp, Synced: s.follower.Sync, Logger: log,
+		AuditRetention: cfg.AuditRetention,
 	})
 	dir := idp.Directory()
 	s.mgmt.Handle(identity.KindApplications, management.Hooks{
@@ -366,7 +367,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	s.cancel = cancel
 	s.bgDone = make(chan struct{})
 	var bgWork sync.WaitGroup
-	bgWork.Add(4)
+	bgWork.Add(5)
+	go func() { defer bgWork.Done(); s.mgmt.RunAuditRetention(bg, time.Hour) }()
 	go func() {
 		defer bgWork.Done()
 		if err := keySets.Run(bg); err != nil && bg.Err() == nil {

@@ -213,3 +213,10 @@ func (s boundedState) do(ctx context.Context, fn func(context.Context) error) er
 	_, err := call(ctx, s.timeout, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
 	return err
 }
+
+// Audit gives the audit write the Update's deadline.
+func (t boundedTx) Audit(ctx context.Context, e AuditEntry) error {
+	ctx, cancel := t.ctx(ctx)
+	defer cancel()
+	return Unavailable(ctx, Audit(ctx, t.tx, e))
+}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,6 +158,10 @@ outer:
 				out = append(out, c)
 				continue outer
 			}
+		}
+		if c.Name == "claim" && slices.Contains(allowed, "required-claims") {
+			r.fail(c.Pos, "<%s>: unexpected element <claim>: wrap it in <required-claims>", e.Name)
+			continue
 		}
 		r.fail(c.Pos, "<%s>: unexpected element <%s>", e.Name, c.Name)
 	}

@@ -435,6 +435,7 @@ func TestCompileProblems(t *testing.T) {
 		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><required-claims><claim/></required-claims></validate-jwt>`, "'name' is required"},
 		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><required-claims><claim name="x"><other/></claim></required-claims></validate-jwt>`, "unexpected element <other>"},
 		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><extras/></validate-jwt>`, "unexpected element <extras>"},
+		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><claim name="roles" match="any"><value>x</value></claim></validate-jwt>`, "unexpected element <claim>: wrap it in <required-claims>"},
 		{`<validate-jwt header-name="A"><openid-config url="https://x/"/>text</validate-jwt>`, "unexpected text"},
 		{`<validate-azure-ad-token><client-application-ids><application-id>x</application-id></client-application-ids></validate-azure-ad-token>`, "'tenant-id' is required"},
 		{`<validate-azure-ad-token tenant-id="a/b"/>`, "tenant id"},

@@ -56,6 +56,23 @@ CREATE INDEX config_tombstones_version ON config_tombstones (version);
 
 ALTER TABLE config_version ADD COLUMN horizon BIGINT NOT NULL DEFAULT 0;
 `,
+	// 3: the audit log of management changes.
+	`
+CREATE TABLE audit_log (
+	id      BIGSERIAL PRIMARY KEY,
+	at      TIMESTAMPTZ NOT NULL,
+	actor   TEXT NOT NULL,
+	app     TEXT NOT NULL,
+	kind    TEXT NOT NULL,
+	path    TEXT COLLATE "C" NOT NULL,
+	action  TEXT NOT NULL,
+	remote  TEXT NOT NULL,
+	version BIGINT NOT NULL,
+	before  BYTEA,
+	after   BYTEA
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+`,
 }
 
 // schemaTooNewError reports a database migrated by a newer Tollgate.

@@ -55,7 +55,7 @@ func TestSchemaTooNew(t *testing.T) {
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("Open of newer database: %v, want ErrSchemaTooNew", err)
 	}
-	if !strings.Contains(err.Error(), "database schema version 7 is newer than this Tollgate (knows up to 2); upgrade Tollgate") {
+	if !strings.Contains(err.Error(), "database schema version 7 is newer than this Tollgate (knows up to 3); upgrade Tollgate") {
 		t.Fatalf("message %q", err)
 	}
 }

@@ -54,6 +54,23 @@ CREATE INDEX config_tombstones_version ON config_tombstones (version);
 
 ALTER TABLE config_version ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;
 `,
+	// 3: the audit log of management changes.
+	`
+CREATE TABLE audit_log (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	at      INTEGER NOT NULL,
+	actor   TEXT NOT NULL,
+	app     TEXT NOT NULL,
+	kind    TEXT NOT NULL,
+	path    TEXT NOT NULL,
+	action  TEXT NOT NULL,
+	remote  TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	before  BLOB,
+	after   BLOB
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+`,
 }
 
 // schemaTooNewError reports a database migrated by a newer Tollgate.

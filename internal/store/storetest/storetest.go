@@ -56,6 +56,7 @@ func Run(t *testing.T, open Open) {
 		{"StateSweep", testStateSweep},
 		{"Ping", testPing},
 		{"DeadlineMeansUnavailable", testDeadlineUnavailable},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
