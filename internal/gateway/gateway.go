@@ -51,6 +51,9 @@ type Options struct {
 	// AppTokens verifies the application tokens of products with OAuth
 	// access; nil refuses them.
 	AppTokens TokenValidator
+	// Observer is told of every answered request (the access log,
+	// metrics); nil means an AccessLog to Logger.
+	Observer RequestObserver
 }
 
 // Gateway serves the APIs. Create it with New, subscribe it to the node's
@@ -68,6 +71,7 @@ type Gateway struct {
 	echo         echoTransport
 	now          func() time.Time
 	appTokens    TokenValidator
+	observer     RequestObserver
 
 	snap atomic.Pointer[snapshot]
 
@@ -87,9 +91,13 @@ func New(opts Options) *Gateway {
 		transport: opts.Transport,
 		now:       opts.Now,
 		appTokens: opts.AppTokens,
+		observer:  opts.Observer,
 	}
 	if g.log == nil {
 		g.log = slog.Default()
+	}
+	if g.observer == nil {
+		g.observer = &AccessLog{Logger: g.log}
 	}
 	if g.transport == nil {
 		g.transport = NewTransport()

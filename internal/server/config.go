@@ -39,6 +39,17 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string // debug, info, warn, error
 	LogFormat       string // text, json
+	// MetricsAddr, when set, is a listener serving only /metrics (the
+	// management listener serves it too).
+	MetricsAddr string
+	// AccessLog is where the gateway's access log goes: "stdout" (with the
+	// other logs; also when empty), "off", or a file appended to.
+	AccessLog string
+	// AccessLogFormat is text or json; empty means LogFormat.
+	AccessLogFormat string
+	// AccessLogSample is the fraction of successful requests logged, in
+	// (0, 1]; 0 means 1.
+	AccessLogSample float64
 	// Redis is host:port of a Redis shared by the nodes; empty means
 	// counters stay in process.
 	Redis string

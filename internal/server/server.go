@@ -29,6 +29,7 @@ import (
 	"github.com/tollgate/tollgate/internal/jwtvalidate/jwtpolicy"
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
+	"github.com/tollgate/tollgate/internal/metrics"
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/portal"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -256,12 +257,29 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		}
 	}
 
+	// Metrics: one registry per server, served at /metrics.
+	met := metrics.New()
+	met.Health("store", "1 while the configuration store answers, 0 otherwise (checked at each scrape).", 2*time.Second, func(ctx context.Context) error {
+		_, err := s.store.Version(ctx)
+		return err
+	})
+	if cfg.Redis != "" {
+		ping, closePing := redisPing(cfg.Redis)
+		s.closers = append(s.closers, closePing)
+		met.Health("redis", "1 while the Redis shared by the nodes answers, 0 otherwise (checked at each scrape).", 2*time.Second, ping)
+	}
+	accessLog, closeAccessLog, err := newAccessLog(cfg, logOut)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, closeAccessLog)
+
 	reg := resource.NewRegistry()
 	for _, k := range identity.Kinds() {
 		reg.Register(k)
 	}
 	idp, err := identity.New(identity.Options{
-		Store: s.store, Keyring: s.keyring, Issuer: s.identityURL(), Logger: log,
+		Store: s.store, Keyring: s.keyring, Issuer: s.identityURL(), Logger: log, Grants: met,
 		AccessTokenLifetime: cfg.AccessTokenLifetime, IDTokenLifetime: cfg.AccessTokenLifetime,
 		RefreshTokenLifetime: cfg.RefreshTokenLifetime, SigningAlg: cfg.SigningAlg, KeyRotationInterval: cfg.SigningKeyRotation,
 	})
@@ -283,7 +301,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	}
 	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
 		Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
-			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys},
+			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, Observer: met},
 			LocalTenant: func(tenant string) bool {
 				t := idp.Tenant()
 				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
@@ -293,16 +311,20 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	})
 	// Products with OAuth access: application tokens are verified with the
 	// built-in provider's keys.
-	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys})
+	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys, Observer: met})
 	if err != nil {
 		return nil, fmt.Errorf("application token validator: %w", err)
 	}
-	s.gateway = gateway.New(gateway.Options{Hasher: hasher, Policies: policies, Logger: log, AppTokens: appTokens})
+	observers := gateway.Observers{met}
+	if accessLog != nil {
+		observers = append(observers, accessLog)
+	}
+	s.gateway = gateway.New(gateway.Options{Hasher: hasher, Policies: policies, Logger: log, AppTokens: appTokens, Observer: observers})
 	// One follower per node reads each configuration version once and
 	// hands what changed to every part that keeps a view of it.
 	s.follower = follower.New(follower.Options{Source: s.store, Logger: log})
-	s.follower.Subscribe(s.gateway)
-	s.follower.Subscribe(idp)
+	s.follower.Subscribe(met.Subscriber("gateway", s.gateway))
+	s.follower.Subscribe(met.Subscriber("identity", idp))
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
 		AdminKey: s.adminKey, Tokens: idp, Synced: s.follower.Sync, Logger: log,
@@ -323,6 +345,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	}
 	s.mgmt.MountPublic("/developer", apps.DeveloperHandler("/developer", &applications.DirectoryUsers{Store: s.store, Validator: userTokens}, log))
 	installPolicyChecks(s.mgmt, policies)
+	// Prometheus scrapes without the admin key: metrics carry no secrets.
+	s.mgmt.MountPublic("/metrics", met.Handler())
 
 	version, err := s.store.Version(ctx)
 	if err != nil {
@@ -365,7 +389,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		close(s.bgDone)
 	}()
 
-	handlers := map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp}
+	handlers := map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp, "metrics": metricsOnly(met.Handler())}
 	if u, ok := s.urls["portal"]; ok {
 		// The console calls the gateway: its public URL, or the default
 		// address when this node runs no gateway.
@@ -425,6 +449,7 @@ func (s *Server) bind() error {
 		{"management", cfg.ManagementAddr, cfg.PublicURLManagement},
 		{"identity", cfg.IdentityAddr, cfg.PublicURLIdentity},
 		{"portal", cfg.PortalAddr, cfg.PublicURLPortal},
+		{"metrics", cfg.MetricsAddr, ""},
 	}
 	for _, sp := range specs {
 		if sp.addr == "" {
@@ -491,7 +516,7 @@ func (s *Server) serve(handlers map[string]http.Handler) {
 
 func (s *Server) printBanner(ctx context.Context, out io.Writer, adminKeyPath string) {
 	fmt.Fprintf(out, "Tollgate %s is up.\n", Version())
-	for _, name := range []string{"gateway", "management", "identity", "portal"} {
+	for _, name := range []string{"gateway", "management", "identity", "portal", "metrics"} {
 		if u, ok := s.urls[name]; ok {
 			fmt.Fprintf(out, "  %-11s %s\n", name, urlredact.URL(u))
 		}
