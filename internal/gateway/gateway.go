@@ -54,6 +54,15 @@ type Options struct {
 	// Observer is told of every answered request (the access log,
 	// metrics); nil means an AccessLog to Logger.
 	Observer RequestObserver
+	// Tracer, when set, starts each request's trace span (an observer
+	// ends it); nil turns tracing off.
+	Tracer RequestTracer
+}
+
+// RequestTracer starts a request's server span: it returns r's context
+// with the span, continuing the trace r's traceparent names.
+type RequestTracer interface {
+	StartRequest(r *http.Request) context.Context
 }
 
 // Gateway serves the APIs. Create it with New, subscribe it to the node's
@@ -72,6 +81,7 @@ type Gateway struct {
 	now          func() time.Time
 	appTokens    TokenValidator
 	observer     RequestObserver
+	tracer       RequestTracer
 
 	snap atomic.Pointer[snapshot]
 
@@ -92,6 +102,7 @@ func New(opts Options) *Gateway {
 		now:       opts.Now,
 		appTokens: opts.AppTokens,
 		observer:  opts.Observer,
+		tracer:    opts.Tracer,
 	}
 	if g.log == nil {
 		g.log = slog.Default()

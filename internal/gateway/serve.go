@@ -25,6 +25,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := g.now()
+	if g.tracer != nil {
+		r = r.WithContext(g.tracer.StartRequest(r))
+	}
 	id := newRequestID()
 	rw := &responseWriter{ResponseWriter: w, requestID: id}
 	var in *countingBody

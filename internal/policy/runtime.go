@@ -173,11 +173,30 @@ func (p *pipeline) run(x *exchange) error {
 	}
 	for i, ch := range p.sections[:3] {
 		x.section = sectionNames[i].s
-		if err := x.runChain(ch); err != nil {
+		if err := x.runSection(ch); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// runSection runs a section's chain, in a span of its own when tracing.
+func (x *exchange) runSection(ch chain) error {
+	t := x.c.opts.Tracer
+	if t == nil || len(ch) == 0 {
+		return x.runChain(ch)
+	}
+	prev := x.ctx
+	defer func() { x.ctx = prev }()
+	var err error
+	_ = t.Section(x.ctx, x.section.String(), func(ctx context.Context) error {
+		x.ctx = ctx
+		if err = x.runChain(ch); err == errReturn {
+			return nil // return-response ends the section, not in failure
+		}
+		return err
+	})
+	return err
 }
 
 // runChain runs steps in order; a failure is stamped with the step that
@@ -256,7 +275,7 @@ func (x *exchange) onError(err error) {
 	if len(x.p.sections[3]) == 0 {
 		return
 	}
-	if err := x.runChain(x.p.sections[3]); err != nil && err != errReturn {
+	if err := x.runSection(x.p.sections[3]); err != nil && err != errReturn {
 		var se2 *stepError
 		if errors.As(err, &se2) {
 			x.errorResponse(se2.f)

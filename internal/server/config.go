@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // Config is everything a server is configured with (the command line
@@ -68,6 +70,11 @@ type Config struct {
 	// Timeouts bound how long clients may take on the listeners; zero
 	// fields take the defaults (see ListenerTimeouts).
 	Timeouts ListenerTimeouts
+
+	// Tracing, when set, is the node's tracing (embedders, tests);
+	// otherwise the OTEL_* environment variables decide (see
+	// tracing.FromEnv). It is not a setting of the command line.
+	Tracing *tracing.Tracing
 
 	// ConfigFile is the YAML file that was read, if any.
 	ConfigFile string

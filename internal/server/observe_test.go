@@ -13,12 +13,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // obsServer starts a server with metrics on their own listener and the
 // access log in a JSON file, and an API "obs" (operation "get", a
 // rate-limit of 2 calls) in front of backend.
 func obsServer(t *testing.T, backend string, docs ...string) (*Server, string) {
+	t.Helper()
+	return obsServerWith(t, backend, nil, docs...)
+}
+
+func obsServerWith(t *testing.T, backend string, tr *tracing.Tracing, docs ...string) (*Server, string) {
 	t.Helper()
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "access.log")
@@ -28,7 +38,7 @@ func obsServer(t *testing.T, backend string, docs ...string) (*Server, string) {
 		NoDefaults: true, ShutdownTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text",
 		AccessLog: logFile, AccessLogFormat: "json",
 		AccessTokenLifetime: time.Hour, RefreshTokenLifetime: time.Hour, SigningAlg: "RS256",
-		SigningKeyRotation: 720 * time.Hour, KeyRefresh: time.Hour,
+		SigningKeyRotation: 720 * time.Hour, KeyRefresh: time.Hour, Tracing: tr,
 	}
 	s, err := Start(context.Background(), cfg, io.Discard)
 	if err != nil {
@@ -202,5 +212,90 @@ func TestAccessLogFieldsAndRedaction(t *testing.T) {
 	}
 	if bt, _ := entry["backend_time"].(float64); bt <= 0 {
 		t.Errorf("backend_time = %v, want above 0", entry["backend_time"])
+	}
+}
+
+// TestTracesThroughTheGateway: a client's traceparent and tracestate
+// continue through the gateway's spans (request, policy sections,
+// send-request, backend call) to the backend, and the spans reach the
+// exporter with the client's trace id and the right parents.
+func TestTracesThroughTheGateway(t *testing.T) {
+	const (
+		traceID    = "4bf92f3577b34da6a3ce929d0e0e4736"
+		clientSpan = "00f067aa0ba902b7"
+	)
+	type seen struct{ path, traceparent, tracestate string }
+	got := make(chan seen, 4)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.URL.Path, r.Header.Get("Traceparent"), r.Header.Get("Tracestate")}
+		w.Write([]byte("ok"))
+	}))
+	defer backend.Close()
+	exp := tracetest.NewInMemoryExporter()
+	tr, err := tracing.New(context.Background(), sdktrace.WithSyncer(exp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(map[string]string{"format": "xml", "value": `<policies><inbound><base/>
+		<send-request mode="new" response-variable-name="tok" timeout="5"><set-url>` + backend.URL + `/token</set-url></send-request>
+	</inbound><backend><base/></backend><outbound><base/></outbound><on-error><base/></on-error></policies>`})
+	s, _ := obsServerWith(t, backend.URL, tr,
+		"/apis/traced", `{"path": "traced", "serviceUrl": "`+backend.URL+`", "subscriptionRequired": false}`,
+		"/apis/traced/operations/get", `{"method": "GET", "urlTemplate": "/*"}`,
+		"/apis/traced/policies/policy", string(doc))
+	gw, _ := s.URL("gateway")
+	if code, body := get(t, gw+"/traced/x", "Traceparent", "00-"+traceID+"-"+clientSpan+"-01", "Tracestate", "vendor=abc"); code != 200 {
+		t.Fatalf("call: %d %s", code, body)
+	}
+	received := map[string]seen{}
+	for range 2 {
+		select {
+		case v := <-got:
+			received[v.path] = v
+		case <-time.After(5 * time.Second):
+			t.Fatal("the backend was not called twice")
+		}
+	}
+
+	spans := map[string]tracetest.SpanStub{}
+	for _, sp := range exp.GetSpans() {
+		if sp.SpanContext.TraceID().String() != traceID {
+			t.Errorf("span %q has trace id %s, want the client's %s", sp.Name, sp.SpanContext.TraceID(), traceID)
+		}
+		spans[sp.Name] = sp
+	}
+	// The outbound section is empty here: an empty section has no span.
+	for _, name := range []string{"gateway GET", "inbound", "backend", "send-request", "backend call"} {
+		if _, ok := spans[name]; !ok {
+			t.Fatalf("no span %q among %v", name, exp.GetSpans().Snapshots())
+		}
+	}
+	parent := func(child, parent string) {
+		if got, want := spans[child].Parent.SpanID(), spans[parent].SpanContext.SpanID(); got != want {
+			t.Errorf("span %q has parent %s, want %q (%s)", child, got, parent, want)
+		}
+	}
+	if got := spans["gateway GET"].Parent.SpanID().String(); got != clientSpan || !spans["gateway GET"].Parent.IsRemote() {
+		t.Errorf("the request span's parent is %s, want the client's span %s", got, clientSpan)
+	}
+	parent("inbound", "gateway GET")
+	parent("backend", "gateway GET")
+	parent("send-request", "inbound")
+	parent("backend call", "backend")
+	for path, span := range map[string]string{"/x": "backend call", "/token": "send-request"} {
+		want := "00-" + traceID + "-" + spans[span].SpanContext.SpanID().String() + "-01"
+		if received[path].traceparent != want {
+			t.Errorf("the backend's %s got traceparent %q, want %q (the %s span)", path, received[path].traceparent, want, span)
+		}
+	}
+	if received["/x"].tracestate != "vendor=abc" {
+		t.Errorf("the backend got tracestate %q, want the client's", received["/x"].tracestate)
+	}
+	attrs := map[string]string{}
+	for _, a := range spans["gateway GET"].Attributes {
+		attrs[string(a.Key)] = a.Value.Emit()
+	}
+	if attrs["tollgate.api"] != "/apis/traced" || attrs["http.response.status_code"] != "200" {
+		t.Errorf("request span attributes: %v", attrs)
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/tollgate/tollgate/internal/store"
 	"github.com/tollgate/tollgate/internal/store/postgres"
 	"github.com/tollgate/tollgate/internal/store/sqlite"
+	"github.com/tollgate/tollgate/internal/tracing"
 	"github.com/tollgate/tollgate/internal/urlredact"
 )
 
@@ -268,6 +269,22 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		s.closers = append(s.closers, closePing)
 		met.Health("redis", "1 while the Redis shared by the nodes answers, 0 otherwise (checked at each scrape).", 2*time.Second, ping)
 	}
+	// Traces: off unless the OTEL_* environment (or an embedder) asks.
+	tr := cfg.Tracing
+	if tr == nil {
+		if tr, err = tracing.FromEnv(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if tr != nil {
+		s.closers = append(s.closers, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tr.Shutdown(sctx); err != nil {
+				log.Warn("trace exporter shutdown", "err", err)
+			}
+		})
+	}
 	accessLog, closeAccessLog, err := newAccessLog(cfg, logOut)
 	if err != nil {
 		return nil, err
@@ -293,13 +310,17 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	s.closers = append(s.closers, closeLimiter)
 	// One key-set cache for every validate-jwt: documents naming the same
 	// OpenID provider share its keys and its refresh.
-	keySets := jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh, UnknownKidMinInterval: cfg.KidRefetch})
+	keySetOpts := jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh, UnknownKidMinInterval: cfg.KidRefetch}
+	if tr != nil {
+		keySetOpts.Client = &http.Client{Timeout: 30 * time.Second, Transport: tr.Transport(http.DefaultTransport, "openid-keys")}
+	}
+	keySets := jwtvalidate.NewKeySets(keySetOpts)
 	// The built-in provider's keys, read in process: no network hop.
 	localKeys := func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
 		keys, err := idp.PublicKeys(ctx)
 		return keys, idp.Issuer(), err
 	}
-	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
+	policyOpts := policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
 		Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
 			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, Observer: met},
 			LocalTenant: func(tenant string) bool {
@@ -308,18 +329,27 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 			},
 			Certificate: jwtpolicy.StoreCertificates(s.store, s.keyring.Open),
 		}),
-	})
+	}
+	gatewayOpts := gateway.Options{Hasher: hasher, Logger: log}
+	observers := gateway.Observers{met}
+	if accessLog != nil {
+		observers = append(observers, accessLog)
+	}
+	if tr != nil {
+		policyOpts.Tracer = tr
+		gatewayOpts.Tracer = tr
+		gatewayOpts.Transport = tr.Transport(gateway.NewTransport(), "backend call")
+		observers = append(observers, tr) // ends the request's span
+	}
+	policies := policy.NewCompiler(policyOpts)
 	// Products with OAuth access: application tokens are verified with the
 	// built-in provider's keys.
 	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys, Observer: met})
 	if err != nil {
 		return nil, fmt.Errorf("application token validator: %w", err)
 	}
-	observers := gateway.Observers{met}
-	if accessLog != nil {
-		observers = append(observers, accessLog)
-	}
-	s.gateway = gateway.New(gateway.Options{Hasher: hasher, Policies: policies, Logger: log, AppTokens: appTokens, Observer: observers})
+	gatewayOpts.Policies, gatewayOpts.AppTokens, gatewayOpts.Observer = policies, appTokens, observers
+	s.gateway = gateway.New(gatewayOpts)
 	// One follower per node reads each configuration version once and
 	// hands what changed to every part that keeps a view of it.
 	s.follower = follower.New(follower.Options{Source: s.store, Logger: log})
