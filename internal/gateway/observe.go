@@ -56,14 +56,14 @@ func (q *Request) Context() context.Context { return q.r.Context() }
 // RequestObserver is told of every request the gateway answered, once,
 // after the answer: the access log, metrics. It must not keep the Request.
 type RequestObserver interface {
-	ObserveRequest(q *Request)
+	ObserveRequest(q Request)
 }
 
 // Observers tells each of its observers in turn.
 type Observers []RequestObserver
 
 // ObserveRequest implements RequestObserver.
-func (o Observers) ObserveRequest(q *Request) {
+func (o Observers) ObserveRequest(q Request) {
 	for _, x := range o {
 		x.ObserveRequest(q)
 	}
@@ -81,7 +81,7 @@ type AccessLog struct {
 }
 
 // ObserveRequest implements RequestObserver.
-func (a *AccessLog) ObserveRequest(q *Request) {
+func (a *AccessLog) ObserveRequest(q Request) {
 	if a.Sample > 0 && a.Sample < 1 && q.Status < 400 && q.Reason == "" && rand.Float64() >= a.Sample {
 		return
 	}

@@ -226,7 +226,7 @@ func (g *Gateway) observe(r *http.Request, rw *responseWriter, in *countingBody,
 		q.Status = http.StatusOK // the pipeline wrote nothing
 	}
 	q.Duration = g.now().Sub(start)
-	g.observer.ObserveRequest(&q)
+	g.observer.ObserveRequest(q)
 }
 
 // newRequestID returns a random UUID (version 4).

@@ -110,7 +110,7 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // ObserveRequest implements gateway.RequestObserver.
-func (m *Metrics) ObserveRequest(q *gateway.Request) {
+func (m *Metrics) ObserveRequest(q gateway.Request) {
 	k := seriesKey{api: name(q.API), operation: name(q.Operation), product: name(q.Product), class: statusClass(q.Status), reason: q.Reason}
 	s, ok := m.series.Load(k)
 	if !ok {

@@ -139,7 +139,7 @@ func (t *Tracing) StartRequest(r *http.Request) context.Context {
 
 // ObserveRequest implements gateway.RequestObserver: it ends the
 // request's server span with the outcome.
-func (t *Tracing) ObserveRequest(q *gateway.Request) {
+func (t *Tracing) ObserveRequest(q gateway.Request) {
 	span := trace.SpanFromContext(q.Context())
 	if !span.IsRecording() {
 		return
