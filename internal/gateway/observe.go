@@ -32,8 +32,8 @@ type Request struct {
 	keyQuery string // the API's subscription-key query parameter
 }
 
-// ClientIP is the address the request came from (the connection's peer).
-func (q *Request) ClientIP() string { return q.r.RemoteAddr }
+// Client is the address the request came from (the connection's peer, host:port).
+func (q *Request) Client() string { return q.r.RemoteAddr }
 
 // URL is the request's path and query with secrets removed: the API's
 // subscription-key parameter dropped and the values of parameters that
@@ -101,6 +101,6 @@ func (a *AccessLog) ObserveRequest(q Request) {
 		slog.Duration("backend_time", q.BackendTime),
 		slog.Int64("bytes_in", q.BytesIn),
 		slog.Int64("bytes_out", q.BytesOut),
-		slog.String("client", q.ClientIP()),
+		slog.String("client", q.Client()),
 	)
 }

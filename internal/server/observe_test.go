@@ -45,21 +45,7 @@ func obsServerWith(t *testing.T, backend string, tr *tracing.Tracing, docs ...st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Shutdown() })
-	mg, _ := s.URL("management")
-	put := func(path, body string) {
-		req, _ := http.NewRequest("PUT", mg+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+s.AdminKey())
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("PUT %s: %d %s", path, resp.StatusCode, msg)
-		}
-	}
+	put := func(path, body string) { adminPut(t, s, path, body) }
 	put("/apis/obs", `{"path": "obs", "serviceUrl": "`+backend+`", "subscriptionRequired": false}`)
 	put("/apis/obs/operations/get", `{"method": "GET", "urlTemplate": "/*"}`)
 	doc, _ := json.Marshal(map[string]string{"format": "xml", "value": `<policies><inbound><base/><rate-limit calls="2" renewal-period="60"/></inbound><backend><base/></backend><outbound><base/></outbound><on-error><base/></on-error></policies>`})
