@@ -310,14 +310,16 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
 	if strings.Count(raw, ".") == 4 {
 		var err *Error
 		if jws, err = v.decryptJWE(raw); err != nil {
+			v.observe(false, err)
 			return nil, err
 		}
 	}
 	tok, key, err := v.verify(ctx, jws, now)
-	v.observe(false, err)
 	if err != nil {
+		v.observe(false, err)
 		return nil, err
 	}
+	v.observe(false, nil)
 	if v.cache != nil && !tok.ExpiresAt.IsZero() {
 		v.cache.put(raw, tok, tok.ExpiresAt.Add(v.cfg.ClockSkew), key, now)
 	}
