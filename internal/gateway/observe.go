@@ -85,6 +85,9 @@ func (a *AccessLog) ObserveRequest(q Request) {
 	if a.Sample > 0 && a.Sample < 1 && q.Status < 400 && q.Reason == "" && rand.Float64() >= a.Sample {
 		return
 	}
+	if !a.Logger.Enabled(q.Context(), slog.LevelInfo) {
+		return // the fields are not worth building
+	}
 	a.Logger.LogAttrs(q.Context(), slog.LevelInfo, "request",
 		slog.String("request_id", q.ID),
 		slog.String("method", q.Method),
