@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,4 +27,28 @@ func FuzzRequestURL(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Sampling drops successful requests only: failures are always logged.
+func TestAccessLogSampling(t *testing.T) {
+	var buf strings.Builder
+	a := &AccessLog{Logger: slog.New(slog.NewJSONHandler(&buf, nil)), Sample: 1e-12}
+	r := &http.Request{Method: "GET", URL: &url.URL{Path: "/api/x"}}
+	for range 200 {
+		a.ObserveRequest(Request{r: r, Status: 200})
+	}
+	a.ObserveRequest(Request{r: r, Status: 500})
+	a.ObserveRequest(Request{r: r, Status: 429, Reason: "RateLimitExceeded"})
+	a.ObserveRequest(Request{r: r, Status: 200, Reason: "ClientClosedRequest"})
+	if n := strings.Count(buf.String(), `"msg":"request"`); n != 3 {
+		t.Errorf("%d lines logged, want the 3 failures:\n%s", n, buf.String())
+	}
+	buf.Reset()
+	a.Sample = 0 // every request
+	for range 10 {
+		a.ObserveRequest(Request{r: r, Status: 200})
+	}
+	if n := strings.Count(buf.String(), `"msg":"request"`); n != 10 {
+		t.Errorf("%d lines logged without sampling, want 10", n)
+	}
 }
