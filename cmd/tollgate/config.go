@@ -178,6 +178,32 @@ func serveKeys() []configKey {
 			set: enum(func(c *serveConfig) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{name: "log-format", kind: kindEnum, def: "text", usage: "log `format`: text or json",
 			set: enum(func(c *serveConfig) *string { return &c.LogFormat }, "text", "json")},
+		{name: "metrics-addr", kind: kindAddr, usage: "a listener `host:port` serving only /metrics (optional; the management listener serves /metrics too)",
+			set: addr(func(c *serveConfig) *string { return &c.MetricsAddr })},
+		{name: "access-log", kind: kindString, usage: "where the gateway's access log goes: stdout, off, or a `file` (appended to; default stdout)",
+			set: func(c *serveConfig, v value) error {
+				c.AccessLog = v.raw
+				return nil
+			}},
+		{name: "access-log-format", kind: kindEnum, usage: "access log `format`: text or json (default: --log-format)",
+			set: func(c *serveConfig, v value) error {
+				if v.raw == "" {
+					return nil
+				}
+				return enum(func(c *serveConfig) *string { return &c.AccessLogFormat }, "text", "json")(c, v)
+			}},
+		{name: "access-log-sample", kind: kindString, usage: "`fraction` of successful requests the access log records, above 0 and at most 1 (default 1; failed requests are always recorded)",
+			set: func(c *serveConfig, v value) error {
+				if v.raw == "" {
+					return nil
+				}
+				f, err := strconv.ParseFloat(v.raw, 64)
+				if err != nil || !(f > 0 && f <= 1) {
+					return fmt.Errorf("%q is not a fraction above 0 and at most 1 (e.g. 0.1)", v.raw)
+				}
+				c.AccessLogSample = f
+				return nil
+			}},
 		{name: "read-header-timeout", kind: kindDuration, usage: "how long a client may take to send a request's headers, on every listener (`duration`, default 10s)",
 			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.ReadHeader })},
 		{name: "idle-timeout", kind: kindDuration, usage: "how long a kept-alive connection may wait for its next request, on every listener (`duration`, default 2m)",

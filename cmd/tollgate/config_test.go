@@ -273,3 +273,36 @@ func TestEnvName(t *testing.T) {
 		t.Errorf("envName = %q", got)
 	}
 }
+
+// The observability settings: values, and refusals naming the key.
+func TestServeConfigObservability(t *testing.T) {
+	cfg, err := loadServeConfig([]string{"--metrics-addr", "127.0.0.1:9464", "--access-log", "/var/log/tg/access.log",
+		"--access-log-format", "JSON", "--access-log-sample", "0.25"}, fakeEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MetricsAddr != "127.0.0.1:9464" || cfg.AccessLog != "/var/log/tg/access.log" || cfg.AccessLogFormat != "json" || cfg.AccessLogSample != 0.25 {
+		t.Errorf("got %+v", cfg)
+	}
+	for _, c := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{"--access-log-sample", "0"}, []string{"access-log-sample", "not a fraction above 0 and at most 1"}},
+		{[]string{"--access-log-sample", "1.5"}, []string{"access-log-sample", "not a fraction"}},
+		{[]string{"--access-log-sample", "most"}, []string{"access-log-sample", `"most"`}},
+		{[]string{"--access-log-format", "xml"}, []string{"access-log-format", "text, json"}},
+		{[]string{"--metrics-addr", "metrics"}, []string{"metrics-addr", "not host:port"}},
+	} {
+		_, err := loadServeConfig(c.args, fakeEnv(nil))
+		if err == nil {
+			t.Errorf("%v: accepted", c.args)
+			continue
+		}
+		for _, w := range c.wants {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q lacks %q", c.args, err, w)
+			}
+		}
+	}
+}

@@ -47,6 +47,9 @@ type Call struct {
 	BackendURL *url.URL
 	// BackendTimeout bounds the backend call.
 	BackendTimeout time.Duration
+	// BackendTime is the time spent waiting for backends' response
+	// headers (every forward of the call), for the access log and metrics.
+	BackendTime time.Duration
 
 	// Reason is the machine code of the error that ended the call (a
 	// policy's, e.g. RateLimitExceeded), for the access log; "" if none.

@@ -332,6 +332,8 @@ func (c *config) remove(id string, d *delta) {
 // is a bug or a damaged database, and serving a partial configuration would
 // be worse than keeping the previous one.
 func (c *config) add(rec *store.Record, d *delta) error {
+	// Records are shared with the node's other subscribers, which read
+	// them concurrently: never write to one.
 	if ok, err := c.apps.add(rec); ok {
 		return err // the records are shared with other subscribers: never modified
 	}

@@ -72,6 +72,7 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	timer := time.AfterFunc(timeout, func() { cancel(errBackendTimeout) })
 
 	var resp *http.Response
+	sent := g.now()
 	switch {
 	case isEcho(c):
 		resp, err = g.echo.RoundTrip(out)
@@ -84,6 +85,7 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	default:
 		resp, err = g.transport.RoundTrip(out)
 	}
+	c.BackendTime += g.now().Sub(sent)
 	if err == nil && errors.Is(context.Cause(ctx), errBackendTimeout) {
 		// The timer fired as the headers arrived: the body would fail on
 		// the first read, so report the timeout now.

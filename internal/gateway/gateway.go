@@ -51,6 +51,18 @@ type Options struct {
 	// AppTokens verifies the application tokens of products with OAuth
 	// access; nil refuses them.
 	AppTokens TokenValidator
+	// Observer is told of every answered request (the access log,
+	// metrics); nil means an AccessLog to Logger.
+	Observer RequestObserver
+	// Tracer, when set, starts each request's trace span (an observer
+	// ends it); nil turns tracing off.
+	Tracer RequestTracer
+}
+
+// RequestTracer starts a request's server span: it returns r's context
+// with the span, continuing the trace r's traceparent names.
+type RequestTracer interface {
+	StartRequest(r *http.Request) context.Context
 }
 
 // Gateway serves the APIs. Create it with New, subscribe it to the node's
@@ -69,6 +81,8 @@ type Gateway struct {
 	now          func() time.Time
 	appTokens    TokenValidator
 	proxies      proxyTransports // the proxy policy's transports
+	observer     RequestObserver
+	tracer       RequestTracer
 
 	snap atomic.Pointer[snapshot]
 
@@ -88,9 +102,14 @@ func New(opts Options) *Gateway {
 		transport: opts.Transport,
 		now:       opts.Now,
 		appTokens: opts.AppTokens,
+		observer:  opts.Observer,
+		tracer:    opts.Tracer,
 	}
 	if g.log == nil {
 		g.log = slog.Default()
+	}
+	if g.observer == nil {
+		g.observer = &AccessLog{Logger: g.log}
 	}
 	if g.transport == nil {
 		g.transport = NewTransport()

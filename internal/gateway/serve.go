@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"sync/atomic"
@@ -26,6 +25,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := g.now()
+	if g.tracer != nil {
+		r = r.WithContext(g.tracer.StartRequest(r))
+	}
 	id := newRequestID()
 	rw := &responseWriter{ResponseWriter: w, requestID: id}
 	var in *countingBody
@@ -56,7 +58,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				apicall.WriteError(rw, http.StatusInternalServerError, "Internal server error. Request id: "+id)
 			}
 		}
-		g.accessLog(r, rw, in, &m, c, id, reason, start)
+		g.observe(r, rw, in, &m, c, id, reason, start)
 		if p == http.ErrAbortHandler {
 			panic(p)
 		}
@@ -196,47 +198,35 @@ const (
 	reasonClientClosed = "ClientClosedRequest"
 )
 
-func (g *Gateway) accessLog(r *http.Request, rw *responseWriter, in *countingBody, m *match, c *Call, id, reason string, start time.Time) {
-	var api, op, product, sub, app string
+func (g *Gateway) observe(r *http.Request, rw *responseWriter, in *countingBody, m *match, c *Call, id, reason string, start time.Time) {
+	q := Request{ID: id, Method: r.Method, Reason: reason, Start: start, Status: rw.status, BytesOut: rw.bytes, r: r}
 	if m.app != nil {
-		app = m.app.info.ID
+		q.Application = m.app.info.ID
 	}
 	if m.api != nil {
-		api = m.api.api.ID
+		q.API = m.api.api.ID
+		q.keyQuery = m.api.keyQuery
 	}
 	if m.op != nil {
-		op = m.op.op.ID
+		q.Operation = m.op.op.ID
 	}
 	if m.product != nil {
-		product = m.product.ID
+		q.Product = m.product.ID
 	}
 	if m.sub != nil {
-		sub = m.sub.id
+		q.Subscription = m.sub.id
 	}
-	var bytesIn int64
+	if c != nil {
+		q.BackendTime = c.BackendTime
+	}
 	if in != nil {
-		bytesIn = in.n.Load()
+		q.BytesIn = in.n.Load()
 	}
-	status := rw.status
-	if status == 0 {
-		status = http.StatusOK // the pipeline wrote nothing
+	if q.Status == 0 {
+		q.Status = http.StatusOK // the pipeline wrote nothing
 	}
-	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("request_id", id),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.EscapedPath()), // never the query: it may hold a key
-		slog.String("api", api),
-		slog.String("operation", op),
-		slog.String("product", product),
-		slog.String("subscription", sub),
-		slog.String("application", app),
-		slog.Int("status", status),
-		slog.String("reason", reason),
-		slog.Duration("latency", g.now().Sub(start)),
-		slog.Int64("bytes_in", bytesIn),
-		slog.Int64("bytes_out", rw.bytes),
-		slog.String("client", r.RemoteAddr),
-	)
+	q.Duration = g.now().Sub(start)
+	g.observer.ObserveRequest(q)
 }
 
 // newRequestID returns a random UUID (version 4).

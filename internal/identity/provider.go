@@ -48,6 +48,8 @@ type Options struct {
 	// <Issuer>/<tenant id>/v2.0.
 	Issuer string
 	Logger *slog.Logger
+	// Grants, when set, is told of every token endpoint request (metrics).
+	Grants GrantObserver
 	// Now is the clock (time.Now by default); tests move it.
 	Now func() time.Time
 

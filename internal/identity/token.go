@@ -129,9 +129,23 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = oerr(http.StatusBadRequest, "unsupported_grant_type", "The grant type %q is not supported (client_credentials, authorization_code, refresh_token).", gt)
 	}
+	p.observeGrant(form.Get("grant_type"), err)
 	if err != nil {
 		p.writeOAuthError(w, err, c.basic)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// GrantObserver is told how each token request that named a client ended:
+// the grant type asked for (as sent: bound it before labelling) and the
+// failure, nil when a token was issued.
+type GrantObserver interface {
+	ObserveGrant(grantType string, err error)
+}
+
+func (p *Provider) observeGrant(grantType string, err error) {
+	if p.opts.Grants != nil {
+		p.opts.Grants.ObserveGrant(grantType, err)
+	}
 }

@@ -81,6 +81,15 @@ type Deps struct {
 	LocalKeys func(ctx context.Context) (jose.JSONWebKeySet, string, error)
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Observer, when set, is told of every validation (metrics).
+	Observer Observer
+}
+
+// Observer is told how each Validate ended: cached is set when the token
+// was found among the verified tokens (no signature check), err is the
+// failure (nil: valid).
+type Observer interface {
+	ObserveValidation(cached bool, err error)
 }
 
 // Token is a validated token. It is shared by every request that presents
@@ -135,6 +144,7 @@ type Validator struct {
 	cache      *tokenCache
 	now        func() time.Time
 	log        *slog.Logger
+	observer   Observer
 }
 
 // Bool returns a pointer to b, for Config's optional booleans.
@@ -159,7 +169,7 @@ func Check(cfg Config) error {
 
 func build(cfg Config, deps Deps, checkOnly bool) (*Validator, error) {
 	v := &Validator{cfg: cfg, requireExp: cfg.RequireExpirationTime == nil || *cfg.RequireExpirationTime,
-		requireSig: cfg.RequireSignedTokens == nil || *cfg.RequireSignedTokens, now: deps.Now, log: deps.Logger}
+		requireSig: cfg.RequireSignedTokens == nil || *cfg.RequireSignedTokens, now: deps.Now, log: deps.Logger, observer: deps.Observer}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -292,6 +302,7 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
 	now := v.now()
 	if v.cache != nil {
 		if t := v.cache.get(raw, now); t != nil {
+			v.observe(true, nil)
 			return t, nil
 		}
 	}
@@ -299,17 +310,26 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
 	if strings.Count(raw, ".") == 4 {
 		var err *Error
 		if jws, err = v.decryptJWE(raw); err != nil {
+			v.observe(false, err)
 			return nil, err
 		}
 	}
 	tok, key, err := v.verify(ctx, jws, now)
 	if err != nil {
+		v.observe(false, err)
 		return nil, err
 	}
+	v.observe(false, nil)
 	if v.cache != nil && !tok.ExpiresAt.IsZero() {
 		v.cache.put(raw, tok, tok.ExpiresAt.Add(v.cfg.ClockSkew), key, now)
 	}
 	return tok, nil
+}
+
+func (v *Validator) observe(cached bool, err error) {
+	if v.observer != nil {
+		v.observer.ObserveValidation(cached, err)
+	}
 }
 
 // header is the part of a JOSE header the engine reads. jku, x5u, x5c

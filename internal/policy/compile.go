@@ -27,6 +27,13 @@ const (
 	secAll = secInbound | secBackend | secOutbound | secOnError
 )
 
+// Tracer traces the pipeline: a span per policy section (Section runs fn
+// with the span's context) and per outgoing request of send-request.
+type Tracer interface {
+	Section(ctx context.Context, name string, fn func(context.Context) error) error
+	Transport(base http.RoundTripper, name string) http.RoundTripper
+}
+
 var sectionNames = []struct {
 	s    section
 	name string
@@ -114,6 +121,9 @@ type Options struct {
 	// HTTPClient is used by send-request; nil means a client with no
 	// redirects followed and the policy's timeout.
 	HTTPClient *http.Client
+	// Tracer, when set, traces each policy section and, when HTTPClient
+	// is nil, each send-request call; nil turns tracing off.
+	Tracer Tracer
 	// Logger receives trace output and recovered panics; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -171,6 +181,9 @@ func NewCompiler(opts Options) *Compiler {
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		if opts.Tracer != nil {
+			opts.HTTPClient.Transport = opts.Tracer.Transport(http.DefaultTransport, "send-request")
+		}
 	}
 	c := &Compiler{opts: opts, memory: newMemoryCache(opts.CacheEntries, opts.CacheBytes, opts.Now), liquid: newLiquidEngine(), backends: newBackendRuntime()}
 	c.defs = map[string]*definition{

@@ -183,7 +183,7 @@ func (p *pipeline) run(x *exchange) error {
 	}
 	for i := 0; i < 3; i++ {
 		x.section = sectionNames[i].s
-		if err := x.runChain(p.sections[i]); err != nil {
+		if err := x.runSection(p.sections[i]); err != nil {
 			if err == errCacheHit && i < 2 {
 				// cache-lookup answered: the backend is not called, the
 				// outbound section runs on the cached response.
@@ -194,6 +194,25 @@ func (p *pipeline) run(x *exchange) error {
 		}
 	}
 	return nil
+}
+
+// runSection runs a section's chain, in a span of its own when tracing.
+func (x *exchange) runSection(ch chain) error {
+	t := x.c.opts.Tracer
+	if t == nil || len(ch) == 0 {
+		return x.runChain(ch)
+	}
+	prev := x.ctx
+	defer func() { x.ctx = prev }()
+	var err error
+	_ = t.Section(x.ctx, x.section.String(), func(ctx context.Context) error {
+		x.ctx = ctx
+		if err = x.runChain(ch); err == errReturn {
+			return nil // return-response ends the section, not in failure
+		}
+		return err
+	})
+	return err
 }
 
 // runChain runs steps in order; a failure is stamped with the step that
@@ -272,7 +291,7 @@ func (x *exchange) onError(err error) {
 	if len(x.p.sections[3]) == 0 {
 		return
 	}
-	if err := x.runChain(x.p.sections[3]); err != nil && err != errReturn {
+	if err := x.runSection(x.p.sections[3]); err != nil && err != errReturn {
 		var se2 *stepError
 		if errors.As(err, &se2) {
 			x.errorResponse(se2.f)

@@ -46,21 +46,7 @@ func BenchmarkPolicySave(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Shutdown()
-	mg, _ := s.URL("management")
-	put := func(path, body string) {
-		req, _ := http.NewRequest("PUT", mg+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+s.AdminKey())
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			b.Fatalf("PUT %s: %d %s", path, resp.StatusCode, msg)
-		}
-	}
+	put := func(path, body string) { adminPut(b, s, path, body) }
 	put("/apis/bench", `{"path": "bench", "serviceUrl": "http://backend.invalid", "subscriptionRequired": false}`)
 	for i := range 20 { // other documents the gateway keeps compiled
 		put(fmt.Sprintf("/apis/other%d", i), fmt.Sprintf(`{"path": "other%d", "serviceUrl": "http://backend.invalid"}`, i))
@@ -107,4 +93,23 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// adminPut PUTs a JSON body to the management API with the admin key and
+// fails tb unless the answer is 2xx.
+func adminPut(tb testing.TB, s *Server, path, body string) {
+	tb.Helper()
+	mg, _ := s.URL("management")
+	req, _ := http.NewRequest("PUT", mg+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.AdminKey())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		tb.Fatalf("PUT %s: %d %s", path, resp.StatusCode, msg)
+	}
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // Config is everything a server is configured with (the command line
@@ -39,6 +41,17 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string // debug, info, warn, error
 	LogFormat       string // text, json
+	// MetricsAddr, when set, is a listener serving only /metrics (the
+	// management listener serves it too).
+	MetricsAddr string
+	// AccessLog is where the gateway's access log goes: "stdout" (with the
+	// other logs; also when empty), "off", or a file appended to.
+	AccessLog string
+	// AccessLogFormat is text or json; empty means LogFormat.
+	AccessLogFormat string
+	// AccessLogSample is the fraction of successful requests logged, in
+	// (0, 1]; 0 means 1.
+	AccessLogSample float64
 	// Redis is host:port of a Redis shared by the nodes; empty means
 	// counters stay in process.
 	Redis string
@@ -59,6 +72,11 @@ type Config struct {
 	// Timeouts bound how long clients may take on the listeners; zero
 	// fields take the defaults (see ListenerTimeouts).
 	Timeouts ListenerTimeouts
+
+	// Tracing, when set, is the node's tracing (embedders, tests);
+	// otherwise the OTEL_* environment variables decide (see
+	// tracing.FromEnv). It is not a setting of the command line.
+	Tracing *tracing.Tracing
 
 	// ConfigFile is the YAML file that was read, if any.
 	ConfigFile string

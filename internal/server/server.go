@@ -31,12 +31,14 @@ import (
 	"github.com/tollgate/tollgate/internal/jwtvalidate/jwtpolicy"
 	"github.com/tollgate/tollgate/internal/keyring"
 	"github.com/tollgate/tollgate/internal/management"
+	"github.com/tollgate/tollgate/internal/metrics"
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/portal"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 	"github.com/tollgate/tollgate/internal/store/postgres"
 	"github.com/tollgate/tollgate/internal/store/sqlite"
+	"github.com/tollgate/tollgate/internal/tracing"
 	"github.com/tollgate/tollgate/internal/urlredact"
 )
 
@@ -258,6 +260,39 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		}
 	}
 
+	// Metrics: one registry per server, served at /metrics.
+	met := metrics.New()
+	met.Health("store", "1 while the configuration store answers, 0 otherwise (checked at each scrape).", 2*time.Second, func(ctx context.Context) error {
+		_, err := s.store.Version(ctx)
+		return err
+	})
+	if cfg.Redis != "" {
+		ping, closePing := redisPing(cfg.Redis)
+		s.closers = append(s.closers, closePing)
+		met.Health("redis", "1 while the Redis shared by the nodes answers, 0 otherwise (checked at each scrape).", 2*time.Second, ping)
+	}
+	// Traces: off unless the OTEL_* environment (or an embedder) asks.
+	tr := cfg.Tracing
+	if tr == nil {
+		if tr, err = tracing.FromEnv(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if tr != nil {
+		s.closers = append(s.closers, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tr.Shutdown(sctx); err != nil {
+				log.Warn("trace exporter shutdown", "err", err)
+			}
+		})
+	}
+	accessLog, closeAccessLog, err := newAccessLog(cfg, logOut)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, closeAccessLog)
+
 	reg := resource.NewRegistry()
 	for _, k := range identity.Kinds() {
 		reg.Register(k)
@@ -266,7 +301,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		reg.Register(k)
 	}
 	idp, err := identity.New(identity.Options{
-		Store: s.store, Keyring: s.keyring, Issuer: s.identityURL(), Logger: log,
+		Store: s.store, Keyring: s.keyring, Issuer: s.identityURL(), Logger: log, Grants: met,
 		AccessTokenLifetime: cfg.AccessTokenLifetime, IDTokenLifetime: cfg.AccessTokenLifetime,
 		RefreshTokenLifetime: cfg.RefreshTokenLifetime, SigningAlg: cfg.SigningAlg, KeyRotationInterval: cfg.SigningKeyRotation,
 	})
@@ -280,7 +315,11 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	s.closers = append(s.closers, closeLimiter)
 	// One key-set cache for every validate-jwt: documents naming the same
 	// OpenID provider share its keys and its refresh.
-	keySets := jwtvalidate.NewKeySets(jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh, UnknownKidMinInterval: cfg.KidRefetch})
+	keySetOpts := jwtvalidate.KeySetsOptions{Logger: log, RefreshInterval: cfg.KeyRefresh, UnknownKidMinInterval: cfg.KidRefetch}
+	if tr != nil {
+		keySetOpts.Client = &http.Client{Timeout: 30 * time.Second, Transport: tr.Transport(http.DefaultTransport, "openid-keys")}
+	}
+	keySets := jwtvalidate.NewKeySets(keySetOpts)
 	// The built-in provider's keys, read in process: no network hop.
 	localKeys := func(ctx context.Context) (jose.JSONWebKeySet, string, error) {
 		keys, err := idp.PublicKeys(ctx)
@@ -302,28 +341,41 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	}
 	cache, closeCache := newExternalCache(cfg)
 	s.closers = append(s.closers, closeCache)
-	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log, ExternalCache: cache,
+	policyOpts := policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log, ExternalCache: cache,
 		Extensions: append(jwtpolicy.Extensions(jwtpolicy.Deps{
-			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys},
+			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, Observer: met},
 			LocalTenant: func(tenant string) bool {
 				t := idp.Tenant()
 				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
 			},
 			Certificate: jwtpolicy.StoreCertificates(s.store, s.keyring.Open),
 		}), creds.Extensions(callers)...),
-	})
+	}
+	gatewayOpts := gateway.Options{Hasher: hasher, Logger: log}
+	observers := gateway.Observers{met}
+	if accessLog != nil {
+		observers = append(observers, accessLog)
+	}
+	if tr != nil {
+		policyOpts.Tracer = tr
+		gatewayOpts.Tracer = tr
+		gatewayOpts.Transport = tr.Transport(gateway.NewTransport(), "backend call")
+		observers = append(observers, tr) // ends the request's span
+	}
+	policies := policy.NewCompiler(policyOpts)
 	// Products with OAuth access: application tokens are verified with the
 	// built-in provider's keys.
-	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys})
+	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys, Observer: met})
 	if err != nil {
 		return nil, fmt.Errorf("application token validator: %w", err)
 	}
-	s.gateway = gateway.New(gateway.Options{Hasher: hasher, Policies: policies, Logger: log, AppTokens: appTokens})
+	gatewayOpts.Policies, gatewayOpts.AppTokens, gatewayOpts.Observer = policies, appTokens, observers
+	s.gateway = gateway.New(gatewayOpts)
 	// One follower per node reads each configuration version once and
 	// hands what changed to every part that keeps a view of it.
 	s.follower = follower.New(follower.Options{Source: s.store, Logger: log})
-	s.follower.Subscribe(s.gateway)
-	s.follower.Subscribe(idp)
+	s.follower.Subscribe(met.Subscriber("gateway", s.gateway))
+	s.follower.Subscribe(met.Subscriber("identity", idp))
 	s.mgmt = management.New(management.Options{
 		Store: s.store, Registry: reg, Keyring: s.keyring, Hasher: hasher,
 		AdminKey: s.adminKey, Tokens: idp, Synced: s.follower.Sync, Logger: log,
@@ -347,6 +399,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	creds.Install(s.mgmt)
 	s.mgmt.Mount("/backendHealth", policies.BackendHealthHandler("/backendHealth")) // backend circuit breakers on this node
 	installPolicyChecks(s.mgmt, policies)
+	// Prometheus scrapes without the admin key: metrics carry no secrets.
+	s.mgmt.MountPublic("/metrics", met.Handler())
 
 	version, err := s.store.Version(ctx)
 	if err != nil {
@@ -396,7 +450,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		close(s.bgDone)
 	}()
 
-	handlers := map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp}
+	handlers := map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp, "metrics": metricsOnly(met.Handler())}
 	if u, ok := s.urls["portal"]; ok {
 		// The console calls the gateway: its public URL, or the default
 		// address when this node runs no gateway.
@@ -457,6 +511,7 @@ func (s *Server) bind() error {
 		{"management", cfg.ManagementAddr, cfg.PublicURLManagement},
 		{"identity", cfg.IdentityAddr, cfg.PublicURLIdentity},
 		{"portal", cfg.PortalAddr, cfg.PublicURLPortal},
+		{"metrics", cfg.MetricsAddr, ""},
 	}
 	for _, sp := range specs {
 		if sp.addr == "" {
@@ -526,7 +581,7 @@ func (s *Server) serve(handlers map[string]http.Handler) {
 
 func (s *Server) printBanner(ctx context.Context, out io.Writer, adminKeyPath string) {
 	fmt.Fprintf(out, "Tollgate %s is up.\n", Version())
-	for _, name := range []string{"gateway", "management", "identity", "portal"} {
+	for _, name := range []string{"gateway", "management", "identity", "portal", "metrics"} {
 		if u, ok := s.urls[name]; ok {
 			fmt.Fprintf(out, "  %-11s %s\n", name, urlredact.URL(u))
 		}

@@ -37,6 +37,10 @@ func URL(s string) string {
 	return params(u.String())
 }
 
+// Query returns a raw query with the values of secret parameters (as
+// Secret tells) replaced by Mask, the rest kept byte for byte and in order.
+func Query(raw string) string { return query(raw) }
+
 // query masks the values of secret parameters in a raw query, keeping the
 // others byte for byte and in order.
 func query(raw string) string {
