@@ -103,8 +103,8 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s/README.md: %v", ex.dir, err)
 			}
-			t.Run("walkthrough", func(t *testing.T) { runScript(t, bin, ex.dir, walk) })
-			t.Run("apply", func(t *testing.T) { runScript(t, bin, ex.dir, apply) })
+			t.Run("walkthrough", func(t *testing.T) { runScript(t, bin, ex.dir, ex.dir+"/README.md", walk) })
+			t.Run("apply", func(t *testing.T) { runScript(t, bin, ex.dir, ex.dir+"/README.md", apply) })
 		})
 	}
 }
@@ -129,9 +129,16 @@ func buildTollgate(t *testing.T, root string) string {
 }
 
 // block is one ```sh block: its lines and the README line of the first.
+// A block whose info string is `sh norun REASON` is shown to readers but not
+// run (it needs something the test machine has not: a cloud account, docker,
+// a browser); norun holds the reason, and "-" when the marker has none.
 type block struct {
 	line  int
 	lines []string
+	norun string
+	// info is the fence's info string after "sh", when it is not a norun
+	// marker (a mistyped marker, which the docs test refuses).
+	info string
 }
 
 type section struct {
@@ -139,7 +146,7 @@ type section struct {
 	blocks []block
 }
 
-var fence = regexp.MustCompile("^```\\s*(\\S*)")
+var fence = regexp.MustCompile("^```\\s*(\\S*)\\s*(.*)")
 
 // parseReadme splits a README into its level-2 sections and their ```sh
 // blocks. Text before the first heading is a section with an empty title.
@@ -158,6 +165,14 @@ func parseReadme(text string) []section {
 				inFence = true
 				if m[1] == "sh" {
 					cur = &block{line: n + 1}
+					switch rest := strings.TrimSpace(m[2]); {
+					case rest == "norun":
+						cur.norun = "-"
+					case strings.HasPrefix(rest, "norun "):
+						cur.norun = strings.TrimSpace(strings.TrimPrefix(rest, "norun "))
+					default:
+						cur.info = rest
+					}
 				}
 				continue
 			}
@@ -196,6 +211,9 @@ func (s *script) add(line string, readmeLine int) {
 
 func (s *script) addSection(sec section) {
 	for _, b := range sec.blocks {
+		if b.norun != "" {
+			continue
+		}
 		for i, l := range b.lines {
 			s.add(l, b.line+i)
 		}
@@ -259,7 +277,8 @@ type server struct {
 
 // runScript starts a fresh server in a temporary directory, copies the
 // example's files there and runs the script in it.
-func runScript(t *testing.T, binDir, exampleDir string, sc *script) {
+// name is the file the script's lines come from, for messages.
+func runScript(t *testing.T, binDir, exampleDir, name string, sc *script) {
 	work := t.TempDir()
 	srv, logs := startServer(t, binDir, work)
 	rewrite := strings.NewReplacer(
@@ -273,8 +292,8 @@ func runScript(t *testing.T, binDir, exampleDir string, sc *script) {
 	// An address spelled differently would reach whatever Tollgate the
 	// machine runs on the default ports, not the test's.
 	if m := defaultPorts.FindString(text); m != "" {
-		t.Fatalf("%s/README.md: %q is not one of the addresses the test replaces (http://%s, http://%s, http://%s, http://%s)",
-			exampleDir, m, defaultGateway, defaultManagement, defaultIdentity, defaultPortal)
+		t.Fatalf("%s: %q is not one of the addresses the test replaces (http://%s, http://%s, http://%s, http://%s)",
+			name, m, defaultGateway, defaultManagement, defaultIdentity, defaultPortal)
 	}
 	path := filepath.Join(work, "example.sh")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -297,7 +316,7 @@ func runScript(t *testing.T, binDir, exampleDir string, sc *script) {
 	if m := failedLine.FindStringSubmatch(out.String()); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		if n >= 1 && n <= len(sc.source) && sc.source[n-1] > 0 {
-			where = fmt.Sprintf("%s/README.md:%d: %s", exampleDir, sc.source[n-1], m[2])
+			where = fmt.Sprintf("%s:%d: %s", name, sc.source[n-1], m[2])
 		} else {
 			where = "script line " + m[1] + ": " + m[2]
 		}
