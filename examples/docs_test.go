@@ -70,6 +70,10 @@ func TestDocs(t *testing.T) {
 				t.Fatal(err)
 			}
 			sc := newScript()
+			// The pages' curl commands print what they get, for the reader;
+			// here an HTTP error answer fails the step, so a page whose
+			// request the server refuses cannot pass.
+			sc.add(`curl() { command curl --fail-with-body "$@" || return; }`, 0)
 			run, shown := 0, 0
 			for _, sec := range parseReadme(string(text)) {
 				for _, b := range sec.blocks {

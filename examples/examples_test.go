@@ -146,7 +146,9 @@ type section struct {
 	blocks []block
 }
 
-var fence = regexp.MustCompile("^```\\s*(\\S*)\\s*(.*)")
+// fence is a code fence's first line, at the margin or indented (inside a
+// list item): its indentation, language and the rest of its info string.
+var fence = regexp.MustCompile("^( {0,8})```\\s*(\\S*)\\s*(.*)")
 
 // parseReadme splits a README into its level-2 sections and their ```sh
 // blocks. Text before the first heading is a section with an empty title.
@@ -154,6 +156,7 @@ func parseReadme(text string) []section {
 	sections := []section{{}}
 	var cur *block
 	inFence := false
+	indent := 0
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	n := 0
@@ -163,9 +166,10 @@ func parseReadme(text string) []section {
 		if m := fence.FindStringSubmatch(line); m != nil {
 			if !inFence {
 				inFence = true
-				if m[1] == "sh" {
+				indent = len(m[1])
+				if m[2] == "sh" {
 					cur = &block{line: n + 1}
-					switch rest := strings.TrimSpace(m[2]); {
+					switch rest := strings.TrimSpace(m[3]); {
 					case rest == "norun":
 						cur.norun = "-"
 					case strings.HasPrefix(rest, "norun "):
@@ -188,7 +192,12 @@ func parseReadme(text string) []section {
 		}
 		switch {
 		case cur != nil:
-			cur.lines = append(cur.lines, line)
+			// A block in a list item is indented like its fence.
+			cut := 0
+			for cut < indent && cut < len(line) && line[cut] == ' ' {
+				cut++
+			}
+			cur.lines = append(cur.lines, line[cut:])
 		case !inFence && strings.HasPrefix(line, "## "):
 			sections = append(sections, section{title: strings.TrimSpace(line[3:])})
 		}
@@ -321,7 +330,7 @@ func runScript(t *testing.T, binDir, exampleDir, name string, sc *script) {
 			where = "script line " + m[1] + ": " + m[2]
 		}
 	}
-	t.Errorf("README step failed: %v\nat %s\n--- script output:\n%s\n--- server log:\n%s", err, where, out.String(), logs.String())
+	t.Errorf("step failed: %v\nat %s\n--- script output:\n%s\n--- server log:\n%s", err, where, out.String(), logs.String())
 }
 
 // startServer runs `tollgate serve` with its data in work/tollgate-data on
