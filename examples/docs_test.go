@@ -14,6 +14,13 @@ import (
 // are for reading. Files a page's commands name (orders.yaml, an OpenAPI
 // document, an APIOps tree) are made by the test from the page itself or from
 // the repository's fixtures, as a reader would have them.
+//
+// Every page of docs/ with a ```sh block is run; nothing has to list it. A
+// block that cannot run here says so in its info string, with the reason:
+// ```sh norun needs an Azure subscription (az login)
+// Such a block is still shown as shell; the test only checks that it gives a
+// reason. Any other word after "sh" is refused (a mistyped marker would
+// otherwise run, or hide, a block by accident).
 type docPage struct {
 	file string
 	// sections limits the run to these level-2 sections (all when nil).
@@ -22,6 +29,8 @@ type docPage struct {
 	files func(t *testing.T, root, page string, dir string)
 }
 
+// docPages are the pages that need more than their own text; every other
+// docs/*.md page runs as it is.
 var docPages = []docPage{
 	{file: "README.md", sections: []string{"Quick start"}},
 	{file: "docs/cli.md", files: cliFiles},
@@ -37,30 +46,69 @@ func TestDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pages := append([]docPage(nil), docPages...)
+	known := map[string]bool{}
+	for _, p := range pages {
+		known[p.file] = true
+	}
+	others, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range others {
+		rel := filepath.ToSlash(strings.TrimPrefix(path, root+string(filepath.Separator)))
+		if !known[rel] {
+			pages = append(pages, docPage{file: rel})
+		}
+	}
 	bin := buildTollgate(t, root)
-	for _, p := range docPages {
+	for _, p := range pages {
 		t.Run(p.file, func(t *testing.T) {
+			t.Parallel()
 			text, err := os.ReadFile(filepath.Join(root, p.file))
 			if err != nil {
 				t.Fatal(err)
 			}
 			sc := newScript()
-			n := 0
+			// The pages' curl commands print what they get, for the reader;
+			// here an HTTP error answer fails the step, so a page whose
+			// request the server refuses cannot pass.
+			sc.add(`curl() { command curl --fail-with-body "$@" || return; }`, 0)
+			run, shown := 0, 0
 			for _, sec := range parseReadme(string(text)) {
+				for _, b := range sec.blocks {
+					shown++
+					switch {
+					case b.info != "":
+						t.Errorf("%s:%d: ```sh %s: only `sh norun REASON` may follow sh", p.file, b.line-1, b.info)
+					case b.norun == "-":
+						t.Errorf("%s:%d: ```sh norun without a reason: say what the block needs that the test has not", p.file, b.line-1)
+					}
+				}
 				if p.sections != nil && !contains(p.sections, sec.title) {
 					continue
 				}
 				sc.addSection(sec)
-				n += len(sec.blocks)
+				for _, b := range sec.blocks {
+					if b.norun == "" {
+						run++
+					}
+				}
 			}
-			if n == 0 {
-				t.Fatalf("%s has no sh block to run", p.file)
+			if run == 0 {
+				if p.sections != nil || p.files != nil {
+					t.Fatalf("%s has no sh block to run", p.file)
+				}
+				if shown > 0 {
+					t.Logf("%s: every sh block is marked norun", p.file)
+				}
+				return
 			}
 			dir := t.TempDir()
 			if p.files != nil {
 				p.files(t, root, string(text), dir)
 			}
-			runScript(t, bin, dir, sc)
+			runScript(t, bin, dir, p.file, sc)
 		})
 	}
 }

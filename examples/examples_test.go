@@ -103,8 +103,8 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s/README.md: %v", ex.dir, err)
 			}
-			t.Run("walkthrough", func(t *testing.T) { runScript(t, bin, ex.dir, walk) })
-			t.Run("apply", func(t *testing.T) { runScript(t, bin, ex.dir, apply) })
+			t.Run("walkthrough", func(t *testing.T) { runScript(t, bin, ex.dir, ex.dir+"/README.md", walk) })
+			t.Run("apply", func(t *testing.T) { runScript(t, bin, ex.dir, ex.dir+"/README.md", apply) })
 		})
 	}
 }
@@ -129,9 +129,16 @@ func buildTollgate(t *testing.T, root string) string {
 }
 
 // block is one ```sh block: its lines and the README line of the first.
+// A block whose info string is `sh norun REASON` is shown to readers but not
+// run (it needs something the test machine has not: a cloud account, docker,
+// a browser); norun holds the reason, and "-" when the marker has none.
 type block struct {
 	line  int
 	lines []string
+	norun string
+	// info is the fence's info string after "sh", when it is not a norun
+	// marker (a mistyped marker, which the docs test refuses).
+	info string
 }
 
 type section struct {
@@ -139,7 +146,9 @@ type section struct {
 	blocks []block
 }
 
-var fence = regexp.MustCompile("^```\\s*(\\S*)")
+// fence is a code fence's first line, at the margin or indented (inside a
+// list item): its indentation, language and the rest of its info string.
+var fence = regexp.MustCompile("^( {0,8})```\\s*(\\S*)\\s*(.*)")
 
 // parseReadme splits a README into its level-2 sections and their ```sh
 // blocks. Text before the first heading is a section with an empty title.
@@ -147,6 +156,7 @@ func parseReadme(text string) []section {
 	sections := []section{{}}
 	var cur *block
 	inFence := false
+	indent := 0
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	n := 0
@@ -156,8 +166,17 @@ func parseReadme(text string) []section {
 		if m := fence.FindStringSubmatch(line); m != nil {
 			if !inFence {
 				inFence = true
-				if m[1] == "sh" {
+				indent = len(m[1])
+				if m[2] == "sh" {
 					cur = &block{line: n + 1}
+					switch rest := strings.TrimSpace(m[3]); {
+					case rest == "norun":
+						cur.norun = "-"
+					case strings.HasPrefix(rest, "norun "):
+						cur.norun = strings.TrimSpace(strings.TrimPrefix(rest, "norun "))
+					default:
+						cur.info = rest
+					}
 				}
 				continue
 			}
@@ -173,7 +192,12 @@ func parseReadme(text string) []section {
 		}
 		switch {
 		case cur != nil:
-			cur.lines = append(cur.lines, line)
+			// A block in a list item is indented like its fence.
+			cut := 0
+			for cut < indent && cut < len(line) && line[cut] == ' ' {
+				cut++
+			}
+			cur.lines = append(cur.lines, line[cut:])
 		case !inFence && strings.HasPrefix(line, "## "):
 			sections = append(sections, section{title: strings.TrimSpace(line[3:])})
 		}
@@ -196,6 +220,9 @@ func (s *script) add(line string, readmeLine int) {
 
 func (s *script) addSection(sec section) {
 	for _, b := range sec.blocks {
+		if b.norun != "" {
+			continue
+		}
 		for i, l := range b.lines {
 			s.add(l, b.line+i)
 		}
@@ -259,7 +286,8 @@ type server struct {
 
 // runScript starts a fresh server in a temporary directory, copies the
 // example's files there and runs the script in it.
-func runScript(t *testing.T, binDir, exampleDir string, sc *script) {
+// name is the file the script's lines come from, for messages.
+func runScript(t *testing.T, binDir, exampleDir, name string, sc *script) {
 	work := t.TempDir()
 	srv, logs := startServer(t, binDir, work)
 	rewrite := strings.NewReplacer(
@@ -273,8 +301,8 @@ func runScript(t *testing.T, binDir, exampleDir string, sc *script) {
 	// An address spelled differently would reach whatever Tollgate the
 	// machine runs on the default ports, not the test's.
 	if m := defaultPorts.FindString(text); m != "" {
-		t.Fatalf("%s/README.md: %q is not one of the addresses the test replaces (http://%s, http://%s, http://%s, http://%s)",
-			exampleDir, m, defaultGateway, defaultManagement, defaultIdentity, defaultPortal)
+		t.Fatalf("%s: %q is not one of the addresses the test replaces (http://%s, http://%s, http://%s, http://%s)",
+			name, m, defaultGateway, defaultManagement, defaultIdentity, defaultPortal)
 	}
 	path := filepath.Join(work, "example.sh")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -297,12 +325,12 @@ func runScript(t *testing.T, binDir, exampleDir string, sc *script) {
 	if m := failedLine.FindStringSubmatch(out.String()); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		if n >= 1 && n <= len(sc.source) && sc.source[n-1] > 0 {
-			where = fmt.Sprintf("%s/README.md:%d: %s", exampleDir, sc.source[n-1], m[2])
+			where = fmt.Sprintf("%s:%d: %s", name, sc.source[n-1], m[2])
 		} else {
 			where = "script line " + m[1] + ": " + m[2]
 		}
 	}
-	t.Errorf("README step failed: %v\nat %s\n--- script output:\n%s\n--- server log:\n%s", err, where, out.String(), logs.String())
+	t.Errorf("step failed: %v\nat %s\n--- script output:\n%s\n--- server log:\n%s", err, where, out.String(), logs.String())
 }
 
 // startServer runs `tollgate serve` with its data in work/tollgate-data on
