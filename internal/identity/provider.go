@@ -189,8 +189,8 @@ func (p *Provider) Tenant() Tenant {
 // Issuer returns the token issuer, <identity-url>/<tenant-id>/v2.0.
 func (p *Provider) Issuer() string { return p.base + "/" + p.Tenant().ID + "/v2.0" }
 
-// Bootstrap makes, once, the tenant, the built-in management application
-// and the first signing key. It is idempotent and safe to run on several
+// Bootstrap makes, once, the tenant, the built-in management and gateway
+// applications and the first signing key. It is idempotent and safe to run on several
 // nodes at once.
 func (p *Provider) Bootstrap(ctx context.Context) error {
 	err := p.state.CreateTenant(ctx, Tenant{ID: uuid.NewString(), Name: DefaultTenantName})
@@ -241,6 +241,9 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 		return fmt.Errorf("identity bootstrap: %w", err)
 	}
 
+	if err := p.ensureGatewayApp(ctx); err != nil {
+		return fmt.Errorf("identity bootstrap: %w", err)
+	}
 	if err := p.ensureSigningKey(ctx); err != nil {
 		return fmt.Errorf("identity bootstrap: %w", err)
 	}

@@ -23,6 +23,7 @@ type sendRequest struct {
 	url         *value
 	method      *value
 	headers     []*setHeader
+	auths       []RequestAuthenticator
 	body        *value
 }
 
@@ -35,7 +36,7 @@ func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
 		timeout:     time.Duration(a.integer("timeout", 60, 1, 240, false)) * time.Second,
 		ignoreError: a.boolean("ignore-error", false),
 	}
-	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic") {
+	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic", "authentication-managed-identity") {
 		switch c.Name {
 		case "set-url", "set-method":
 			for _, at := range c.Attrs {
@@ -79,6 +80,18 @@ func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
 			ab := r.(*authenticationBasic)
 			p.headers = append(p.headers, &setHeader{name: "Authorization", key: "Authorization", action: "override",
 				basic: ab})
+		case "authentication-managed-identity":
+			r, err := cc.compileAs(c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			ra, ok := r.(RequestAuthenticator)
+			if !ok {
+				a.fail(c.Pos, "<%s> is not supported inside <send-request>", c.Name)
+				continue
+			}
+			p.auths = append(p.auths, ra)
 		}
 	}
 	if p.url == nil && !p.copyMode {
@@ -128,6 +141,11 @@ func (p *sendRequest) Run(x *Exchange) error {
 			continue
 		}
 		if err := sh.apply(x, h); err != nil {
+			return err
+		}
+	}
+	for _, ra := range p.auths {
+		if err := ra.AuthenticateRequest(x, h); err != nil {
 			return err
 		}
 	}
