@@ -139,7 +139,7 @@ func (m *Manager) Install(s *management.Server) {
 		Actions: map[string]management.Action{"listSecrets": m.listSecrets},
 	})
 	s.Handle(resource.KindProviderAuthorizations, management.Hooks{
-		Prepare: m.prepareConnection, Delete: m.deleteConnection,
+		Prepare: m.prepareConnection, Delete: m.deleteConnection, View: m.viewConnection,
 		Actions: map[string]management.Action{"listSecrets": m.listSecrets, "getLoginLinks": m.getLoginLinks},
 	})
 	s.Handle(resource.KindAuthorizationPolicies, management.Hooks{Prepare: m.preparePolicy, Delete: m.deletePolicy})
