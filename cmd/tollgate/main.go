@@ -34,6 +34,8 @@ Client of the management API:
   login              get a management API token with an application's client credentials
   keys rotate-signing
                      rotate the identity provider's token signing key
+  keys rotate [--drop-old] | keys drop-old
+                     rotate the master key and re-wrap every sealed value
 
 Other:
   version            print the version

@@ -336,6 +336,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	})
 	s.mgmt.Handle(identity.KindUsers, management.Hooks{Prepare: dir.PrepareUser, Actions: map[string]management.Action{"setPassword": dir.SetPassword}})
 	s.mgmt.Mount("/directory", idp.DirectoryHandler())
+	s.mgmt.Mount("/keys", &keyRotation{s: s})
 	// Client applications, products' OAuth access, the developers' endpoint.
 	apps := applications.New(applications.Options{Store: s.store, Directory: dir, Keyring: s.keyring, TenantID: func() string { return idp.Tenant().ID }})
 	apps.Install(s.mgmt)
