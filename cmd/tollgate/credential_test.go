@@ -74,13 +74,7 @@ func TestGatewayIdentity(t *testing.T) {
 	mg, gw := srv.urls["management"], srv.urls["gateway"]
 	do := func(method, path, body string, want int) map[string]any {
 		t.Helper()
-		st, _, b := call(t, method, mg+path, body, srv.admin()...)
-		if st != want {
-			t.Fatalf("%s %s: %d %s", method, path, st, b)
-		}
-		var m map[string]any
-		json.Unmarshal(b, &m)
-		return m
+		return mgmtDo(t, srv, method, path, body, want)
 	}
 	dir := do("GET", "/directory", "", 200)
 	gwID, _ := dir["gateway"].(map[string]any)
@@ -153,4 +147,17 @@ func TestGatewayIdentity(t *testing.T) {
 	if st, _, b := call(t, "GET", gw+"/echo/resource", "", "Ocp-Apim-Subscription-Key", sec["primaryKey"]); st != 500 || string(b) != "ManagedIdentityError" {
 		t.Fatalf("unknown resource: %d %s", st, b)
 	}
+}
+
+// mgmtDo calls the management API as the admin and returns the answer's
+// JSON, failing the test unless the status is want.
+func mgmtDo(t *testing.T, s *server, method, path, body string, want int) map[string]any {
+	t.Helper()
+	st, _, b := call(t, method, s.urls["management"]+path, body, s.admin()...)
+	if st != want {
+		t.Fatalf("%s %s: %d %s", method, path, st, b)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
 }

@@ -56,29 +56,9 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return err
 	})
-	pos, err := parseFlags(fs, args[1:], keysUsage)
-	var ue *usageError
-	if errors.As(err, &ue) {
-		if ue.help {
-			fmt.Fprintln(stdout, ue.msg)
-			return 0
-		}
-		fmt.Fprintln(stderr, ue.msg)
-		return 2
-	}
-	if len(pos) > 0 {
-		fmt.Fprintln(stderr, keysUsage)
-		return 2
-	}
-	conn, err := resolveConnection(cf, os.Getenv, time.Now())
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate keys: %v\n", err)
-		return 1
-	}
-	c, err := client.New(conn.URL, conn.Credential, &http.Client{Timeout: 60 * time.Second})
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate keys: %v\n", err)
-		return 1
+	c, code := keysClient(fs, &cf, args[1:], 60*time.Second, stdout, stderr)
+	if c == nil {
+		return code
 	}
 	body := map[string]any{}
 	if *delay >= 0 {
@@ -103,30 +83,10 @@ func runMasterKeys(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if args[0] == "rotate" {
 		fs.BoolVar(&dropOld, "drop-old", false, "remove the older keys from the key file once every value is re-wrapped")
 	}
-	pos, err := parseFlags(fs, args[1:], keysUsage)
-	var ue *usageError
-	if errors.As(err, &ue) {
-		if ue.help {
-			fmt.Fprintln(stdout, ue.msg)
-			return 0
-		}
-		fmt.Fprintln(stderr, ue.msg)
-		return 2
-	}
-	if len(pos) > 0 {
-		fmt.Fprintln(stderr, keysUsage)
-		return 2
-	}
-	conn, err := resolveConnection(cf, os.Getenv, time.Now())
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate keys: %v\n", err)
-		return 1
-	}
 	// Re-wrapping a large store takes a while.
-	c, err := client.New(conn.URL, conn.Credential, &http.Client{Timeout: 10 * time.Minute})
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate keys: %v\n", err)
-		return 1
+	c, code := keysClient(fs, &cf, args[1:], 10*time.Minute, stdout, stderr)
+	if c == nil {
+		return code
 	}
 	action, body := "rotate", map[string]any{"dropOld": dropOld}
 	if args[0] == "drop-old" {
@@ -144,4 +104,35 @@ func runMasterKeys(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "Older keys still in the key file: %v (tollgate keys drop-old removes them).\n", ids[1:])
 	}
 	return 0
+}
+
+// keysClient parses a keys subcommand's flags (fs holds them, cf the
+// connection's) and returns a management client; nil with the exit code
+// when the command ends here (help, bad usage, no connection).
+func keysClient(fs *flag.FlagSet, cf *connFlags, args []string, timeout time.Duration, stdout, stderr io.Writer) (*client.Client, int) {
+	pos, err := parseFlags(fs, args, keysUsage)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		if ue.help {
+			fmt.Fprintln(stdout, ue.msg)
+			return nil, 0
+		}
+		fmt.Fprintln(stderr, ue.msg)
+		return nil, 2
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, keysUsage)
+		return nil, 2
+	}
+	conn, err := resolveConnection(*cf, os.Getenv, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate keys: %v\n", err)
+		return nil, 1
+	}
+	c, err := client.New(conn.URL, conn.Credential, &http.Client{Timeout: timeout})
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate keys: %v\n", err)
+		return nil, 1
+	}
+	return c, 0
 }

@@ -132,16 +132,9 @@ func TestKillNodeMidRefresh(t *testing.T) {
 		}
 	})
 
-	mg := b.urls["management"]
 	do := func(method, path, body string, want int) map[string]any {
 		t.Helper()
-		st, _, rb := call(t, method, mg+path, body, b.admin()...)
-		if st != want {
-			t.Fatalf("%s %s: %d %s", method, path, st, rb)
-		}
-		var m map[string]any
-		json.Unmarshal(rb, &m)
-		return m
+		return mgmtDo(t, b, method, path, body, want)
 	}
 	do("PUT", "/authorizationProviders/saas", `{"identityProvider": "oauth2", "oauth2": {"grantTypes": {"authorizationCode": {
 		"clientId": "c", "clientSecret": "s", "authorizationUrl": "`+upSrv+`/authorize", "tokenUrl": "`+upSrv+`/token", "scopes": "files"}}}}`, 201)

@@ -20,13 +20,7 @@ func TestMasterKeyRotation(t *testing.T) {
 	mg := srv.urls["management"]
 	do := func(s *server, method, path, body string, want int) map[string]any {
 		t.Helper()
-		st, _, b := call(t, method, s.urls["management"]+path, body, s.admin()...)
-		if st != want {
-			t.Fatalf("%s %s: %d %s", method, path, st, b)
-		}
-		var m map[string]any
-		json.Unmarshal(b, &m)
-		return m
+		return mgmtDo(t, s, method, path, body, want)
 	}
 	// Sealed things: a secret named value, a provider's client secret and
 	// a connection's stored token (client credentials against the built-in

@@ -44,32 +44,38 @@ func (p *Provider) ensureGatewayApp(ctx context.Context) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("read the gateway's application: %w", err)
 	}
+	err := p.createBuiltInApp(ctx, gatewayAppPath, &Application{
+		DisplayName: "Tollgate Gateway",
+		Description: "The gateway's own identity (authentication-managed-identity, the credential manager's access policies).",
+	})
+	if err != nil {
+		return fmt.Errorf("create the gateway's application: %w", err)
+	}
+	return nil
+}
+
+// createBuiltInApp stores app at path unless it exists (another node may
+// be making it at the same moment).
+func (p *Provider) createBuiltInApp(ctx context.Context, path string, app *Application) error {
 	_, err := p.store.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Get(ctx, gatewayAppPath); err == nil {
+		if _, err := tx.Get(ctx, path); err == nil {
 			return nil
 		}
-		app := &Application{
-			DisplayName: "Tollgate Gateway",
-			Description: "The gateway's own identity (authentication-managed-identity, the credential manager's access policies).",
-		}
 		app.Normalize()
-		if err := p.dir.PrepareApplication(ctx, tx, gatewayAppPath, nil, app); err != nil {
+		if err := p.dir.PrepareApplication(ctx, tx, path, nil, app); err != nil {
 			return err
 		}
 		body, err := json.Marshal(app)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Put(ctx, store.Record{ID: gatewayAppPath, Kind: KindApplications, Body: body}, "-")
+		_, err = tx.Put(ctx, store.Record{ID: path, Kind: KindApplications, Body: body}, "-")
 		if errors.Is(err, store.ErrConflict) {
 			return nil
 		}
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("create the gateway's application: %w", err)
-	}
-	return nil
+	return err
 }
 
 // Gateway returns the gateway's identity (after Bootstrap).

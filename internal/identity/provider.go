@@ -204,33 +204,15 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 	p.tenant.Store(&t)
 
 	if _, err := p.store.Get(ctx, managementAppPath); errors.Is(err, store.ErrNotFound) {
-		_, err := p.store.Update(ctx, func(tx store.Tx) error {
-			if _, err := tx.Get(ctx, managementAppPath); err == nil {
-				return nil
-			}
-			app := &Application{
-				DisplayName:    "Tollgate Management",
-				Description:    "The management API of this Tollgate installation.",
-				IdentifierURIs: []string{ManagementIdentifier},
-				API:            &APISettings{OAuth2PermissionScopes: []PermissionScope{managementScope()}},
-				AppRoles: []AppRole{
-					{Value: RoleManagementReadWrite, DisplayName: "Read and write all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
-					{Value: RoleManagementRead, DisplayName: "Read all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
-				},
-			}
-			app.Normalize()
-			if err := p.dir.PrepareApplication(ctx, tx, managementAppPath, nil, app); err != nil {
-				return err
-			}
-			body, err := json.Marshal(app)
-			if err != nil {
-				return err
-			}
-			_, err = tx.Put(ctx, store.Record{ID: managementAppPath, Kind: KindApplications, Body: body}, "-")
-			if errors.Is(err, store.ErrConflict) {
-				return nil
-			}
-			return err
+		err := p.createBuiltInApp(ctx, managementAppPath, &Application{
+			DisplayName:    "Tollgate Management",
+			Description:    "The management API of this Tollgate installation.",
+			IdentifierURIs: []string{ManagementIdentifier},
+			API:            &APISettings{OAuth2PermissionScopes: []PermissionScope{managementScope()}},
+			AppRoles: []AppRole{
+				{Value: RoleManagementReadWrite, DisplayName: "Read and write all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
+				{Value: RoleManagementRead, DisplayName: "Read all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
+			},
 		})
 		if err != nil {
 			return fmt.Errorf("identity bootstrap: create the management application: %w", err)
