@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,4 +109,35 @@ func TestMasterKeyRotation(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("drop-old with one key: %d %s", code, errs)
 	}
+}
+
+// TestMasterKeyRotationRefusedWithEnvKey: a master key given in the
+// environment is not the server's to rotate: 409 with what to do, and the
+// server keeps working with its key.
+func TestMasterKeyRotationRefusedWithEnvKey(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--data-dir", dir, "--gateway-addr", "127.0.0.1:0", "--management-addr", "127.0.0.1:0",
+		"--portal-addr", "", "--identity-addr", "127.0.0.1:0", "--log-level", "warn"}
+	cfg, err := loadServeConfig(args, func(k string) string {
+		if k == "TOLLGATE_MASTER_KEY" {
+			return base64.StdEncoding.EncodeToString(make([]byte, 32))
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startServer(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.shutdown() })
+	code, _, errs := runCLI(t, "keys", "rotate", "--management-url", srv.urls["management"], "--admin-key", srv.adminKey)
+	if code != 1 || !strings.Contains(errs, "MasterKeyNotInFile") || !strings.Contains(errs, "TOLLGATE_MASTER_KEY") {
+		t.Fatalf("keys rotate with an environment key: %d %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "master.key")); err == nil {
+		t.Fatal("a key file was made")
+	}
+	mgmtDo(t, srv, "POST", "/subscriptions/admin-starter/listSecrets", "", 200)
 }
