@@ -40,6 +40,8 @@ Client of the management API:
                      rotate the identity provider's token signing key
   keys show subscription ID
                      print a subscription's keys (--primary for scripts)
+  keys rotate [--drop-old] | keys drop-old
+                     rotate the master key and re-wrap every sealed value
 
 Other:
   version            print the version

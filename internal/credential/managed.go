@@ -8,18 +8,29 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/tollgate/tollgate/internal/expression"
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 )
 
-// The gateway's own identity for authentication-managed-identity: an
-// application with a client secret (or any client-credentials provider),
-// configured as the client-credentials provider ManagedIdentityProvider.
-// With client-id, the client-credentials provider whose clientId it is
-// (APIM's user-assigned identities). Tokens are cached, refreshed and
-// sealed like a connection's, per identity and resource.
+// The gateway's own identity for authentication-managed-identity: the
+// built-in directory's gateway application, whose tokens the identity
+// provider issues in process (Options.GatewayTokens). The
+// client-credentials provider ManagedIdentityProvider, when configured,
+// takes its place (an external identity, e.g. Entra ID). With client-id,
+// the client-credentials provider whose clientId it is (APIM's
+// user-assigned identities), or the gateway's application by its appId.
+// Provider tokens are cached, refreshed and sealed like a connection's,
+// per identity and resource; in-process tokens are only cached.
+
+// GatewayTokens issues tokens of the gateway's own identity in process:
+// the built-in identity provider.
+type GatewayTokens interface {
+	GatewayToken(ctx context.Context, resource string) (token string, expires time.Time, err error)
+}
 
 // ManagedIdentityProvider is the provider holding the gateway's identity.
 const ManagedIdentityProvider = "managed-identity"
@@ -49,6 +60,11 @@ func (m *Manager) managed(ctx context.Context, path, clientID, resourceURI strin
 	}
 	return m.once(ctx, path, func(lctx context.Context) (*entry, error) {
 		prec, p, err := m.identityProvider(lctx, clientID)
+		var ce *Error
+		if errors.As(err, &ce) && ce.Code == codeNotConfigured && m.opts.GatewayTokens != nil &&
+			(clientID == "" || strings.EqualFold(clientID, m.opts.Gateway.ObjectID)) {
+			return m.builtinManaged(lctx, path, resourceURI)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -65,10 +81,28 @@ func (m *Manager) managed(ctx context.Context, path, clientID, resourceURI strin
 	})
 }
 
+// builtinManaged gets a token of the gateway's application from the
+// built-in identity provider, in process, and caches it.
+func (m *Manager) builtinManaged(ctx context.Context, path, resourceURI string) (*entry, error) {
+	tok, exp, err := m.opts.GatewayTokens.GatewayToken(ctx, resourceURI)
+	if err != nil {
+		return nil, &Error{Code: "ManagedIdentityError", Message: fmt.Sprintf("The gateway's identity could not get a token for %q: %v", resourceURI, err)}
+	}
+	fresh := m.opts.Now().Add(m.opts.CacheMaxAge)
+	if t := exp.Add(-m.opts.CacheMargin); t.Before(fresh) {
+		fresh = t
+	}
+	e := &entry{auth: &expression.Authorization{AccessToken: tok, Claims: map[string]any{"token_type": "Bearer"}}, expiresAt: exp, freshUntil: fresh}
+	m.cache.Store(path, e)
+	return e, nil
+}
+
+const codeNotConfigured = "ManagedIdentityNotConfigured"
+
 // identityProvider finds the client-credentials provider of the gateway's
 // identity.
 func (m *Manager) identityProvider(ctx context.Context, clientID string) (store.Record, *resource.AuthorizationProvider, error) {
-	notConfigured := &Error{Code: "ManagedIdentityNotConfigured", Message: fmt.Sprintf(
+	notConfigured := &Error{Code: codeNotConfigured, Message: fmt.Sprintf(
 		"The gateway has no identity: create the client-credentials authorization provider %s (see docs/credential-manager.md).", ManagedIdentityProvider)}
 	if clientID == "" {
 		rec, err := m.opts.Store.Get(ctx, "/authorizationProviders/"+ManagedIdentityProvider)
@@ -100,7 +134,7 @@ func (m *Manager) identityProvider(ctx context.Context, clientID string) (store.
 			return rec, p, nil
 		}
 	}
-	return store.Record{}, nil, &Error{Code: "ManagedIdentityNotConfigured", Message: fmt.Sprintf("No client-credentials authorization provider has clientId %q.", clientID)}
+	return store.Record{}, nil, &Error{Code: codeNotConfigured, Message: fmt.Sprintf("No client-credentials authorization provider has clientId %q.", clientID)}
 }
 
 type managedIdentity struct {
@@ -132,6 +166,12 @@ func (m *Manager) compileManaged(r *policy.ElementReader) (policy.ExtensionPolic
 // Run puts the token in the output variable, or in the request's
 // Authorization header.
 func (p *managedIdentity) Run(x *policy.Exchange) error {
+	return p.AuthenticateRequest(x, x.Request().Header)
+}
+
+// AuthenticateRequest is Run inside send-request: the token goes in the
+// output variable, or in h (send-request's own request's headers).
+func (p *managedIdentity) AuthenticateRequest(x *policy.Exchange, h http.Header) error {
 	res, err := p.resource.String(x)
 	if err != nil {
 		return err
@@ -160,6 +200,6 @@ func (p *managedIdentity) Run(x *policy.Exchange) error {
 		x.SetVariable(p.output, e.auth.AccessToken)
 		return nil
 	}
-	x.Request().Header.Set("Authorization", "Bearer "+e.auth.AccessToken)
+	h.Set("Authorization", "Bearer "+e.auth.AccessToken)
 	return nil
 }

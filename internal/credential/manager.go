@@ -50,6 +50,10 @@ type Options struct {
 	// Gateway is the gateway's own identity (identity-type="managed"); a
 	// new connection gets an access policy for it.
 	Gateway Identity
+	// GatewayTokens issues the gateway identity's tokens in process
+	// (authentication-managed-identity); nil: only the
+	// ManagedIdentityProvider provider gives the gateway an identity.
+	GatewayTokens GatewayTokens
 	// CacheMargin: a cached token is used until this long before it
 	// expires (3 minutes by default, as APIM).
 	CacheMargin time.Duration
@@ -135,7 +139,7 @@ func (m *Manager) Install(s *management.Server) {
 		Actions: map[string]management.Action{"listSecrets": m.listSecrets},
 	})
 	s.Handle(resource.KindProviderAuthorizations, management.Hooks{
-		Prepare: m.prepareConnection, Delete: m.deleteConnection,
+		Prepare: m.prepareConnection, Delete: m.deleteConnection, View: m.viewConnection,
 		Actions: map[string]management.Action{"listSecrets": m.listSecrets, "getLoginLinks": m.getLoginLinks},
 	})
 	s.Handle(resource.KindAuthorizationPolicies, management.Hooks{Prepare: m.preparePolicy, Delete: m.deletePolicy})

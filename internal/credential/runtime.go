@@ -407,6 +407,34 @@ func (m *Manager) remember(path, key string, st *tokenState, policies []resource
 	return e, nil
 }
 
+// viewConnection shows a connection's lastRefreshed and expiresAt from
+// its stored token record, which every successful refresh writes (in the
+// state store, not the configuration: refreshes don't bump the
+// configuration version). The configuration's values, written on status
+// changes, are shown when the token record is missing or older.
+func (m *Manager) viewConnection(ctx context.Context, id string, res resource.Resource) {
+	c, ok := res.(*resource.ProviderAuthorization)
+	if !ok || c.UID == "" {
+		return
+	}
+	st, err := m.readState(ctx, tokenKey(id, c.UID))
+	if err != nil {
+		m.log.Warn("credential manager: read token state for a GET", "authorization", id, "err", err)
+		return
+	}
+	if st == nil || st.RefreshedAt.IsZero() || st.Sealed == "" {
+		return
+	}
+	if prev, err := time.Parse(time.RFC3339, c.LastRefreshed); err == nil && !st.RefreshedAt.Truncate(time.Second).After(prev) {
+		return
+	}
+	c.LastRefreshed = st.RefreshedAt.UTC().Format(time.RFC3339)
+	c.ExpiresAt = ""
+	if !st.ExpiresAt.IsZero() {
+		c.ExpiresAt = st.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+}
+
 // setStatus records a connection's status on its configuration record
 // (which bumps the configuration version, so only on changes).
 func (m *Manager) setStatus(ctx context.Context, path, uid, status string, issue *resource.AuthorizationIssue, expires time.Time) {

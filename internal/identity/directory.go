@@ -29,7 +29,7 @@ func Kinds() []resource.Kind {
 	return []resource.Kind{
 		{Name: KindApplications, Pattern: "/directory/applications/{}", New: func() resource.Resource { return &Application{} },
 			Hidden: []string{"secretHashes"}, ReadOnly: []string{"passwordCredentials", "appRoleAssignments", "oauth2PermissionGrants"},
-			ApplyKind: "application", BuiltIn: []string{managementAppPath, PortalAppPath}},
+			ApplyKind: "application", BuiltIn: []string{managementAppPath, PortalAppPath, gatewayAppPath}},
 		{Name: KindUsers, Pattern: "/directory/users/{}", New: func() resource.Resource { return &User{} },
 			Hidden: []string{"passwordHash"}, ReadOnly: []string{"signInSessionsValidFromDateTime"}, ApplyKind: "directoryUser"},
 	}

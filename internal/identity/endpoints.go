@@ -448,6 +448,8 @@ type DirectoryInfo struct {
 	TenantID string `json:"tenantId"`
 	Name     string `json:"name"`
 	Issuer   string `json:"issuer"`
+	// Gateway is the gateway's own identity (a service principal).
+	Gateway *GatewayIdentity `json:"gateway,omitempty"`
 }
 
 // SigningKeyInfo describes a published signing key.
@@ -462,7 +464,7 @@ type SigningKeyInfo struct {
 // DirectoryHandler serves the management API's non-resource directory
 // routes (the management server authenticates first):
 //
-//	GET  /directory                      {tenantId, name, issuer}
+//	GET  /directory                      {tenantId, name, issuer, gateway}
 //	GET  /directory/signingKeys          the signing keys, without secrets
 //	POST /directory/signingKeys/rotate   {"publishDelaySeconds": N} (optional)
 func (p *Provider) DirectoryHandler() http.Handler {
@@ -471,7 +473,13 @@ func (p *Provider) DirectoryHandler() http.Handler {
 		switch {
 		case path == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			t := p.Tenant()
-			writeJSON(w, http.StatusOK, DirectoryInfo{TenantID: t.ID, Name: t.Name, Issuer: p.Issuer()})
+			info := DirectoryInfo{TenantID: t.ID, Name: t.Name, Issuer: p.Issuer()}
+			if g, err := p.Gateway(r.Context()); err == nil {
+				info.Gateway = &g
+			} else {
+				p.log.Warn("directory: the gateway's identity", "err", err)
+			}
+			writeJSON(w, http.StatusOK, info)
 		case path == "/signingKeys" && r.Method == http.MethodGet:
 			kc, err := p.loadKeys(r.Context())
 			if err != nil {

@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // grantClientCredentials issues an app-only token for <resource>/.default.
@@ -24,15 +22,7 @@ func (p *Provider) grantClientCredentials(ctx context.Context, snap *snapshot, c
 	if res == nil {
 		return nil, invalidScope("No resource in the directory is named %q.", strings.TrimSuffix(parts[0], "/.default"))
 	}
-	roles := res.rolesHeld(c.app.AppRoleAssignments, MemberApplication)
-	now := p.now()
-	claims := accessClaims{
-		Iss: p.Issuer(), Sub: c.app.AppID, Aud: res.AppID,
-		Iat: now.Unix(), Nbf: now.Unix(), Exp: now.Add(p.opts.AccessTokenLifetime).Unix(),
-		Jti: uuid.NewString(), ClientID: c.app.AppID, Azp: c.app.AppID, Azpacr: "1",
-		Tid: p.Tenant().ID, Oid: c.app.AppID, Idtyp: "app", Roles: roles, Ver: "2.0",
-	}
-	at, err := p.sign(ctx, claims, true)
+	at, err := p.sign(ctx, appClaims(p, c.app, res, p.now()), true)
 	if err != nil {
 		return nil, err
 	}

@@ -255,12 +255,16 @@ func checkManagementApp(a *Application) error {
 	return nil
 }
 
-// DeleteApplication refuses to delete the built-in management application.
+// DeleteApplication refuses to delete the built-in management and gateway
+// applications.
 // Grants other applications hold on a deleted resource are left in place
 // and ignored when tokens are issued.
 func (d *Directory) DeleteApplication(ctx context.Context, tx store.Tx, id string, old resource.Resource, query map[string]string) error {
 	if id == managementAppPath {
 		return apierror.New(http.StatusConflict, "Conflict", "The built-in management application cannot be deleted.")
+	}
+	if id == gatewayAppPath {
+		return apierror.New(http.StatusConflict, "Conflict", "The gateway's own application cannot be deleted.")
 	}
 	return nil
 }

@@ -195,8 +195,8 @@ func (p *Provider) Tenant() Tenant {
 // Issuer returns the token issuer, <identity-url>/<tenant-id>/v2.0.
 func (p *Provider) Issuer() string { return p.base + "/" + p.Tenant().ID + "/v2.0" }
 
-// Bootstrap makes, once, the tenant, the built-in management application
-// and the first signing key. It is idempotent and safe to run on several
+// Bootstrap makes, once, the tenant, the built-in management and gateway
+// applications and the first signing key. It is idempotent and safe to run on several
 // nodes at once.
 func (p *Provider) Bootstrap(ctx context.Context) error {
 	err := p.state.CreateTenant(ctx, Tenant{ID: uuid.NewString(), Name: DefaultTenantName})
@@ -210,33 +210,15 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 	p.tenant.Store(&t)
 
 	if _, err := p.store.Get(ctx, managementAppPath); errors.Is(err, store.ErrNotFound) {
-		_, err := p.store.Update(ctx, func(tx store.Tx) error {
-			if _, err := tx.Get(ctx, managementAppPath); err == nil {
-				return nil
-			}
-			app := &Application{
-				DisplayName:    "Tollgate Management",
-				Description:    "The management API of this Tollgate installation.",
-				IdentifierURIs: []string{ManagementIdentifier},
-				API:            &APISettings{OAuth2PermissionScopes: []PermissionScope{managementScope()}},
-				AppRoles: []AppRole{
-					{Value: RoleManagementReadWrite, DisplayName: "Read and write all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
-					{Value: RoleManagementRead, DisplayName: "Read all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
-				},
-			}
-			app.Normalize()
-			if err := p.dir.PrepareApplication(ctx, tx, managementAppPath, nil, app); err != nil {
-				return err
-			}
-			body, err := json.Marshal(app)
-			if err != nil {
-				return err
-			}
-			_, err = tx.Put(ctx, store.Record{ID: managementAppPath, Kind: KindApplications, Body: body}, "-")
-			if errors.Is(err, store.ErrConflict) {
-				return nil
-			}
-			return err
+		err := p.createBuiltInApp(ctx, managementAppPath, &Application{
+			DisplayName:    "Tollgate Management",
+			Description:    "The management API of this Tollgate installation.",
+			IdentifierURIs: []string{ManagementIdentifier},
+			API:            &APISettings{OAuth2PermissionScopes: []PermissionScope{managementScope()}},
+			AppRoles: []AppRole{
+				{Value: RoleManagementReadWrite, DisplayName: "Read and write all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
+				{Value: RoleManagementRead, DisplayName: "Read all management resources", AllowedMemberTypes: []string{MemberApplication, MemberUser}},
+			},
 		})
 		if err != nil {
 			return fmt.Errorf("identity bootstrap: create the management application: %w", err)
@@ -247,6 +229,9 @@ func (p *Provider) Bootstrap(ctx context.Context) error {
 		return fmt.Errorf("identity bootstrap: %w", err)
 	}
 
+	if err := p.ensureGatewayApp(ctx); err != nil {
+		return fmt.Errorf("identity bootstrap: %w", err)
+	}
 	if err := p.ensureSigningKey(ctx); err != nil {
 		return fmt.Errorf("identity bootstrap: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // KEK wraps and unwraps data keys. The local key file implements it; a KMS
@@ -28,24 +29,51 @@ type KEK interface {
 	Unwrap(wrapped []byte) ([]byte, error)
 }
 
-// Keyring seals with its primary KEK and opens with any KEK it holds.
+// Keyring seals with its primary KEK and opens with any KEK it holds. Its
+// keys can be replaced while it is in use (Replace), so that everything
+// holding it sees a rotated key file at once.
 type Keyring struct {
+	r atomic.Pointer[ring]
+}
+
+type ring struct {
 	primary KEK
+	ids     []string // primary first
 	byID    map[string]KEK
 }
 
 // New returns a keyring sealing with primary and opening with primary and
 // older (keys being rotated out).
 func New(primary KEK, older ...KEK) *Keyring {
-	k := &Keyring{primary: primary, byID: map[string]KEK{primary.ID(): primary}}
+	r := &ring{primary: primary, ids: []string{primary.ID()}, byID: map[string]KEK{primary.ID(): primary}}
 	for _, o := range older {
-		k.byID[o.ID()] = o
+		if _, dup := r.byID[o.ID()]; !dup {
+			r.ids = append(r.ids, o.ID())
+		}
+		r.byID[o.ID()] = o
 	}
+	k := &Keyring{}
+	k.r.Store(r)
 	return k
 }
 
+// Replace gives k the keys of other (e.g. the key file read again after a
+// rotation). Values sealed meanwhile use either primary; both open them
+// as long as the new keyring still holds the old primary.
+func (k *Keyring) Replace(other *Keyring) { k.r.Store(other.r.Load()) }
+
 // PrimaryID names the KEK new values are sealed with.
-func (k *Keyring) PrimaryID() string { return k.primary.ID() }
+func (k *Keyring) PrimaryID() string { return k.r.Load().primary.ID() }
+
+// IDs names the KEKs held, the primary first.
+func (k *Keyring) IDs() []string { return append([]string(nil), k.r.Load().ids...) }
+
+// SealedWith returns the id of the KEK that wraps a sealed value's data
+// key, or false when s is not a sealed value.
+func SealedWith(s string) (string, bool) {
+	id, _, _, err := parseSealed(s)
+	return id, err == nil
+}
 
 const sealedPrefix = "tg1."
 
@@ -60,16 +88,17 @@ func (k *Keyring) Seal(plaintext, aad []byte) (string, error) {
 	if _, err := rand.Read(dek); err != nil {
 		return "", fmt.Errorf("seal: data key: %w", err)
 	}
-	wrapped, err := k.primary.Wrap(dek)
+	primary := k.r.Load().primary
+	wrapped, err := primary.Wrap(dek)
 	if err != nil {
-		return "", fmt.Errorf("seal: wrap data key with %q: %w", k.primary.ID(), err)
+		return "", fmt.Errorf("seal: wrap data key with %q: %w", primary.ID(), err)
 	}
 	ct, err := gcmSeal(dek, plaintext, aad)
 	if err != nil {
 		return "", fmt.Errorf("seal: %w", err)
 	}
 	enc := base64.RawURLEncoding
-	return sealedPrefix + k.primary.ID() + "." + enc.EncodeToString(wrapped) + "." + enc.EncodeToString(ct), nil
+	return sealedPrefix + primary.ID() + "." + enc.EncodeToString(wrapped) + "." + enc.EncodeToString(ct), nil
 }
 
 func parseSealed(sealed string) (kekID string, wrapped, ct []byte, err error) {
@@ -96,7 +125,7 @@ func (k *Keyring) Open(sealed string, aad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	kek, ok := k.byID[kekID]
+	kek, ok := k.r.Load().byID[kekID]
 	if !ok {
 		return nil, fmt.Errorf("open: key encryption key %q is not in the keyring", kekID)
 	}
@@ -118,10 +147,11 @@ func (k *Keyring) Rewrap(sealed string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if kekID == k.primary.ID() {
+	r := k.r.Load()
+	if kekID == r.primary.ID() {
 		return sealed, nil
 	}
-	kek, ok := k.byID[kekID]
+	kek, ok := r.byID[kekID]
 	if !ok {
 		return "", fmt.Errorf("rewrap: key encryption key %q is not in the keyring", kekID)
 	}
@@ -129,12 +159,12 @@ func (k *Keyring) Rewrap(sealed string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("rewrap: unwrap data key with %q: %w", kekID, err)
 	}
-	rewrapped, err := k.primary.Wrap(dek)
+	rewrapped, err := r.primary.Wrap(dek)
 	if err != nil {
 		return "", fmt.Errorf("rewrap: %w", err)
 	}
 	enc := base64.RawURLEncoding
-	return sealedPrefix + k.primary.ID() + "." + enc.EncodeToString(rewrapped) + "." + enc.EncodeToString(ct), nil
+	return sealedPrefix + r.primary.ID() + "." + enc.EncodeToString(rewrapped) + "." + enc.EncodeToString(ct), nil
 }
 
 // IsSealed reports whether s has the shape of a sealed value.
@@ -288,6 +318,24 @@ func RotateFile(path string) error {
 		keys = append(keys, b)
 	}
 	return writeKeyFile(path, keys)
+}
+
+// DropOlderFile keeps only the primary (first) key of the key file: once
+// every value is re-wrapped with it, the older keys are retired.
+func DropOlderFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read master key file %s: %w", path, err)
+	}
+	var kf keyFile
+	if err := json.Unmarshal(data, &kf); err != nil || len(kf.Keys) == 0 {
+		return nil // a single key: nothing to drop
+	}
+	b, err := ParseKey(kf.Keys[0])
+	if err != nil {
+		return fmt.Errorf("master key file %s: %w", path, err)
+	}
+	return writeKeyFile(path, [][]byte{b})
 }
 
 func writeKeyFile(path string, keys [][]byte) error {

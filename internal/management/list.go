@@ -62,6 +62,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, k *resource.Kind, 
 			s.fail(w, r, err, rec.ID)
 			return
 		}
+		if v := s.hooks[k.Name].View; v != nil {
+			v(r.Context(), rec.ID, res)
+		}
 		body, err := represent(k, res)
 		if err != nil {
 			s.fail(w, r, err, rec.ID)

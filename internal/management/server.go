@@ -49,6 +49,11 @@ type Hooks struct {
 	// Actions serve POST {item}/{name} inside a transaction; writes bump the
 	// configuration version.
 	Actions map[string]Action
+	// View runs before a resource is shown (GET, lists, the answer to a
+	// write): it fills read-only fields kept outside the configuration
+	// (e.g. a connection's lastRefreshed, from runtime state). The ETag
+	// still covers the configuration record only.
+	View func(ctx context.Context, id string, res resource.Resource)
 }
 
 // Action is a POST on an item. current is the stored resource with its
@@ -141,6 +146,14 @@ func (s *Server) Handle(kind string, h Hooks) {
 	merged.Prepare = chainPrepare(prev.Prepare, h.Prepare)
 	merged.Delete = chainDelete(prev.Delete, h.Delete)
 	merged.Check = chainCheck(prev.Check, h.Check)
+	merged.View = prev.View
+	if h.View != nil {
+		if pv := prev.View; pv != nil {
+			merged.View = func(ctx context.Context, id string, res resource.Resource) { pv(ctx, id, res); h.View(ctx, id, res) }
+		} else {
+			merged.View = h.View
+		}
+	}
 	s.hooks[kind] = merged
 }
 
@@ -466,6 +479,9 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, k *resource
 	if err != nil {
 		s.fail(w, r, err, rec.ID)
 		return
+	}
+	if v := s.hooks[k.Name].View; v != nil {
+		v(r.Context(), rec.ID, res)
 	}
 	body, err := represent(k, res)
 	if err != nil {

@@ -165,6 +165,14 @@ func (v *Value) Any(x *Exchange) (any, error) {
 	return v.v.any(x)
 }
 
+// RequestAuthenticator is an extension policy that may also be nested in
+// send-request (authentication-managed-identity): there it sets the
+// headers of send-request's own request, h, instead of the backend
+// request's.
+type RequestAuthenticator interface {
+	AuthenticateRequest(x *Exchange, h http.Header) error
+}
+
 // extensionDefinition turns an Extension into a table entry.
 func extensionDefinition(ext Extension) *definition {
 	var secs section

@@ -23,6 +23,7 @@ type sendRequest struct {
 	url         *value
 	method      *value
 	headers     []*setHeader
+	auths       []RequestAuthenticator
 	body        *value
 	cert        *authenticationCertificate
 }
@@ -44,7 +45,7 @@ func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 		p.variable = a.str("response-variable-name", "", true)
 		p.ignoreError = a.boolean("ignore-error", false)
 	}
-	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic", "authentication-certificate") {
+	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic", "authentication-certificate", "authentication-managed-identity") {
 		switch c.Name {
 		case "set-url", "set-method":
 			for _, at := range c.Attrs {
@@ -95,6 +96,18 @@ func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 			ab := r.(*authenticationBasic)
 			p.headers = append(p.headers, &setHeader{name: "Authorization", key: "Authorization", action: "override",
 				basic: ab})
+		case "authentication-managed-identity":
+			r, err := cc.compileAs(c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			ra, ok := r.(RequestAuthenticator)
+			if !ok {
+				a.fail(c.Pos, "<%s> is not supported inside <send-request>", c.Name)
+				continue
+			}
+			p.auths = append(p.auths, ra)
 		}
 	}
 	if p.url == nil && !p.copyMode {
@@ -170,6 +183,11 @@ func (p *sendRequest) build(x *Exchange) (method, target string, h http.Header, 
 			continue
 		}
 		if err := sh.apply(x, h); err != nil {
+			return "", "", nil, nil, err
+		}
+	}
+	for _, ra := range p.auths {
+		if err := ra.AuthenticateRequest(x, h); err != nil {
 			return "", "", nil, nil, err
 		}
 	}

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/google/uuid"
 
 	"github.com/tollgate/tollgate/internal/applications"
 	"github.com/tollgate/tollgate/internal/credential"
@@ -326,11 +325,15 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		return keys, idp.Issuer(), err
 	}
 	// The credential manager: its consent pages are on the portal listener;
-	// the gateway's own identity is a fixed service principal id of the
-	// built-in tenant.
+	// the gateway's own identity is the built-in directory's gateway
+	// application, whose tokens the identity provider issues in process.
+	gw, err := idp.Gateway(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("identity provider: %w", err)
+	}
 	creds, err := credential.New(credential.Options{Store: s.store, Keyring: s.keyring, Logger: log,
 		PortalURL: s.urls["portal"], BuiltinURL: strings.TrimSuffix(idp.Issuer(), "/v2.0"),
-		Gateway: credential.Identity{TenantID: idp.Tenant().ID, ObjectID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("tollgate:gateway:"+idp.Tenant().ID)).String()}})
+		Gateway: credential.Identity{TenantID: idp.Tenant().ID, ObjectID: gw.ObjectID}, GatewayTokens: idp})
 	if err != nil {
 		return nil, fmt.Errorf("credential manager: %w", err)
 	}
@@ -388,6 +391,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	})
 	s.mgmt.Handle(identity.KindUsers, management.Hooks{Prepare: dir.PrepareUser, Actions: map[string]management.Action{"setPassword": dir.SetPassword}})
 	s.mgmt.Mount("/directory", idp.DirectoryHandler())
+	s.mgmt.Mount("/keys", &keyRotation{s: s})
 	// Client applications, products' OAuth access, the developers' endpoint.
 	apps := applications.New(applications.Options{Store: s.store, Directory: dir, Keyring: s.keyring, TenantID: func() string { return idp.Tenant().ID }})
 	apps.Install(s.mgmt)
