@@ -603,10 +603,19 @@ func (p *validator) Run(x *policy.Exchange) error {
 	return nil
 }
 
+// parseJwt builds the policy's Jwt object from what validation already
+// read; the full claim set is decoded only if an expression asks for it.
 func parseJwt(t *jwtvalidate.Token) any {
-	j, err := expression.ParseJwt(t.Raw)
-	if err != nil {
+	j := &expression.Jwt{Id: t.ID, Issuer: t.Issuer, Subject: t.Subject, Audiences: t.Audiences,
+		Algorithm: t.Algorithm, Type: t.Type,
+		ExpirationTime: utcPtr(t.ExpiresAt), NotBefore: utcPtr(t.NotBefore), IssuedAt: utcPtr(t.IssuedAt)}
+	return j.DeferClaims(t.Raw)
+}
+
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
 		return nil
 	}
-	return j
+	t = t.UTC()
+	return &t
 }
