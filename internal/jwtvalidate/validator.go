@@ -71,7 +71,8 @@ type Config struct {
 	// negative turns it off).
 	CacheSize int
 	// CacheBytes bounds the same cache in bytes, estimated from the
-	// tokens' sizes (default DefaultCacheBytes; negative turns it off).
+	// tokens' sizes (default Deps.CacheBytes, else DefaultCacheBytes;
+	// negative turns it off).
 	CacheBytes int64
 }
 
@@ -84,6 +85,9 @@ type Deps struct {
 	LocalKeys func(ctx context.Context) (jose.JSONWebKeySet, string, error)
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// CacheBytes is the verified-token cache's bound in bytes for configs
+	// that set none (0: DefaultCacheBytes; negative: off).
+	CacheBytes int64
 }
 
 // Token is a validated token. It is shared by every request that presents
@@ -266,6 +270,9 @@ func build(cfg Config, deps Deps, checkOnly bool) (*Validator, error) {
 		size = DefaultCacheSize
 	}
 	bytes := cfg.CacheBytes
+	if bytes == 0 {
+		bytes = deps.CacheBytes
+	}
 	if bytes == 0 {
 		bytes = DefaultCacheBytes
 	}

@@ -53,6 +53,9 @@ type Config struct {
 	// KidRefetch is how old the last fetch of a provider's keys must be
 	// before a token with an unknown kid refetches them.
 	KidRefetch time.Duration
+	// JWTCacheBytes bounds each validate-jwt policy's cache of verified
+	// tokens, in bytes (0: jwtvalidate.DefaultCacheBytes; negative: off).
+	JWTCacheBytes int64
 
 	// Timeouts bound how long clients may take on the listeners; zero
 	// fields take the defaults (see ListenerTimeouts).

@@ -283,7 +283,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	}
 	policies := policy.NewCompiler(policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log,
 		Extensions: jwtpolicy.Extensions(jwtpolicy.Deps{
-			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys},
+			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, CacheBytes: cfg.JWTCacheBytes},
 			LocalTenant: func(tenant string) bool {
 				t := idp.Tenant()
 				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
@@ -293,7 +293,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	})
 	// Products with OAuth access: application tokens are verified with the
 	// built-in provider's keys.
-	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys})
+	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys, CacheBytes: cfg.JWTCacheBytes})
 	if err != nil {
 		return nil, fmt.Errorf("application token validator: %w", err)
 	}
