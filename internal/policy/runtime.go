@@ -104,7 +104,7 @@ type exchangeCore struct {
 		stream  io.ReadCloser
 		// from is the response stream came with: its Trailer field is
 		// filled in when stream ends (gRPC's status travels there).
-		from *http.Response
+		from    *http.Response
 		length  int64 // the backend's Content-Length, -1 unknown
 		present bool  // a response exists (backend answered, or one was built)
 	}
