@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/resource"
-	"github.com/tollgate/tollgate/internal/store"
 )
 
 // wsEcho is a WebSocket backend that echoes every message and remembers
@@ -55,21 +53,12 @@ func wsFixture(t *testing.T, backend string, protocols []string, withPolicies bo
 	rs[0].(*resource.API).BackendTimeout = 1
 	rs[0].(*resource.API).Protocols = protocols
 	recs := Records(t, rs...)
-	var compiler *policy.Compiler
 	if withPolicies {
-		compiler = policy.NewCompiler(policy.Options{})
-		p := &resource.Policy{Format: "rawxml", Value: `<policies><inbound><base/>` +
-			`<check-header name="X-Team" failed-check-httpcode="401" failed-check-error-message="no team" ignore-case="false"><value>blue</value></check-header>` +
-			`<set-header name="X-In" exists-action="override"><value>1</value></set-header></inbound>` +
-			`<backend><forward-request/></backend><outbound><base/></outbound><on-error><base/></on-error></policies>`}
-		resource.SetMeta(p, "/apis/svc/policies/policy")
-		p.Normalize()
-		body, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, store.Record{ID: p.ID, Kind: "apis/policies", Parent: "/apis/svc", Body: body, ETag: "1"})
-		return newFixtureRecords(t, compiler, recs)
+		recs = append(recs, apiPolicy(t, "svc", `<policies><inbound><base/>`+
+			`<check-header name="X-Team" failed-check-httpcode="401" failed-check-error-message="no team" ignore-case="false"><value>blue</value></check-header>`+
+			`<set-header name="X-In" exists-action="override"><value>1</value></set-header></inbound>`+
+			`<backend><forward-request/></backend><outbound><base/></outbound><on-error><base/></on-error></policies>`))
+		return newFixtureRecords(t, policy.NewCompiler(policy.Options{}), recs)
 	}
 	return newFixtureRecords(t, nil, recs)
 }
