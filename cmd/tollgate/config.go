@@ -210,7 +210,7 @@ func serveKeys() []configKey {
 				c.Timeouts.GatewayBodyMinRate = n
 				return nil
 			}},
-		{name: "jwt-cache-bytes", kind: kindString, usage: "memory each validate-jwt policy may keep for verified tokens, in `bytes` (e.g. 8MiB, 64MiB; default 8MiB, about 5,000 Entra-sized tokens; off: no cache)",
+		{name: "jwt-cache-bytes", kind: kindString, usage: "memory each validate-jwt policy may keep for verified tokens, in `bytes` (e.g. 4MiB, 64MiB; default 4MiB, about 2,000 Entra-sized tokens; off: no cache)",
 			set: func(c *serveConfig, v value) error {
 				switch {
 				case v.raw == "":
@@ -221,7 +221,7 @@ func serveKeys() []configKey {
 				}
 				n, ok := parseBytes(v.raw)
 				if !ok {
-					return fmt.Errorf("%q is not a positive number of bytes (e.g. 8388608, 8MiB, or off)", v.raw)
+					return fmt.Errorf("%q is not a positive number of bytes (e.g. 4194304, 4MiB, or off)", v.raw)
 				}
 				c.JWTCacheBytes = n
 				return nil
