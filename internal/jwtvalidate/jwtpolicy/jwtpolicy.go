@@ -606,7 +606,11 @@ func (p *validator) Run(x *policy.Exchange) error {
 // parseJwt builds the policy's Jwt object from what validation already
 // read; the full claim set is decoded only if an expression asks for it.
 func parseJwt(t *jwtvalidate.Token) any {
-	j := &expression.Jwt{Id: t.ID, Issuer: t.Issuer, Subject: t.Subject, Audiences: t.Audiences,
+	aud := t.Audiences
+	if aud == nil {
+		aud = []string{}
+	}
+	j := &expression.Jwt{Id: t.ID, Issuer: t.Issuer, Subject: t.Subject, Audiences: aud,
 		Algorithm: t.Algorithm, Type: t.Type,
 		ExpirationTime: utcPtr(t.ExpiresAt), NotBefore: utcPtr(t.NotBefore), IssuedAt: utcPtr(t.IssuedAt)}
 	return j.DeferClaims(t.Raw)
