@@ -213,27 +213,9 @@ func serveKeys() []configKey {
 		{name: "gateway-body-timeout", kind: kindDuration, usage: "the gateway's allowance for a request body before --gateway-body-min-rate counts (`duration`, default 30s)",
 			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.GatewayBody })},
 		{name: "gateway-body-min-rate", kind: kindString, usage: "slowest request body the gateway waits for, in `bytes` per second (e.g. 16384, 16KiB, 1MiB; default 16KiB; off: --gateway-body-timeout bounds the whole body)",
-			set: func(c *serveConfig, v value) error {
-				switch {
-				case v.raw == "":
-					return nil
-				case strings.EqualFold(v.raw, "off"):
-					c.Timeouts.GatewayBodyMinRate = -1
-					return nil
-				}
-				num, mult := v.raw, int64(1)
-				for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20} {
-					if n, ok := strings.CutSuffix(v.raw, suffix); ok {
-						num, mult = n, m
-					}
-				}
-				n, err := strconv.ParseInt(num, 10, 64)
-				if err != nil || n <= 0 || n > 1<<40/mult {
-					return fmt.Errorf("%q is not a positive number of bytes per second (e.g. 16384, 16KiB, 1MiB, or off)", v.raw)
-				}
-				c.Timeouts.GatewayBodyMinRate = n * mult
-				return nil
-			}},
+			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.Timeouts.GatewayBodyMinRate }, "bytes per second (e.g. 16384, 16KiB, 1MiB, or off)")},
+		{name: "jwt-cache-bytes", kind: kindString, usage: "memory each validate-jwt policy may keep for verified tokens, in `bytes` (e.g. 4MiB, 64MiB; default 4MiB, about 2,000 Entra-sized tokens; off: no cache)",
+			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.JWTCacheBytes }, "bytes (e.g. 4194304, 4MiB, or off)")},
 		{name: "redis", kind: kindString, usage: "Redis shared by the nodes for counters and caches (optional): `host:port`, or redis://[user:password@]host:port/db (rediss:// for TLS)",
 			set: func(c *serveConfig, v value) error {
 				if strings.HasPrefix(v.raw, "redis://") || strings.HasPrefix(v.raw, "rediss://") {
@@ -515,4 +497,41 @@ func serveUsage(fs *flag.FlagSet) string {
 	fs.SetOutput(io.Discard)
 	b.WriteString("\nEnvironment only: TOLLGATE_MASTER_KEY (the master key itself), TOLLGATE_ADMIN_KEY (the root admin key).\n")
 	return b.String()
+}
+
+// bytesOrOff sets a byte-count setting: a positive count (see parseBytes),
+// or off (-1); empty keeps the default (0). what names the unit and
+// examples in the error.
+func bytesOrOff(field func(*serveConfig) *int64, what string) func(*serveConfig, value) error {
+	return func(c *serveConfig, v value) error {
+		switch {
+		case v.raw == "":
+			return nil
+		case strings.EqualFold(v.raw, "off"):
+			*field(c) = -1
+			return nil
+		}
+		n, ok := parseBytes(v.raw)
+		if !ok {
+			return fmt.Errorf("%q is not a positive number of %s", v.raw, what)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+// parseBytes reads a positive byte count: a number, or one with a KiB or
+// MiB suffix.
+func parseBytes(raw string) (int64, bool) {
+	num, mult := raw, int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20} {
+		if n, ok := strings.CutSuffix(raw, suffix); ok {
+			num, mult = n, m
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > 1<<40/mult {
+		return 0, false
+	}
+	return n * mult, true
 }

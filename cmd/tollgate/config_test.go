@@ -158,6 +158,12 @@ func TestServeConfigValues(t *testing.T) {
 	if _, ok := cfg.SQLitePath(); ok {
 		t.Error("SQLitePath ok for a postgres URL")
 	}
+	for raw, want := range map[string]int64{"": 0, "4MiB": 4 << 20, "65536": 65536, "off": -1} {
+		cfg, err := loadServeConfig([]string{"--jwt-cache-bytes", raw}, fakeEnv(nil))
+		if err != nil || cfg.JWTCacheBytes != want {
+			t.Errorf("--jwt-cache-bytes %q: %d, %v; want %d", raw, cfg.JWTCacheBytes, err, want)
+		}
+	}
 }
 
 // TestServeConfigErrors checks every refusal names the key and its source.
@@ -185,6 +191,8 @@ func TestServeConfigErrors(t *testing.T) {
 			wants: []string{"no-defaults", "tollgate.yaml:1", "not a boolean"}},
 		{name: "bad bool from env", env: map[string]string{"TOLLGATE_NO_DEFAULTS": "yes please"},
 			wants: []string{"no-defaults", "env TOLLGATE_NO_DEFAULTS"}},
+		{name: "bad jwt cache bytes", env: map[string]string{"TOLLGATE_JWT_CACHE_BYTES": "-5MiB"},
+			wants: []string{"jwt-cache-bytes", "env TOLLGATE_JWT_CACHE_BYTES", "not a positive number of bytes"}},
 		{name: "bad log level", args: []string{"--log-level", "loud"},
 			wants: []string{"log-level", "must be one of debug, info, warn, error"}},
 		{name: "bad log format", env: map[string]string{"TOLLGATE_LOG_FORMAT": "xml"},

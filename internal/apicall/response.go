@@ -42,7 +42,13 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // length is unknown or it is an event stream, so streaming responses reach
 // the client as they are produced), and trailers. It closes resp.Body and
 // returns the bytes copied and the first read or write error.
+//
+// A 101 (a WebSocket handshake the gateway passed through) is handed to
+// SwitchProtocols.
 func CopyResponse(w http.ResponseWriter, resp *http.Response) (int64, error) {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return SwitchProtocols(w, resp)
+	}
 	defer resp.Body.Close()
 	RemoveHopHeaders(resp.Header)
 	h := w.Header()

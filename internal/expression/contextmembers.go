@@ -375,7 +375,7 @@ func fillContext() {
 		"Algorithm":      pr(tString, func(v any) any { return v.(*Jwt).Algorithm }),
 		"Type":           pr(tString, func(v any) any { return v.(*Jwt).Type }),
 		"Claims": pr(tClaims, func(v any) any {
-			if c := v.(*Jwt).Claims; c != nil {
+			if c := v.(*Jwt).AllClaims(); c != nil {
 				return c
 			}
 			return Claims{}

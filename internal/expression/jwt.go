@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,43 @@ type Jwt struct {
 	Claims Claims
 	// Header holds the JOSE header fields as strings.
 	Header map[string]string
+
+	// deferred, when set, is the token Claims and Header are parsed from
+	// on first use (see DeferClaims); read them with AllClaims then.
+	deferred string
+	loadOnce sync.Once
+}
+
+// DeferClaims leaves Claims and Header to be parsed from token when first
+// asked for (AllClaims, AllHeader): for a Jwt whose other fields a
+// validator already read, so a token whose claims no expression reads is
+// never decoded twice. It returns j.
+func (j *Jwt) DeferClaims(token string) *Jwt {
+	j.deferred = token
+	return j
+}
+
+// AllClaims returns Claims, parsing them first if they were deferred.
+func (j *Jwt) AllClaims() Claims {
+	j.load()
+	return j.Claims
+}
+
+// AllHeader returns Header, parsing it first if it was deferred.
+func (j *Jwt) AllHeader() map[string]string {
+	j.load()
+	return j.Header
+}
+
+func (j *Jwt) load() {
+	if j.deferred == "" {
+		return
+	}
+	j.loadOnce.Do(func() {
+		if p, err := ParseJwt(j.deferred); err == nil {
+			j.Claims, j.Header = p.Claims, p.Header
+		}
+	})
 }
 
 // Claims are JWT claims: IReadOnlyDictionary<string, string[]>.

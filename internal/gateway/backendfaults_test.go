@@ -37,17 +37,23 @@ func faultFixtureOutbound(t *testing.T, backend string, withPolicies bool, outbo
 	var compiler gateway.PolicyCompiler
 	if withPolicies {
 		compiler = policy.NewCompiler(policy.Options{})
-		p := &resource.Policy{Format: "rawxml", Value: `<policies><inbound><base/><set-header name="X-In" exists-action="override"><value>1</value></set-header></inbound>` +
-			`<backend><forward-request/></backend><outbound><base/>` + outbound + `</outbound><on-error><base/></on-error></policies>`}
-		resource.SetMeta(p, "/apis/svc/policies/policy")
-		p.Normalize()
-		body, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, store.Record{ID: p.ID, Kind: "apis/policies", Parent: "/apis/svc", Body: body, ETag: "1"})
+		recs = append(recs, apiPolicy(t, "svc", `<policies><inbound><base/><set-header name="X-In" exists-action="override"><value>1</value></set-header></inbound>`+
+			`<backend><forward-request/></backend><outbound><base/>`+outbound+`</outbound><on-error><base/></on-error></policies>`))
 	}
 	return newFixtureRecords(t, compiler, recs)
+}
+
+// apiPolicy is the record of API api's policy document.
+func apiPolicy(t *testing.T, api, xml string) store.Record {
+	t.Helper()
+	p := &resource.Policy{Format: "rawxml", Value: xml}
+	resource.SetMeta(p, "/apis/"+api+"/policies/policy")
+	p.Normalize()
+	body, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Record{ID: p.ID, Kind: "apis/policies", Parent: "/apis/" + api, Body: body, ETag: "1"}
 }
 
 // fetch reads a response to the end (or its failure), bounded by hangGuard.

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"sync/atomic"
@@ -287,6 +289,19 @@ func (w *responseWriter) Flush() {
 		w.WriteHeader(http.StatusOK)
 	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack takes over the connection for a protocol switch (a WebSocket
+// API's handshake): the access log records the 101, and the request id
+// goes out with the 101's headers.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.ResponseWriter.Header().Set(RequestIDHeader, w.requestID)
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.wroteHeader = true
+		w.status = http.StatusSwitchingProtocols
+	}
+	return conn, brw, err
 }
 
 // Unwrap lets http.ResponseController reach the connection.

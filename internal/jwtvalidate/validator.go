@@ -70,6 +70,10 @@ type Config struct {
 	// CacheSize bounds the verified-token cache (default 10,000 tokens;
 	// negative turns it off).
 	CacheSize int
+	// CacheBytes bounds the same cache in bytes, estimated from the
+	// tokens' sizes (default Deps.CacheBytes, else DefaultCacheBytes;
+	// negative turns it off).
+	CacheBytes int64
 }
 
 // Deps are what validators share with the rest of the process.
@@ -81,6 +85,9 @@ type Deps struct {
 	LocalKeys func(ctx context.Context) (jose.JSONWebKeySet, string, error)
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// CacheBytes is the verified-token cache's bound in bytes for configs
+	// that set none (0: DefaultCacheBytes; negative: off).
+	CacheBytes int64
 	// Observer, when set, is told of every validation (metrics).
 	Observer Observer
 }
@@ -99,6 +106,10 @@ type Token struct {
 	Raw       string
 	Algorithm string
 	KeyID     string
+	// Type is the header's typ; ID the jti claim ("" when absent or not
+	// a string).
+	Type      string
+	ID        string
 	Issuer    string
 	Subject   string
 	Audiences []string
@@ -107,7 +118,6 @@ type Token struct {
 	NotBefore time.Time
 	IssuedAt  time.Time
 
-	payload    []byte
 	claimsOnce sync.Once
 	claims     map[string]any
 	memoOnce   sync.Once
@@ -127,7 +137,13 @@ func (t *Token) Memo(fn func(*Token) any) any {
 // decoded on first use: most requests never need it.
 func (t *Token) Claims() map[string]any {
 	t.claimsOnce.Do(func() {
-		_ = json.Unmarshal(t.payload, &t.claims)
+		// The payload is not kept (a cached token costs its bytes once):
+		// it is decoded again from Raw, which validation has checked.
+		_, rest, _ := strings.Cut(t.Raw, ".")
+		pseg, _, _ := strings.Cut(rest, ".")
+		if pb, ok := decodeSegment(pseg, MaxTokenBytes); ok {
+			_ = json.Unmarshal(pb, &t.claims)
+		}
 	})
 	return t.claims
 }
@@ -152,6 +168,11 @@ func Bool(b bool) *bool { return &b }
 
 // DefaultCacheSize is the verified-token cache's default bound.
 const DefaultCacheSize = 10000
+
+// DefaultCacheBytes is the verified-token cache's default bound in bytes:
+// about 2,000 Entra-sized access tokens (an entry keeps the token, about
+// 1.2 KB, and some 700 bytes of fields and bookkeeping).
+const DefaultCacheBytes = 4 << 20
 
 // New compiles a Config. Every problem is reported, joined. OpenID key sets
 // start fetching in the background: a provider that is down does not make
@@ -259,7 +280,14 @@ func build(cfg Config, deps Deps, checkOnly bool) (*Validator, error) {
 	if size == 0 {
 		size = DefaultCacheSize
 	}
-	v.cache = newTokenCache(size)
+	bytes := cfg.CacheBytes
+	if bytes == 0 {
+		bytes = deps.CacheBytes
+	}
+	if bytes == 0 {
+		bytes = DefaultCacheBytes
+	}
+	v.cache = newTokenCache(size, bytes)
 	// Start fetching now, so keys are usually there before the first request.
 	for _, s := range v.sources {
 		if s.cur.Load() == nil {
@@ -321,7 +349,7 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
 	}
 	v.observe(false, nil)
 	if v.cache != nil && !tok.ExpiresAt.IsZero() {
-		v.cache.put(raw, tok, tok.ExpiresAt.Add(v.cfg.ClockSkew), key, now)
+		v.cache.put(raw, tok, tok.ExpiresAt.Add(v.cfg.ClockSkew), key)
 	}
 	return tok, nil
 }
@@ -336,8 +364,8 @@ func (v *Validator) observe(cached bool, err error) {
 // and jwk are deliberately not among them: keys come only from
 // configuration.
 type header struct {
-	Alg, Kid, Enc, Zip string
-	Crit               bool
+	Alg, Kid, Enc, Zip, Typ string
+	Crit                    bool
 }
 
 func parseHeader(b []byte) (header, bool) {
@@ -354,6 +382,10 @@ func parseHeader(b []byte) (header, bool) {
 			dst = &h.Enc
 		case "zip":
 			dst = &h.Zip
+		case "typ":
+			// typ is informational: a non-string one is not an error.
+			h.Typ, _ = jsonString(val)
+			return
 		case "crit":
 			h.Crit = true
 			return
@@ -489,8 +521,8 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 			return nil, nil, errSignature
 		}
 	}
-	tok := &Token{Raw: jws, Algorithm: h.Alg, KeyID: h.Kid, payload: pb}
-	if e := v.checkClaims(tok, used, now); e != nil {
+	tok := &Token{Raw: jws, Algorithm: h.Alg, KeyID: h.Kid, Type: h.Typ}
+	if e := v.checkClaims(tok, pb, used, now); e != nil {
 		return nil, nil, e
 	}
 	return tok, used, nil
@@ -498,8 +530,8 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 
 // payloadClaims are the members the checks read, raw.
 type payloadClaims struct {
-	exp, nbf, iat, iss, sub, aud, azp, appid, tid []byte
-	required                                      [][]byte
+	exp, nbf, iat, iss, sub, aud, azp, appid, tid, jti []byte
+	required                                           [][]byte
 }
 
 func (v *Validator) readClaims(pb []byte) (*payloadClaims, bool) {
@@ -524,6 +556,8 @@ func (v *Validator) readClaims(pb []byte) (*payloadClaims, bool) {
 			pc.appid = val
 		case "tid":
 			pc.tid = val
+		case "jti":
+			pc.jti = val
 		}
 		for i, rc := range v.cfg.RequiredClaims {
 			if rc.Name == string(name) {
@@ -536,8 +570,8 @@ func (v *Validator) readClaims(pb []byte) (*payloadClaims, bool) {
 
 // checkClaims runs the lifetime, issuer, audience, client and required-claim
 // checks, in that order.
-func (v *Validator) checkClaims(tok *Token, used *verKey, now time.Time) *Error {
-	pc, ok := v.readClaims(tok.payload)
+func (v *Validator) checkClaims(tok *Token, payload []byte, used *verKey, now time.Time) *Error {
+	pc, ok := v.readClaims(payload)
 	if !ok {
 		return errMalformed
 	}
@@ -563,6 +597,7 @@ func (v *Validator) checkClaims(tok *Token, used *verKey, now time.Time) *Error 
 	}
 	tok.Issuer, _ = jsonString(pc.iss)
 	tok.Subject, _ = jsonString(pc.sub)
+	tok.ID, _ = jsonString(pc.jti)
 	if a, ok := jsonString(pc.aud); ok {
 		tok.Audiences = []string{a}
 	} else if len(pc.aud) > 0 && pc.aud[0] == '[' {

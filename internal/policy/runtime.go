@@ -112,6 +112,9 @@ type exchangeCore struct {
 		body    []byte
 		hasBody bool // body holds the response body (set, or buffered)
 		stream  io.ReadCloser
+		// from is the response stream came with: its Trailer field is
+		// filled in when stream ends (gRPC's status travels there).
+		from    *http.Response
 		length  int64 // the backend's Content-Length, -1 unknown
 		present bool  // a response exists (backend answered, or one was built)
 	}
@@ -355,7 +358,13 @@ func (x *exchange) write() {
 		return
 	}
 	if x.resp.stream != nil {
-		resp := http.Response{StatusCode: status, Header: h, Body: x.resp.stream, ContentLength: x.resp.length}
+		// The stream's own response is reused: the transport fills in its
+		// Trailer field at the end of the body.
+		resp := x.resp.from
+		if resp == nil {
+			resp = &http.Response{}
+		}
+		resp.StatusCode, resp.Header, resp.Body, resp.ContentLength = status, h, x.resp.stream, x.resp.length
 		x.resp.stream = nil
 		if x.r.Method == http.MethodHead {
 			_ = resp.Body.Close()
@@ -364,7 +373,7 @@ func (x *exchange) write() {
 		// CopyResponse closes the body, drops hop-by-hop headers and
 		// streams; the headers are already in w's map, so they are copied
 		// onto themselves.
-		if _, err := apicall.CopyResponse(x.w, &resp); err != nil && x.ctx.Err() == nil {
+		if _, err := apicall.CopyResponse(x.w, resp); err != nil && x.ctx.Err() == nil {
 			// The status is sent: cut the response short so the caller
 			// sees it incomplete, and let the access log say why.
 			x.c.opts.Logger.Warn("policy: copy backend response", "requestId", x.call.RequestID, "error", err)
@@ -397,6 +406,7 @@ func (x *exchange) setResponse(resp *http.Response) {
 	x.resp.body = nil
 	x.resp.hasBody = false
 	x.resp.stream = resp.Body
+	x.resp.from = resp
 	x.resp.length = resp.ContentLength
 	x.resp.present = true
 	x.syncResponse()
@@ -408,6 +418,7 @@ func (x *exchange) newResponse(status int) {
 	x.resp.status = status
 	x.resp.reason = ""
 	x.resp.header = http.Header{}
+	x.resp.from = nil
 	x.resp.body = nil
 	x.resp.hasBody = false
 	x.resp.present = true

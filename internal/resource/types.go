@@ -101,8 +101,8 @@ func (a *API) Validate() Errors {
 		}
 	}
 	for i, p := range a.Protocols {
-		if p != "http" && p != "https" {
-			errs.Add(indexed("protocols", i), "must be http or https, got %q", p)
+		if p != "http" && p != "https" && p != "ws" && p != "wss" {
+			errs.Add(indexed("protocols", i), "must be http, https, ws or wss, got %q", p)
 		}
 	}
 	if n := a.SubscriptionKeyParameterNames; n != nil {

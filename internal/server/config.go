@@ -68,6 +68,9 @@ type Config struct {
 	KidRefetch time.Duration
 	// AuditRetention is how long the audit log keeps entries (0: for ever).
 	AuditRetention time.Duration
+	// JWTCacheBytes bounds each validate-jwt policy's cache of verified
+	// tokens, in bytes (0: jwtvalidate.DefaultCacheBytes; negative: off).
+	JWTCacheBytes int64
 
 	// Timeouts bound how long clients may take on the listeners; zero
 	// fields take the defaults (see ListenerTimeouts).

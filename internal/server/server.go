@@ -346,7 +346,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	s.closers = append(s.closers, closeCache)
 	policyOpts := policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log, ExternalCache: cache,
 		Extensions: append(jwtpolicy.Extensions(jwtpolicy.Deps{
-			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, Observer: met},
+			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, Observer: met, CacheBytes: cfg.JWTCacheBytes},
 			LocalTenant: func(tenant string) bool {
 				t := idp.Tenant()
 				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
@@ -368,7 +368,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	policies := policy.NewCompiler(policyOpts)
 	// Products with OAuth access: application tokens are verified with the
 	// built-in provider's keys.
-	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys, Observer: met})
+	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys, Observer: met, CacheBytes: cfg.JWTCacheBytes})
 	if err != nil {
 		return nil, fmt.Errorf("application token validator: %w", err)
 	}

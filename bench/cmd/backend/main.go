@@ -1,6 +1,7 @@
 // Command backend is the load harness's origin server: every GET answers a
 // fixed 64-byte JSON body over keep-alive HTTP/1.1, so that what the harness
-// measures is the proxy in front of it, not the backend.
+// measures is the proxy in front of it, not the backend. A WebSocket
+// handshake (any path) gets a connection that echoes every message.
 package main
 
 import (
@@ -14,8 +15,11 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // body is exactly 64 bytes (checked by the test) so every target moves the
@@ -68,6 +72,10 @@ func newServer() *http.Server {
 }
 
 func handle(w http.ResponseWriter, r *http.Request) {
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		echo(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -80,5 +88,23 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
 		_, _ = w.Write([]byte(body))
+	}
+}
+
+// echo serves one WebSocket connection, sending every message back.
+func echo(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	for {
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		if err := c.Write(r.Context(), typ, msg); err != nil {
+			return
+		}
 	}
 }

@@ -608,10 +608,23 @@ func (p *validator) Run(x *policy.Exchange) error {
 	return nil
 }
 
+// parseJwt builds the policy's Jwt object from what validation already
+// read; the full claim set is decoded only if an expression asks for it.
 func parseJwt(t *jwtvalidate.Token) any {
-	j, err := expression.ParseJwt(t.Raw)
-	if err != nil {
+	aud := t.Audiences
+	if aud == nil {
+		aud = []string{}
+	}
+	j := &expression.Jwt{Id: t.ID, Issuer: t.Issuer, Subject: t.Subject, Audiences: aud,
+		Algorithm: t.Algorithm, Type: t.Type,
+		ExpirationTime: utcPtr(t.ExpiresAt), NotBefore: utcPtr(t.NotBefore), IssuedAt: utcPtr(t.IssuedAt)}
+	return j.DeferClaims(t.Raw)
+}
+
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
 		return nil
 	}
-	return j
+	t = t.UTC()
+	return &t
 }
