@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/apierror"
+	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/ratelimit"
 	"github.com/tollgate/tollgate/internal/resource"
 )
@@ -28,16 +29,32 @@ type Limiter interface {
 // not, how long to wait. When the limiter fails, the attempt is let
 // through and the failure logged.
 func (p *Portal) signUpAllowed(r *http.Request) (bool, time.Duration) {
-	addr, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		addr = r.RemoteAddr
-	}
-	res, err := p.opts.Limiter.Take(r.Context(), "portal/signup/"+addr, ratelimit.Rate(int64(p.opts.SignUpAttempts), p.opts.SignUpWindow), 1)
+	res, err := p.opts.Limiter.Take(r.Context(), "portal/signup/"+clientAddr(r), ratelimit.Rate(int64(p.opts.SignUpAttempts), p.opts.SignUpWindow), 1)
 	if err != nil {
 		p.log.Warn("portal: sign-up rate limit not applied", "err", err)
 		return true, 0
 	}
 	return res.Allowed, res.RetryAfter
+}
+
+// clientAddr is the request's client address: the connection's (the
+// portal takes no forwarded-for header).
+func clientAddr(r *http.Request) string {
+	if addr, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return addr
+	}
+	return r.RemoteAddr
+}
+
+// PortalActorApp is the app the audit log names for changes developers
+// make in the portal.
+const PortalActorApp = "tollgate-portal"
+
+// actingFor is the context of a management change the portal makes for
+// the signed-in developer: the audit log records the developer's user id,
+// the portal and the client's address as who made it.
+func actingFor(r *http.Request, s *session) context.Context {
+	return management.WithActor(r.Context(), s.UserID, PortalActorApp, clientAddr(r))
 }
 
 func (p *Portal) signUpEnabled() bool {
