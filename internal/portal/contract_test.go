@@ -162,4 +162,3 @@ func TestPortalChangesAudited(t *testing.T) {
 		}
 	})
 }
-
