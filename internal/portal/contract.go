@@ -252,17 +252,9 @@ func (src *schemaSource) specification() (any, error) {
 		return src.spec, nil
 	}
 	src.specd = true
-	id := src.api + "/specifications/" + resource.SpecificationOpenAPI
-	rec, err := src.st.Get(src.ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", id, err)
-	}
 	var spec resource.Specification
-	if err := json.Unmarshal(rec.Body, &spec); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", id, err)
+	if ok, err := src.read(src.api+"/specifications/"+resource.SpecificationOpenAPI, &spec); !ok {
+		return nil, err
 	}
 	src.spec = decodeJSON([]byte(spec.Value))
 	return src.spec, nil
@@ -277,16 +269,9 @@ func (src *schemaSource) apiSchema(schemaID string) (any, error) {
 		return nil, nil
 	}
 	id := src.api + "/schemas/" + schemaID
-	rec, err := src.st.Get(src.ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", id, err)
-	}
 	var as resource.APISchema
-	if err := json.Unmarshal(rec.Body, &as); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", id, err)
+	if ok, err := src.read(id, &as); !ok {
+		return nil, err
 	}
 	root, err := as.Root()
 	if err != nil {
@@ -294,6 +279,22 @@ func (src *schemaSource) apiSchema(schemaID string) (any, error) {
 	}
 	src.docs[schemaID] = decodeJSON(root)
 	return src.docs[schemaID], nil
+}
+
+// read decodes the record id into v; false (and no error) when there is
+// none.
+func (src *schemaSource) read(id string, v any) (bool, error) {
+	rec, err := src.st.Get(src.ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", id, err)
+	}
+	if err := json.Unmarshal(rec.Body, v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", id, err)
+	}
+	return true, nil
 }
 
 // pointer resolves a JSON pointer ("#/components/schemas/Pet") in v; nil
