@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/openapi"
 	"github.com/tollgate/tollgate/internal/portal"
+	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
 	"github.com/tollgate/tollgate/internal/store/teststores"
 )
@@ -52,6 +53,33 @@ const petsDocument = `{
   }}}
 }`
 
+// importPets imports petsDocument as the API pets, on the echo backend
+// without subscription, in the Starter product, as tollgate import openapi
+// does; it returns the name of its operation.
+func (e *env) importPets() string {
+	e.t.Helper()
+	doc, err := openapi.Parse(context.Background(), []byte(petsDocument))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	imp, err := doc.Convert("pets", "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	no := false
+	imp.API.ServiceURL, imp.API.SubscriptionRequired = resource.EchoServiceURL, &no
+	e.put("/apis/pets", imp.API)
+	for _, o := range imp.Operations {
+		e.put(o.ID, o)
+	}
+	e.put(imp.Spec.ID, imp.Spec)
+	e.put("/products/starter/apis/pets", map[string]any{})
+	if len(imp.Operations) != 1 {
+		e.t.Fatalf("imported %d operations", len(imp.Operations))
+	}
+	return imp.Operations[0].Name
+}
+
 // TestOperationContract: an imported OpenAPI document's parameters,
 // examples and schemas show on the operation page, escaped, and pre-fill
 // the console; a representation naming an API schema (schemaId and
@@ -59,20 +87,7 @@ const petsDocument = `{
 func TestOperationContract(t *testing.T) {
 	e := newEnv(t, teststores.SQLite(t), nil)
 	e.seed()
-	doc, err := openapi.Parse(context.Background(), []byte(petsDocument))
-	if err != nil {
-		t.Fatal(err)
-	}
-	imp, err := doc.Convert("pets", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.put("/apis/pets", imp.API)
-	for _, o := range imp.Operations {
-		e.put(o.ID, o)
-	}
-	e.put(imp.Spec.ID, imp.Spec)
-	e.put("/products/starter/apis/pets", map[string]any{})
+	opName := e.importPets()
 	// An operation whose contract names an API schema by id and type.
 	e.put("/apis/pets/schemas/owners", map[string]any{"document": map[string]any{"components": map[string]any{"schemas": map[string]any{
 		"Owner": map[string]any{"type": "object", "properties": map[string]any{"email": map[string]any{"type": "string", "format": "email"}}}}}}})
@@ -80,7 +95,7 @@ func TestOperationContract(t *testing.T) {
 		"responses": []map[string]any{{"statusCode": 200, "representations": []map[string]any{{"contentType": "application/json", "schemaId": "owners", "typeName": "Owner"}}}}})
 
 	b := e.browser()
-	pg := b.get(e.url + "/apis/pets/operations/" + imp.Operations[0].Name)
+	pg := b.get(e.url + "/apis/pets/operations/" + opName)
 	if pg.status != http.StatusOK {
 		t.Fatalf("operation page: %d %s", pg.status, pg.body)
 	}
