@@ -3,7 +3,6 @@ package portal_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -133,7 +132,8 @@ func TestOperationContract(t *testing.T) {
 
 // TestPortalChangesAudited: what a developer does in the portal is in the
 // audit log as done by the developer, through the portal, from their
-// address; on both backends.
+// address: subscribing, regenerating a key, cancelling, the management
+// user made on first sign-in, a sign-up; on both backends.
 func TestPortalChangesAudited(t *testing.T) {
 	teststores.Each(t, func(t *testing.T, st store.Store) {
 		e := newEnv(t, st, nil)
@@ -146,34 +146,57 @@ func TestPortalChangesAudited(t *testing.T) {
 		sub := subIDRe.FindStringSubmatch(pg.body)[1]
 		b.post(e.url+"/subscriptions/"+sub+"/regenerate", url.Values{"csrf": {csrf}, "key": {"secondary"}})
 		b.post(e.url+"/subscriptions/"+sub+"/cancel", url.Values{"csrf": {csrf}})
+		entries := e.auditOf(t, "/subscriptions/"+sub)
+		if len(entries) != 3 || entries[0].Action != "create" {
+			t.Fatalf("audit entries of %s: %+v", sub, entries)
+		}
+		want := auditEntry{Actor: "/users/alice", App: portal.PortalActorApp, Remote: "127.0.0.1"}
+		for _, en := range entries {
+			if en.Actor != want.Actor || en.App != want.App || en.Remote != want.Remote {
+				t.Fatalf("%s recorded as %+v, want the developer through the portal", en.Action, en)
+			}
+		}
 
-		req, _ := http.NewRequest(http.MethodGet, e.mgmtURL+"/auditLog?$filter="+url.QueryEscape("path eq '/subscriptions/"+sub+"'"), nil)
-		req.Header.Set("Authorization", "Bearer "+adminKey)
-		resp, err := http.DefaultClient.Do(req)
+		// bob's first sign-in makes /users/bob, as bob.
+		e.browser().signIn("bob@example.com")
+		if got := e.auditOf(t, "/users/bob"); len(got) != 1 || got[0].Actor != "/users/bob" || got[0].App != portal.PortalActorApp {
+			t.Fatalf("first sign-in recorded as %+v", got)
+		}
+
+		// A sign-up: the new developer makes their accounts.
+		anon := e.browser()
+		form := url.Values{"csrf": {anon.csrf()}, "email": {"carol@example.com"}, "firstName": {"Carol"}, "password": {password}, "confirm": {password}}
+		mustContain(t, anon.post(e.url+"/signup", form), "carol@example.com")
+		recs, err := e.store.List(t.Context(), "users", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /auditLog: %d %s", resp.StatusCode, raw)
-		}
-		var log struct {
-			Value []struct{ Actor, App, Remote, Action string }
-		}
-		if err := json.Unmarshal(raw, &log); err != nil {
-			t.Fatal(err)
-		}
-		if len(log.Value) != 3 {
-			t.Fatalf("audit entries of %s: %s", sub, raw)
-		}
-		for _, en := range log.Value {
-			if en.Actor != "/users/alice" || en.App != portal.PortalActorApp || en.Remote != "127.0.0.1" {
-				t.Fatalf("%s recorded as actor %q app %q remote %q, want the developer through the portal: %s", en.Action, en.Actor, en.App, en.Remote, raw)
+		carol := ""
+		for _, r := range recs {
+			if strings.Contains(string(r.Body), "carol@example.com") {
+				carol = r.ID
 			}
 		}
-		if !strings.Contains(string(raw), `"action":"create"`) {
-			t.Fatalf("no create entry: %s", raw)
+		got := e.auditOf(t, carol)
+		if carol == "" || len(got) != 1 || got[0].Actor != carol || got[0].App != portal.PortalActorApp {
+			t.Fatalf("sign-up of %q recorded as %+v", carol, got)
 		}
 	})
+}
+
+type auditEntry struct{ Actor, App, Remote, Action string }
+
+// auditOf reads the audit log's entries of one path through the
+// management API.
+func (e *env) auditOf(t *testing.T, path string) []auditEntry {
+	t.Helper()
+	status, body := e.mgmtCall(http.MethodGet, "/auditLog?$filter="+url.QueryEscape("path eq '"+path+"'"), "")
+	if status != http.StatusOK {
+		t.Fatalf("GET /auditLog: %d %s", status, body)
+	}
+	var log struct{ Value []auditEntry }
+	if err := json.Unmarshal([]byte(body), &log); err != nil {
+		t.Fatal(err)
+	}
+	return log.Value
 }

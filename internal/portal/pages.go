@@ -150,7 +150,7 @@ func (p *Portal) handleSubscribe(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	body, _ := json.Marshal(map[string]string{"displayName": name, "scope": id, "ownerId": s.UserID, "state": state})
 	subID := "/subscriptions/" + randomHex(12)
-	if _, _, err := p.mgmt.Put(actingFor(r, s), subID, body, "", false); err != nil {
+	if _, _, err := p.mgmt.Put(actingFor(r, s.UserID), subID, body, "", false); err != nil {
 		var ae *apierror.Error
 		if errors.As(err, &ae) && ae.Status < 500 {
 			return http.StatusConflict, "message", &pageData{Title: "Subscription not made", Message: ae.Message}
@@ -463,7 +463,7 @@ func (p *Portal) handleRegenerateKey(w http.ResponseWriter, r *http.Request, s *
 		field = "secondaryKey"
 	}
 	body, _ := json.Marshal(map[string]string{field: randomHex(16)})
-	if _, _, err := p.mgmt.Put(actingFor(r, s), sub.ID, body, "", true); err != nil {
+	if _, _, err := p.mgmt.Put(actingFor(r, s.UserID), sub.ID, body, "", true); err != nil {
 		p.serverError(w, r, fmt.Errorf("regenerate %s of %s: %w", field, sub.ID, err))
 		return 0, "", nil
 	}
@@ -480,7 +480,7 @@ func (p *Portal) handleCancel(w http.ResponseWriter, r *http.Request, s *session
 		return notFound()
 	}
 	body, _ := json.Marshal(map[string]string{"state": "cancelled"})
-	if _, _, err := p.mgmt.Put(actingFor(r, s), sub.ID, body, "", true); err != nil {
+	if _, _, err := p.mgmt.Put(actingFor(r, s.UserID), sub.ID, body, "", true); err != nil {
 		p.serverError(w, r, fmt.Errorf("cancel %s: %w", sub.ID, err))
 		return 0, "", nil
 	}

@@ -51,10 +51,11 @@ func clientAddr(r *http.Request) string {
 const PortalActorApp = "tollgate-portal"
 
 // actingFor is the context of a management change the portal makes for
-// the signed-in developer: the audit log records the developer's user id,
-// the portal and the client's address as who made it.
-func actingFor(r *http.Request, s *session) context.Context {
-	return management.WithActor(r.Context(), s.UserID, PortalActorApp, clientAddr(r))
+// a developer (signed in, signing up, or signing in the first time): the
+// audit log records the developer's user id, the portal and the client's
+// address as who made it.
+func actingFor(r *http.Request, userID string) context.Context {
+	return management.WithActor(r.Context(), userID, PortalActorApp, clientAddr(r))
 }
 
 func (p *Portal) signUpEnabled() bool {
@@ -135,6 +136,7 @@ func (p *Portal) handleSignUp(w http.ResponseWriter, r *http.Request, s *session
 		return http.StatusBadRequest, "signup", &pageData{Title: "Sign up", Error: "Some fields need attention.", Data: f}
 	}
 	name := "dev-" + randomHex(8)
+	ctx = actingFor(r, "/users/"+name)
 	display := strings.TrimSpace(f.FirstName + " " + f.LastName)
 	dirID := "/directory/users/" + name
 	body, _ := json.Marshal(map[string]any{"userPrincipalName": f.Email, "displayName": display, "mail": f.Email})
