@@ -33,6 +33,15 @@ func withActor(ctx context.Context, a actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
+// WithActor names who an in-process caller of the Server (Put, Act, ...)
+// acts for, as authenticate does for a management request: the audit log
+// records name (a user id), app (the calling component) and remote (the
+// client address). Without it, in-process changes are recorded as made by
+// "system".
+func WithActor(ctx context.Context, name, app, remote string) context.Context {
+	return withActor(ctx, actor{name: name, app: app, remote: remote})
+}
+
 func actorOf(ctx context.Context) actor {
 	if a, ok := ctx.Value(actorKey{}).(actor); ok {
 		return a

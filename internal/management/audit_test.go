@@ -210,3 +210,34 @@ func TestPutAll(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditInProcessActor: a change made in process is recorded as made
+// by "system", unless the caller names who it acts for with WithActor.
+func TestAuditInProcessActor(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		a := newAPI(t, st)
+		mg := a.mgmt
+		ctx := context.Background()
+		if _, _, err := mg.Put(ctx, "/namedValues/plain", []byte(`{"displayName":"plain","value":"1"}`), "", false); err != nil {
+			t.Fatal(err)
+		}
+		dev := management.WithActor(ctx, "/users/alice", "tollgate-portal", "192.0.2.7")
+		if _, _, err := mg.Put(dev, "/namedValues/named", []byte(`{"displayName":"named","value":"2"}`), "", false); err != nil {
+			t.Fatal(err)
+		}
+		entries := a.must(200, "GET", "/auditLog", nil)["value"].([]any)
+		if len(entries) != 2 {
+			t.Fatalf("audit log: %v", entries)
+		}
+		want := []m{{"actor": "system", "app": "", "remote": "", "path": "/namedValues/plain"},
+			{"actor": "/users/alice", "app": "tollgate-portal", "remote": "192.0.2.7", "path": "/namedValues/named"}}
+		for i, w := range want {
+			got := entries[i].(map[string]any)
+			for k, v := range w {
+				if got[k] != v {
+					t.Fatalf("entry %d %s = %v, want %v: %v", i, k, got[k], v, got)
+				}
+			}
+		}
+	})
+}

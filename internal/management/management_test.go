@@ -26,9 +26,10 @@ const adminKey = "test-admin-key-0123456789"
 func backends(t *testing.T, fn func(t *testing.T, st store.Store)) { teststores.Each(t, fn) }
 
 type api struct {
-	t   *testing.T
-	srv *httptest.Server
-	st  store.Store
+	t    *testing.T
+	srv  *httptest.Server
+	st   store.Store
+	mgmt *management.Server
 }
 
 func newAPI(t *testing.T, st store.Store) *api { return newAPIWith(t, st, nil) }
@@ -51,7 +52,7 @@ func newAPIWith(t *testing.T, st store.Store, opt func(*management.Options)) *ap
 	m := management.New(opts)
 	srv := httptest.NewServer(m)
 	t.Cleanup(srv.Close)
-	return &api{t: t, srv: srv, st: st}
+	return &api{t: t, srv: srv, st: st, mgmt: m}
 }
 
 // testClient gives up on a hanging server, so that a hang fails the test

@@ -154,7 +154,7 @@ func (p *Portal) handleRegenerateSecret(w http.ResponseWriter, r *http.Request, 
 	if a == nil {
 		return notFound()
 	}
-	_, res, err := p.mgmt.Act(r.Context(), a.ID, "regenerateSecret", nil)
+	_, res, err := p.mgmt.Act(actingFor(r, s.UserID), a.ID, "regenerateSecret", nil)
 	if err != nil {
 		p.serverError(w, r, fmt.Errorf("regenerate the secret of %s: %w", a.ID, err))
 		return 0, "", nil

@@ -373,7 +373,7 @@ func (p *Portal) handleCallback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadGateway, "The identity provider's ID token did not match this sign-in.")
 		return
 	}
-	userID, email, err := p.userFor(ctx, c)
+	userID, email, err := p.userFor(r, c)
 	if errors.Is(err, errNotActive) {
 		fail(http.StatusForbidden, "This account is not active in the portal. Ask the portal's operator.")
 		return
@@ -441,7 +441,8 @@ var errNotActive = errors.New("the developer's account is not active")
 // userFor finds the directory user of an ID token and returns the
 // management user that subscriptions and applications belong to
 // (/users/{the directory user's name}), making it on first sign-in.
-func (p *Portal) userFor(ctx context.Context, c *idClaims) (id, email string, err error) {
+func (p *Portal) userFor(r *http.Request, c *idClaims) (id, email string, err error) {
+	ctx := r.Context()
 	recs, err := p.store.List(ctx, "directory/users", "")
 	if err != nil {
 		return "", "", fmt.Errorf("list directory users: %w", err)
@@ -487,7 +488,7 @@ func (p *Portal) userFor(ctx context.Context, c *idClaims) (id, email string, er
 	}
 	first, last, _ := strings.Cut(firstNonEmpty(du.Display, name), " ")
 	body, _ := json.Marshal(map[string]string{"email": email, "firstName": first, "lastName": last})
-	if _, _, err := p.mgmt.Put(ctx, id, body, "", false); err != nil {
+	if _, _, err := p.mgmt.Put(actingFor(r, id), id, body, "", false); err != nil {
 		return "", "", fmt.Errorf("create %s: %w", id, err)
 	}
 	return id, email, nil

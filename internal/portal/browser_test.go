@@ -341,3 +341,26 @@ func TestBrowserProductApplications(t *testing.T) {
 		t.Fatal("another developer's secret page shows the application")
 	}
 }
+
+// TestBrowserOperationContract: an imported operation's page passes the
+// accessibility check, and its console, started from the contract (the
+// parameters' defaults, the headers, the request's example), sends them.
+func TestBrowserOperationContract(t *testing.T) {
+	b := newBrowserTest(t)
+	e := b.e
+	op := e.importPets()
+	b.do(chromedp.Navigate(e.url+"/apis/pets/operations/"+op), chromedp.WaitVisible(chromedp.ID("send")))
+	b.check("operation-contract")
+	if got := b.eval(`document.getElementById("body").value`); !strings.Contains(got, `"name": "<script>alert(1)</script>"`) {
+		t.Fatalf("console body starts as %q", got)
+	}
+	b.chooseAuth("none")
+	b.do(chromedp.SetValue(chromedp.ID("p-petId"), "7"), chromedp.Click(chromedp.ID("send")))
+	b.waitText("#status", "200")
+	sent := b.eval(`document.getElementById("request-sent").textContent`)
+	for _, want := range []string{"PUT " + e.gwURL + "/pets-api/pets/7?verbose=false", "X-Trace: on", "Content-Type: application/json", `"tag": "cat"`} {
+		if !strings.Contains(sent, want) {
+			t.Fatalf("request sent %q lacks %q", sent, want)
+		}
+	}
+}

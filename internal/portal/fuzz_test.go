@@ -23,12 +23,12 @@ func FuzzDecodeClaims(f *testing.F) {
 
 func TestTemplateParams(t *testing.T) {
 	got := templateParams("/users/{uid}/orders/{oid}?q={q}&fixed=1")
-	want := []param{{"uid", "path"}, {"oid", "path"}, {"q", "query"}}
+	want := []param{{Name: "uid", In: "path"}, {Name: "oid", In: "path"}, {Name: "q", In: "query"}}
 	if len(got) != len(want) {
 		t.Fatalf("%v", got)
 	}
 	for i := range want {
-		if got[i] != want[i] {
+		if got[i].Name != want[i].Name || got[i].In != want[i].In {
 			t.Fatalf("%v, want %v", got, want)
 		}
 	}

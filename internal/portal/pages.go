@@ -150,7 +150,7 @@ func (p *Portal) handleSubscribe(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	body, _ := json.Marshal(map[string]string{"displayName": name, "scope": id, "ownerId": s.UserID, "state": state})
 	subID := "/subscriptions/" + randomHex(12)
-	if _, _, err := p.mgmt.Put(r.Context(), subID, body, "", false); err != nil {
+	if _, _, err := p.mgmt.Put(actingFor(r, s.UserID), subID, body, "", false); err != nil {
 		var ae *apierror.Error
 		if errors.As(err, &ae) && ae.Status < 500 {
 			return http.StatusConflict, "message", &pageData{Title: "Subscription not made", Message: ae.Message}
@@ -296,26 +296,6 @@ type apiPage struct {
 	Pager      pager
 }
 
-// param is a URL template parameter.
-type param struct{ Name, In string }
-
-func templateParams(t string) []param {
-	var out []param
-	path, query, _ := strings.Cut(t, "?")
-	for _, seg := range strings.Split(path, "/") {
-		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
-			out = append(out, param{Name: seg[1 : len(seg)-1], In: "path"})
-		}
-	}
-	for _, kv := range strings.Split(query, "&") {
-		k, v, _ := strings.Cut(kv, "=")
-		if k != "" && strings.HasPrefix(v, "{") {
-			out = append(out, param{Name: k, In: "query"})
-		}
-	}
-	return out
-}
-
 // consoleSub is a subscription the console may use for an API.
 type consoleSub struct{ ID, Name string }
 
@@ -368,9 +348,15 @@ func (p *Portal) handleOperation(w http.ResponseWriter, r *http.Request, s *sess
 	if n := info.API.SubscriptionKeyParameterNames; n != nil && n.Header != "" {
 		keyHeader = n.Header
 	}
+	params, headers := operationParams(op)
+	contract, err := p.operationContract(r.Context(), info.API.ID, op, headers)
+	if err != nil {
+		p.serverError(w, r, err)
+		return 0, "", nil
+	}
 	path, _, _ := strings.Cut(op.URLTemplate, "?")
 	return http.StatusOK, "operation", &pageData{Title: op.DisplayName + " · " + info.API.DisplayName, Scripts: []string{"console.js"}, Data: map[string]any{
-		"Info": info, "Op": op, "Params": templateParams(op.URLTemplate), "Path": path, "Subs": subs, "Apps": apps,
+		"Info": info, "Op": op, "Params": params, "Headers": headers, "Contract": contract, "Path": path, "Subs": subs, "Apps": apps,
 		"AuthCode": grants["authorizationCode"] || grants["authorizationCodeWithPkce"], "TokenURL": p.metadata("token_endpoint"),
 		"KeyHeader": keyHeader, "HasBody": op.Method != "GET" && op.Method != "HEAD" && op.Method != "DELETE",
 		"Callback": p.base + "/console/oauth-callback",
@@ -477,7 +463,7 @@ func (p *Portal) handleRegenerateKey(w http.ResponseWriter, r *http.Request, s *
 		field = "secondaryKey"
 	}
 	body, _ := json.Marshal(map[string]string{field: randomHex(16)})
-	if _, _, err := p.mgmt.Put(r.Context(), sub.ID, body, "", true); err != nil {
+	if _, _, err := p.mgmt.Put(actingFor(r, s.UserID), sub.ID, body, "", true); err != nil {
 		p.serverError(w, r, fmt.Errorf("regenerate %s of %s: %w", field, sub.ID, err))
 		return 0, "", nil
 	}
@@ -494,7 +480,7 @@ func (p *Portal) handleCancel(w http.ResponseWriter, r *http.Request, s *session
 		return notFound()
 	}
 	body, _ := json.Marshal(map[string]string{"state": "cancelled"})
-	if _, _, err := p.mgmt.Put(r.Context(), sub.ID, body, "", true); err != nil {
+	if _, _, err := p.mgmt.Put(actingFor(r, s.UserID), sub.ID, body, "", true); err != nil {
 		p.serverError(w, r, fmt.Errorf("cancel %s: %w", sub.ID, err))
 		return 0, "", nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/apierror"
+	"github.com/tollgate/tollgate/internal/management"
 	"github.com/tollgate/tollgate/internal/ratelimit"
 	"github.com/tollgate/tollgate/internal/resource"
 )
@@ -28,16 +29,33 @@ type Limiter interface {
 // not, how long to wait. When the limiter fails, the attempt is let
 // through and the failure logged.
 func (p *Portal) signUpAllowed(r *http.Request) (bool, time.Duration) {
-	addr, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		addr = r.RemoteAddr
-	}
-	res, err := p.opts.Limiter.Take(r.Context(), "portal/signup/"+addr, ratelimit.Rate(int64(p.opts.SignUpAttempts), p.opts.SignUpWindow), 1)
+	res, err := p.opts.Limiter.Take(r.Context(), "portal/signup/"+clientAddr(r), ratelimit.Rate(int64(p.opts.SignUpAttempts), p.opts.SignUpWindow), 1)
 	if err != nil {
 		p.log.Warn("portal: sign-up rate limit not applied", "err", err)
 		return true, 0
 	}
 	return res.Allowed, res.RetryAfter
+}
+
+// clientAddr is the request's client address: the connection's (the
+// portal takes no forwarded-for header).
+func clientAddr(r *http.Request) string {
+	if addr, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return addr
+	}
+	return r.RemoteAddr
+}
+
+// PortalActorApp is the app the audit log names for changes developers
+// make in the portal.
+const PortalActorApp = "tollgate-portal"
+
+// actingFor is the context of a management change the portal makes for
+// a developer (signed in, signing up, or signing in the first time): the
+// audit log records the developer's user id, the portal and the client's
+// address as who made it.
+func actingFor(r *http.Request, userID string) context.Context {
+	return management.WithActor(r.Context(), userID, PortalActorApp, clientAddr(r))
 }
 
 func (p *Portal) signUpEnabled() bool {
@@ -118,6 +136,7 @@ func (p *Portal) handleSignUp(w http.ResponseWriter, r *http.Request, s *session
 		return http.StatusBadRequest, "signup", &pageData{Title: "Sign up", Error: "Some fields need attention.", Data: f}
 	}
 	name := "dev-" + randomHex(8)
+	ctx = actingFor(r, "/users/"+name)
 	display := strings.TrimSpace(f.FirstName + " " + f.LastName)
 	dirID := "/directory/users/" + name
 	body, _ := json.Marshal(map[string]any{"userPrincipalName": f.Email, "displayName": display, "mail": f.Email})
