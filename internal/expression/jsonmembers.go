@@ -256,6 +256,10 @@ func fillJSON() {
 	tJArray.props = map[string]*prop{
 		"Count":     pr(tInt, func(v any) any { return int64(len(v.(*JArray).Items)) }),
 		"HasValues": pr(tBool, func(v any) any { return len(v.(*JArray).Items) > 0 }),
+		// JContainer.First and Last: the first and last item, or null;
+		// First() and Last() are LINQ's (they throw on an empty array).
+		"First": pr(tJToken, func(v any) any { return jarrayEnd(v.(*JArray), false) }),
+		"Last":  pr(tJToken, func(v any) any { return jarrayEnd(v.(*JArray), true) }),
 	}
 	tJArray.methods = map[string]*method{
 		"ToString": mth(0, 1, tString, ts(tFormat), func(e *env, _ *callInfo, r any, args []any) (any, error) {
@@ -375,4 +379,15 @@ func fillJSONStatics() {
 		}
 		return jProperty{Name: name, Value: jsonify(args[1])}, nil
 	}}
+}
+
+// jarrayEnd is the first (or last) item of a, or nil when a is empty.
+func jarrayEnd(a *JArray, last bool) any {
+	if len(a.Items) == 0 {
+		return nil
+	}
+	if last {
+		return a.Items[len(a.Items)-1]
+	}
+	return a.Items[0]
 }

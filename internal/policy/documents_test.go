@@ -9,7 +9,9 @@ import (
 // TestRealDocuments compiles the APIM documents in testdata/documents, in
 // both the relaxed dialect and exported strict XML, with their named values,
 // and the examples of APIM's policy reference pages (testdata/reference,
-// one file per example).
+// one file per example; the examples of policies that other packages
+// register, in testdata/reference/extensions, and the refused ones, in
+// testdata/reference/refused, are checked by the CLI's test).
 func TestRealDocuments(t *testing.T) {
 	files, err := filepath.Glob("testdata/documents/*.xml")
 	if err != nil || len(files) == 0 {
@@ -22,6 +24,9 @@ func TestRealDocuments(t *testing.T) {
 	files = append(files, examples...)
 	c := newCompiler()
 	values := map[string]string{"api-version": "2024-01-01", "client-id": "app", "client-secret": `s3cr&t<`, "proxy-user": "u", "proxy-password": `p&ss<`}
+	for k, v := range referenceValues {
+		values[k] = v
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -31,4 +36,11 @@ func TestRealDocuments(t *testing.T) {
 			t.Errorf("%s: %v", f, ps)
 		}
 	}
+}
+
+// referenceValues are the named values the reference examples use.
+var referenceValues = map[string]string{
+	"jwt-signing-key": "c2lnbmluZy1rZXktZm9yLXRlc3RzLW9ubHktMzItYnl0ZXM=", "aad-tenant-id": "contoso.onmicrosoft.com",
+	"aad-client-application-id": "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d", "subscription-id": "0000", "resource-group": "rg",
+	"vm-name": "vm1", "sql-connection": "Server=sql;Database=db",
 }

@@ -73,7 +73,7 @@ func (p *authenticationCertificate) transport(x *exchange) (http.RoundTripper, e
 		return nil, missing("the certificate cannot be used: it needs a private key")
 	}
 	sum := sha256.Sum256(r.Body)
-	t := x.c.backends.transport("authentication-certificate:"+id, sum, x.c.tlsConfig([]tls.Certificate{cert}))
+	t := x.c.backends.transport("authentication-certificate:"+id, sum, x.c.tlsConfig([]tls.Certificate{cert}), nil)
 	s.certTransports.Store(id, t)
 	return t, nil
 }

@@ -203,7 +203,7 @@ func (c *Compiler) backendTransport(b *resource.Backend, certs map[string]store.
 	}
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
-	return c.backends.transport(b.ID, sum, cfg), nil
+	return c.backends.transport(b.ID, sum, cfg, nil), nil
 }
 
 // clientCertificate loads a certificate resource with its private key.
@@ -237,7 +237,7 @@ func (c *Compiler) clientCertificate(certs map[string]store.Record, id string) (
 	return cert, nil
 }
 
-func (rt *backendRuntime) transport(id string, sum [32]byte, cfg *tls.Config) http.RoundTripper {
+func (rt *backendRuntime) transport(id string, sum [32]byte, cfg *tls.Config, proxy *url.URL) http.RoundTripper {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if t := rt.transports[id]; t != nil && t.sum == sum {
@@ -255,6 +255,9 @@ func (rt *backendRuntime) transport(id string, sum [32]byte, cfg *tls.Config) ht
 		TLSHandshakeTimeout:   10 * time.Second,
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
+	}
+	if proxy != nil {
+		t.Proxy = http.ProxyURL(proxy)
 	}
 	rt.transports[id] = &cachedTransport{sum: sum, t: t}
 	return t

@@ -248,25 +248,34 @@ func parseProxyURL(s string) (*url.URL, error) {
 
 // Run makes forward-request reach the backend through the proxy.
 func (p *proxyPolicy) Run(x *Exchange) error {
-	s, err := p.url.str(x)
+	u, err := p.target(x)
 	if err != nil {
 		return err
 	}
+	x.proxy = u
+	return nil
+}
+
+// target is the proxy's URL, with its credentials, for this request.
+func (p *proxyPolicy) target(x *Exchange) (*url.URL, error) {
+	s, err := p.url.str(x)
+	if err != nil {
+		return nil, err
+	}
 	u, err := parseProxyURL(s)
 	if err != nil {
-		return fail(http.StatusInternalServerError, "InvalidProxyUrl", "proxy: the url "+err.Error())
+		return nil, fail(http.StatusInternalServerError, "InvalidProxyUrl", "proxy: the url "+err.Error())
 	}
 	if p.username != nil {
 		user, err := p.username.str(x)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pass, err := p.password.str(x)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		u.User = url.UserPassword(user, pass)
 	}
-	x.proxy = u
-	return nil
+	return u, nil
 }

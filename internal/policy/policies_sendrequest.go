@@ -3,8 +3,11 @@ package policy
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +29,7 @@ type sendRequest struct {
 	auths       []RequestAuthenticator
 	body        *value
 	cert        *authenticationCertificate
+	proxy       *proxyPolicy
 }
 
 func compileSendRequest(er *ElementReader) (ExtensionPolicy, error) {
@@ -45,7 +49,7 @@ func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 		p.variable = a.str("response-variable-name", "", true)
 		p.ignoreError = a.boolean("ignore-error", false)
 	}
-	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic", "authentication-certificate", "authentication-managed-identity") {
+	for _, c := range a.children("set-url", "set-method", "set-header", "set-body", "authentication-basic", "authentication-certificate", "authentication-managed-identity", "proxy") {
 		switch c.Name {
 		case "set-url", "set-method":
 			for _, at := range c.Attrs {
@@ -87,6 +91,13 @@ func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 				continue
 			}
 			p.cert = r.(*authenticationCertificate)
+		case "proxy":
+			r, err := cc.compileAs(c)
+			if err != nil {
+				a.merge(err)
+				continue
+			}
+			p.proxy = r.(*proxyPolicy)
 		case "authentication-basic":
 			r, err := cc.compileAs(c)
 			if err != nil {
@@ -109,6 +120,9 @@ func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 			}
 			p.auths = append(p.auths, ra)
 		}
+	}
+	if p.proxy != nil && p.cert != nil {
+		a.fail(e.Pos, "<proxy> together with <authentication-certificate> is not supported: call the backend through the proxy or with the certificate")
 	}
 	if p.url == nil && !p.copyMode {
 		a.fail(e.Pos, "<set-url> is required")
@@ -242,13 +256,27 @@ func (s *sendOneWay) Run(x *Exchange) error {
 }
 
 // client is the HTTP client of one call: the policy engine's, or one that
-// presents the authentication-certificate of the request.
+// presents the authentication-certificate of the request, or one that goes
+// through the request's proxy.
 func (p *sendRequest) client(x *exchange) (*http.Client, error) {
 	client := x.c.opts.HTTPClient
-	if p.cert == nil {
+	var t http.RoundTripper
+	var err error
+	switch {
+	case p.proxy != nil:
+		var u *url.URL
+		if u, err = p.proxy.target(x); err != nil {
+			return nil, err
+		}
+		// One transport per policy, replaced when its (computed) proxy
+		// changes, so that a proxy URL from an expression cannot grow
+		// the cache.
+		t = x.c.backends.transport(fmt.Sprintf("send-request-proxy:%p", p), sha256.Sum256([]byte(u.String())), x.c.tlsConfig(nil), u)
+	case p.cert != nil:
+		t, err = p.cert.transport(x)
+	default:
 		return client, nil
 	}
-	t, err := p.cert.transport(x)
 	if err != nil {
 		return nil, err
 	}
