@@ -64,6 +64,9 @@ type contentRule struct {
 	// schema document (components/schemas/{typeName} or
 	// definitions/{typeName}) when schemaRef is empty.
 	typeName string
+	// specRef is a representation's schemaRef when it names no schemaId:
+	// a schema of the API's imported OpenAPI document.
+	specRef string
 }
 
 func compileValidateContent(er *ElementReader) (ExtensionPolicy, error) {
@@ -198,11 +201,20 @@ func (p *validateContent) Run(x *Exchange) error {
 			rep = &reps[i]
 		}
 	}
-	if rule != nil && rule.schemaID == "" && rep != nil && rep.SchemaID != "" {
-		// The operation's representation names the schema.
-		r := *rule
-		r.schemaID, r.typeName = rep.SchemaID, rep.TypeName
-		rule = &r
+	if rule != nil && rule.schemaID == "" && rep != nil {
+		switch {
+		case rep.SchemaID != "":
+			// The operation's representation names the schema.
+			r := *rule
+			r.schemaID, r.typeName = rep.SchemaID, rep.TypeName
+			rule = &r
+		case rep.SchemaRef != "":
+			// An imported operation: the schema is in the API's OpenAPI
+			// document.
+			r := *rule
+			r.specRef = rep.SchemaRef
+			rule = &r
+		}
 	}
 	switch {
 	case err != nil || int64(len(body)) > p.maxSize:
@@ -267,7 +279,7 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 	if err != nil {
 		return []string{"the body is not valid JSON: " + err.Error()}, nil
 	}
-	if rule.schemaID == "" {
+	if rule.schemaID == "" && rule.specRef == "" {
 		return nil, nil
 	}
 	apiName := ""
@@ -276,7 +288,7 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 	}
 	sch, err := x.p.set.schema(apiName, rule)
 	if err != nil {
-		x.logger().Warn("validate-content: schema unusable", "api", apiName, "schema", rule.schemaID, "error", err)
+		x.logger().Warn("validate-content: schema unusable", "api", apiName, "schema", rule.schemaID+rule.specRef, "error", err)
 		return nil, err
 	}
 	err = sch.Validate(v)
@@ -345,23 +357,31 @@ func (x *exchange) validationReport(errorsVar string, errs []contentError, preve
 
 // --- schemas ---
 
-// schemaSet holds a configuration's API schemas and their compiled forms.
+// schemaSet holds a configuration's API schemas, the APIs' imported
+// OpenAPI documents and the schemas compiled from them.
 type schemaSet struct {
 	docs     map[string]store.Record // "api/schemaId"
+	specs    map[string]store.Record // api: its OpenAPI specification
 	mu       sync.Mutex
 	compiled map[string]*jsonschema.Schema
 }
 
 func newSchemaSet(records []store.Record) *schemaSet {
-	s := &schemaSet{docs: map[string]store.Record{}, compiled: map[string]*jsonschema.Schema{}}
+	s := &schemaSet{docs: map[string]store.Record{}, specs: map[string]store.Record{}, compiled: map[string]*jsonschema.Schema{}}
 	for _, r := range records {
-		if r.Kind != "apis/schemas" {
-			continue
-		}
-		// "/apis/{api}/schemas/{id}"
-		api, id, ok := strings.Cut(strings.TrimPrefix(r.ID, "/apis/"), "/schemas/")
-		if ok {
-			s.docs[api+"/"+id] = r
+		switch r.Kind {
+		case resource.KindAPISchemas:
+			// "/apis/{api}/schemas/{id}"
+			api, id, ok := strings.Cut(strings.TrimPrefix(r.ID, "/apis/"), "/schemas/")
+			if ok {
+				s.docs[api+"/"+id] = r
+			}
+		case resource.SpecificationKind().Name:
+			// "/apis/{api}/specifications/openapi"
+			api, id, ok := strings.Cut(strings.TrimPrefix(r.ID, "/apis/"), "/specifications/")
+			if ok && id == resource.SpecificationOpenAPI {
+				s.specs[api] = r
+			}
 		}
 	}
 	return s
@@ -377,6 +397,9 @@ func (noLoader) Load(url string) (any, error) {
 
 // schema returns rule's compiled schema for an API.
 func (s *Set) schema(api string, rule *contentRule) (*jsonschema.Schema, error) {
+	if rule.schemaID == "" && rule.specRef != "" {
+		return s.specSchema(api, rule)
+	}
 	ss := s.schemas
 	key := api + "/" + rule.schemaID
 	ck := key + "#" + rule.schemaRef + "@" + rule.typeName

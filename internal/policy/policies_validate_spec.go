@@ -1,0 +1,118 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/tollgate/tollgate/internal/resource"
+)
+
+// Schemas of an API's imported OpenAPI document: an imported operation's
+// representation names its schema with schemaRef
+// ("#/components/schemas/Pet") and no schemaId; validate-content resolves
+// it in the document's components, stored at
+// /apis/{id}/specifications/openapi. OpenAPI 3.0 schemas are compiled as
+// JSON Schema draft 4 with nullable turned into a "null" type; 3.1
+// schemas are JSON Schema 2020-12.
+
+// specSchema returns the compiled schema rule.specRef names in api's
+// OpenAPI document, compiling it once per configuration.
+func (s *Set) specSchema(api string, rule *contentRule) (*jsonschema.Schema, error) {
+	ss := s.schemas
+	ck := "spec:" + api + rule.specRef
+	if rule.additional != nil {
+		ck += fmt.Sprintf("+%v", *rule.additional)
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if sch := ss.compiled[ck]; sch != nil {
+		return sch, nil
+	}
+	r, ok := ss.specs[api]
+	if !ok {
+		return nil, fmt.Errorf("schema %q: API %q has no imported OpenAPI document", rule.specRef, api)
+	}
+	if !strings.HasPrefix(rule.specRef, "#/") {
+		return nil, fmt.Errorf("schema %q of API %q: only references inside the API's OpenAPI document are followed", rule.specRef, api)
+	}
+	var spec resource.Specification
+	if err := json.Unmarshal(r.Body, &spec); err != nil {
+		return nil, fmt.Errorf("specification %s: decode: %w", r.ID, err)
+	}
+	var d struct {
+		OpenAPI    string          `json:"openapi"`
+		Components json.RawMessage `json:"components"`
+	}
+	if err := json.Unmarshal([]byte(spec.Value), &d); err != nil {
+		return nil, fmt.Errorf("specification %s: %w", r.ID, err)
+	}
+	if len(d.Components) == 0 {
+		return nil, fmt.Errorf("specification %s has no components for %q", r.ID, rule.specRef)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(d.Components))
+	if err != nil {
+		return nil, fmt.Errorf("specification %s: components: %w", r.ID, err)
+	}
+	draft := jsonschema.Draft2020
+	if !strings.HasPrefix(d.OpenAPI, "3.1") {
+		draft = jsonschema.Draft4 // OpenAPI 3.0's schema object
+		doc = nullableToType(doc)
+	}
+	if rule.additional != nil {
+		setAdditional(doc, *rule.additional)
+	}
+	c := jsonschema.NewCompiler()
+	c.UseLoader(noLoader{})
+	c.DefaultDraft(draft)
+	loc := "urn:tollgate:spec:" + api
+	if err := c.AddResource(loc, map[string]any{"components": doc}); err != nil {
+		return nil, fmt.Errorf("specification %s: %w", r.ID, err)
+	}
+	sch, err := c.Compile(loc + rule.specRef)
+	if err != nil {
+		return nil, fmt.Errorf("schema %s of specification %s does not compile: %w", rule.specRef, r.ID, err)
+	}
+	if len(ss.compiled) < 1000 {
+		ss.compiled[ck] = sch
+	}
+	return sch, nil
+}
+
+// nullableToType rewrites OpenAPI 3.0's "nullable": true into JSON
+// Schema: the schema's type also admits null (and its enum, null).
+// Schemas are walked through every keyword; a property named "nullable"
+// is a schema (an object), never the boolean keyword.
+func nullableToType(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, c := range t {
+			t[k] = nullableToType(c)
+		}
+		if n, ok := t["nullable"].(bool); ok {
+			delete(t, "nullable")
+			if !n {
+				return t
+			}
+			switch typ := t["type"].(type) {
+			case string:
+				t["type"] = []any{typ, "null"}
+			case []any:
+				t["type"] = append(typ, "null")
+			}
+			if e, ok := t["enum"].([]any); ok {
+				t["enum"] = append(e, nil)
+			}
+		}
+		return t
+	case []any:
+		for i, c := range t {
+			t[i] = nullableToType(c)
+		}
+		return t
+	}
+	return v
+}
