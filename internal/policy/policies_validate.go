@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/tollgate/tollgate/internal/expression"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -153,6 +155,8 @@ type contentError struct {
 	ValidationRule string `json:"validationRule"`
 	Details        string `json:"details"`
 	Action         string `json:"action"`
+	// message, when set, is the error message prevent answers with.
+	message string
 }
 
 func (p *validateContent) Run(x *Exchange) error {
@@ -228,11 +232,37 @@ func (p *validateContent) Run(x *Exchange) error {
 		if err != nil {
 			return fail(http.StatusInternalServerError, "SchemaNotUsable", "validate-content: "+err.Error())
 		}
+		what := "request"
+		if response {
+			what = "response"
+		}
 		for _, d := range problems {
 			add("schema", d, rule.action)
+			if rule.schemaID != "" || rule.specRef != "" {
+				// APIM's words for a body that breaks its schema.
+				errs[len(errs)-1].message = fmt.Sprintf("Body of the %s does not conform to the definition %s, which is associated with the content type %s. %s", what, rule.definition(), ct, d)
+			}
 		}
 	}
 	return p.report(x, errs, response)
+}
+
+// definition names the schema a body is checked against, as APIM's
+// messages do: the representation's type name, else the last segment of
+// the schema reference, else the schema's id.
+func (r *contentRule) definition() string {
+	if r.typeName != "" {
+		return r.typeName
+	}
+	for _, ref := range []string{r.schemaRef, r.specRef} {
+		if ref != "" {
+			return ref[strings.LastIndex(ref, "/")+1:]
+		}
+	}
+	if r.schemaID != "" {
+		return r.schemaID
+	}
+	return "(none)"
 }
 
 // mapType applies content-type-map to a Content-Type header.
@@ -300,16 +330,20 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 		return nil, nil
 	}
 	var out []string
-	for _, u := range ve.BasicOutput().Errors {
-		if u.Error == nil || len(out) == 20 {
-			continue
+	printer := message.NewPrinter(language.English)
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c) // a $ref or group's "validation failed": its causes say what
+			}
+			return
 		}
-		loc := u.InstanceLocation
-		if loc == "" {
-			loc = "/"
+		if len(out) < 20 {
+			out = append(out, "/"+strings.Join(e.InstanceLocation, "/")+": "+e.ErrorKind.LocalizedString(printer))
 		}
-		out = append(out, loc+": "+u.Error.String())
 	}
+	walk(ve)
 	if len(out) == 0 {
 		out = append(out, ve.Error())
 	}
@@ -320,14 +354,22 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 // for the size) for a request and 502 for a response.
 func (p *validateContent) report(x *exchange, errs []contentError, response bool) error {
 	return x.validationReport(p.errorsVar, errs, func(e contentError) error {
+		msg := e.message
+		switch {
+		case msg != "":
+		case response:
+			msg = "Response body does not conform to the API's definition: " + e.Details
+		default:
+			msg = "Request body does not conform to the API's definition: " + e.Details
+		}
 		if response {
-			return &failure{Status: http.StatusBadGateway, Reason: "ResponseBodyValidationFailed", Message: "Response body does not conform to the API's definition: " + e.Details}
+			return &failure{Status: http.StatusBadGateway, Reason: "ResponseBodyValidationFailed", Message: msg}
 		}
 		status := http.StatusBadRequest
 		if e.ValidationRule == "size" {
 			status = http.StatusRequestEntityTooLarge
 		}
-		return &failure{Status: status, Reason: "RequestBodyValidationFailed", Message: "Request body does not conform to the API's definition: " + e.Details}
+		return &failure{Status: status, Reason: "RequestBodyValidationFailed", Message: msg}
 	})
 }
 

@@ -181,7 +181,7 @@ func TestValidateContentFromImportedSpecification(t *testing.T) {
 				if res.status != 400 {
 					t.Fatalf("invalid %s: %d %s", bad, res.status, res.body)
 				}
-				if code, msg := errorBody(t, res.body); code != 400 || !strings.HasPrefix(msg, "Request body does not conform to the API's definition: ") {
+				if code, msg := errorBody(t, res.body); code != 400 || !strings.HasPrefix(msg, "Body of the request does not conform to the definition Pet, which is associated with the content type application/json. /") {
 					t.Fatalf("invalid %s: %d %q", bad, code, msg)
 				}
 			}
