@@ -28,6 +28,21 @@ paths:
             schema: {$ref: "#/components/schemas/Pet"}
       responses:
         "200": {description: created}
+  /pets/{petId}:
+    put:
+      operationId: renamePet
+      parameters:
+        - {name: petId, in: path, required: true, schema: {type: integer}}
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name]
+              properties:
+                name: {type: string, maxLength: 10}
+      responses:
+        "200": {description: renamed}
 components:
   schemas:
     Pet:
@@ -106,6 +121,17 @@ func TestValidateImportedAPI(t *testing.T) {
 	}
 	if st, _, b := call(t, "GET", gw+"/pets/pets?limit=ten", "", key...); st != 400 || !strings.Contains(string(b), "limit") {
 		t.Fatalf("bad limit: %d %s", st, b)
+	}
+
+	// A schema written inline in the operation, not in components.
+	if st, _, b := call(t, "PUT", gw+"/pets/pets/7", `{"name":"Rex"}`, key...); st != 200 {
+		t.Fatalf("inline schema, valid: %d %s", st, b)
+	}
+	if st, _, b := call(t, "PUT", gw+"/pets/pets/7", `{"name":"Rex the eleventh"}`, key...); st != 400 || !strings.Contains(string(b), "/name") {
+		t.Fatalf("inline schema, invalid: %d %s", st, b)
+	}
+	if st, _, b := call(t, "PUT", gw+"/pets/pets/seven", `{"name":"Rex"}`, key...); st != 400 || !strings.Contains(string(b), "petId") {
+		t.Fatalf("bad path parameter: %d %s", st, b)
 	}
 
 	// Re-importing a changed document changes what is checked.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -13,8 +14,10 @@ import (
 
 // Schemas of an API's imported OpenAPI document: an imported operation's
 // representation names its schema with schemaRef
-// ("#/components/schemas/Pet") and no schemaId; validate-content resolves
-// it in the document's components, stored at
+// ("#/components/schemas/Pet", or the place of a schema written inline:
+// "#/paths/~1pets/post/requestBody/content/application~1json/schema") and
+// no schemaId; validate-content resolves it in the document's components
+// and paths, stored at
 // /apis/{id}/specifications/openapi. OpenAPI 3.0 schemas are compiled as
 // JSON Schema draft 4 with nullable turned into a "null" type; 3.1
 // schemas are JSON Schema 2020-12.
@@ -44,18 +47,28 @@ func (s *Set) specSchema(api string, rule *contentRule) (*jsonschema.Schema, err
 		return nil, fmt.Errorf("specification %s: decode: %w", r.ID, err)
 	}
 	var d struct {
-		OpenAPI    string          `json:"openapi"`
+		OpenAPI string `json:"openapi"`
+		// Schemas are in components, or inline in paths.
 		Components json.RawMessage `json:"components"`
+		Paths      json.RawMessage `json:"paths"`
 	}
 	if err := json.Unmarshal([]byte(spec.Value), &d); err != nil {
 		return nil, fmt.Errorf("specification %s: %w", r.ID, err)
 	}
-	if len(d.Components) == 0 {
-		return nil, fmt.Errorf("specification %s has no components for %q", r.ID, rule.specRef)
+	root := map[string]json.RawMessage{}
+	if len(d.Components) > 0 {
+		root["components"] = d.Components
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(d.Components))
+	if len(d.Paths) > 0 {
+		root["paths"] = d.Paths
+	}
+	b, err := json.Marshal(root)
 	if err != nil {
-		return nil, fmt.Errorf("specification %s: components: %w", r.ID, err)
+		return nil, fmt.Errorf("specification %s: %w", r.ID, err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("specification %s: %w", r.ID, err)
 	}
 	draft := jsonschema.Draft2020
 	if !strings.HasPrefix(d.OpenAPI, "3.1") {
@@ -69,10 +82,11 @@ func (s *Set) specSchema(api string, rule *contentRule) (*jsonschema.Schema, err
 	c.UseLoader(noLoader{})
 	c.DefaultDraft(draft)
 	loc := "urn:tollgate:spec:" + api
-	if err := c.AddResource(loc, map[string]any{"components": doc}); err != nil {
+	if err := c.AddResource(loc, doc); err != nil {
 		return nil, fmt.Errorf("specification %s: %w", r.ID, err)
 	}
-	sch, err := c.Compile(loc + rule.specRef)
+	// The pointer as a URL fragment ("{petId}" and the like escaped).
+	sch, err := c.Compile(loc + "#" + (&url.URL{Fragment: rule.specRef[1:]}).EscapedFragment())
 	if err != nil {
 		return nil, fmt.Errorf("schema %s of specification %s does not compile: %w", rule.specRef, r.ID, err)
 	}
