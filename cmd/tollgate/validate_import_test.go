@@ -142,3 +142,38 @@ func TestValidateImportedAPI(t *testing.T) {
 		t.Fatalf("after re-import: %d %s", st, b)
 	}
 }
+
+// A Swagger 2.0 document is kept converted to OpenAPI 3.0: its body
+// parameters' definitions are checked the same way.
+func TestValidateImportedSwagger(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer backend.Close()
+	srv, _ := testServer(t, t.TempDir())
+	mg, gw := srv.urls["management"], srv.urls["gateway"]
+	cli := &cliServer{url: mg, env: map[string]string{
+		"TOLLGATE_MANAGEMENT_URL": mg, "TOLLGATE_ADMIN_KEY": srv.adminKey, "TOLLGATE_DATA_DIR": t.TempDir(),
+	}}
+	dir := writeCLIFiles(t, map[string]string{"pets.json": `{"swagger": "2.0", "info": {"title": "Pets", "version": "1"},
+		"paths": {"/pets": {"post": {"operationId": "createPet", "consumes": ["application/json"],
+			"parameters": [{"name": "pet", "in": "body", "required": true, "schema": {"$ref": "#/definitions/Pet"}}],
+			"responses": {"200": {"description": "ok"}}}}},
+		"definitions": {"Pet": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}`})
+	cli.ok(t, "", "import", "openapi", dir+"/pets.json", "--api", "pets", "--path", "pets", "--service-url", backend.URL)
+	call(t, "PUT", mg+"/products/unlimited/apis/pets", `{}`, srv.admin()...)
+	if st, b := putPolicy(t, srv, "/apis/pets/policies/policy", `<policies><inbound><base />
+		<validate-content unspecified-content-type-action="prevent" max-size="102400" size-exceeded-action="prevent">
+			<content type="application/json" validate-as="json" action="prevent" />
+		</validate-content></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`); st != 201 {
+		t.Fatalf("PUT policy: %d %s", st, b)
+	}
+	_, _, sb := call(t, "POST", mg+"/subscriptions/admin-unlimited/listSecrets", "", srv.admin()...)
+	var sec map[string]string
+	json.Unmarshal(sb, &sec)
+	key := []string{"Ocp-Apim-Subscription-Key", sec["primaryKey"], "Content-Type", "application/json"}
+	if st, _, b := call(t, "POST", gw+"/pets/pets", `{"name":"Rex"}`, key...); st != 200 {
+		t.Fatalf("valid: %d %s", st, b)
+	}
+	if st, _, b := call(t, "POST", gw+"/pets/pets", `{"name":7}`, key...); st != 400 || !strings.Contains(string(b), "definition Pet") {
+		t.Fatalf("invalid: %d %s", st, b)
+	}
+}
