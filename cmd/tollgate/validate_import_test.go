@@ -59,6 +59,36 @@ components:
         name: {type: string}
 `
 
+// importAndValidate starts Tollgate, imports file (named name) as the API
+// "pets" at /pets in front of backend, puts policy (inbound policies) on
+// it and returns the gateway's URL and the headers of a JSON call with a
+// subscription key; cli runs the CLI against the server.
+func importAndValidate(t *testing.T, name, file, backend, policy string) (gw string, headers []string, cli *cliServer) {
+	t.Helper()
+	srv, _ := testServer(t, t.TempDir())
+	mg := srv.urls["management"]
+	cli = &cliServer{url: mg, env: map[string]string{
+		"TOLLGATE_MANAGEMENT_URL": mg, "TOLLGATE_ADMIN_KEY": srv.adminKey, "TOLLGATE_DATA_DIR": t.TempDir(),
+	}}
+	dir := writeCLIFiles(t, map[string]string{name: file})
+	cli.ok(t, "", "import", "openapi", dir+"/"+name, "--api", "pets", "--path", "pets", "--service-url", backend)
+	if st, _, b := call(t, "PUT", mg+"/products/unlimited/apis/pets", `{}`, srv.admin()...); st != 201 {
+		t.Fatalf("link: %d %s", st, b)
+	}
+	if st, b := putPolicy(t, srv, "/apis/pets/policies/policy", "<policies><inbound><base />"+policy+
+		"</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>"); st != 201 {
+		t.Fatalf("PUT policy: %d %s", st, b)
+	}
+	_, _, sb := call(t, "POST", mg+"/subscriptions/admin-unlimited/listSecrets", "", srv.admin()...)
+	var sec map[string]string
+	json.Unmarshal(sb, &sec)
+	return srv.urls["gateway"], []string{"Ocp-Apim-Subscription-Key", sec["primaryKey"], "Content-Type", "application/json"}, cli
+}
+
+const validateJSON = `<validate-content unspecified-content-type-action="prevent" max-size="102400" size-exceeded-action="prevent">
+	<content type="application/json" validate-as="json" action="prevent" />
+</validate-content>`
+
 // An API imported from an OpenAPI document, with no schema written by
 // hand: validate-content checks bodies against the document's schemas and
 // validate-parameters checks query parameters against the imported
@@ -69,28 +99,8 @@ func TestValidateImportedAPI(t *testing.T) {
 		io.WriteString(w, "backend "+r.Method+" "+r.URL.Path)
 	}))
 	defer backend.Close()
-	srv, _ := testServer(t, t.TempDir())
-	mg, gw := srv.urls["management"], srv.urls["gateway"]
-	cli := &cliServer{url: mg, env: map[string]string{
-		"TOLLGATE_MANAGEMENT_URL": mg, "TOLLGATE_ADMIN_KEY": srv.adminKey, "TOLLGATE_DATA_DIR": t.TempDir(),
-	}}
-	dir := writeCLIFiles(t, map[string]string{"pets.yaml": petstoreValidate})
-	cli.ok(t, "", "import", "openapi", dir+"/pets.yaml", "--api", "pets", "--path", "pets", "--service-url", backend.URL)
-	if st, _, b := call(t, "PUT", mg+"/products/unlimited/apis/pets", `{}`, srv.admin()...); st != 201 {
-		t.Fatalf("link: %d %s", st, b)
-	}
-	if st, b := putPolicy(t, srv, "/apis/pets/policies/policy", `<policies><inbound><base />
-		<validate-content unspecified-content-type-action="prevent" max-size="102400" size-exceeded-action="prevent">
-			<content type="application/json" validate-as="json" action="prevent" />
-		</validate-content>
-		<validate-parameters specified-parameter-action="prevent" unspecified-parameter-action="ignore"/>
-		</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`); st != 201 {
-		t.Fatalf("PUT policy: %d %s", st, b)
-	}
-	_, _, sb := call(t, "POST", mg+"/subscriptions/admin-unlimited/listSecrets", "", srv.admin()...)
-	var sec map[string]string
-	json.Unmarshal(sb, &sec)
-	key := []string{"Ocp-Apim-Subscription-Key", sec["primaryKey"], "Content-Type", "application/json"}
+	gw, key, cli := importAndValidate(t, "pets.yaml", petstoreValidate, backend.URL,
+		validateJSON+`<validate-parameters specified-parameter-action="prevent" unspecified-parameter-action="ignore"/>`)
 
 	for _, ok := range []string{`{"id":1,"name":"Rex"}`, `{"id":2,"name":"Tom","tag":null,"category":{"name":"cats"}}`} {
 		if st, _, b := call(t, "POST", gw+"/pets/pets", ok, key...); st != 200 || string(b) != "backend POST /pets" {
@@ -136,7 +146,7 @@ func TestValidateImportedAPI(t *testing.T) {
 
 	// Re-importing a changed document changes what is checked.
 	changed := strings.Replace(petstoreValidate, "name: {type: string}\n        tag", "name: {type: string, minLength: 4}\n        tag", 1)
-	dir = writeCLIFiles(t, map[string]string{"pets.yaml": changed})
+	dir := writeCLIFiles(t, map[string]string{"pets.yaml": changed})
 	cli.ok(t, "", "import", "openapi", dir+"/pets.yaml", "--api", "pets")
 	if st, _, b := call(t, "POST", gw+"/pets/pets", `{"id":1,"name":"Rex"}`, key...); st != 400 || !strings.Contains(string(b), "/name") {
 		t.Fatalf("after re-import: %d %s", st, b)
@@ -148,28 +158,11 @@ func TestValidateImportedAPI(t *testing.T) {
 func TestValidateImportedSwagger(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
 	defer backend.Close()
-	srv, _ := testServer(t, t.TempDir())
-	mg, gw := srv.urls["management"], srv.urls["gateway"]
-	cli := &cliServer{url: mg, env: map[string]string{
-		"TOLLGATE_MANAGEMENT_URL": mg, "TOLLGATE_ADMIN_KEY": srv.adminKey, "TOLLGATE_DATA_DIR": t.TempDir(),
-	}}
-	dir := writeCLIFiles(t, map[string]string{"pets.json": `{"swagger": "2.0", "info": {"title": "Pets", "version": "1"},
+	gw, key, _ := importAndValidate(t, "pets.json", `{"swagger": "2.0", "info": {"title": "Pets", "version": "1"},
 		"paths": {"/pets": {"post": {"operationId": "createPet", "consumes": ["application/json"],
 			"parameters": [{"name": "pet", "in": "body", "required": true, "schema": {"$ref": "#/definitions/Pet"}}],
 			"responses": {"200": {"description": "ok"}}}}},
-		"definitions": {"Pet": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}`})
-	cli.ok(t, "", "import", "openapi", dir+"/pets.json", "--api", "pets", "--path", "pets", "--service-url", backend.URL)
-	call(t, "PUT", mg+"/products/unlimited/apis/pets", `{}`, srv.admin()...)
-	if st, b := putPolicy(t, srv, "/apis/pets/policies/policy", `<policies><inbound><base />
-		<validate-content unspecified-content-type-action="prevent" max-size="102400" size-exceeded-action="prevent">
-			<content type="application/json" validate-as="json" action="prevent" />
-		</validate-content></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`); st != 201 {
-		t.Fatalf("PUT policy: %d %s", st, b)
-	}
-	_, _, sb := call(t, "POST", mg+"/subscriptions/admin-unlimited/listSecrets", "", srv.admin()...)
-	var sec map[string]string
-	json.Unmarshal(sb, &sec)
-	key := []string{"Ocp-Apim-Subscription-Key", sec["primaryKey"], "Content-Type", "application/json"}
+		"definitions": {"Pet": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}`, backend.URL, validateJSON)
 	if st, _, b := call(t, "POST", gw+"/pets/pets", `{"name":"Rex"}`, key...); st != 200 {
 		t.Fatalf("valid: %d %s", st, b)
 	}

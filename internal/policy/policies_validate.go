@@ -438,13 +438,11 @@ func (noLoader) Load(url string) (any, error) {
 }
 
 // schema returns rule's compiled schema for an API.
+// A schema is compiled once per configuration (the first time a call
+// needs it).
 func (s *Set) schema(api string, rule *contentRule) (*jsonschema.Schema, error) {
-	if rule.schemaID == "" && rule.specRef != "" {
-		return s.specSchema(api, rule)
-	}
 	ss := s.schemas
-	key := api + "/" + rule.schemaID
-	ck := key + "#" + rule.schemaRef + "@" + rule.typeName
+	ck := api + "/" + rule.schemaID + "#" + rule.schemaRef + "@" + rule.typeName + "!" + rule.specRef
 	if rule.additional != nil {
 		ck += fmt.Sprintf("+%v", *rule.additional)
 	}
@@ -453,6 +451,23 @@ func (s *Set) schema(api string, rule *contentRule) (*jsonschema.Schema, error) 
 	if sch := ss.compiled[ck]; sch != nil {
 		return sch, nil
 	}
+	compile := ss.compileAPISchema
+	if rule.schemaID == "" && rule.specRef != "" {
+		compile = ss.compileSpecSchema
+	}
+	sch, err := compile(api, rule)
+	if err != nil {
+		return nil, err
+	}
+	if len(ss.compiled) < 1000 {
+		ss.compiled[ck] = sch
+	}
+	return sch, nil
+}
+
+// compileAPISchema compiles rule's schema from an API schema record.
+func (ss *schemaSet) compileAPISchema(api string, rule *contentRule) (*jsonschema.Schema, error) {
+	key := api + "/" + rule.schemaID
 	r, ok := ss.docs[key]
 	if !ok {
 		return nil, fmt.Errorf("schema %q of API %q does not exist", rule.schemaID, api)
@@ -494,9 +509,6 @@ func (s *Set) schema(api string, rule *contentRule) (*jsonschema.Schema, error) 
 	sch, err := c.Compile(loc + ref)
 	if err != nil {
 		return nil, fmt.Errorf("schema %s%s does not compile: %w", r.ID, rule.schemaRef, err)
-	}
-	if len(ss.compiled) < 1000 {
-		ss.compiled[ck] = sch
 	}
 	return sch, nil
 }

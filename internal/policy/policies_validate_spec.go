@@ -22,19 +22,9 @@ import (
 // JSON Schema draft 4 with nullable turned into a "null" type; 3.1
 // schemas are JSON Schema 2020-12.
 
-// specSchema returns the compiled schema rule.specRef names in api's
-// OpenAPI document, compiling it once per configuration.
-func (s *Set) specSchema(api string, rule *contentRule) (*jsonschema.Schema, error) {
-	ss := s.schemas
-	ck := "spec:" + api + rule.specRef
-	if rule.additional != nil {
-		ck += fmt.Sprintf("+%v", *rule.additional)
-	}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if sch := ss.compiled[ck]; sch != nil {
-		return sch, nil
-	}
+// compileSpecSchema compiles the schema rule.specRef names in api's
+// OpenAPI document.
+func (ss *schemaSet) compileSpecSchema(api string, rule *contentRule) (*jsonschema.Schema, error) {
 	r, ok := ss.specs[api]
 	if !ok {
 		return nil, fmt.Errorf("schema %q: API %q has no imported OpenAPI document", rule.specRef, api)
@@ -89,9 +79,6 @@ func (s *Set) specSchema(api string, rule *contentRule) (*jsonschema.Schema, err
 	sch, err := c.Compile(loc + "#" + (&url.URL{Fragment: rule.specRef[1:]}).EscapedFragment())
 	if err != nil {
 		return nil, fmt.Errorf("schema %s of specification %s does not compile: %w", rule.specRef, r.ID, err)
-	}
-	if len(ss.compiled) < 1000 {
-		ss.compiled[ck] = sch
 	}
 	return sch, nil
 }
