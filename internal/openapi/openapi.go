@@ -270,7 +270,7 @@ func (d *Document) Convert(apiID, apiPath string) (*Imported, error) {
 			}
 			if rb := op.RequestBody; rb != nil && rb.Value != nil {
 				req(o).Description = clip(rb.Value.Description, 1000)
-				req(o).Representations = representations(rb.Value.Content)
+				req(o).Representations = representations(rb.Value.Content, contentPointer(rb.Ref, "paths", p, strings.ToLower(m), "requestBody"))
 			}
 			if op.Responses != nil {
 				for _, c := range slices.Sorted(maps.Keys(op.Responses.Map())) {
@@ -283,7 +283,7 @@ func (d *Document) Convert(apiID, apiPath string) (*Imported, error) {
 					if r == nil || r.Value == nil {
 						continue
 					}
-					resp := resource.OperationResponse{StatusCode: status, Representations: representations(r.Value.Content)}
+					resp := resource.OperationResponse{StatusCode: status, Representations: representations(r.Value.Content, contentPointer(r.Ref, "paths", p, strings.ToLower(m), "responses", c))}
 					if r.Value.Description != nil {
 						resp.Description = clip(*r.Value.Description, 1000)
 					}
@@ -333,7 +333,29 @@ func parameter(p *openapi3.Parameter) resource.OperationParameter {
 	return out
 }
 
-func representations(c openapi3.Content) []resource.Representation {
+// contentPointer is the JSON pointer ("#/paths/~1pets/post/requestBody")
+// of a request body's or response's content object in the document, or
+// of the component a $ref names.
+func contentPointer(ref string, tokens ...string) string {
+	if strings.HasPrefix(ref, "#/") {
+		return ref + "/content"
+	}
+	if ref != "" {
+		return "" // in another document: not followed
+	}
+	var b strings.Builder
+	b.WriteString("#")
+	for _, t := range tokens {
+		b.WriteString("/")
+		b.WriteString(pointerToken(t))
+	}
+	b.WriteString("/content")
+	return b.String()
+}
+
+// representations describes a content object; content is its JSON
+// pointer in the document, where a schema written inline is found.
+func representations(c openapi3.Content, content string) []resource.Representation {
 	var out []resource.Representation
 	for _, ct := range slices.Sorted(maps.Keys(c)) {
 		mt := c[ct]
@@ -342,8 +364,13 @@ func representations(c openapi3.Content) []resource.Representation {
 			out = append(out, r)
 			continue
 		}
-		if mt.Schema != nil {
+		switch {
+		case mt.Schema == nil:
+		case mt.Schema.Ref != "":
 			r.SchemaRef = mt.Schema.Ref
+		case content != "" && mt.Schema.Value != nil:
+			// Written inline: its place in the document.
+			r.SchemaRef = content + "/" + pointerToken(ct) + "/schema"
 		}
 		if mt.Example != nil {
 			addExample(&r, "default", mt.Example)
@@ -421,4 +448,9 @@ func Indent(doc []byte) ([]byte, error) {
 	}
 	b.WriteByte('\n')
 	return b.Bytes(), nil
+}
+
+// pointerToken escapes one JSON pointer token (RFC 6901).
+func pointerToken(t string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(t)
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/tollgate/tollgate/internal/expression"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -64,6 +66,9 @@ type contentRule struct {
 	// schema document (components/schemas/{typeName} or
 	// definitions/{typeName}) when schemaRef is empty.
 	typeName string
+	// specRef is a representation's schemaRef when it names no schemaId:
+	// a schema of the API's imported OpenAPI document.
+	specRef string
 }
 
 func compileValidateContent(er *ElementReader) (ExtensionPolicy, error) {
@@ -150,6 +155,8 @@ type contentError struct {
 	ValidationRule string `json:"validationRule"`
 	Details        string `json:"details"`
 	Action         string `json:"action"`
+	// message, when set, is the error message prevent answers with.
+	message string
 }
 
 func (p *validateContent) Run(x *Exchange) error {
@@ -198,11 +205,20 @@ func (p *validateContent) Run(x *Exchange) error {
 			rep = &reps[i]
 		}
 	}
-	if rule != nil && rule.schemaID == "" && rep != nil && rep.SchemaID != "" {
-		// The operation's representation names the schema.
-		r := *rule
-		r.schemaID, r.typeName = rep.SchemaID, rep.TypeName
-		rule = &r
+	if rule != nil && rule.schemaID == "" && rep != nil {
+		switch {
+		case rep.SchemaID != "":
+			// The operation's representation names the schema.
+			r := *rule
+			r.schemaID, r.typeName = rep.SchemaID, rep.TypeName
+			rule = &r
+		case rep.SchemaRef != "":
+			// An imported operation: the schema is in the API's OpenAPI
+			// document.
+			r := *rule
+			r.specRef = rep.SchemaRef
+			rule = &r
+		}
 	}
 	switch {
 	case err != nil || int64(len(body)) > p.maxSize:
@@ -216,11 +232,37 @@ func (p *validateContent) Run(x *Exchange) error {
 		if err != nil {
 			return fail(http.StatusInternalServerError, "SchemaNotUsable", "validate-content: "+err.Error())
 		}
+		what := "request"
+		if response {
+			what = "response"
+		}
 		for _, d := range problems {
 			add("schema", d, rule.action)
+			if rule.schemaID != "" || rule.specRef != "" {
+				// APIM's words for a body that breaks its schema.
+				errs[len(errs)-1].message = fmt.Sprintf("Body of the %s does not conform to the definition %s, which is associated with the content type %s. %s", what, rule.definition(), ct, d)
+			}
 		}
 	}
 	return p.report(x, errs, response)
+}
+
+// definition names the schema a body is checked against, as APIM's
+// messages do: the representation's type name, else the last segment of
+// the schema reference, else the schema's id.
+func (r *contentRule) definition() string {
+	if r.typeName != "" {
+		return r.typeName
+	}
+	for _, ref := range []string{r.schemaRef, r.specRef} {
+		if ref != "" {
+			return ref[strings.LastIndex(ref, "/")+1:]
+		}
+	}
+	if r.schemaID != "" {
+		return r.schemaID
+	}
+	return "(none)"
 }
 
 // mapType applies content-type-map to a Content-Type header.
@@ -267,7 +309,7 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 	if err != nil {
 		return []string{"the body is not valid JSON: " + err.Error()}, nil
 	}
-	if rule.schemaID == "" {
+	if rule.schemaID == "" && rule.specRef == "" {
 		return nil, nil
 	}
 	apiName := ""
@@ -276,7 +318,7 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 	}
 	sch, err := x.p.set.schema(apiName, rule)
 	if err != nil {
-		x.logger().Warn("validate-content: schema unusable", "api", apiName, "schema", rule.schemaID, "error", err)
+		x.logger().Warn("validate-content: schema unusable", "api", apiName, "schema", rule.schemaID+rule.specRef, "error", err)
 		return nil, err
 	}
 	err = sch.Validate(v)
@@ -288,16 +330,20 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 		return nil, nil
 	}
 	var out []string
-	for _, u := range ve.BasicOutput().Errors {
-		if u.Error == nil || len(out) == 20 {
-			continue
+	printer := message.NewPrinter(language.English)
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c) // a $ref or group's "validation failed": its causes say what
+			}
+			return
 		}
-		loc := u.InstanceLocation
-		if loc == "" {
-			loc = "/"
+		if len(out) < 20 {
+			out = append(out, "/"+strings.Join(e.InstanceLocation, "/")+": "+e.ErrorKind.LocalizedString(printer))
 		}
-		out = append(out, loc+": "+u.Error.String())
 	}
+	walk(ve)
 	if len(out) == 0 {
 		out = append(out, ve.Error())
 	}
@@ -308,14 +354,22 @@ func (p *validateContent) validate(x *exchange, rule *contentRule, body []byte) 
 // for the size) for a request and 502 for a response.
 func (p *validateContent) report(x *exchange, errs []contentError, response bool) error {
 	return x.validationReport(p.errorsVar, errs, func(e contentError) error {
+		msg := e.message
+		switch {
+		case msg != "":
+		case response:
+			msg = "Response body does not conform to the API's definition: " + e.Details
+		default:
+			msg = "Request body does not conform to the API's definition: " + e.Details
+		}
 		if response {
-			return &failure{Status: http.StatusBadGateway, Reason: "ResponseBodyValidationFailed", Message: "Response body does not conform to the API's definition: " + e.Details}
+			return &failure{Status: http.StatusBadGateway, Reason: "ResponseBodyValidationFailed", Message: msg}
 		}
 		status := http.StatusBadRequest
 		if e.ValidationRule == "size" {
 			status = http.StatusRequestEntityTooLarge
 		}
-		return &failure{Status: status, Reason: "RequestBodyValidationFailed", Message: "Request body does not conform to the API's definition: " + e.Details}
+		return &failure{Status: status, Reason: "RequestBodyValidationFailed", Message: msg}
 	})
 }
 
@@ -345,23 +399,31 @@ func (x *exchange) validationReport(errorsVar string, errs []contentError, preve
 
 // --- schemas ---
 
-// schemaSet holds a configuration's API schemas and their compiled forms.
+// schemaSet holds a configuration's API schemas, the APIs' imported
+// OpenAPI documents and the schemas compiled from them.
 type schemaSet struct {
 	docs     map[string]store.Record // "api/schemaId"
+	specs    map[string]store.Record // api: its OpenAPI specification
 	mu       sync.Mutex
 	compiled map[string]*jsonschema.Schema
 }
 
 func newSchemaSet(records []store.Record) *schemaSet {
-	s := &schemaSet{docs: map[string]store.Record{}, compiled: map[string]*jsonschema.Schema{}}
+	s := &schemaSet{docs: map[string]store.Record{}, specs: map[string]store.Record{}, compiled: map[string]*jsonschema.Schema{}}
 	for _, r := range records {
-		if r.Kind != "apis/schemas" {
-			continue
-		}
-		// "/apis/{api}/schemas/{id}"
-		api, id, ok := strings.Cut(strings.TrimPrefix(r.ID, "/apis/"), "/schemas/")
-		if ok {
-			s.docs[api+"/"+id] = r
+		switch r.Kind {
+		case resource.KindAPISchemas:
+			// "/apis/{api}/schemas/{id}"
+			api, id, ok := strings.Cut(strings.TrimPrefix(r.ID, "/apis/"), "/schemas/")
+			if ok {
+				s.docs[api+"/"+id] = r
+			}
+		case resource.SpecificationKind().Name:
+			// "/apis/{api}/specifications/openapi"
+			api, id, ok := strings.Cut(strings.TrimPrefix(r.ID, "/apis/"), "/specifications/")
+			if ok && id == resource.SpecificationOpenAPI {
+				s.specs[api] = r
+			}
 		}
 	}
 	return s
@@ -376,10 +438,11 @@ func (noLoader) Load(url string) (any, error) {
 }
 
 // schema returns rule's compiled schema for an API.
+// A schema is compiled once per configuration (the first time a call
+// needs it).
 func (s *Set) schema(api string, rule *contentRule) (*jsonschema.Schema, error) {
 	ss := s.schemas
-	key := api + "/" + rule.schemaID
-	ck := key + "#" + rule.schemaRef + "@" + rule.typeName
+	ck := api + "/" + rule.schemaID + "#" + rule.schemaRef + "@" + rule.typeName + "!" + rule.specRef
 	if rule.additional != nil {
 		ck += fmt.Sprintf("+%v", *rule.additional)
 	}
@@ -388,6 +451,23 @@ func (s *Set) schema(api string, rule *contentRule) (*jsonschema.Schema, error) 
 	if sch := ss.compiled[ck]; sch != nil {
 		return sch, nil
 	}
+	compile := ss.compileAPISchema
+	if rule.schemaID == "" && rule.specRef != "" {
+		compile = ss.compileSpecSchema
+	}
+	sch, err := compile(api, rule)
+	if err != nil {
+		return nil, err
+	}
+	if len(ss.compiled) < 1000 {
+		ss.compiled[ck] = sch
+	}
+	return sch, nil
+}
+
+// compileAPISchema compiles rule's schema from an API schema record.
+func (ss *schemaSet) compileAPISchema(api string, rule *contentRule) (*jsonschema.Schema, error) {
+	key := api + "/" + rule.schemaID
 	r, ok := ss.docs[key]
 	if !ok {
 		return nil, fmt.Errorf("schema %q of API %q does not exist", rule.schemaID, api)
@@ -429,9 +509,6 @@ func (s *Set) schema(api string, rule *contentRule) (*jsonschema.Schema, error) 
 	sch, err := c.Compile(loc + ref)
 	if err != nil {
 		return nil, fmt.Errorf("schema %s%s does not compile: %w", r.ID, rule.schemaRef, err)
-	}
-	if len(ss.compiled) < 1000 {
-		ss.compiled[ck] = sch
 	}
 	return sch, nil
 }

@@ -148,3 +148,48 @@ func TestValidateContentMissingSchema(t *testing.T) {
 		t.Fatalf("missing schema: %d %s", res.status, res.body)
 	}
 }
+
+// An imported operation's representation names its schema with schemaRef
+// only: validate-content finds it in the API's OpenAPI document, with
+// OpenAPI 3.0's nullable and 3.1's JSON Schema 2020-12.
+func TestValidateContentFromImportedSpecification(t *testing.T) {
+	op := rec(t, "/apis/echo/operations/post", "apis/operations", &resource.Operation{Method: "POST", URLTemplate: "/*",
+		Request: &resource.RequestContract{Representations: []resource.RepresentationContract{{ContentType: "application/json", SchemaRef: "#/components/schemas/Pet"}}}})
+	policyDoc := map[string]string{"/apis/echo/policies/policy": doc(`
+		<validate-content unspecified-content-type-action="prevent" max-size="102400" size-exceeded-action="prevent">
+			<content type="application/json" validate-as="json" action="prevent" />
+		</validate-content>`, "", "", "")}
+	h := http.Header{"Content-Type": {"application/json"}}
+	for _, tc := range []struct{ name, spec string }{
+		{"3.0", `{"openapi":"3.0.3","info":{"title":"p","version":"1"},"paths":{},"components":{"schemas":{
+			"Pet":{"type":"object","required":["id","name"],"properties":{"id":{"type":"integer","format":"int64"},"name":{"type":"string"},"tag":{"type":"string","nullable":true},"owner":{"$ref":"#/components/schemas/Owner"}}},
+			"Owner":{"type":"object","properties":{"nullable":{"type":"string"}}}}}}`},
+		{"3.1", `{"openapi":"3.1.0","info":{"title":"p","version":"1"},"components":{"schemas":{
+			"Pet":{"type":"object","required":["id","name"],"properties":{"id":{"type":"integer"},"name":{"type":"string"},"tag":{"type":["string","null"]},"owner":{"$ref":"#/components/schemas/Owner"}}},
+			"Owner":{"type":"object","properties":{"nullable":{"type":"string"}},"unevaluatedProperties":true}}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := rec(t, "/apis/echo/specifications/openapi", "apis/specifications", &resource.Specification{Value: tc.spec})
+			e := newEnv(t, policyDoc, spec, op)
+			for _, ok := range []string{`{"id":1,"name":"Rex"}`, `{"id":1,"name":"Rex","tag":null}`, `{"id":1,"name":"Rex","owner":{"nullable":"x"}}`} {
+				if res := e.do(http.MethodPost, "/echo/u", h, ok); res.status != 200 {
+					t.Fatalf("valid %s: %d %s", ok, res.status, res.body)
+				}
+			}
+			for _, bad := range []string{`{"id":"one","name":"Rex"}`, `{"id":1}`, `{"id":1,"name":"Rex","tag":5}`, `{"id":1,"name":"Rex","owner":{"nullable":null}}`} {
+				res := e.do(http.MethodPost, "/echo/u", h, bad)
+				if res.status != 400 {
+					t.Fatalf("invalid %s: %d %s", bad, res.status, res.body)
+				}
+				if code, msg := errorBody(t, res.body); code != 400 || !strings.HasPrefix(msg, "Body of the request does not conform to the definition Pet, which is associated with the content type application/json. /") {
+					t.Fatalf("invalid %s: %d %q", bad, code, msg)
+				}
+			}
+		})
+	}
+	// Without the document, the configuration is at fault: 500.
+	e := newEnv(t, policyDoc, op)
+	if res := e.do(http.MethodPost, "/echo/u", h, `{"id":1}`); res.status != 500 {
+		t.Fatalf("no specification: %d %s", res.status, res.body)
+	}
+}

@@ -32,8 +32,9 @@ type RepresentationContract struct {
 	ContentType string `json:"contentType"`
 	SchemaID    string `json:"schemaId,omitempty"`
 	TypeName    string `json:"typeName,omitempty"`
-	// SchemaRef names the component schema of an imported OpenAPI
-	// document ("#/components/schemas/Pet").
+	// SchemaRef points at the schema in the API's imported OpenAPI
+	// document: a component ("#/components/schemas/Pet") or, for a schema
+	// written inline, its place in the document.
 	SchemaRef string `json:"schemaRef,omitempty"`
 	// Examples by name; each value is the example's JSON.
 	Examples map[string]json.RawMessage `json:"examples,omitempty"`
