@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
@@ -42,26 +41,44 @@ func TestConsentInBrowser(t *testing.T) {
 		w.Write([]byte(`<html><body><p id="done">connected</p></body></html>`))
 	}))
 	t.Cleanup(app.Close)
-	var link struct {
-		LoginLink string `json:"loginLink"`
+	newLink := func() string {
+		var link struct {
+			LoginLink string `json:"loginLink"`
+		}
+		e.must(http.StatusOK, "POST", conn+"/getLoginLinks", map[string]any{"postLoginRedirectUrl": app.URL + "/done"}, &link)
+		return link.LoginLink
 	}
-	e.must(http.StatusOK, "POST", conn+"/getLoginLinks", map[string]any{"postLoginRedirectUrl": app.URL + "/done"}, &link)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Flag("headless", true), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// Generous: on a loaded machine Chromium is slow to start.
-	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	// Opened by script rather than Navigate, which waits for a load event
-	// that a busy machine sometimes never reports.
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any]("location.href = "+strconv.Quote(link.LoginLink)+"; true")); err != nil {
-		t.Fatalf("open the link: %v", err)
-	}
-	if err := chromedp.Do(ctx, chromedp.WaitVisible("h1")); err != nil {
-		t.Fatalf("open the link: %v", err)
+	// Chromium sometimes hangs at start on a loaded machine (several
+	// browser tests at once under -race): such a browser is given up after
+	// a while and a new one started, with a new login link.
+	var ctx context.Context
+	for attempt := 1; ctx == nil; attempt++ {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(1100, 800))
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, cancelBrowser := chromedp.NewContext(actx)
+		bctx, cancelTimeout := context.WithTimeout(bctx, 120*time.Second)
+		t.Cleanup(func() { cancelTimeout(); cancelBrowser(); cancelAlloc() })
+		err := chromedp.Do(bctx) // starts the browser, bound to bctx
+		if err == nil {
+			octx, cancelOpen := context.WithTimeout(bctx, 40*time.Second)
+			err = chromedp.Do(octx, chromedp.Navigate(newLink()), chromedp.WaitVisible("h1"))
+			cancelOpen()
+		}
+		if err == nil {
+			ctx = bctx
+			break
+		}
+		lctx, cancelLoc := context.WithTimeout(context.WithoutCancel(bctx), 5*time.Second)
+		loc, _ := chromedp.Run(lctx, chromedp.Location())
+		cancelLoc()
+		if attempt == 3 {
+			t.Fatalf("open the link: %v (browser at %q)", err, loc)
+		}
+		t.Logf("attempt %d: open the link: %v (browser at %q); starting a new browser", attempt, err, loc)
+		cancelTimeout()
+		cancelBrowser()
+		cancelAlloc()
 	}
 	heading, err := chromedp.Run(ctx, chromedp.Text("h1"))
 	if err != nil {
