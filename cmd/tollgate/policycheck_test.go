@@ -90,3 +90,23 @@ func writeTestFile(t *testing.T, dir, name, text string) string {
 	}
 	return p
 }
+
+// Offline, a signing key named by certificate-id cannot be read: policy
+// check accepts it (the server reads the certificate when the policy is
+// saved), and an <audience> may be an expression.
+func TestPolicyCheckCertificateKeyAndAudienceExpression(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string { return writeTestFile(t, dir, name, text) }
+	cert := write("cert.xml", `<policies><inbound><validate-jwt header-name="Authorization" require-scheme="Bearer"><issuer-signing-keys><key certificate-id="my-rsa-cert" /></issuer-signing-keys><audiences><audience>@(context.Request.OriginalUrl.Host)</audience></audiences></validate-jwt></inbound></policies>`)
+	aad := write("aad.xml", `<policies><inbound><validate-azure-ad-token tenant-id="contoso.onmicrosoft.com"><audiences><audience>@(context.Variables.GetValueOrDefault<string>("aud"))</audience><audience>api://orders</audience></audiences></validate-azure-ad-token></inbound></policies>`)
+	var out, errb bytes.Buffer
+	if code := runPolicy([]string{"check", cert, aad}, &out, &errb); code != 0 || out.String() != "" {
+		t.Errorf("certificate-id key, audience expression: %d %q %q", code, out.String(), errb.String())
+	}
+	both := write("both.xml", "<policies>\n  <inbound>\n    <validate-jwt header-name=\"Authorization\">\n      <issuer-signing-keys>\n        <key certificate-id=\"my-rsa-cert\" n=\"x\" />\n      </issuer-signing-keys>\n    </validate-jwt>\n  </inbound>\n</policies>")
+	out.Reset()
+	code := runPolicy([]string{"check", both}, &out, &errb)
+	if code != 1 || !strings.Contains(out.String(), both+":5:9: validate-jwt: <key>: give a certificate-id, n and e, or a base64 key, not several") {
+		t.Errorf("certificate-id beside n: %d\n%s", code, out.String())
+	}
+}

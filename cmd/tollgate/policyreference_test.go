@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,12 @@ func TestPolicyReferenceExamples(t *testing.T) {
 	frag := `{"format": "rawxml", "value": "<fragment><set-header name=\"x-fragment\" exists-action=\"override\"><value>1</value></set-header></fragment>"}`
 	if st, _, b := call(t, "PUT", mg+"/policyFragments/myFragment", frag, srv.admin()...); st != 201 {
 		t.Fatalf("fragment: %d %s", st, b)
+	}
+	// validate-jwt-6 verifies tokens with the public key of a certificate.
+	_, _, der := gatewayTLSFiles(t, t.TempDir())
+	cert, _ := json.Marshal(map[string]string{"data": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))})
+	if st, _, b := call(t, "PUT", mg+"/certificates/my-rsa-cert", string(cert), srv.admin()...); st != 201 {
+		t.Fatalf("certificate: %d %s", st, b)
 	}
 	for _, f := range files {
 		text, err := os.ReadFile(f)

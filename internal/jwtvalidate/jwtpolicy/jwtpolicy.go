@@ -100,7 +100,12 @@ type validator struct {
 	status        int
 	message       string
 	outputVar     string
-	v             *jwtvalidate.Validator
+	// audiences are the <audience> expressions, checked after validation
+	// together with literalAud; empty when every audience is literal (the
+	// validator then checks them, and its cache needs no per-request key).
+	audiences  []*policy.Value
+	literalAud []string
+	v          *jwtvalidate.Validator
 }
 
 // reader wraps the policy's ElementReader with helpers for children.
@@ -108,6 +113,9 @@ type reader struct {
 	*policy.ElementReader
 	ctx    context.Context
 	failed bool
+	// deferredKeys is set when a signing key can only be read on the
+	// server (a certificate-id, or a named value, in an offline check).
+	deferredKeys bool
 }
 
 func (r *reader) fail(p policy.Pos, format string, args ...any) {
@@ -254,7 +262,7 @@ func (c *compiler) validateJWT(er *policy.ElementReader) (policy.ExtensionPolicy
 		case "decryption-keys":
 			cfg.DecryptionKeys = append(cfg.DecryptionKeys, c.decryptionKeys(r, ch)...)
 		case "audiences":
-			cfg.Audiences = append(cfg.Audiences, r.list(ch, "audience")...)
+			r.audiences(p, &cfg, ch)
 		case "issuers":
 			cfg.Issuers = append(cfg.Issuers, r.list(ch, "issuer")...)
 		case "required-claims":
@@ -313,7 +321,7 @@ func (c *compiler) validateAzureADToken(er *policy.ElementReader) (policy.Extens
 		case "backend-application-ids":
 			cfg.Audiences = append(cfg.Audiences, r.list(ch, "application-id")...)
 		case "audiences":
-			cfg.Audiences = append(cfg.Audiences, r.list(ch, "audience")...)
+			r.audiences(p, &cfg, ch)
 		case "required-claims":
 			cfg.RequiredClaims = append(cfg.RequiredClaims, r.requiredClaims(ch)...)
 		case "decryption-keys":
@@ -336,11 +344,22 @@ func (c *compiler) finish(r *reader, p *validator, cfg jwtvalidate.Config) (poli
 		return p, nil
 	}
 	e := r.Element()
-	if err := jwtvalidate.Check(cfg); err != nil {
+	check := cfg
+	if r.Offline() && r.deferredKeys {
+		// The keys are read when the server compiles the policy; offline
+		// the rest of the configuration is still checked.
+		check.RequireSignedTokens = jwtvalidate.Bool(false)
+	}
+	if err := jwtvalidate.Check(check); err != nil {
 		r.fail(e.Pos, "%v", err)
 		return p, nil
 	}
-	if len(cfg.Audiences) == 0 && len(cfg.RequiredClaims) == 0 {
+	if len(p.audiences) > 0 {
+		// Some audience is an expression: every audience is checked per
+		// request, after the (cached) validation.
+		p.literalAud, cfg.Audiences = cfg.Audiences, nil
+	}
+	if len(cfg.Audiences) == 0 && len(p.audiences) == 0 && len(cfg.RequiredClaims) == 0 {
 		// APIM accepts this, so Tollgate does too; but it is rarely meant.
 		r.Warn(e.Pos, "%s", warnAnyTokenType)
 	}
@@ -356,6 +375,55 @@ func (c *compiler) finish(r *reader, p *validator, cfg jwtvalidate.Config) (poli
 	}
 	p.v = v
 	return p, nil
+}
+
+// audiences reads <audiences>: literal audiences go to cfg, expressions
+// to p.
+func (r *reader) audiences(p *validator, cfg *jwtvalidate.Config, parent *policy.Element) {
+	r.attrs(parent)
+	r.noText(parent)
+	for _, ch := range r.children(parent, "audience") {
+		r.attrs(ch)
+		if len(ch.Children) == 0 && expression.IsExpression(strings.TrimSpace(ch.Text.Value)) {
+			if v := r.Text(ch); v != nil {
+				p.audiences = append(p.audiences, v)
+			} else {
+				r.failed = true
+			}
+			continue
+		}
+		v := r.literalText(ch)
+		if v == "" {
+			if !r.failed {
+				r.fail(ch.Pos, "<audience> must not be empty")
+			}
+			continue
+		}
+		cfg.Audiences = append(cfg.Audiences, v)
+	}
+	if len(parent.Children) == 0 {
+		r.fail(parent.Pos, "<audiences> needs at least one <audience>")
+	}
+}
+
+// audienceAllowed evaluates the <audience> expressions and reports whether
+// the token has any of the audiences.
+func (p *validator) audienceAllowed(x *policy.Exchange, tok *jwtvalidate.Token) (bool, error) {
+	for _, a := range tok.Audiences {
+		if slices.Contains(p.literalAud, a) {
+			return true, nil
+		}
+	}
+	for _, v := range p.audiences {
+		want, err := v.String(x)
+		if err != nil {
+			return false, err
+		}
+		if want != "" && slices.Contains(tok.Audiences, want) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // list reads <parent><item>text</item>...</parent>.
@@ -451,6 +519,7 @@ func (c *compiler) signingKeys(r *reader, parent *policy.Element) []jwtvalidate.
 		k := jwtvalidate.StaticKey{ID: id, N: n, E: ev}
 		text := strings.TrimSpace(ch.Text.Value)
 		if strings.Contains(text+n+ev, "{{") {
+			r.deferredKeys = true
 			continue // an offline check with a named value left in
 		}
 		before := r.failed
@@ -461,6 +530,10 @@ func (c *compiler) signingKeys(r *reader, parent *policy.Element) []jwtvalidate.
 			} else if cert, _, ok := c.certificate(r, a); ok {
 				k.PublicKey = cert.PublicKey
 			} else {
+				if !r.failed {
+					// Read on the server: offline, or a named value.
+					r.deferredKeys = true
+				}
 				r.failed = r.failed || before
 				continue
 			}
@@ -596,6 +669,15 @@ func (p *validator) Run(x *policy.Exchange) error {
 			return err
 		}
 		return p.refuse(ve.Reason, ve.Message)
+	}
+	if len(p.audiences) > 0 {
+		ok, err := p.audienceAllowed(x, tok)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return p.refuse(jwtvalidate.ReasonTokenAudienceNotAllowed, "Audience validation failed.")
+		}
 	}
 	if p.outputVar != "" {
 		// Parsed once per token: a cached token costs no parsing either.

@@ -428,7 +428,7 @@ func TestCompileProblems(t *testing.T) {
 		{`<validate-jwt header-name="A"><issuer-signing-keys><key n="AQAB"/></issuer-signing-keys></validate-jwt>`, "n and e"},
 		{`<validate-jwt header-name="A"><issuer-signing-keys><key n="AQAB" e="AQAB">` + base64.StdEncoding.EncodeToString(make([]byte, 32)) + `</key></issuer-signing-keys></validate-jwt>`, "not both"},
 		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><decryption-keys><key>` + base64.StdEncoding.EncodeToString(make([]byte, 32)) + `</key></decryption-keys></validate-jwt>`, "RSA-OAEP-256 with A256GCM"},
-		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><audiences><audience>@(1)</audience></audiences></validate-jwt>`, "does not accept an expression"},
+		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><issuers><issuer>@(1)</issuer></issuers></validate-jwt>`, "does not accept an expression"},
 		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><audiences/></validate-jwt>`, "at least one <audience>"},
 		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><issuers><issuer/></issuers></validate-jwt>`, "must not be empty"},
 		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><required-claims><claim name="x" match="some"/></required-claims></validate-jwt>`, "must be one of all, any"},
@@ -440,6 +440,8 @@ func TestCompileProblems(t *testing.T) {
 		{`<validate-azure-ad-token><client-application-ids><application-id>x</application-id></client-application-ids></validate-azure-ad-token>`, "'tenant-id' is required"},
 		{`<validate-azure-ad-token tenant-id="a/b"/>`, "tenant id"},
 		{`<validate-azure-ad-token tenant-id="t"><issuers/></validate-azure-ad-token>`, "unexpected element <issuers>"},
+		{`<validate-jwt header-name="A"><openid-config url="https://x/"/><audiences><audience>@(</audience></audiences></validate-jwt>`, "unterminated expression"},
+		{`<validate-jwt header-name="A"><issuer-signing-keys><key certificate-id="c" n="x"/></issuer-signing-keys></validate-jwt>`, "not several"},
 	} {
 		ps := c.CheckOffline(wrap(cs.xml), map[string]string{})
 		found := false
@@ -456,7 +458,76 @@ func TestCompileProblems(t *testing.T) {
 	if ps := c.CheckOffline(ok, map[string]string{}); len(ps) > 0 {
 		t.Errorf("valid validate-azure-ad-token: %v", ps)
 	}
+	// Offline the certificate cannot be read: the server checks it.
+	cert := wrap(`<validate-jwt header-name="A"><issuer-signing-keys><key certificate-id="my-cert"/></issuer-signing-keys><audiences><audience>api</audience></audiences></validate-jwt>`)
+	if ps := c.CheckOffline(cert, map[string]string{}); len(ps) > 0 {
+		t.Errorf("certificate-id offline: %v", ps)
+	}
 	if ps := c.CheckOffline(`<policies><outbound><validate-jwt header-name="A"><openid-config url="https://x/"/></validate-jwt></outbound></policies>`, map[string]string{}); len(ps) == 0 {
 		t.Error("validate-jwt accepted in outbound")
+	}
+}
+
+// An <audience> expression is evaluated per request, also for a token
+// served from the verified-token cache; literal audiences beside it still
+// count.
+func TestAudienceExpression(t *testing.T) {
+	p := newOIDCProvider(t)
+	srv := gatewayWith(t, deps(t), doc(`
+		<set-variable name="aud" value="@(context.Request.Headers.GetValueOrDefault(&quot;X-Aud&quot;, &quot;&quot;))" />
+		<validate-jwt header-name="Authorization" require-scheme="Bearer">
+			<openid-config url="`+p.discovery()+`" />
+			<audiences>
+				<audience>@(context.Variables.GetValueOrDefault&lt;string&gt;("aud"))</audience>
+				<audience>fixed-aud</audience>
+			</audiences>
+		</validate-jwt>`, reasonOnError))
+	tok := p.token(t, nil) // aud colors-api
+	fixed := p.token(t, func(c jwt.MapClaims) { c["aud"] = []string{"x", "fixed-aud"} })
+	for _, c := range []struct {
+		name, tok, aud string
+		status         int
+	}{
+		{"expression matches", tok, "colors-api", 200},
+		{"cached, expression matches", tok, "colors-api", 200},
+		{"cached, expression differs", tok, "other-api", 401},
+		{"cached, expression empty", tok, "", 401},
+		{"literal matches", fixed, "other-api", 200},
+		{"expression matches again", tok, "colors-api", 200},
+	} {
+		r := get(t, srv, "/echo/x", "Authorization", "Bearer "+c.tok, "X-Aud", c.aud)
+		if r.status != c.status {
+			t.Fatalf("%s: status %d, want %d: %s", c.name, r.status, c.status, r.body)
+		}
+		if c.status == 401 {
+			if got := r.header.Get("X-Reason"); got != "validate-jwt/TokenAudienceNotAllowed" {
+				t.Errorf("%s: LastError %q", c.name, got)
+			}
+			if msg := messageOf(t, r.body); msg != "Audience validation failed." {
+				t.Errorf("%s: message %q", c.name, msg)
+			}
+		}
+	}
+}
+
+// validate-azure-ad-token takes an <audience> expression too.
+func TestAzureADTokenAudienceExpression(t *testing.T) {
+	p := newOIDCProvider(t)
+	d := deps(t)
+	d.LocalTenant = func(tenant string) bool { return tenant == "local" }
+	d.JWT.LocalKeys = func(context.Context) (jose.JSONWebKeySet, string, error) {
+		return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p.key.PublicKey, KeyID: "kc-1", Use: "sig"}}}, p.issuer, nil
+	}
+	srv := gatewayWith(t, d, doc(`
+		<validate-azure-ad-token tenant-id="local">
+			<audiences><audience>@(context.Request.Headers.GetValueOrDefault("X-Aud", ""))</audience></audiences>
+		</validate-azure-ad-token>`, reasonOnError))
+	tok := p.token(t, nil)
+	if r := get(t, srv, "/echo/x", "Authorization", "Bearer "+tok, "X-Aud", "colors-api"); r.status != 200 {
+		t.Fatalf("audience matches: %d %s", r.status, r.body)
+	}
+	r := get(t, srv, "/echo/x", "Authorization", "Bearer "+tok, "X-Aud", "other")
+	if r.status != 401 || r.header.Get("X-Reason") != "validate-azure-ad-token/TokenAudienceNotAllowed" {
+		t.Fatalf("audience differs: %d %q %s", r.status, r.header.Get("X-Reason"), r.body)
 	}
 }
