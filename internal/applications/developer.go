@@ -39,35 +39,9 @@ var ErrNotOwner = errors.New("no such application of this user")
 // ListOwnApplications returns the client applications owned by userID
 // (/users/{id}), in id order.
 func (s *Service) ListOwnApplications(ctx context.Context, userID string) ([]OwnApplication, error) {
-	ids, ok := s.index.owned(userID)
-	if !ok {
-		return s.scanOwnApplications(ctx, userID)
-	}
-	out := []OwnApplication{}
-	for _, id := range ids {
-		rec, err := s.opts.Store.Get(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // deleted since the index was read
-		} else if err != nil {
-			return nil, fmt.Errorf("read %q: %w", id, err)
-		}
-		a, err := s.ownApplication(ctx, rec, userID)
-		if err != nil {
-			return nil, err
-		}
-		if a != nil {
-			out = append(out, *a)
-		}
-	}
-	return out, nil
-}
-
-// scanOwnApplications is ListOwnApplications reading every application:
-// used until the index of applications by owner is loaded.
-func (s *Service) scanOwnApplications(ctx context.Context, userID string) ([]OwnApplication, error) {
-	recs, err := s.opts.Store.List(ctx, KindClientApplications, "")
+	recs, err := s.ownedRecords(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("list client applications: %w", err)
+		return nil, err
 	}
 	out := []OwnApplication{}
 	for _, rec := range recs {
@@ -80,6 +54,31 @@ func (s *Service) scanOwnApplications(ctx context.Context, userID string) ([]Own
 		}
 	}
 	return out, nil
+}
+
+// ownedRecords returns, in id order, the records of the client
+// applications the index of applications by owner gives for userID, or of
+// every client application until the index is loaded.
+func (s *Service) ownedRecords(ctx context.Context, userID string) ([]store.Record, error) {
+	ids, ok := s.index.owned(userID)
+	if !ok {
+		recs, err := s.opts.Store.List(ctx, KindClientApplications, "")
+		if err != nil {
+			return nil, fmt.Errorf("list client applications: %w", err)
+		}
+		return recs, nil
+	}
+	recs := make([]store.Record, 0, len(ids))
+	for _, id := range ids {
+		rec, err := s.opts.Store.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the index was read
+		} else if err != nil {
+			return nil, fmt.Errorf("read %q: %w", id, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
 }
 
 // ownApplication decodes the client application rec with its product
