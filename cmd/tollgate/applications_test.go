@@ -474,6 +474,20 @@ func TestDeveloperApplications(t *testing.T) {
 		if st, list := dev("GET", "/applications", tok2); st != 200 || list["count"] != float64(1) || !strings.Contains(mustMarshal(list), "app2") {
 			t.Fatalf("dev2's applications: %d %v", st, list)
 		}
+		// A new, a reassigned and a deleted application show in the lists
+		// as soon as the management API has answered.
+		e.newApp(t, "app3", "/users/dev1")
+		e.do(t, "PUT", "/clientApplications/app2", `{"displayName": "app2", "ownerId": "/users/dev1"}`, 200)
+		if st, list := dev("GET", "/applications", tok2); st != 200 || list["count"] != float64(0) {
+			t.Fatalf("dev2's applications after app2 went to dev1: %d %v", st, list)
+		}
+		if st, list := dev("GET", "/applications", tok1); st != 200 || list["count"] != float64(3) || !strings.Contains(mustMarshal(list), "app3") || !strings.Contains(mustMarshal(list), "app2") {
+			t.Fatalf("dev1's applications after app2 and app3: %d %v", st, list)
+		}
+		e.do(t, "DELETE", "/clientApplications/app3", "", 204)
+		if st, list := dev("GET", "/applications", tok1); st != 200 || list["count"] != float64(2) || strings.Contains(mustMarshal(list), "app3") {
+			t.Fatalf("dev1's applications after app3 was deleted: %d %v", st, list)
+		}
 		// A new password ends the sign-ins made before it.
 		time.Sleep(1100 * time.Millisecond) // iat has a one-second resolution
 		st2, _, b2 := call(t, "POST", e.srv.urls["management"]+"/directory/users/dev2/setPassword", `{"password": "another horse battery"}`, e.srv.admin()...)

@@ -55,7 +55,8 @@ type Options struct {
 // Service is the management behaviour of products' OAuth access, client
 // applications and their product links.
 type Service struct {
-	opts Options
+	opts  Options
+	index *ownerIndex
 }
 
 // New returns a Service.
@@ -63,7 +64,7 @@ func New(opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{opts: opts}
+	return &Service{opts: opts, index: newOwnerIndex()}
 }
 
 // Install adds the hooks and actions of products' OAuth access, client

@@ -39,39 +39,76 @@ var ErrNotOwner = errors.New("no such application of this user")
 // ListOwnApplications returns the client applications owned by userID
 // (/users/{id}), in id order.
 func (s *Service) ListOwnApplications(ctx context.Context, userID string) ([]OwnApplication, error) {
-	recs, err := s.opts.Store.List(ctx, KindClientApplications, "")
+	recs, err := s.ownedRecords(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("list client applications: %w", err)
+		return nil, err
 	}
 	out := []OwnApplication{}
 	for _, rec := range recs {
-		var a resource.ClientApplication
-		if err := json.Unmarshal(rec.Body, &a); err != nil {
-			return nil, fmt.Errorf("decode %q: %w", rec.ID, err)
-		}
-		if a.OwnerID != userID {
-			continue
-		}
-		resource.SetMeta(&a, rec.ID)
-		links, err := s.opts.Store.List(ctx, KindProductLinks, rec.ID)
+		a, err := s.ownApplication(ctx, rec, userID)
 		if err != nil {
-			return nil, fmt.Errorf("list links of %q: %w", rec.ID, err)
+			return nil, err
 		}
-		products := []string{}
-		for _, l := range links {
-			var pl resource.ProductLink
-			if err := json.Unmarshal(l.Body, &pl); err != nil {
-				return nil, fmt.Errorf("decode %q: %w", l.ID, err)
-			}
-			products = append(products, pl.ProductID)
+		if a != nil {
+			out = append(out, *a)
 		}
-		out = append(out, OwnApplication{
-			ID: a.ID, Name: a.Name, DisplayName: a.DisplayName, Description: a.Description, State: a.State,
-			ApplicationID: a.ApplicationID, TenantID: a.TenantID, CreatedDate: a.CreatedDate,
-			SecretExpiresAt: a.SecretExpiresAt, Products: products,
-		})
 	}
 	return out, nil
+}
+
+// ownedRecords returns, in id order, the records of the client
+// applications the index of applications by owner gives for userID, or of
+// every client application until the index is loaded.
+func (s *Service) ownedRecords(ctx context.Context, userID string) ([]store.Record, error) {
+	ids, ok := s.index.owned(userID)
+	if !ok {
+		recs, err := s.opts.Store.List(ctx, KindClientApplications, "")
+		if err != nil {
+			return nil, fmt.Errorf("list client applications: %w", err)
+		}
+		return recs, nil
+	}
+	recs := make([]store.Record, 0, len(ids))
+	for _, id := range ids {
+		rec, err := s.opts.Store.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the index was read
+		} else if err != nil {
+			return nil, fmt.Errorf("read %q: %w", id, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
+// ownApplication decodes the client application rec with its product
+// links, or returns nil if userID does not own it.
+func (s *Service) ownApplication(ctx context.Context, rec store.Record, userID string) (*OwnApplication, error) {
+	var a resource.ClientApplication
+	if err := json.Unmarshal(rec.Body, &a); err != nil {
+		return nil, fmt.Errorf("decode %q: %w", rec.ID, err)
+	}
+	if a.OwnerID != userID {
+		return nil, nil
+	}
+	resource.SetMeta(&a, rec.ID)
+	links, err := s.opts.Store.List(ctx, KindProductLinks, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list links of %q: %w", rec.ID, err)
+	}
+	products := []string{}
+	for _, l := range links {
+		var pl resource.ProductLink
+		if err := json.Unmarshal(l.Body, &pl); err != nil {
+			return nil, fmt.Errorf("decode %q: %w", l.ID, err)
+		}
+		products = append(products, pl.ProductID)
+	}
+	return &OwnApplication{
+		ID: a.ID, Name: a.Name, DisplayName: a.DisplayName, Description: a.Description, State: a.State,
+		ApplicationID: a.ApplicationID, TenantID: a.TenantID, CreatedDate: a.CreatedDate,
+		SecretExpiresAt: a.SecretExpiresAt, Products: products,
+	}, nil
 }
 
 // OwnApplicationSecrets returns the client secret of the application

@@ -395,6 +395,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	// Client applications, products' OAuth access, the developers' endpoint.
 	apps := applications.New(applications.Options{Store: s.store, Directory: dir, Keyring: s.keyring, TenantID: func() string { return idp.Tenant().ID }})
 	apps.Install(s.mgmt)
+	// Before the first Sync: the developers' application lists read its
+	// index of applications by owner.
+	s.follower.Subscribe(met.Subscriber("applications", apps))
 	userTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys})
 	if err != nil {
 		return nil, fmt.Errorf("developer token validator: %w", err)
