@@ -57,9 +57,17 @@ func FuzzURL(f *testing.F) {
 			"postgres://u@" + rest + "?password=" + secret,
 			"host=h password=" + secret + " " + rest,
 		} {
-			if out := urlredact.URL(in); strings.Contains(out, secret) {
-				t.Errorf("URL(%q) = %q leaks %q", in, out, secret)
+			out := urlredact.URL(in)
+			if !strings.Contains(out, secret) {
+				continue
 			}
+			// The rest may print as text that holds the secret (an escaped
+			// byte such as %80 before digits): it leaks only if it is not
+			// there with the secret replaced.
+			if strings.Contains(urlredact.URL(strings.Replace(in, secret, strings.Repeat("Q", len(secret)), 1)), secret) {
+				continue
+			}
+			t.Errorf("URL(%q) = %q leaks %q", in, out, secret)
 		}
 	})
 }
