@@ -600,7 +600,9 @@ func (s *Server) printBanner(ctx context.Context, out io.Writer, adminKeyPath st
 	}
 	if s.firstRun {
 		if key, err := s.defaultStarterKey(ctx); err == nil {
-			fmt.Fprintf(out, "\nFirst start: the administrator's Starter subscription key is\n  %s\nTry: curl -H 'Ocp-Apim-Subscription-Key: %s' %s/echo/resource\n", key, key, s.urls["gateway"])
+			fmt.Fprintf(out, "\nFirst start: the administrator's Starter subscription key is\n  %s\nTry: curl -H 'Ocp-Apim-Subscription-Key: %s' %s/echo/resource\n"+
+				"Starter is throttled (5 calls a minute, 100 a week); the Unlimited subscription is not:\n"+
+				"  tollgate keys show subscription admin-unlimited\n", key, key, s.urls["gateway"])
 		}
 	}
 }
