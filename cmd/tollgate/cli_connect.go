@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -52,7 +53,7 @@ type connection struct {
 // TOLLGATE_MANAGEMENT_URL / TOLLGATE_ADMIN_KEY, then the data dir
 // (admin.key, management.url), then a token stored by `tollgate login`.
 func resolveConnection(cf connFlags, getenv func(string) string, now time.Time) (connection, error) {
-	dataDir := firstNonEmpty(cf.dataDir, getenv("TOLLGATE_DATA_DIR"), "./tollgate-data")
+	dataDir := cmp.Or(cf.dataDir, getenv("TOLLGATE_DATA_DIR"), "./tollgate-data")
 	var conn connection
 
 	switch {
@@ -143,15 +144,6 @@ func readLocalFile(path string) (string, error) {
 		return "", fmt.Errorf("read %s: larger than %d bytes", path, maxLocalFile)
 	}
 	return strings.TrimSpace(string(data)), nil
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // connect resolves the connection and returns a client for it.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,13 +65,13 @@ func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "tollgate login: a client secret is required (--client-secret or $TOLLGATE_CLIENT_SECRET)")
 		return 2
 	}
-	base := firstNonEmpty(*identityURL, os.Getenv("TOLLGATE_IDENTITY_URL"), defaultIdentityURL)
+	base := cmp.Or(*identityURL, os.Getenv("TOLLGATE_IDENTITY_URL"), defaultIdentityURL)
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		fmt.Fprintf(stderr, "tollgate login: --identity-url %q is not an http(s) URL\n", base)
 		return 2
 	}
 	tokenURL := strings.TrimRight(base, "/") + "/" + url.PathEscape(*tenant) + "/oauth2/v2.0/token"
-	dir := firstNonEmpty(*dataDir, os.Getenv("TOLLGATE_DATA_DIR"), "./tollgate-data")
+	dir := cmp.Or(*dataDir, os.Getenv("TOLLGATE_DATA_DIR"), "./tollgate-data")
 
 	cc := clientcredentials.Config{ClientID: *clientID, ClientSecret: *secret, TokenURL: tokenURL, Scopes: []string{*scope}, AuthStyle: oauth2.AuthStyleInHeader}
 	hc := &http.Client{Timeout: 30 * time.Second}

@@ -5,6 +5,7 @@ package openapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -249,7 +250,7 @@ func (d *Document) Convert(apiID, apiPath string) (*Imported, error) {
 			name := uniqueName(operationName(op.OperationID, m, p), used)
 			o := &resource.Operation{Method: m, URLTemplate: p}
 			resource.SetMeta(o, "/apis/"+apiID+"/operations/"+name)
-			o.DisplayName = clip(firstNonEmpty(op.Summary, op.OperationID, m+" "+p), 300)
+			o.DisplayName = clip(cmp.Or(op.Summary, op.OperationID, m+" "+p), 300)
 			o.Description = clip(op.Description, 1000)
 			params := append(append(openapi3.Parameters(nil), item.Parameters...), op.Parameters...)
 			for _, pr := range params {
@@ -429,15 +430,6 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n])
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // Indent formats a stored document for export.

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -383,7 +384,7 @@ func (p *Portal) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := randomHex(32)
-	s := session{UserID: userID, Name: firstNonEmpty(c.Name, c.PreferredUsername), Email: email, Expires: p.now().Add(p.opts.SessionLifetime), IDToken: tok.IDToken}
+	s := session{UserID: userID, Name: cmp.Or(c.Name, c.PreferredUsername), Email: email, Expires: p.now().Add(p.opts.SessionLifetime), IDToken: tok.IDToken}
 	body, _ := json.Marshal(s)
 	if err := p.state.Put(ctx, store.StateRecord{Key: hashKey(stateSession, token), Value: body, Expires: s.Expires}); err != nil {
 		p.serverError(w, r, fmt.Errorf("store session: %w", err))
@@ -393,15 +394,6 @@ func (p *Portal) handleCallback(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteLaxMode, MaxAge: int(p.opts.SessionLifetime / time.Second)})
 	p.log.Info("portal: developer signed in", "user", userID)
 	http.Redirect(w, r, p.base+ls.Return, http.StatusSeeOther)
-}
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func audHas(aud any, v string) bool {
@@ -465,7 +457,7 @@ func (p *Portal) userFor(r *http.Request, c *idClaims) (id, email string, err er
 		return "", "", fmt.Errorf("directory user with objectId %s not found", c.OID)
 	}
 	id = "/users/" + name
-	email = firstNonEmpty(du.Mail, c.Email)
+	email = cmp.Or(du.Mail, c.Email)
 	if email == "" && strings.Contains(du.UPN, "@") {
 		email = du.UPN
 	}
@@ -486,7 +478,7 @@ func (p *Portal) userFor(r *http.Request, c *idClaims) (id, email string, err er
 	if email == "" {
 		email = name + "@users.invalid"
 	}
-	first, last, _ := strings.Cut(firstNonEmpty(du.Display, name), " ")
+	first, last, _ := strings.Cut(cmp.Or(du.Display, name), " ")
 	body, _ := json.Marshal(map[string]string{"email": email, "firstName": first, "lastName": last})
 	if _, _, err := p.mgmt.Put(actingFor(r, id), id, body, "", false); err != nil {
 		return "", "", fmt.Errorf("create %s: %w", id, err)

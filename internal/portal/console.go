@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -69,7 +70,7 @@ func (p *Portal) consoleApps(ctx context.Context, s *session, apiID string) ([]c
 			if scope == "" || !p.view.productAPIs[pid][apiID] {
 				continue
 			}
-			out = append(out, consoleApp{Name: a.Name, Label: firstNonEmpty(a.DisplayName, a.Name) + " (" + p.view.products[pid].DisplayName + ")", Scope: scope})
+			out = append(out, consoleApp{Name: a.Name, Label: cmp.Or(a.DisplayName, a.Name) + " (" + p.view.products[pid].DisplayName + ")", Scope: scope})
 		}
 	}
 	return out, nil

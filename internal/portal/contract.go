@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -222,7 +223,7 @@ func (src *schemaSource) schema(r resource.RepresentationContract) (name, text s
 	var v any
 	switch {
 	case root == nil:
-		name = firstNonEmpty(r.SchemaRef, r.TypeName, r.SchemaID)
+		name = cmp.Or(r.SchemaRef, r.TypeName, r.SchemaID)
 	case r.SchemaRef != "":
 		name = r.SchemaRef
 		v = pointer(root, r.SchemaRef)

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -315,7 +316,7 @@ func (p *Portal) handleOperation(w http.ResponseWriter, r *http.Request, s *sess
 	if s != nil {
 		for _, sub := range p.view.subscriptionsOf(s.UserID) {
 			if p.view.subscriptionCovers(sub, info.API.ID) {
-				subs = append(subs, consoleSub{ID: sub.Name, Name: firstNonEmpty(sub.DisplayName, sub.Name)})
+				subs = append(subs, consoleSub{ID: sub.Name, Name: cmp.Or(sub.DisplayName, sub.Name)})
 			}
 		}
 	}
