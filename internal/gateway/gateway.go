@@ -41,7 +41,8 @@ type Options struct {
 	Policies PolicyCompiler
 	// Logger receives the access log and errors; nil means slog.Default().
 	Logger *slog.Logger
-	// Transport reaches backends; nil means NewTransport().
+	// Transport reaches backends; nil means
+	// NewBackendTransport(NewTransport()).
 	Transport http.RoundTripper
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -112,7 +113,7 @@ func New(opts Options) *Gateway {
 		g.observer = &AccessLog{Logger: g.log}
 	}
 	if g.transport == nil {
-		g.transport = NewTransport()
+		g.transport = NewBackendTransport(NewTransport())
 	}
 	if g.now == nil {
 		g.now = time.Now

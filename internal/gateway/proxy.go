@@ -21,8 +21,13 @@ type proxyTransports struct {
 
 // viaProxy sends out through the proxy of opts.
 func (g *Gateway) viaProxy(out *http.Request, opts ForwardOptions) (*http.Response, error) {
-	base, ok := g.transport.(*http.Transport)
-	if !ok {
+	var base *http.Transport
+	switch t := g.transport.(type) {
+	case *http.Transport:
+		base = t
+	case interface{ Base() *http.Transport }:
+		base = t.Base()
+	default:
 		return nil, errors.New("the gateway's transport cannot use a proxy")
 	}
 	t, shared := g.proxies.get(base, opts.Proxy)

@@ -362,7 +362,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	if tr != nil {
 		policyOpts.Tracer = tr
 		gatewayOpts.Tracer = tr
-		gatewayOpts.Transport = tr.Transport(gateway.NewTransport(), "backend call")
+		gatewayOpts.Transport = tr.Transport(gateway.NewBackendTransport(gateway.NewTransport()), "backend call")
 		observers = append(observers, tr) // ends the request's span
 	}
 	policies := policy.NewCompiler(policyOpts)
