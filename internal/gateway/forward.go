@@ -67,8 +67,19 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	if timeout <= 0 {
 		timeout = resource.DefaultBackendTimeout * time.Second
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
 	upgrade := webSocketUpgrade(c, r)
+	if bt, ok := g.transport.(*BackendTransport); ok && upgrade == "" && c.BackendURL.Scheme == "http" &&
+		(r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody) &&
+		!isEcho(c) && opts.Proxy == nil && opts.Transport == nil && !opts.FollowRedirects {
+		// No body (outboundRequest then sends none), no upgrade: the
+		// request takes BackendTransport's direct path.
+		out, err := g.outboundRequest(ctx, c, r, "")
+		if err != nil {
+			return nil, g.backendFailed(c, &BackendError{Err: err})
+		}
+		return g.forwardDirect(bt, c, out, timeout)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
 	out, err := g.outboundRequest(ctx, c, r, upgrade)
 	if err != nil {
 		cancel(nil)
@@ -124,6 +135,21 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	}
 	apicall.RemoveHopHeaders(resp.Header)
 	resp.Body = &backendBody{ReadCloser: resp.Body, ctx: ctx, timer: timer, cancel: cancel}
+	return resp, nil
+}
+
+// forwardDirect is Forward on BackendTransport's direct path: the timeout
+// is the connection's deadline rather than a timer and a derived context,
+// which a call that never waits on another goroutine does not need.
+func (g *Gateway) forwardDirect(bt *BackendTransport, c *Call, out *http.Request, timeout time.Duration) (*http.Response, error) {
+	sent := g.now()
+	resp, err := bt.send(out, sent.Add(timeout))
+	c.BackendTime += g.now().Sub(sent)
+	if err != nil {
+		timedOut := errors.Is(err, errBackendTimeout)
+		return nil, g.backendFailed(c, &BackendError{Timeout: timedOut, Err: err})
+	}
+	apicall.RemoveHopHeaders(resp.Header)
 	return resp, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -62,20 +63,27 @@ func (t *BackendTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if !direct(req) {
 		return t.base.RoundTrip(req)
 	}
+	return t.send(req, time.Time{})
+}
+
+// send is the direct path. A non-zero deadline bounds the whole exchange,
+// the response body included: past it, reads fail with a *BackendError
+// whose Timeout is set (errBackendTimeout).
+func (t *BackendTransport) send(req *http.Request, deadline time.Time) (*http.Response, error) {
 	key := hostPort(req.URL)
 	c, reused, err := t.conn(req.Context(), key, true)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.exchange(c, req)
-	if err != nil && reused && c.replayable(req) {
+	resp, err := t.exchange(c, req, deadline)
+	if err != nil && reused && c.replayable(req) && !errors.Is(err, errBackendTimeout) {
 		// A pooled connection the backend closed while it was idle: the
 		// request never reached it, so it is sent again on a new one, as
 		// net/http's Transport does.
 		if c, _, err = t.conn(req.Context(), key, false); err != nil {
 			return nil, err
 		}
-		resp, err = t.exchange(c, req)
+		resp, err = t.exchange(c, req, deadline)
 	}
 	return resp, err
 }
@@ -105,6 +113,7 @@ type directConn struct {
 	read      int64
 	written   int64
 	readLimit int64
+	deadline  bool // the exchange set a deadline
 }
 
 func (c *directConn) Read(p []byte) (int, error) {
@@ -190,22 +199,23 @@ var (
 // exchange writes req on c and reads the response headers; the body is
 // read by the caller, and c goes back to the pool (or is closed) when the
 // body ends or is closed.
-func (t *BackendTransport) exchange(c *directConn, req *http.Request) (*http.Response, error) {
+func (t *BackendTransport) exchange(c *directConn, req *http.Request, deadline time.Time) (*http.Response, error) {
 	ctx := req.Context()
 	if err := ctx.Err(); err != nil {
 		c.conn.Close()
 		return nil, err
 	}
-	// Cancelling the context (the backend timeout, the client leaving)
-	// interrupts whatever read or write is under way.
+	if !deadline.IsZero() {
+		c.conn.SetDeadline(deadline)
+		c.deadline = true
+	}
+	// Cancelling the context (the client leaving) interrupts whatever read
+	// or write is under way.
 	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		c.conn.Close()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
+		return nil, c.failure(ctx, err)
 	}
 
 	bw := directWriters.Get().(*bufio.Writer)
@@ -256,8 +266,20 @@ func (t *BackendTransport) exchange(c *directConn, req *http.Request) (*http.Res
 		release()
 		return resp, nil
 	}
-	resp.Body = &directBody{t: t, c: c, br: br, body: resp.Body, stop: stop, reusable: reusable, release: release}
+	resp.Body = &directBody{t: t, c: c, br: br, body: resp.Body, stop: stop, reusable: reusable, release: release, ctx: ctx}
 	return resp, nil
+}
+
+// failure is the error of a failed exchange: the context's when it was
+// cancelled, errBackendTimeout when the deadline passed.
+func (c *directConn) failure(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if c.deadline && errors.Is(err, os.ErrDeadlineExceeded) {
+		return errBackendTimeout
+	}
+	return err
 }
 
 func isChunked(te []string) bool {
@@ -271,6 +293,10 @@ func (t *BackendTransport) finish(c *directConn, br *bufio.Reader, stop func() b
 	if !stop() || !reusable || br.Buffered() > 0 {
 		c.conn.Close()
 		return
+	}
+	if c.deadline {
+		c.conn.SetDeadline(time.Time{})
+		c.deadline = false
 	}
 	t.mu.Lock()
 	conns := t.idle[c.key]
@@ -339,6 +365,7 @@ type directBody struct {
 	release  func()
 	reusable bool
 	done     bool
+	ctx      context.Context
 }
 
 func (b *directBody) Read(p []byte) (int, error) {
@@ -355,6 +382,11 @@ func (b *directBody) Read(p []byte) (int, error) {
 		b.stop()
 		b.c.conn.Close()
 		b.release()
+		if b.c.deadline || b.ctx.Err() != nil {
+			// Forward's caller reads a failed body as a backend failure.
+			err = b.c.failure(b.ctx, err)
+			err = &BackendError{Timeout: errors.Is(err, errBackendTimeout), Err: err}
+		}
 	}
 	return n, err
 }

@@ -183,7 +183,7 @@ func TestSendOneWayRequestAndWait(t *testing.T) {
 // keeps the first answer and cancels the rest.
 func TestWaitParallel(t *testing.T) {
 	var mu sync.Mutex
-	arrived := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}
+	arrived := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{}), "never": make(chan struct{})}
 	cancelled := make(chan struct{}, 1)
 	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/")
@@ -200,8 +200,15 @@ func TestWaitParallel(t *testing.T) {
 				w.WriteHeader(504)
 			}
 		case "fast":
+			// Only once the slow call is in flight: a call cancelled
+			// before it was sent never reaches the peer to be seen.
+			select {
+			case <-arrived["never"]:
+			case <-time.After(5 * time.Second):
+			}
 			w.WriteHeader(201)
 		case "never":
+			close(arrived["never"])
 			select {
 			case <-r.Context().Done():
 				cancelled <- struct{}{}
