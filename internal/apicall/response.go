@@ -21,6 +21,30 @@ var hopHeaders = []string{
 	"Upgrade",
 }
 
+// IsHopHeader reports whether the (canonical) name is a hop-by-hop
+// header.
+func IsHopHeader(name string) bool {
+	for _, h := range hopHeaders {
+		if h == name {
+			return true
+		}
+	}
+	return false
+}
+
+// NamedInConnection reports whether a Connection header's values name
+// the (canonical) header name, which is then hop-by-hop too.
+func NamedInConnection(connection []string, name string) bool {
+	for _, v := range connection {
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" && http.CanonicalHeaderKey(n) == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // RemoveHopHeaders removes the hop-by-hop headers from h.
 func RemoveHopHeaders(h http.Header) {
 	for _, v := range h["Connection"] {

@@ -1,13 +1,18 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -71,13 +76,10 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	if bt, ok := g.transport.(*BackendTransport); ok && upgrade == "" && c.BackendURL.Scheme == "http" &&
 		(r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody) &&
 		!isEcho(c) && opts.Proxy == nil && opts.Transport == nil && !opts.FollowRedirects {
-		// No body (outboundRequest then sends none), no upgrade: the
-		// request takes BackendTransport's direct path.
-		out, err := g.outboundRequest(ctx, c, r, "")
-		if err != nil {
-			return nil, g.backendFailed(c, &BackendError{Err: err})
-		}
-		return g.forwardDirect(bt, c, out, timeout)
+		// No body, no upgrade: the request takes BackendTransport's
+		// direct path, written straight from r.
+		out := (&http.Request{Method: r.Method, URL: c.BackendURL, Host: c.BackendURL.Host, Header: r.Header}).WithContext(ctx)
+		return g.forwardDirect(bt, c, out, headerWriter(c, r), timeout)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	out, err := g.outboundRequest(ctx, c, r, upgrade)
@@ -141,9 +143,9 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 // forwardDirect is Forward on BackendTransport's direct path: the timeout
 // is the connection's deadline rather than a timer and a derived context,
 // which a call that never waits on another goroutine does not need.
-func (g *Gateway) forwardDirect(bt *BackendTransport, c *Call, out *http.Request, timeout time.Duration) (*http.Response, error) {
+func (g *Gateway) forwardDirect(bt *BackendTransport, c *Call, out *http.Request, header func(*bufio.Writer) error, timeout time.Duration) (*http.Response, error) {
 	sent := g.now()
-	resp, err := bt.send(out, sent.Add(timeout))
+	resp, err := bt.send(out, header, sent.Add(timeout))
 	c.BackendTime += g.now().Sub(sent)
 	if err != nil {
 		timedOut := errors.Is(err, errBackendTimeout)
@@ -198,65 +200,156 @@ func (g *Gateway) backendFailed(c *Call, err *BackendError) error {
 
 // outboundRequest builds the request sent to the backend from r.
 // upgrade, when set, is the protocol switch passed on (see
-// webSocketUpgrade).
+// webSocketUpgrade). Its header shares r's value slices (nothing on the
+// way to the backend changes a value in place).
 func (g *Gateway) outboundRequest(ctx context.Context, c *Call, r *http.Request, upgrade string) (*http.Request, error) {
 	body := r.Body
 	if r.ContentLength == 0 || body == http.NoBody {
 		body = nil
 	}
-	out, err := http.NewRequestWithContext(ctx, r.Method, "/", body)
-	if err != nil {
-		return nil, err
+	out := (&http.Request{
+		Method:     r.Method,
+		URL:        c.BackendURL, // kept as routed: the path's escaping exactly as received
+		Host:       c.BackendURL.Host,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+	}).WithContext(ctx)
+	if body != nil {
+		out.Body, out.ContentLength = body, r.ContentLength
 	}
-	// Set directly rather than parsed from a string, keeping the path's
-	// escaping exactly as received.
-	out.URL = c.BackendURL
-	out.Host = c.BackendURL.Host
-	out.ContentLength = r.ContentLength
-	if body == nil {
-		out.ContentLength = 0
-	}
-	out.Header = r.Header.Clone()
-	if out.Header == nil {
-		out.Header = http.Header{}
-	}
-	te := out.Header["Te"]
-	apicall.RemoveHopHeaders(out.Header)
-	// "Te: trailers" from an HTTP/2 client says it accepts trailers (gRPC
-	// requires it): it is the one Te value passed on.
-	for _, v := range te {
-		if r.ProtoMajor < 2 {
-			break
-		}
-		if strings.Contains(strings.ToLower(v), "trailers") {
-			out.Header["Te"] = []string{"trailers"}
-			break
-		}
-	}
-	if upgrade != "" {
-		out.Header["Connection"] = []string{"Upgrade"}
-		out.Header["Upgrade"] = []string{upgrade}
-	}
-	if c.API != nil && c.API.SubscriptionKeyParameterNames != nil {
-		out.Header.Del(c.API.SubscriptionKeyParameterNames.Header)
-	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := out.Header["X-Forwarded-For"]; len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		out.Header.Set("X-Forwarded-For", ip)
-	}
-	proto := "http"
-	if r.TLS != nil {
-		proto = "https"
-	}
-	out.Header.Set("X-Forwarded-Proto", proto)
-	out.Header.Set("X-Forwarded-Host", r.Host)
+	out.Header = make(http.Header, len(r.Header)+4)
+	outboundHeaders(c, r, upgrade, func(k string, vv []string) { out.Header[k] = vv })
 	if _, ok := out.Header["User-Agent"]; !ok {
 		// Otherwise Go would send its own.
 		out.Header["User-Agent"] = []string{""}
 	}
 	return out, nil
+}
+
+// outboundHeaders calls emit with each header field the backend gets:
+// r's, minus hop-by-hop ones (and those its Connection header names) and
+// the API's subscription key header, plus X-Forwarded-For, -Proto and
+// -Host, "Te: trailers" from an HTTP/2 client that accepts trailers, and
+// the protocol switch when upgrade is set. Host is not among them.
+func outboundHeaders(c *Call, r *http.Request, upgrade string, emit func(name string, values []string)) {
+	var keyHeader string
+	if c.API != nil && c.API.SubscriptionKeyParameterNames != nil {
+		keyHeader = textproto.CanonicalMIMEHeaderKey(c.API.SubscriptionKeyParameterNames.Header)
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	forwardedFor := err == nil
+	connection := r.Header["Connection"]
+	for k, vv := range r.Header {
+		switch {
+		case k == keyHeader, apicall.IsHopHeader(k), k == "Host",
+			k == "X-Forwarded-Proto", k == "X-Forwarded-Host",
+			k == "X-Forwarded-For" && forwardedFor,
+			len(connection) > 0 && apicall.NamedInConnection(connection, k):
+			continue
+		}
+		emit(k, vv)
+	}
+	// "Te: trailers" from an HTTP/2 client says it accepts trailers (gRPC
+	// requires it): it is the one Te value passed on.
+	if r.ProtoMajor >= 2 {
+		for _, v := range r.Header["Te"] {
+			if strings.Contains(strings.ToLower(v), "trailers") {
+				emit("Te", []string{"trailers"})
+				break
+			}
+		}
+	}
+	if upgrade != "" {
+		emit("Connection", []string{"Upgrade"})
+		emit("Upgrade", []string{upgrade})
+	}
+	if forwardedFor {
+		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 && keyHeader != "X-Forwarded-For" &&
+			!apicall.NamedInConnection(connection, "X-Forwarded-For") {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		emit("X-Forwarded-For", []string{ip})
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	emit("X-Forwarded-Proto", []string{proto})
+	emit("X-Forwarded-Host", []string{r.Host})
+}
+
+// headerWriter writes a bodiless request's header block for the direct
+// path from the client's request (see outboundHeaders), without copying
+// it: what (*http.Request).Write would send for the request
+// outboundRequest builds, with the same checks (an invalid name or value
+// is an error, nothing is sent).
+func headerWriter(c *Call, r *http.Request) func(bw *bufio.Writer) error {
+	return func(bw *bufio.Writer) error {
+		host := c.BackendURL.Host
+		uri := c.BackendURL.RequestURI()
+		if !httpguts.ValidHostHeader(host) {
+			return errors.New("invalid Host header")
+		}
+		if !validRequestURI(uri) {
+			return errors.New("control character in the request URL")
+		}
+		bw.WriteString(r.Method)
+		bw.WriteByte(' ')
+		bw.WriteString(uri)
+		bw.WriteString(" HTTP/1.1\r\nHost: ")
+		bw.WriteString(host)
+		bw.WriteString("\r\n")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// As net/http: servers expect a length on other methods.
+			bw.WriteString("Content-Length: 0\r\n")
+		}
+		var bad string
+		outboundHeaders(c, r, "", func(k string, vv []string) {
+			if bad != "" {
+				return
+			}
+			if !httpguts.ValidHeaderFieldName(k) {
+				bad = k
+				return
+			}
+			switch k {
+			case "Content-Length", "Transfer-Encoding", "Trailer":
+				return // the request has no body
+			case "User-Agent":
+				vv = vv[:min(len(vv), 1)] // net/http sends the first
+			}
+			for _, v := range vv {
+				if !httpguts.ValidHeaderFieldValue(v) {
+					bad = k
+					return
+				}
+				if v = textproto.TrimString(v); v == "" && k == "User-Agent" {
+					continue
+				}
+				bw.WriteString(k)
+				bw.WriteString(": ")
+				bw.WriteString(v)
+				bw.WriteString("\r\n")
+			}
+		})
+		if bad != "" {
+			return fmt.Errorf("invalid header field %q", bad)
+		}
+		_, err := bw.WriteString("\r\n")
+		return err
+	}
+}
+
+// validRequestURI reports whether uri has no control characters
+// (net/http refuses to send those).
+func validRequestURI(uri string) bool {
+	for i := 0; i < len(uri); i++ {
+		if b := uri[i]; b < ' ' || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // backendBody is a backend response's body while the backend timeout

@@ -63,19 +63,21 @@ func (t *BackendTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if !direct(req) {
 		return t.base.RoundTrip(req)
 	}
-	return t.send(req, time.Time{})
+	return t.send(req, nil, time.Time{})
 }
 
-// send is the direct path. A non-zero deadline bounds the whole exchange,
-// the response body included: past it, reads fail with a *BackendError
-// whose Timeout is set (errBackendTimeout).
-func (t *BackendTransport) send(req *http.Request, deadline time.Time) (*http.Response, error) {
+// send is the direct path. header, when set, writes the request line and
+// header block instead of req.Write (req.Header is then only read for the
+// retry rule). A non-zero deadline bounds the whole exchange, the response
+// body included: past it, reads fail with a *BackendError whose Timeout is
+// set (errBackendTimeout).
+func (t *BackendTransport) send(req *http.Request, header func(*bufio.Writer) error, deadline time.Time) (*http.Response, error) {
 	key := hostPort(req.URL)
 	c, reused, err := t.conn(req.Context(), key, true)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.exchange(c, req, deadline)
+	resp, err := t.exchange(c, req, header, deadline)
 	if err != nil && reused && c.replayable(req) && !errors.Is(err, errBackendTimeout) {
 		// A pooled connection the backend closed while it was idle: the
 		// request never reached it, so it is sent again on a new one, as
@@ -83,7 +85,7 @@ func (t *BackendTransport) send(req *http.Request, deadline time.Time) (*http.Re
 		if c, _, err = t.conn(req.Context(), key, false); err != nil {
 			return nil, err
 		}
-		resp, err = t.exchange(c, req, deadline)
+		resp, err = t.exchange(c, req, header, deadline)
 	}
 	return resp, err
 }
@@ -199,7 +201,7 @@ var (
 // exchange writes req on c and reads the response headers; the body is
 // read by the caller, and c goes back to the pool (or is closed) when the
 // body ends or is closed.
-func (t *BackendTransport) exchange(c *directConn, req *http.Request, deadline time.Time) (*http.Response, error) {
+func (t *BackendTransport) exchange(c *directConn, req *http.Request, header func(*bufio.Writer) error, deadline time.Time) (*http.Response, error) {
 	ctx := req.Context()
 	if err := ctx.Err(); err != nil {
 		c.conn.Close()
@@ -220,7 +222,12 @@ func (t *BackendTransport) exchange(c *directConn, req *http.Request, deadline t
 
 	bw := directWriters.Get().(*bufio.Writer)
 	bw.Reset(c)
-	err := req.Write(bw)
+	var err error
+	if header != nil {
+		err = header(bw)
+	} else {
+		err = req.Write(bw)
+	}
 	if err == nil {
 		err = bw.Flush()
 	}
