@@ -73,7 +73,7 @@ func (t *BackendTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // set (errBackendTimeout).
 func (t *BackendTransport) send(req *http.Request, header func(*bufio.Writer) error, deadline time.Time) (*http.Response, error) {
 	key := hostPort(req.URL)
-	c, reused, err := t.conn(req.Context(), key, true)
+	c, reused, err := t.conn(req.Context(), key, true, !replayableMethod(req))
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (t *BackendTransport) send(req *http.Request, header func(*bufio.Writer) er
 		// A pooled connection the backend closed while it was idle: the
 		// request never reached it, so it is sent again on a new one, as
 		// net/http's Transport does.
-		if c, _, err = t.conn(req.Context(), key, false); err != nil {
+		if c, _, err = t.conn(req.Context(), key, false, false); err != nil {
 			return nil, err
 		}
 		resp, err = t.exchange(c, req, header, deadline)
@@ -144,9 +144,12 @@ func (c *directConn) replayable(req *http.Request) bool {
 	if c.read > 0 {
 		return false
 	}
-	if c.written == 0 {
-		return true
-	}
+	return c.written == 0 || replayableMethod(req)
+}
+
+// replayableMethod reports whether req may be sent twice: its method is
+// idempotent and safe, or it carries an idempotency key (net/http's rule).
+func replayableMethod(req *http.Request) bool {
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return true
@@ -157,8 +160,9 @@ func (c *directConn) replayable(req *http.Request) bool {
 var errHeaderTooLarge = errors.New("backend response headers exceed the limit")
 
 // conn returns a pooled connection to key (when pooled is set and one is
-// idle) or dials one.
-func (t *BackendTransport) conn(ctx context.Context, key string, pooled bool) (*directConn, bool, error) {
+// idle) or dials one. check makes sure a pooled connection is still open
+// (see closedByPeer), for requests that may not be sent twice.
+func (t *BackendTransport) conn(ctx context.Context, key string, pooled, check bool) (*directConn, bool, error) {
 	if pooled {
 		now := time.Now()
 		t.mu.Lock()
@@ -173,6 +177,12 @@ func (t *BackendTransport) conn(ctx context.Context, key string, pooled bool) (*
 			}
 			t.idle[key] = conns
 			t.mu.Unlock()
+			if check && closedByPeer(c.conn) {
+				c.conn.Close()
+				t.mu.Lock()
+				conns = t.idle[key]
+				continue
+			}
 			c.read, c.written = 0, 0
 			return c, true, nil
 		}

@@ -101,9 +101,9 @@ func TestDirectRetriesIdleConnectionTheBackendClosed(t *testing.T) {
 	}
 }
 
-func TestDirectDoesNotReplayNonIdempotentRequest(t *testing.T) {
-	// A POST without a body written to a connection the backend had
-	// closed may have been acted upon: it is not sent twice.
+func TestDirectChecksIdleConnectionBeforeNonIdempotentRequest(t *testing.T) {
+	// A POST may not be sent twice, so it is never written to a pooled
+	// connection the backend has already closed.
 	var posts atomic.Int32
 	be := newRawBackend(t, func(w io.Writer, r *http.Request, conn int) bool {
 		if r.Method == "POST" {
@@ -116,17 +116,56 @@ func TestDirectDoesNotReplayNonIdempotentRequest(t *testing.T) {
 	if resp, _ := fx.do(t, "GET", "/svc/x", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("first request: %d", resp.StatusCode)
 	}
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // let the close arrive
+	if resp, body := fx.do(t, "POST", "/svc/x", nil, nil); resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("POST after the backend closed the pooled connection: %d %s", resp.StatusCode, body)
+	}
+	if n := posts.Load(); n != 1 {
+		t.Errorf("the backend saw %d POSTs, want 1", n)
+	}
+}
+
+func TestDirectDoesNotReplayNonIdempotentRequest(t *testing.T) {
+	// The backend drops a POST that arrives on a reused connection without
+	// answering: it may have acted on it, so the gateway answers 500
+	// rather than send it again, unless the request carries an
+	// idempotency key.
+	var posts atomic.Int32
+	var mu sync.Mutex
+	served := map[int]int{} // requests per connection
+	be := newRawBackend(t, func(w io.Writer, r *http.Request, conn int) bool {
+		mu.Lock()
+		served[conn]++
+		n := served[conn]
+		mu.Unlock()
+		if r.Method == "POST" {
+			posts.Add(1)
+			if n > 1 {
+				return false
+			}
+		}
+		fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	fx := newFixture(t, nil, openAPI("svc", "svc", be.url())...)
+	if resp, _ := fx.do(t, "GET", "/svc/x", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
 	resp, body := fx.do(t, "POST", "/svc/x", nil, nil)
 	if resp.StatusCode != 500 || !strings.Contains(string(body), "could not be reached") {
-		t.Fatalf("POST on a dead pooled connection: %d %s, want 500", resp.StatusCode, body)
+		t.Fatalf("dropped POST: %d %s, want 500", resp.StatusCode, body)
 	}
-	if n := posts.Load(); n != 0 {
-		t.Errorf("the backend saw %d POSTs, want 0", n)
+	if n := posts.Load(); n != 1 {
+		t.Fatalf("the backend saw %d POSTs, want 1 (not replayed)", n)
 	}
-	// The idempotent retry rule still holds for the next GET.
+	if resp, _ := fx.do(t, "GET", "/svc/x", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
 	if resp, body := fx.do(t, "POST", "/svc/x", http.Header{"Idempotency-Key": {"k1"}}, nil); resp.StatusCode != 200 || string(body) != "ok" {
-		t.Fatalf("POST with Idempotency-Key: %d %s", resp.StatusCode, body)
+		t.Fatalf("POST with Idempotency-Key: %d %s, want it sent again and answered", resp.StatusCode, body)
+	}
+	if n := posts.Load(); n != 3 {
+		t.Errorf("the backend saw %d POSTs, want 3", n)
 	}
 }
 
