@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -74,12 +76,21 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	}
 	upgrade := webSocketUpgrade(c, r)
 	if bt, ok := g.transport.(*BackendTransport); ok && upgrade == "" && c.BackendURL.Scheme == "http" &&
-		(r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody) &&
+		r.Method != http.MethodConnect && directBodySize(r) >= 0 &&
 		!isEcho(c) && opts.Proxy == nil && opts.Transport == nil && !opts.FollowRedirects {
-		// No body, no upgrade: the request takes BackendTransport's
-		// direct path, written straight from r.
+		// No body or a small one, no upgrade: the request takes
+		// BackendTransport's direct path, written straight from r.
+		var body []byte
+		if n := directBodySize(r); n > 0 {
+			bp := directBodies.Get().(*[]byte)
+			defer directBodies.Put(bp) // the request is written before forwardDirect returns
+			body = (*bp)[:n]
+			if _, err := io.ReadFull(r.Body, body); err != nil {
+				return nil, g.backendFailed(c, &BackendError{Err: fmt.Errorf("read the request body: %w", err)})
+			}
+		}
 		out := (&http.Request{Method: r.Method, URL: c.BackendURL, Host: c.BackendURL.Host, Header: r.Header}).WithContext(ctx)
-		return g.forwardDirect(bt, c, out, headerWriter(c, r), timeout)
+		return g.forwardDirect(bt, c, out, requestWriter(c, r, body), timeout)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	out, err := g.outboundRequest(ctx, c, r, upgrade)
@@ -140,12 +151,33 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	return resp, nil
 }
 
+// maxDirectBody is the largest request body the direct path takes: it is
+// read whole before the request is sent (so a request on a connection the
+// backend closed can be sent again), and it fits the sockets' buffers, so
+// writing it never waits for a backend that answers before reading it.
+const maxDirectBody = 64 << 10
+
+var directBodies = sync.Pool{New: func() any { b := make([]byte, maxDirectBody); return &b }}
+
+// directBodySize is the size of r's body for the direct path: 0 for none,
+// -1 when the body must stream through net/http's Transport (unknown or
+// large length, or Expect: 100-continue, which waits for the backend).
+func directBodySize(r *http.Request) int {
+	switch {
+	case r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody:
+		return 0
+	case r.ContentLength > 0 && r.ContentLength <= maxDirectBody && r.Header["Expect"] == nil:
+		return int(r.ContentLength)
+	}
+	return -1
+}
+
 // forwardDirect is Forward on BackendTransport's direct path: the timeout
 // is the connection's deadline rather than a timer and a derived context,
 // which a call that never waits on another goroutine does not need.
-func (g *Gateway) forwardDirect(bt *BackendTransport, c *Call, out *http.Request, header func(*bufio.Writer) error, timeout time.Duration) (*http.Response, error) {
+func (g *Gateway) forwardDirect(bt *BackendTransport, c *Call, out *http.Request, write func(*bufio.Writer) error, timeout time.Duration) (*http.Response, error) {
 	sent := g.now()
-	resp, err := bt.send(out, header, sent.Add(timeout))
+	resp, err := bt.send(out, write, sent.Add(timeout))
 	c.BackendTime += g.now().Sub(sent)
 	if err != nil {
 		timedOut := errors.Is(err, errBackendTimeout)
@@ -279,12 +311,12 @@ func outboundHeaders(c *Call, r *http.Request, upgrade string, emit func(name st
 	emit("X-Forwarded-Host", []string{r.Host})
 }
 
-// headerWriter writes a bodiless request's header block for the direct
-// path from the client's request (see outboundHeaders), without copying
-// it: what (*http.Request).Write would send for the request
-// outboundRequest builds, with the same checks (an invalid name or value
-// is an error, nothing is sent).
-func headerWriter(c *Call, r *http.Request) func(bw *bufio.Writer) error {
+// requestWriter writes a request for the direct path from the client's
+// request (see outboundHeaders) and its body read whole (nil for none),
+// without copying the headers: what (*http.Request).Write would send for
+// the request outboundRequest builds, with the same checks (an invalid
+// name or value is an error, nothing is sent).
+func requestWriter(c *Call, r *http.Request, body []byte) func(bw *bufio.Writer) error {
 	return func(bw *bufio.Writer) error {
 		host := c.BackendURL.Host
 		uri := c.BackendURL.RequestURI()
@@ -300,7 +332,12 @@ func headerWriter(c *Call, r *http.Request) func(bw *bufio.Writer) error {
 		bw.WriteString(" HTTP/1.1\r\nHost: ")
 		bw.WriteString(host)
 		bw.WriteString("\r\n")
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		switch {
+		case len(body) > 0:
+			bw.WriteString("Content-Length: ")
+			bw.WriteString(strconv.Itoa(len(body)))
+			bw.WriteString("\r\n")
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
 			// As net/http: servers expect a length on other methods.
 			bw.WriteString("Content-Length: 0\r\n")
 		}
@@ -315,7 +352,7 @@ func headerWriter(c *Call, r *http.Request) func(bw *bufio.Writer) error {
 			}
 			switch k {
 			case "Content-Length", "Transfer-Encoding", "Trailer":
-				return // the request has no body
+				return // written above
 			case "User-Agent":
 				vv = vv[:min(len(vv), 1)] // net/http sends the first
 			}
@@ -336,7 +373,8 @@ func headerWriter(c *Call, r *http.Request) func(bw *bufio.Writer) error {
 		if bad != "" {
 			return fmt.Errorf("invalid header field %q", bad)
 		}
-		_, err := bw.WriteString("\r\n")
+		bw.WriteString("\r\n")
+		_, err := bw.Write(body)
 		return err
 	}
 }

@@ -78,7 +78,8 @@ func TestForwardHeaders(t *testing.T) {
 	for _, tc := range []struct {
 		method, body string
 		length       int64
-	}{{"POST", "hello", 5}, {"GET", "", 0}, {"DELETE", "", 0}, {"PATCH", "", 0}} {
+	}{{"POST", "hello", 5}, {"GET", "", 0}, {"DELETE", "", 0}, {"PATCH", "", 0},
+		{"PUT", strings.Repeat("x", 100<<10), 100 << 10}} { // over the direct path's 64 KiB
 		t.Run(tc.method, func(t *testing.T) { testForwardHeaders(t, tc.method, tc.body, tc.length) })
 	}
 }

@@ -18,12 +18,13 @@ import (
 // BackendTransport is the gateway's transport to backends. A request
 // without a body to a plain-http backend (the common API call: GET, HEAD,
 // DELETE ...) is written and its response read on the calling goroutine,
-// over a pooled keep-alive connection. net/http's Transport hands every
-// request to two goroutines per connection (one writes, one reads) and
-// back through channels; skipping that hand-off is about a third of what
-// the Transport costs per call. Everything else (TLS, HTTP/2, request
-// bodies, protocol upgrades) goes to the wrapped *http.Transport, which
-// also keeps its own pool.
+// over a pooled keep-alive connection (the gateway's Forward also sends
+// small bodies this way, read whole first). net/http's Transport hands
+// every request to two goroutines per connection (one writes, one reads)
+// and back through channels; skipping that hand-off is about a third of
+// what the Transport costs per call. Everything else (TLS, HTTP/2,
+// streamed bodies, protocol upgrades) goes to the wrapped *http.Transport,
+// which also keeps its own pool.
 type BackendTransport struct {
 	base *http.Transport
 
@@ -66,18 +67,18 @@ func (t *BackendTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.send(req, nil, time.Time{})
 }
 
-// send is the direct path. header, when set, writes the request line and
-// header block instead of req.Write (req.Header is then only read for the
-// retry rule). A non-zero deadline bounds the whole exchange, the response
+// send is the direct path. write, when set, writes the whole request
+// instead of req.Write (req.Header is then only read for the retry rule);
+// it may be called twice (a retry). A non-zero deadline bounds the whole exchange, the response
 // body included: past it, reads fail with a *BackendError whose Timeout is
 // set (errBackendTimeout).
-func (t *BackendTransport) send(req *http.Request, header func(*bufio.Writer) error, deadline time.Time) (*http.Response, error) {
+func (t *BackendTransport) send(req *http.Request, write func(*bufio.Writer) error, deadline time.Time) (*http.Response, error) {
 	key := hostPort(req.URL)
 	c, reused, err := t.conn(req.Context(), key, true, !replayableMethod(req))
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.exchange(c, req, header, deadline)
+	resp, err := t.exchange(c, req, write, deadline)
 	if err != nil && reused && c.replayable(req) && !errors.Is(err, errBackendTimeout) {
 		// A pooled connection the backend closed while it was idle: the
 		// request never reached it, so it is sent again on a new one, as
@@ -85,7 +86,7 @@ func (t *BackendTransport) send(req *http.Request, header func(*bufio.Writer) er
 		if c, _, err = t.conn(req.Context(), key, false, false); err != nil {
 			return nil, err
 		}
-		resp, err = t.exchange(c, req, header, deadline)
+		resp, err = t.exchange(c, req, write, deadline)
 	}
 	return resp, err
 }
@@ -211,7 +212,7 @@ var (
 // exchange writes req on c and reads the response headers; the body is
 // read by the caller, and c goes back to the pool (or is closed) when the
 // body ends or is closed.
-func (t *BackendTransport) exchange(c *directConn, req *http.Request, header func(*bufio.Writer) error, deadline time.Time) (*http.Response, error) {
+func (t *BackendTransport) exchange(c *directConn, req *http.Request, write func(*bufio.Writer) error, deadline time.Time) (*http.Response, error) {
 	ctx := req.Context()
 	if err := ctx.Err(); err != nil {
 		c.conn.Close()
@@ -233,8 +234,8 @@ func (t *BackendTransport) exchange(c *directConn, req *http.Request, header fun
 	bw := directWriters.Get().(*bufio.Writer)
 	bw.Reset(c)
 	var err error
-	if header != nil {
-		err = header(bw)
+	if write != nil {
+		err = write(bw)
 	} else {
 		err = req.Write(bw)
 	}

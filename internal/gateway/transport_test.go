@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -59,7 +60,8 @@ func newRawBackend(t *testing.T, answer func(w io.Writer, r *http.Request, conn 
 					if err != nil {
 						return
 					}
-					io.Copy(io.Discard, r.Body)
+					body, _ := io.ReadAll(r.Body)
+					r.Body = io.NopCloser(bytes.NewReader(body))
 					if !answer(c, r, n) {
 						return
 					}
@@ -319,5 +321,48 @@ func TestDirectChunkedResponseWithTrailers(t *testing.T) {
 	resp, body := fx.do(t, "HEAD", "/svc/x", nil, nil)
 	if resp.StatusCode != 200 || len(body) != 0 {
 		t.Fatalf("HEAD: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestDirectBodiesAreSentWholeAndReplayedWhole(t *testing.T) {
+	// Small bodies are read whole and sent on the direct path; a request
+	// with an idempotency key whose reused connection was dropped is sent
+	// again with its whole body. Expect: 100-continue and large bodies
+	// stream through net/http's Transport, with the same result.
+	var mu sync.Mutex
+	served := map[int]int{}
+	var bodies []string
+	be := newRawBackend(t, func(w io.Writer, r *http.Request, conn int) bool {
+		mu.Lock()
+		served[conn]++
+		n := served[conn]
+		mu.Unlock()
+		if r.Header.Get("X-Drop") != "" && n > 1 {
+			return false // dropped on a reused connection, unanswered
+		}
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%d", len(fmt.Sprint(len(b))), len(b))
+		return true
+	})
+	fx := newFixture(t, nil, openAPI("svc", "svc", be.url())...)
+	small := strings.Repeat("s", 1000)
+	if resp, body := fx.do(t, "POST", "/svc/x", nil, strings.NewReader(small)); resp.StatusCode != 200 || string(body) != "1000" {
+		t.Fatalf("small body: %d %s", resp.StatusCode, body)
+	}
+	h := http.Header{"Idempotency-Key": {"k"}, "X-Drop": {"1"}}
+	if resp, body := fx.do(t, "POST", "/svc/x", h, strings.NewReader(small+"!")); resp.StatusCode != 200 || string(body) != "1001" {
+		t.Fatalf("replayed body: %d %s", resp.StatusCode, body)
+	}
+	h = http.Header{"Expect": {"100-continue"}}
+	if resp, body := fx.do(t, "PUT", "/svc/x", h, strings.NewReader(small)); resp.StatusCode != 200 || string(body) != "1000" {
+		t.Fatalf("Expect: 100-continue: %d %s", resp.StatusCode, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 3 || bodies[1] != small+"!" {
+		t.Errorf("backend got %d bodies (second %d bytes), want 3 with the second whole", len(bodies), len(bodies[min(1, len(bodies)-1)]))
 	}
 }
