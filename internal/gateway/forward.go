@@ -85,7 +85,16 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 			bp := directBodies.Get().(*[]byte)
 			defer directBodies.Put(bp) // the request is written before forwardDirect returns
 			body = (*bp)[:n]
-			if _, err := io.ReadFull(r.Body, body); err != nil {
+			_, err := io.ReadFull(r.Body, body)
+			if err == nil {
+				// Read on to the end, as streaming it would: the server
+				// and its body deadline act on the body's end.
+				var extra [1]byte
+				if n, _ := r.Body.Read(extra[:]); n > 0 {
+					err = errors.New("the body is longer than its Content-Length")
+				}
+			}
+			if err != nil {
 				return nil, g.backendFailed(c, &BackendError{Err: fmt.Errorf("read the request body: %w", err)})
 			}
 		}
