@@ -512,7 +512,7 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 			if !k.fits(h.Alg, m.kind) {
 				continue
 			}
-			if m.m.Verify(signingInput, sig, k.key) == nil {
+			if k.verifies(m, signingInput, sig) {
 				used = k
 				break
 			}

@@ -750,3 +750,54 @@ func TestRotatedKeyFoundAtOnce(t *testing.T) {
 		t.Fatalf("jwks fetched %d times, want 5", got)
 	}
 }
+
+// RS256/384/512 go through each key's precomputed verifier (rsaverify),
+// from a key set and from configured keys: a signed token is accepted,
+// the same token with any one signature bit flipped is refused.
+func TestRSASignatureBitFlips(t *testing.T) {
+	clk := newClock()
+	p := newProvider(t, map[string]crypto.Signer{"r1": key("rsa1")})
+	fromJWKS := openidValidator(t, p, clk, Config{})
+	rsaPub := key("rsa1").Public().(*rsa.PublicKey)
+	static := mustNew(t, Config{SigningKeys: []StaticKey{
+		{ID: "ne", N: base64.RawURLEncoding.EncodeToString(rsaPub.N.Bytes()), E: "AQAB"},
+		{ID: "cert", PublicKey: rsaPub},
+	}}, Deps{Now: clk.now})
+	keys := append([]*verKey{}, static.static...)
+	keys = append(keys, fromJWKS.sources[0].cur.Load().keys...)
+	for _, k := range keys {
+		if k.rsa == nil {
+			t.Fatalf("key %q has no precomputed verifier", k.kid)
+		}
+	}
+	for _, m := range []jwt.SigningMethod{jwt.SigningMethodRS256, jwt.SigningMethodRS384, jwt.SigningMethodRS512} {
+		for _, c := range []struct {
+			v   *Validator
+			kid string
+		}{{fromJWKS, "r1"}, {static, "ne"}, {static, "cert"}} {
+			claims := p.claims(clk.now())
+			raw := sign(t, m, key("rsa1"), c.kid, claims)
+			wantOK(t, c.v, raw)
+			dot := strings.LastIndexByte(raw, '.')
+			sig, err := base64.RawURLEncoding.DecodeString(raw[dot+1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, bit := range []int{0, 7, 8*len(sig)/2 + 3, 8*len(sig) - 1} {
+				bad := append([]byte(nil), sig...)
+				bad[bit/8] ^= 0x80 >> (bit % 8)
+				forged := raw[:dot+1] + base64.RawURLEncoding.EncodeToString(bad)
+				if e := wantReason(t, c.v, forged, ReasonTokenSignatureInvalid); e != errSignature {
+					t.Fatalf("%s kid %s bit %d: %v", m.Alg(), c.kid, bit, e)
+				}
+			}
+			// The token is signed with SHA-256 but claims another alg.
+			if m != jwt.SigningMethodRS256 {
+				other := sign(t, jwt.SigningMethodRS256, key("rsa1"), c.kid, claims)
+				hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"` + m.Alg() + `","kid":"` + c.kid + `","typ":"JWT"}`))
+				_, rest, _ := strings.Cut(other, ".")
+				wantReason(t, c.v, hdr+"."+rest, ReasonTokenSignatureInvalid)
+			}
+		}
+	}
+}
