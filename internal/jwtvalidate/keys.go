@@ -6,8 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -88,23 +86,11 @@ func newVerKey(kid, alg string, kind keyKind, key any) *verKey {
 	return k
 }
 
-// verifies reports whether sig is k's signature of input by m.
-func (k *verKey) verifies(m method, input string, sig []byte) bool {
+// verifies reports whether sig is k's signature of input by m; hashed is
+// input's digest for an RS* alg.
+func (k *verKey) verifies(m method, input string, hashed, sig []byte) bool {
 	if m.pkcs1 == 0 || k.rsa == nil {
 		return m.m.Verify(input, sig, k.key) == nil
-	}
-	var d [sha512.Size]byte
-	var hashed []byte
-	switch m.pkcs1 {
-	case crypto.SHA256:
-		*(*[sha256.Size]byte)(d[:]) = sha256.Sum256([]byte(input))
-		hashed = d[:sha256.Size]
-	case crypto.SHA384:
-		*(*[sha512.Size384]byte)(d[:]) = sha512.Sum384([]byte(input))
-		hashed = d[:sha512.Size384]
-	default:
-		d = sha512.Sum512([]byte(input))
-		hashed = d[:]
 	}
 	return k.rsa.VerifyPKCS1v15(m.pkcs1, hashed, sig) == nil
 }

@@ -801,3 +801,42 @@ func TestRSASignatureBitFlips(t *testing.T) {
 		}
 	}
 }
+
+// A validated token's fields are its own: validation works in reused
+// buffers, and the strings it keeps must not point into them.
+func TestTokenFieldsSurviveLaterValidations(t *testing.T) {
+	clk := newClock()
+	p := newProvider(t, map[string]crypto.Signer{"r1": key("rsa1")})
+	rsaPub := key("rsa1").Public().(*rsa.PublicKey)
+	jwks := openidValidator(t, p, clk, Config{Audiences: []string{"api://resource"}, CacheSize: -1})
+	// A key without an id: the token's kid is kept as the token says it.
+	static := mustNew(t, Config{SigningKeys: []StaticKey{{PublicKey: rsaPub}}, CacheSize: -1}, Deps{Now: clk.now})
+	type want struct{ kid, typ, sub, id, iss, aud string }
+	for _, c := range []struct {
+		v     *Validator
+		kid   string
+		claim jwt.MapClaims
+		want  want
+	}{
+		{jwks, "r1", jwt.MapClaims{"sub": "first-subject", "jti": "first-id", "aud": "api://resource", "iss": p.issuer},
+			want{"r1", "JWT", "first-subject", "first-id", p.issuer, "api://resource"}},
+		{static, "kid-of-no-key", jwt.MapClaims{"sub": "sub\twith \"escapes\" é", "jti": "j", "aud": "someone-else", "iss": "https://elsewhere/"},
+			want{"kid-of-no-key", "JWT", "sub\twith \"escapes\" é", "j", "https://elsewhere/", "someone-else"}},
+	} {
+		c.claim["exp"] = clk.now().Add(time.Hour).Unix()
+		tok := wantOK(t, c.v, sign(t, jwt.SigningMethodRS256, key("rsa1"), c.kid, c.claim))
+		for i := range 20 {
+			other := jwt.MapClaims{"sub": strings.Repeat("x", 10+i), "jti": strings.Repeat("y", 30-i), "aud": strings.Repeat("z", 40),
+				"iss": p.issuer, "exp": clk.now().Add(time.Hour).Unix()}
+			kid := strings.Repeat("k", len(c.kid))
+			if c.v == jwks {
+				other["aud"], kid = "api://resource", c.kid
+			}
+			wantOK(t, c.v, sign(t, jwt.SigningMethodRS256, key("rsa1"), kid, other, "typ", "ABC"))
+		}
+		got := want{tok.KeyID, tok.Type, tok.Subject, tok.ID, tok.Issuer, strings.Join(tok.Audiences, ",")}
+		if got != c.want {
+			t.Errorf("after later validations the token reads %+v, want %+v", got, c.want)
+		}
+	}
+}

@@ -31,11 +31,6 @@ const limbBlock = 4
 
 const maxLimbs = (MaxBits + 63) / 64
 
-// smallLimbs is the largest key (4096 bits) whose scratch lives on the
-// stack of the common verification path; larger keys use a frame of their
-// own, so goroutines checking common keys keep small stacks.
-const smallLimbs = 4096 / 64
-
 // PublicKey is an RSA public key ready for verification. It is immutable
 // and safe for concurrent use.
 type PublicKey struct {
@@ -125,11 +120,16 @@ func (k *PublicKey) VerifyPKCS1v15(hash crypto.Hash, hashed, sig []byte) error {
 	if len(sig) != k.size {
 		return rsa.ErrVerification
 	}
+	// The scratch lives on the stack, in a frame sized for the key: a
+	// goroutine checking 2048-bit keys does not grow its stack for 8192.
 	var ok bool
-	if len(k.n) <= smallLimbs {
-		ok = k.verifySmall(k.em[d], hashed, sig)
-	} else {
-		ok = k.verifyLarge(k.em[d], hashed, sig)
+	switch l := len(k.n); {
+	case l <= 2048/64:
+		ok = k.verify2048(k.em[d], hashed, sig)
+	case l <= 4096/64:
+		ok = k.verify4096(k.em[d], hashed, sig)
+	default:
+		ok = k.verify8192(k.em[d], hashed, sig)
 	}
 	if !ok {
 		return rsa.ErrVerification
@@ -143,13 +143,19 @@ func (k *PublicKey) VerifyPKCS1v15(hash crypto.Hash, hashed, sig []byte) error {
 func scratchLimbs(k int) int { return 5 * k }
 
 //go:noinline
-func (k *PublicKey) verifySmall(em []uint64, hashed, sig []byte) bool {
-	var scratch [5 * smallLimbs]uint64
+func (k *PublicKey) verify2048(em []uint64, hashed, sig []byte) bool {
+	var scratch [5 * 2048 / 64]uint64
 	return k.verify(scratch[:scratchLimbs(len(k.n))], em, hashed, sig)
 }
 
 //go:noinline
-func (k *PublicKey) verifyLarge(em []uint64, hashed, sig []byte) bool {
+func (k *PublicKey) verify4096(em []uint64, hashed, sig []byte) bool {
+	var scratch [5 * 4096 / 64]uint64
+	return k.verify(scratch[:scratchLimbs(len(k.n))], em, hashed, sig)
+}
+
+//go:noinline
+func (k *PublicKey) verify8192(em []uint64, hashed, sig []byte) bool {
 	var scratch [5 * maxLimbs]uint64
 	return k.verify(scratch[:scratchLimbs(len(k.n))], em, hashed, sig)
 }
