@@ -60,8 +60,10 @@ func newTokenCache(size int, bytes int64) *tokenCache {
 	return c
 }
 
-func (c *tokenCache) get(raw string, now time.Time) *Token {
-	h := maphash.String(c.seed, raw)
+// hash is raw's key; get and put take it, so a new token is hashed once.
+func (c *tokenCache) hash(raw string) uint64 { return maphash.String(c.seed, raw) }
+
+func (c *tokenCache) get(h uint64, raw string, now time.Time) *Token {
 	sh := &c.shards[h%cacheShards]
 	sh.mu.RLock()
 	e := sh.m[h]
@@ -80,8 +82,8 @@ func (c *tokenCache) get(raw string, now time.Time) *Token {
 	return e.tok
 }
 
-func (c *tokenCache) put(raw string, tok *Token, expires time.Time, key *verKey) {
-	h := maphash.String(c.seed, raw)
+// put caches tok (which must not be cached yet: its entry is part of it).
+func (c *tokenCache) put(h uint64, raw string, tok *Token, expires time.Time, key *verKey) {
 	size := int64(len(raw)+len(tok.Raw)) + entryOverhead
 	if tok.Raw == raw {
 		size -= int64(len(raw)) // one string, shared
@@ -89,7 +91,8 @@ func (c *tokenCache) put(raw string, tok *Token, expires time.Time, key *verKey)
 	if size > c.maxBytes {
 		return
 	}
-	e := &cacheEntry{hash: h, raw: raw, tok: tok, expires: expires, key: key, size: size}
+	e := &tok.entry
+	*e = cacheEntry{hash: h, raw: raw, tok: tok, expires: expires, key: key, size: size}
 	sh := &c.shards[h%cacheShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

@@ -1,8 +1,9 @@
 package jwtvalidate
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -190,6 +191,14 @@ func (p *jsonReader) str() (hasEscape, ok bool) {
 		return false, false
 	}
 	for p.i < len(p.b) {
+		// Most of a token's payload is plain string bytes: skip them eight
+		// at a time.
+		for len(p.b)-p.i >= 8 && !special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+			p.i += 8
+		}
+		if p.i >= len(p.b) {
+			break
+		}
 		c := p.b[p.i]
 		switch {
 		case c == '"':
@@ -226,6 +235,19 @@ func (p *jsonReader) str() (hasEscape, ok bool) {
 	return false, false
 }
 
+// special8 reports whether any of the eight bytes in x ends or escapes a
+// string's plain run: '"', '\\' or a control character. Each term is the
+// classic exact "some byte is zero" (or "below n") word test.
+func special8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := (x - ones*0x20) &^ x
+	q := x ^ (ones * '"')
+	quote := (q - ones) &^ q
+	b := x ^ (ones * '\\')
+	backslash := (b - ones) &^ b
+	return (below|quote|backslash)&highs != 0
+}
+
 // jsonString reads a raw JSON string value; ok is false for other values.
 func jsonString(raw []byte) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
@@ -239,10 +261,27 @@ func jsonString(raw []byte) (string, bool) {
 	return s, json.Unmarshal(raw, &s) == nil
 }
 
+// jsonBytes is jsonString without the copy: the value's bytes, straight
+// from raw unless it has escapes or invalid UTF-8.
+func jsonBytes(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, false
+	}
+	body := raw[1 : len(raw)-1]
+	if !needsDecode(body) {
+		return body, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
 // needsDecode reports whether a string's body has escapes or bytes that
 // encoding/json would replace (invalid UTF-8).
 func needsDecode(body []byte) bool {
-	return strings.IndexByte(string(body), '\\') >= 0 || !utf8.Valid(body)
+	return bytes.IndexByte(body, '\\') >= 0 || !utf8.Valid(body)
 }
 
 // jsonAny decodes a raw value the way encoding/json would into any.

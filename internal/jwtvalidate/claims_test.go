@@ -1,10 +1,46 @@
 package jwtvalidate
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 )
+
+// special8 must flag a word exactly when one of its bytes is '"', '\\' or
+// below 0x20: every byte value at every position, among plain and
+// multi-byte UTF-8 neighbours, and random words.
+func TestSpecial8(t *testing.T) {
+	special := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }
+	for _, fill := range []byte{'a', 0x7f, 0x80, 0xff, 0x20, 0x21, 0x23, 0x5b, 0x5d} {
+		for pos := range 8 {
+			for c := range 256 {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				if got, want := special8(binary.LittleEndian.Uint64(w[:])), special(fill) || special(byte(c)); got != want {
+					t.Fatalf("%q: special8 = %v", w, got)
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 1_000_000 {
+		x := r.Uint64()
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], x)
+		want := false
+		for _, c := range w {
+			want = want || special(c)
+		}
+		if special8(x) != want {
+			t.Fatalf("%q: special8 = %v", w, !want)
+		}
+	}
+}
 
 // members must agree with encoding/json on every object it accepts.
 func TestMembersAgreesWithEncodingJSON(t *testing.T) {

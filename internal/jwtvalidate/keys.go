@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/tollgate/tollgate/internal/rsaverify"
 )
 
 // keyKind is what a key can verify; a token's alg must name a method of
@@ -30,25 +31,31 @@ const (
 	kindHMAC
 )
 
-// methods maps every accepted alg to its verifier and the key kind it
-// needs. Anything not listed ("none" aside) is refused.
-var methods = map[string]struct {
+// method is how one alg is verified.
+type method struct {
 	m    jwt.SigningMethod
 	kind keyKind
-}{
-	"RS256": {jwt.SigningMethodRS256, kindRSA},
-	"RS384": {jwt.SigningMethodRS384, kindRSA},
-	"RS512": {jwt.SigningMethodRS512, kindRSA},
-	"PS256": {jwt.SigningMethodPS256, kindRSA},
-	"PS384": {jwt.SigningMethodPS384, kindRSA},
-	"PS512": {jwt.SigningMethodPS512, kindRSA},
-	"ES256": {jwt.SigningMethodES256, kindP256},
-	"ES384": {jwt.SigningMethodES384, kindP384},
-	"ES512": {jwt.SigningMethodES512, kindP521},
-	"EdDSA": {jwt.SigningMethodEdDSA, kindEd25519},
-	"HS256": {jwt.SigningMethodHS256, kindHMAC},
-	"HS384": {jwt.SigningMethodHS384, kindHMAC},
-	"HS512": {jwt.SigningMethodHS512, kindHMAC},
+	// pkcs1 is the digest of an RS* alg, which a key's precomputed
+	// verifier checks; 0 for the others, which golang-jwt checks.
+	pkcs1 crypto.Hash
+}
+
+// methods maps every accepted alg to its verifier and the key kind it
+// needs. Anything not listed ("none" aside) is refused.
+var methods = map[string]method{
+	"RS256": {jwt.SigningMethodRS256, kindRSA, crypto.SHA256},
+	"RS384": {jwt.SigningMethodRS384, kindRSA, crypto.SHA384},
+	"RS512": {jwt.SigningMethodRS512, kindRSA, crypto.SHA512},
+	"PS256": {jwt.SigningMethodPS256, kindRSA, 0},
+	"PS384": {jwt.SigningMethodPS384, kindRSA, 0},
+	"PS512": {jwt.SigningMethodPS512, kindRSA, 0},
+	"ES256": {jwt.SigningMethodES256, kindP256, 0},
+	"ES384": {jwt.SigningMethodES384, kindP384, 0},
+	"ES512": {jwt.SigningMethodES512, kindP521, 0},
+	"EdDSA": {jwt.SigningMethodEdDSA, kindEd25519, 0},
+	"HS256": {jwt.SigningMethodHS256, kindHMAC, 0},
+	"HS384": {jwt.SigningMethodHS384, kindHMAC, 0},
+	"HS512": {jwt.SigningMethodHS512, kindHMAC, 0},
 }
 
 // minRSABits is the smallest RSA modulus accepted (RFC 7518 section 3.3).
@@ -64,6 +71,28 @@ type verKey struct {
 	key     any // *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or []byte
 	thumb   string
 	revoked atomic.Bool
+	// rsa is key's verifier with its Montgomery constants computed once,
+	// for RS* tokens; nil for other kinds and for moduli it does not take
+	// (over 8192 bits), which golang-jwt verifies.
+	rsa *rsaverify.PublicKey
+}
+
+// newVerKey makes a key, precomputing an RSA key's verifier.
+func newVerKey(kid, alg string, kind keyKind, key any) *verKey {
+	k := &verKey{kid: kid, alg: alg, kind: kind, key: key}
+	if pub, ok := key.(*rsa.PublicKey); ok {
+		k.rsa, _ = rsaverify.New(pub)
+	}
+	return k
+}
+
+// verifies reports whether sig is k's signature of input by m; hashed is
+// input's digest for an RS* alg.
+func (k *verKey) verifies(m method, input string, hashed, sig []byte) bool {
+	if m.pkcs1 == 0 || k.rsa == nil {
+		return m.m.Verify(input, sig, k.key) == nil
+	}
+	return k.rsa.VerifyPKCS1v15(m.pkcs1, hashed, sig) == nil
 }
 
 // fits reports whether a token with alg may be verified by k.
@@ -123,7 +152,9 @@ func fromJWK(j jose.JSONWebKey) (*verKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key %q: %w", j.KeyID, err)
 	}
-	return &verKey{kid: j.KeyID, alg: j.Algorithm, kind: kind, key: key, thumb: string(tp)}, nil
+	k := newVerKey(j.KeyID, j.Algorithm, kind, key)
+	k.thumb = string(tp)
+	return k, nil
 }
 
 // StaticKey is one configured signing key (<issuer-signing-keys><key>):
@@ -173,7 +204,7 @@ func (s StaticKey) compile() (*verKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &verKey{kid: s.ID, kind: kind, key: key}, nil
+		return newVerKey(s.ID, "", kind, key), nil
 	}
 	if s.N == "" || s.E == "" {
 		return nil, errors.New("n and e must both be given")
@@ -198,7 +229,7 @@ func (s StaticKey) compile() (*verKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &verKey{kid: s.ID, kind: kind, key: key}, nil
+	return newVerKey(s.ID, "", kind, key), nil
 }
 
 // b64 decodes base64url with or without padding, and plain base64, as

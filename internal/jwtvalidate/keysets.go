@@ -336,7 +336,7 @@ func (s *keySet) refresh(ctx context.Context, why refreshReason) (*keyGen, error
 // kid is empty), refetching once when kid is unknown: when the last fetch
 // is older than UnknownKidMinInterval, and no refetch for an unknown kid
 // came back without it in the last UnknownKidInterval.
-func (s *keySet) find(ctx context.Context, kid string, out []*verKey) []*verKey {
+func (s *keySet) find(ctx context.Context, kid []byte, out []*verKey) []*verKey {
 	s.touch()
 	g := s.cur.Load()
 	if g == nil {
@@ -351,7 +351,7 @@ func (s *keySet) find(ctx context.Context, kid string, out []*verKey) []*verKey 
 	}
 	n := len(out)
 	out = appendMatching(out, g, kid)
-	if len(out) > n || kid == "" {
+	if len(out) > n || len(kid) == 0 {
 		return out
 	}
 	ng, err := s.refresh(ctx, refreshUnknownKid)
@@ -364,12 +364,12 @@ func (s *keySet) find(ctx context.Context, kid string, out []*verKey) []*verKey 
 	return out
 }
 
-func appendMatching(out []*verKey, g *keyGen, kid string) []*verKey {
+func appendMatching(out []*verKey, g *keyGen, kid []byte) []*verKey {
 	if g == nil {
 		return out
 	}
 	for _, k := range g.keys {
-		if kid == "" || k.kid == kid {
+		if len(kid) == 0 || k.kid == string(kid) {
 			out = append(out, k)
 		}
 	}

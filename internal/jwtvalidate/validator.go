@@ -6,13 +6,18 @@
 package jwtvalidate
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,6 +127,10 @@ type Token struct {
 	claims     map[string]any
 	memoOnce   sync.Once
 	memo       any
+	// aud backs Audiences when the token names one (most do), and entry
+	// is the token's place in the cache: both allocated with the Token.
+	aud   [1]string
+	entry cacheEntry
 }
 
 // Memo returns fn(t), computed once per token, so a value derived from a
@@ -158,6 +167,7 @@ type Validator struct {
 	requireExp bool
 	requireSig bool
 	cache      *tokenCache
+	scratch    scratchPool
 	now        func() time.Time
 	log        *slog.Logger
 	observer   Observer
@@ -328,8 +338,10 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
 		return nil, errTooLarge
 	}
 	now := v.now()
+	var h uint64
 	if v.cache != nil {
-		if t := v.cache.get(raw, now); t != nil {
+		h = v.cache.hash(raw)
+		if t := v.cache.get(h, raw, now); t != nil {
 			v.observe(true, nil)
 			return t, nil
 		}
@@ -349,7 +361,7 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
 	}
 	v.observe(false, nil)
 	if v.cache != nil && !tok.ExpiresAt.IsZero() {
-		v.cache.put(raw, tok, tok.ExpiresAt.Add(v.cfg.ClockSkew), key)
+		v.cache.put(h, raw, tok, tok.ExpiresAt.Add(v.cfg.ClockSkew), key)
 	}
 	return tok, nil
 }
@@ -364,8 +376,28 @@ func (v *Validator) observe(cached bool, err error) {
 // and jwk are deliberately not among them: keys come only from
 // configuration.
 type header struct {
-	Alg, Kid, Enc, Zip, Typ string
-	Crit                    bool
+	Alg, Enc, Zip, Typ string
+	// Kid is the raw value (escapes decoded), in the decoded header: it is
+	// compared with the keys' ids and copied only if it is kept.
+	Kid  []byte
+	Crit bool
+}
+
+// headerNames are the header values a token carries and the engine knows:
+// parsing returns these strings rather than copies.
+var headerNames = []string{
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+	"HS256", "HS384", "HS512", "none", "RSA-OAEP-256", "A256GCM", "JWT", "at+jwt", "JOSE",
+}
+
+// intern returns b as a string, one of known's when it is among them.
+func intern(b []byte, known []string) string {
+	for _, k := range known {
+		if string(b) == k {
+			return k
+		}
+	}
+	return string(b)
 }
 
 func parseHeader(b []byte) (header, bool) {
@@ -377,14 +409,20 @@ func parseHeader(b []byte) (header, bool) {
 		case "alg":
 			dst = &h.Alg
 		case "kid":
-			dst = &h.Kid
+			var isString bool
+			if h.Kid, isString = jsonBytes(val); !isString {
+				ok = false
+			}
+			return
 		case "enc":
 			dst = &h.Enc
 		case "zip":
 			dst = &h.Zip
 		case "typ":
 			// typ is informational: a non-string one is not an error.
-			h.Typ, _ = jsonString(val)
+			if t, isString := jsonBytes(val); isString {
+				h.Typ = intern(t, headerNames)
+			}
 			return
 		case "crit":
 			h.Crit = true
@@ -392,10 +430,12 @@ func parseHeader(b []byte) (header, bool) {
 		default:
 			return
 		}
-		var isString bool
-		if *dst, isString = jsonString(val); !isString {
+		sv, isString := jsonBytes(val)
+		if !isString {
 			ok = false
+			return
 		}
+		*dst = intern(sv, headerNames)
 	}) {
 		return h, false
 	}
@@ -458,7 +498,14 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 	if !ok1 || !ok2 || strings.IndexByte(sseg, '.') >= 0 {
 		return nil, nil, errMalformed
 	}
-	hb, ok := decodeSegment(hseg, 4096)
+	signingInput := jws[:len(hseg)+1+len(pseg)]
+	// The decoded segments and a copy of the signing input (hash functions
+	// take bytes) live in one pooled buffer: nothing in it outlives this
+	// call, so a new token allocates only what its Token keeps.
+	bp := v.scratch.get(strictB64.DecodedLen(len(hseg)) + strictB64.DecodedLen(len(sseg)) +
+		strictB64.DecodedLen(len(pseg)) + len(signingInput))
+	defer v.scratch.put(bp)
+	hb, free, ok := decodeInto(*bp, hseg, 4096)
 	if !ok {
 		return nil, nil, errMalformed
 	}
@@ -472,16 +519,15 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 	if h.Crit {
 		return nil, nil, fail(ReasonJwtInvalid, "JWT header has crit, which is not supported.")
 	}
-	sig, ok := decodeSegment(sseg, 1024)
+	sig, free, ok := decodeInto(free, sseg, 1024)
 	if !ok {
 		return nil, nil, errMalformed
 	}
 	// The payload is decoded now but parsed only once the signature holds.
-	pb, ok := decodeSegment(pseg, MaxTokenBytes)
+	pb, free, ok := decodeInto(free, pseg, MaxTokenBytes)
 	if !ok {
 		return nil, nil, errMalformed
 	}
-	signingInput := jws[:len(hseg)+1+len(pseg)]
 	var used *verKey
 	if h.Alg == "none" {
 		if v.requireSig {
@@ -498,7 +544,7 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 		var buf [8]*verKey
 		cands := buf[:0]
 		for _, k := range v.static {
-			if h.Kid == "" || k.kid == "" || k.kid == h.Kid {
+			if len(h.Kid) == 0 || k.kid == "" || k.kid == string(h.Kid) {
 				cands = append(cands, k)
 			}
 		}
@@ -508,11 +554,17 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 		if len(cands) == 0 {
 			return nil, nil, fail(ReasonTokenSignatureKeyNotFound, "JWT signature key was not found.")
 		}
+		// An RS* digest is computed once, whatever the number of keys tried.
+		var digest [sha512.Size]byte
+		var hashed []byte
+		if m.pkcs1 != 0 {
+			hashed = sum(m.pkcs1, free[:copy(free, signingInput)], &digest)
+		}
 		for _, k := range cands {
 			if !k.fits(h.Alg, m.kind) {
 				continue
 			}
-			if m.m.Verify(signingInput, sig, k.key) == nil {
+			if k.verifies(m, signingInput, hashed, sig) {
 				used = k
 				break
 			}
@@ -521,22 +573,116 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 			return nil, nil, errSignature
 		}
 	}
-	tok := &Token{Raw: jws, Algorithm: h.Alg, KeyID: h.Kid, Type: h.Typ}
-	if e := v.checkClaims(tok, pb, used, now); e != nil {
+	tok := &Token{Raw: jws, Algorithm: h.Alg, Type: h.Typ}
+	var keep tokenStrings
+	if len(h.Kid) > 0 {
+		if used != nil && used.kid == string(h.Kid) {
+			tok.KeyID = used.kid
+		} else {
+			keep.add(&tok.KeyID, h.Kid)
+		}
+	}
+	if e := v.checkClaims(tok, pb, used, now, &keep); e != nil {
 		return nil, nil, e
 	}
 	return tok, used, nil
 }
 
+// decodeInto decodes the base64url segment s (at most max characters) into
+// the front of buf, returning the bytes and the rest of buf.
+func decodeInto(buf []byte, s string, max int) (seg, rest []byte, ok bool) {
+	if len(s) > max {
+		return nil, buf, false
+	}
+	n, err := strictB64.Decode(buf, []byte(s))
+	if err != nil {
+		return nil, buf, false
+	}
+	return buf[:n:n], buf[n:], true
+}
+
+// sum returns the digest of b with h (SHA-256, -384 or -512), in d.
+func sum(h crypto.Hash, b []byte, d *[sha512.Size]byte) []byte {
+	switch h {
+	case crypto.SHA256:
+		*(*[sha256.Size]byte)(d[:]) = sha256.Sum256(b)
+		return d[:sha256.Size]
+	case crypto.SHA384:
+		*(*[sha512.Size384]byte)(d[:]) = sha512.Sum384(b)
+		return d[:sha512.Size384]
+	}
+	*d = sha512.Sum512(b)
+	return d[:]
+}
+
+// scratchPool lends validations their working buffers.
+type scratchPool struct{ p sync.Pool }
+
+// maxScratch is the largest buffer kept for reuse; a token's needs are
+// bounded by MaxTokenBytes well below it.
+const maxScratch = 64 << 10
+
+func (s *scratchPool) get(n int) *[]byte {
+	if b, _ := s.p.Get().(*[]byte); b != nil && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n, max(n, 4<<10))
+	return &b
+}
+
+func (s *scratchPool) put(b *[]byte) {
+	if cap(*b) <= maxScratch {
+		s.p.Put(b)
+	}
+}
+
+// tokenStrings gathers the strings a new Token keeps that are not shared
+// (configured issuers, audiences and key ids are), to copy them out of
+// the decoded token in one allocation.
+type tokenStrings struct {
+	n   int
+	dst [6]*string
+	src [6][]byte
+}
+
+func (ts *tokenStrings) add(dst *string, b []byte) {
+	if ts.n == len(ts.dst) {
+		*dst = string(b)
+		return
+	}
+	ts.dst[ts.n], ts.src[ts.n] = dst, b
+	ts.n++
+}
+
+// copy sets every gathered string.
+func (ts *tokenStrings) copy() {
+	size := 0
+	for _, b := range ts.src[:ts.n] {
+		size += len(b)
+	}
+	if size == 0 {
+		return
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, b := range ts.src[:ts.n] {
+		sb.Write(b)
+	}
+	all := sb.String()
+	for i, b := range ts.src[:ts.n] {
+		*ts.dst[i], all = all[:len(b)], all[len(b):]
+	}
+}
+
 // payloadClaims are the members the checks read, raw.
 type payloadClaims struct {
 	exp, nbf, iat, iss, sub, aud, azp, appid, tid, jti []byte
-	required                                           [][]byte
 }
 
-func (v *Validator) readClaims(pb []byte) (*payloadClaims, bool) {
-	pc := &payloadClaims{required: make([][]byte, len(v.cfg.RequiredClaims))}
-	ok := members(pb, func(name, val []byte) {
+// readClaims fills pc, and required (one slot per required claim).
+func (v *Validator) readClaims(pb []byte, pc *payloadClaims, required [][]byte) bool {
+	return members(pb, func(name, val []byte) {
 		switch string(name) {
 		case "exp":
 			pc.exp = val
@@ -561,20 +707,28 @@ func (v *Validator) readClaims(pb []byte) (*payloadClaims, bool) {
 		}
 		for i, rc := range v.cfg.RequiredClaims {
 			if rc.Name == string(name) {
-				pc.required[i] = val
+				required[i] = val
 			}
 		}
 	})
-	return pc, ok
 }
 
 // checkClaims runs the lifetime, issuer, audience, client and required-claim
-// checks, in that order.
-func (v *Validator) checkClaims(tok *Token, payload []byte, used *verKey, now time.Time) *Error {
-	pc, ok := v.readClaims(payload)
-	if !ok {
+// checks, in that order. The token's strings not shared with configuration
+// are gathered in keep and copied once the checks pass.
+func (v *Validator) checkClaims(tok *Token, payload []byte, used *verKey, now time.Time, keep *tokenStrings) *Error {
+	var pc payloadClaims
+	var reqBuf [4][]byte
+	required := reqBuf[:0]
+	if n := len(v.cfg.RequiredClaims); n <= len(reqBuf) {
+		required = reqBuf[:n]
+	} else {
+		required = make([][]byte, n)
+	}
+	if !v.readClaims(payload, &pc, required) {
 		return errMalformed
 	}
+	var ok bool
 	if tok.ExpiresAt, ok = numericDate(pc.exp); !ok {
 		return errMalformed
 	}
@@ -595,11 +749,29 @@ func (v *Validator) checkClaims(tok *Token, payload []byte, used *verKey, now ti
 	case !tok.IssuedAt.IsZero() && now.Add(skew).Before(tok.IssuedAt):
 		return errFuture
 	}
-	tok.Issuer, _ = jsonString(pc.iss)
-	tok.Subject, _ = jsonString(pc.sub)
-	tok.ID, _ = jsonString(pc.jti)
-	if a, ok := jsonString(pc.aud); ok {
-		tok.Audiences = []string{a}
+	// The issuer is compared as a string, so it is set now: shared with a
+	// configured or published issuer when it is one, else copied.
+	if iss, isString := jsonBytes(pc.iss); isString {
+		if known, found := v.knownIssuer(iss); found {
+			tok.Issuer = known
+		} else {
+			tok.Issuer = string(iss)
+		}
+	}
+	if sub, isString := jsonBytes(pc.sub); isString {
+		keep.add(&tok.Subject, sub)
+	}
+	if jti, isString := jsonBytes(pc.jti); isString {
+		keep.add(&tok.ID, jti)
+	}
+	audOK := false
+	if a, isString := jsonBytes(pc.aud); isString {
+		tok.Audiences = tok.aud[:1:1]
+		if i := slices.IndexFunc(v.cfg.Audiences, func(c string) bool { return c == string(a) }); i >= 0 {
+			tok.aud[0], audOK = v.cfg.Audiences[i], true
+		} else {
+			keep.add(&tok.aud[0], a)
+		}
 	} else if len(pc.aud) > 0 && pc.aud[0] == '[' {
 		var all []any
 		_ = json.Unmarshal(pc.aud, &all)
@@ -608,71 +780,94 @@ func (v *Validator) checkClaims(tok *Token, payload []byte, used *verKey, now ti
 				tok.Audiences = append(tok.Audiences, s)
 			}
 		}
+		audOK = anyIn(tok.Audiences, v.cfg.Audiences)
 	}
-	tid, _ := jsonString(pc.tid)
-	if !v.issuerAllowed(tok, used, tid) {
+	if !v.issuerAllowed(tok, used, pc.tid) {
 		return errIssuer
 	}
-	if len(v.cfg.Audiences) > 0 && !anyIn(tok.Audiences, v.cfg.Audiences) {
+	if len(v.cfg.Audiences) > 0 && !audOK {
 		return errAudience
 	}
 	if len(v.cfg.ClientApplicationIDs) > 0 {
 		name := "azp"
-		app, _ := jsonString(pc.azp)
-		if app == "" {
+		app, _ := jsonBytes(pc.azp)
+		if len(app) == 0 {
 			name = "appid"
-			app, _ = jsonString(pc.appid)
+			app, _ = jsonBytes(pc.appid)
 		}
-		if app == "" {
+		if len(app) == 0 {
 			return fail(ReasonTokenClaimNotFound, "JWT token is missing the following claims: azp. Access denied.")
 		}
-		if !anyIn([]string{app}, v.cfg.ClientApplicationIDs) {
+		if !slices.ContainsFunc(v.cfg.ClientApplicationIDs, func(id string) bool { return id == string(app) }) {
 			return fail(ReasonTokenClaimValueNotAllowed, fmt.Sprintf("Claim %s value of %s is not allowed. Access denied.", name, app))
 		}
 	}
-	return v.checkRequired(pc.required)
+	if e := v.checkRequired(required); e != nil {
+		return e
+	}
+	keep.copy()
+	return nil
+}
+
+// knownIssuer returns the configured or published issuer iss is, if any.
+func (v *Validator) knownIssuer(iss []byte) (string, bool) {
+	for _, c := range v.cfg.Issuers {
+		if c == string(iss) {
+			return c, true
+		}
+	}
+	for _, s := range v.sources {
+		if g := s.cur.Load(); g != nil && g.issuer != "" && g.issuer == string(iss) {
+			return g.issuer, true
+		}
+	}
+	return "", false
 }
 
 // issuerAllowed accepts the configured issuers and, for a token verified
 // by a source's key, the issuer that source published.
-func (v *Validator) issuerAllowed(tok *Token, used *verKey, tid string) bool {
-	var published []string
+func (v *Validator) issuerAllowed(tok *Token, used *verKey, tidRaw []byte) bool {
+	published := false
 	for _, s := range v.sources {
 		g := s.cur.Load()
-		if g == nil || g.issuer == "" || used == nil {
+		if g == nil || g.issuer == "" || used == nil || !slices.Contains(g.keys, used) {
 			continue
 		}
-		for _, k := range g.keys {
-			if k == used {
-				iss := g.issuer
-				// Multi-tenant metadata (Entra's /common, /organizations)
-				// names the issuer with a {tenantid} placeholder.
-				if tid != "" {
-					iss = strings.ReplaceAll(iss, "{tenantid}", tid)
-				}
-				published = append(published, iss)
-				break
+		published = true
+		iss := g.issuer
+		// Multi-tenant metadata (Entra's /common, /organizations) names
+		// the issuer with a {tenantid} placeholder.
+		if strings.Contains(iss, "{tenantid}") {
+			if tid, _ := jsonString(tidRaw); tid != "" {
+				iss = strings.ReplaceAll(iss, "{tenantid}", tid)
 			}
 		}
+		if tok.Issuer != "" && tok.Issuer == iss {
+			return true
+		}
 	}
-	if len(v.cfg.Issuers) == 0 && len(published) == 0 {
+	if len(v.cfg.Issuers) == 0 && !published {
 		return true
 	}
-	if tok.Issuer == "" {
-		return false
-	}
-	return anyIn([]string{tok.Issuer}, v.cfg.Issuers) || anyIn([]string{tok.Issuer}, published)
+	return tok.Issuer != "" && slices.Contains(v.cfg.Issuers, tok.Issuer)
 }
 
 func (v *Validator) checkRequired(raws [][]byte) *Error {
 	var missing []string
 	for i, rc := range v.cfg.RequiredClaims {
+		raw := raws[i]
+		if len(rc.Values) > 0 {
+			// A plain string value is matched in place, split or not.
+			if body, isString := jsonBytes(raw); isString && matchString(body, rc) {
+				continue
+			}
+		}
 		var val any
-		if raws[i] != nil {
-			if s, ok := jsonString(raws[i]); ok {
+		if raw != nil {
+			if s, ok := jsonString(raw); ok {
 				val = s
 			} else {
-				val = jsonAny(raws[i])
+				val = jsonAny(raw)
 			}
 		}
 		if val == nil {
@@ -700,6 +895,41 @@ func (v *Validator) checkRequired(raws [][]byte) *Error {
 		return fail(ReasonTokenClaimNotFound, "JWT token is missing the following claims: "+strings.Join(missing, ", ")+". Access denied.")
 	}
 	return nil
+}
+
+// matchString reports whether the string claim body satisfies rc, as
+// claimValues' split and the matching in checkRequired would, without
+// allocating.
+func matchString(body []byte, rc Claim) bool {
+	matched := 0
+	for _, want := range rc.Values {
+		if hasPiece(body, rc.Separator, want) {
+			matched++
+		}
+	}
+	if rc.Match == "any" {
+		return matched > 0
+	}
+	return matched == len(rc.Values)
+}
+
+// hasPiece reports whether want is one of the pieces of s split at sep (s
+// itself when sep is empty).
+func hasPiece(s []byte, sep, want string) bool {
+	if sep == "" {
+		return string(s) == want
+	}
+	sepb := []byte(sep)
+	for {
+		piece, rest, found := bytes.Cut(s, sepb)
+		if string(piece) == want {
+			return true
+		}
+		if !found {
+			return false
+		}
+		s = rest
+	}
 }
 
 // claimValues turns a claim into strings: arrays element by element,

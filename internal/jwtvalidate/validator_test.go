@@ -750,3 +750,93 @@ func TestRotatedKeyFoundAtOnce(t *testing.T) {
 		t.Fatalf("jwks fetched %d times, want 5", got)
 	}
 }
+
+// RS256/384/512 go through each key's precomputed verifier (rsaverify),
+// from a key set and from configured keys: a signed token is accepted,
+// the same token with any one signature bit flipped is refused.
+func TestRSASignatureBitFlips(t *testing.T) {
+	clk := newClock()
+	p := newProvider(t, map[string]crypto.Signer{"r1": key("rsa1")})
+	fromJWKS := openidValidator(t, p, clk, Config{})
+	rsaPub := key("rsa1").Public().(*rsa.PublicKey)
+	static := mustNew(t, Config{SigningKeys: []StaticKey{
+		{ID: "ne", N: base64.RawURLEncoding.EncodeToString(rsaPub.N.Bytes()), E: "AQAB"},
+		{ID: "cert", PublicKey: rsaPub},
+	}}, Deps{Now: clk.now})
+	keys := append([]*verKey{}, static.static...)
+	keys = append(keys, fromJWKS.sources[0].cur.Load().keys...)
+	for _, k := range keys {
+		if k.rsa == nil {
+			t.Fatalf("key %q has no precomputed verifier", k.kid)
+		}
+	}
+	for _, m := range []jwt.SigningMethod{jwt.SigningMethodRS256, jwt.SigningMethodRS384, jwt.SigningMethodRS512} {
+		for _, c := range []struct {
+			v   *Validator
+			kid string
+		}{{fromJWKS, "r1"}, {static, "ne"}, {static, "cert"}} {
+			claims := p.claims(clk.now())
+			raw := sign(t, m, key("rsa1"), c.kid, claims)
+			wantOK(t, c.v, raw)
+			dot := strings.LastIndexByte(raw, '.')
+			sig, err := base64.RawURLEncoding.DecodeString(raw[dot+1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, bit := range []int{0, 7, 8*len(sig)/2 + 3, 8*len(sig) - 1} {
+				bad := append([]byte(nil), sig...)
+				bad[bit/8] ^= 0x80 >> (bit % 8)
+				forged := raw[:dot+1] + base64.RawURLEncoding.EncodeToString(bad)
+				if e := wantReason(t, c.v, forged, ReasonTokenSignatureInvalid); e != errSignature {
+					t.Fatalf("%s kid %s bit %d: %v", m.Alg(), c.kid, bit, e)
+				}
+			}
+			// The token is signed with SHA-256 but claims another alg.
+			if m != jwt.SigningMethodRS256 {
+				other := sign(t, jwt.SigningMethodRS256, key("rsa1"), c.kid, claims)
+				hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"` + m.Alg() + `","kid":"` + c.kid + `","typ":"JWT"}`))
+				_, rest, _ := strings.Cut(other, ".")
+				wantReason(t, c.v, hdr+"."+rest, ReasonTokenSignatureInvalid)
+			}
+		}
+	}
+}
+
+// A validated token's fields are its own: validation works in reused
+// buffers, and the strings it keeps must not point into them.
+func TestTokenFieldsSurviveLaterValidations(t *testing.T) {
+	clk := newClock()
+	p := newProvider(t, map[string]crypto.Signer{"r1": key("rsa1")})
+	rsaPub := key("rsa1").Public().(*rsa.PublicKey)
+	jwks := openidValidator(t, p, clk, Config{Audiences: []string{"api://resource"}, CacheSize: -1})
+	// A key without an id: the token's kid is kept as the token says it.
+	static := mustNew(t, Config{SigningKeys: []StaticKey{{PublicKey: rsaPub}}, CacheSize: -1}, Deps{Now: clk.now})
+	type want struct{ kid, typ, sub, id, iss, aud string }
+	for _, c := range []struct {
+		v     *Validator
+		kid   string
+		claim jwt.MapClaims
+		want  want
+	}{
+		{jwks, "r1", jwt.MapClaims{"sub": "first-subject", "jti": "first-id", "aud": "api://resource", "iss": p.issuer},
+			want{"r1", "JWT", "first-subject", "first-id", p.issuer, "api://resource"}},
+		{static, "kid-of-no-key", jwt.MapClaims{"sub": "sub\twith \"escapes\" é", "jti": "j", "aud": "someone-else", "iss": "https://elsewhere/"},
+			want{"kid-of-no-key", "JWT", "sub\twith \"escapes\" é", "j", "https://elsewhere/", "someone-else"}},
+	} {
+		c.claim["exp"] = clk.now().Add(time.Hour).Unix()
+		tok := wantOK(t, c.v, sign(t, jwt.SigningMethodRS256, key("rsa1"), c.kid, c.claim))
+		for i := range 20 {
+			other := jwt.MapClaims{"sub": strings.Repeat("x", 10+i), "jti": strings.Repeat("y", 30-i), "aud": strings.Repeat("z", 40),
+				"iss": p.issuer, "exp": clk.now().Add(time.Hour).Unix()}
+			kid := strings.Repeat("k", len(c.kid))
+			if c.v == jwks {
+				other["aud"], kid = "api://resource", c.kid
+			}
+			wantOK(t, c.v, sign(t, jwt.SigningMethodRS256, key("rsa1"), kid, other, "typ", "ABC"))
+		}
+		got := want{tok.KeyID, tok.Type, tok.Subject, tok.ID, tok.Issuer, strings.Join(tok.Audiences, ",")}
+		if got != c.want {
+			t.Errorf("after later validations the token reads %+v, want %+v", got, c.want)
+		}
+	}
+}

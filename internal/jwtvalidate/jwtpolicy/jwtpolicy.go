@@ -692,21 +692,27 @@ func (p *validator) Run(x *policy.Exchange) error {
 
 // parseJwt builds the policy's Jwt object from what validation already
 // read; the full claim set is decoded only if an expression asks for it.
+// The object and its three times are one allocation.
 func parseJwt(t *jwtvalidate.Token) any {
+	o := &struct {
+		jwt           expression.Jwt
+		exp, nbf, iat time.Time
+	}{}
 	aud := t.Audiences
 	if aud == nil {
 		aud = []string{}
 	}
-	j := &expression.Jwt{Id: t.ID, Issuer: t.Issuer, Subject: t.Subject, Audiences: aud,
+	o.jwt = expression.Jwt{Id: t.ID, Issuer: t.Issuer, Subject: t.Subject, Audiences: aud,
 		Algorithm: t.Algorithm, Type: t.Type,
-		ExpirationTime: utcPtr(t.ExpiresAt), NotBefore: utcPtr(t.NotBefore), IssuedAt: utcPtr(t.IssuedAt)}
-	return j.DeferClaims(t.Raw)
+		ExpirationTime: utcIn(&o.exp, t.ExpiresAt), NotBefore: utcIn(&o.nbf, t.NotBefore), IssuedAt: utcIn(&o.iat, t.IssuedAt)}
+	return o.jwt.DeferClaims(t.Raw)
 }
 
-func utcPtr(t time.Time) *time.Time {
+// utcIn sets *dst to t in UTC and returns dst, or nil for the zero time.
+func utcIn(dst *time.Time, t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	t = t.UTC()
-	return &t
+	*dst = t.UTC()
+	return dst
 }
