@@ -292,6 +292,13 @@ func TestServeConfigObservability(t *testing.T) {
 	if cfg.MetricsAddr != "127.0.0.1:9464" || cfg.AccessLog != "/var/log/tg/access.log" || cfg.AccessLogFormat != "json" || cfg.AccessLogSample != 0.25 {
 		t.Errorf("got %+v", cfg)
 	}
+	if cfg.Pprof {
+		t.Error("pprof is on without --pprof")
+	}
+	cfg, err = loadServeConfig([]string{"--metrics-addr", "127.0.0.1:9464"}, fakeEnv(map[string]string{"TOLLGATE_PPROF": "true"}))
+	if err != nil || !cfg.Pprof {
+		t.Errorf("TOLLGATE_PPROF=true: pprof %v, err %v", cfg.Pprof, err)
+	}
 	for _, c := range []struct {
 		args  []string
 		wants []string
@@ -301,6 +308,8 @@ func TestServeConfigObservability(t *testing.T) {
 		{[]string{"--access-log-sample", "most"}, []string{"access-log-sample", `"most"`}},
 		{[]string{"--access-log-format", "xml"}, []string{"access-log-format", "text, json"}},
 		{[]string{"--metrics-addr", "metrics"}, []string{"metrics-addr", "not host:port"}},
+		{[]string{"--pprof"}, []string{"pprof needs metrics-addr"}},
+		{[]string{"--pprof=maybe", "--metrics-addr", "127.0.0.1:9464"}, []string{"pprof", `"maybe"`}},
 	} {
 		_, err := loadServeConfig(c.args, fakeEnv(nil))
 		if err == nil {

@@ -42,8 +42,11 @@ type Config struct {
 	LogLevel        string // debug, info, warn, error
 	LogFormat       string // text, json
 	// MetricsAddr, when set, is a listener serving only /metrics (the
-	// management listener serves it too).
+	// management listener serves it too), and with Pprof the profiles.
 	MetricsAddr string
+	// Pprof serves the Go runtime's profiles (net/http/pprof) under
+	// /debug/pprof/ on the metrics listener; it needs MetricsAddr.
+	Pprof bool
 	// AccessLog is where the gateway's access log goes: "stdout" (with the
 	// other logs; also when empty), "off", or a file appended to.
 	AccessLog string
