@@ -209,7 +209,7 @@ func serveKeys() []configKey {
 			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.GatewayBody })},
 		{name: "gateway-body-min-rate", kind: kindString, usage: "slowest request body the gateway waits for, in `bytes` per second (e.g. 16384, 16KiB, 1MiB; default 16KiB; off: --gateway-body-timeout bounds the whole body)",
 			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.Timeouts.GatewayBodyMinRate }, "bytes per second (e.g. 16384, 16KiB, 1MiB, or off)")},
-		{name: "jwt-cache-bytes", kind: kindString, usage: "memory each validate-jwt policy may keep for verified tokens, in `bytes` (e.g. 4MiB, 64MiB; default 4MiB, about 2,000 Entra-sized tokens; off: no cache)",
+		{name: "jwt-cache-bytes", kind: kindString, usage: "memory each validate-jwt policy may keep for verified tokens, in `bytes` (e.g. 4MiB, 64MiB; default 3MiB, about 1,700 Entra-sized tokens; off: no cache)",
 			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.JWTCacheBytes }, "bytes (e.g. 4194304, 4MiB, or off)")},
 		{name: "redis", kind: kindString, usage: "Redis shared by the nodes for counters and caches (optional): `host:port`, or redis://[user:password@]host:port/db (rediss:// for TLS)",
 			set: func(c *serveConfig, v value) error {
