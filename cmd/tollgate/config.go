@@ -211,6 +211,8 @@ func serveKeys() []configKey {
 			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.Timeouts.GatewayBodyMinRate }, "bytes per second (e.g. 16384, 16KiB, 1MiB, or off)")},
 		{name: "jwt-cache-bytes", kind: kindString, usage: "memory each validate-jwt policy may keep for verified tokens, in `bytes` (e.g. 4MiB, 64MiB; default 3MiB, about 1,700 Entra-sized tokens; off: no cache)",
 			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.JWTCacheBytes }, "bytes (e.g. 4194304, 4MiB, or off)")},
+		{name: "memory-limit", kind: kindString, usage: "soft limit on the Go runtime's memory (heap, stacks, its own bookkeeping; not the program's code), in `bytes` (e.g. 256MiB, 1GiB): the garbage collector works harder as it is approached (default: GOMEMLIMIT, else none)",
+			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.MemoryLimit }, "bytes (e.g. 268435456, 256MiB, 1GiB, or off)")},
 		{name: "redis", kind: kindString, usage: "Redis shared by the nodes for counters and caches (optional): `host:port`, or redis://[user:password@]host:port/db (rediss:// for TLS)",
 			set: func(c *serveConfig, v value) error {
 				if strings.HasPrefix(v.raw, "redis://") || strings.HasPrefix(v.raw, "rediss://") {
@@ -530,11 +532,11 @@ func bytesOrOff(field func(*serveConfig) *int64, what string) func(*serveConfig,
 	}
 }
 
-// parseBytes reads a positive byte count: a number, or one with a KiB or
-// MiB suffix.
+// parseBytes reads a positive byte count: a number, or one with a KiB, MiB
+// or GiB suffix.
 func parseBytes(raw string) (int64, bool) {
 	num, mult := raw, int64(1)
-	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20} {
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
 		if n, ok := strings.CutSuffix(raw, suffix); ok {
 			num, mult = n, m
 		}

@@ -164,6 +164,16 @@ func TestServeConfigValues(t *testing.T) {
 			t.Errorf("--jwt-cache-bytes %q: %d, %v; want %d", raw, cfg.JWTCacheBytes, err, want)
 		}
 	}
+	for raw, want := range map[string]int64{"": 0, "256MiB": 256 << 20, "1GiB": 1 << 30, "off": -1} {
+		cfg, err := loadServeConfig([]string{"--memory-limit", raw}, fakeEnv(nil))
+		if err != nil || cfg.MemoryLimit != want {
+			t.Errorf("--memory-limit %q: %d, %v; want %d", raw, cfg.MemoryLimit, err, want)
+		}
+	}
+	if _, err := loadServeConfig(nil, fakeEnv(map[string]string{"TOLLGATE_MEMORY_LIMIT": "lots"})); err == nil ||
+		!strings.Contains(err.Error(), "memory-limit (env TOLLGATE_MEMORY_LIMIT)") {
+		t.Errorf("TOLLGATE_MEMORY_LIMIT=lots: %v", err)
+	}
 }
 
 // TestServeConfigErrors checks every refusal names the key and its source.

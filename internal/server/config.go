@@ -75,6 +75,11 @@ type Config struct {
 	// tokens, in bytes (0: jwtvalidate.DefaultCacheBytes; negative: off).
 	JWTCacheBytes int64
 
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: the
+	// runtime's own, from GOMEMLIMIT; negative: none). It belongs to the
+	// process: the command sets it (runtime/debug.SetMemoryLimit), not Start.
+	MemoryLimit int64
+
 	// Timeouts bound how long clients may take on the listeners; zero
 	// fields take the defaults (see ListenerTimeouts).
 	Timeouts ListenerTimeouts
