@@ -150,14 +150,7 @@ func serveKeys() []configKey {
 		{name: "gateway-tls-key", usage: "PEM private key `file` for the gateway (with --gateway-tls-cert)",
 			set: str(func(c *serveConfig) *string { return &c.GatewayTLSKey })},
 		{name: "no-defaults", kind: kindBool, def: "false", usage: "do not create the default user, products and Echo API on first start",
-			set: func(c *serveConfig, v value) error {
-				b, err := strconv.ParseBool(v.raw)
-				if err != nil {
-					return fmt.Errorf("%q is not a boolean (true or false)", v.raw)
-				}
-				c.NoDefaults = b
-				return nil
-			}},
+			set: boolean(func(c *serveConfig) *bool { return &c.NoDefaults })},
 		{name: "shutdown-timeout", kind: kindDuration, def: "30s", usage: "how long in-flight requests may take to finish on shutdown (`duration`)",
 			set: nonNegativeDuration(func(c *serveConfig) *time.Duration { return &c.ShutdownTimeout })},
 		{name: "audit-retention", kind: kindDuration, def: "2160h", usage: "how long the audit log keeps management changes; 0 keeps them for ever (`duration`)",
@@ -178,8 +171,10 @@ func serveKeys() []configKey {
 			set: enum(func(c *serveConfig) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{name: "log-format", kind: kindEnum, def: "text", usage: "log `format`: text or json",
 			set: enum(func(c *serveConfig) *string { return &c.LogFormat }, "text", "json")},
-		{name: "metrics-addr", kind: kindAddr, usage: "a listener `host:port` serving only /metrics (optional; the management listener serves /metrics too)",
+		{name: "metrics-addr", kind: kindAddr, usage: "a listener `host:port` serving only /metrics, and the runtime's profiles with --pprof (optional; the management listener serves /metrics too)",
 			set: addr(func(c *serveConfig) *string { return &c.MetricsAddr })},
+		{name: "pprof", kind: kindBool, def: "false", usage: "also serve the Go runtime's profiles (net/http/pprof: heap, goroutine, cpu...) under /debug/pprof/ on the --metrics-addr listener, for diagnosing memory and cpu use",
+			set: boolean(func(c *serveConfig) *bool { return &c.Pprof })},
 		{name: "access-log", kind: kindString, usage: "where the gateway's access log goes: stdout, off, or a `file` (appended to; default stdout)",
 			set: func(c *serveConfig, v value) error {
 				c.AccessLog = v.raw
@@ -214,8 +209,10 @@ func serveKeys() []configKey {
 			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.GatewayBody })},
 		{name: "gateway-body-min-rate", kind: kindString, usage: "slowest request body the gateway waits for, in `bytes` per second (e.g. 16384, 16KiB, 1MiB; default 16KiB; off: --gateway-body-timeout bounds the whole body)",
 			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.Timeouts.GatewayBodyMinRate }, "bytes per second (e.g. 16384, 16KiB, 1MiB, or off)")},
-		{name: "jwt-cache-bytes", kind: kindString, usage: "memory each validate-jwt policy may keep for verified tokens, in `bytes` (e.g. 4MiB, 64MiB; default 4MiB, about 2,000 Entra-sized tokens; off: no cache)",
+		{name: "jwt-cache-bytes", kind: kindString, usage: "memory each validate-jwt policy may keep for verified tokens, in `bytes` (e.g. 4MiB, 64MiB; default 3MiB, about 1,700 Entra-sized tokens; off: no cache)",
 			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.JWTCacheBytes }, "bytes (e.g. 4194304, 4MiB, or off)")},
+		{name: "memory-limit", kind: kindString, usage: "soft limit on the Go runtime's memory (heap, stacks, its own bookkeeping; not the program's code), in `bytes` (e.g. 256MiB, 1GiB): the garbage collector works harder as it is approached (default: GOMEMLIMIT, else none)",
+			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.MemoryLimit }, "bytes (e.g. 268435456, 256MiB, 1GiB, or off)")},
 		{name: "redis", kind: kindString, usage: "Redis shared by the nodes for counters and caches (optional): `host:port`, or redis://[user:password@]host:port/db (rediss:// for TLS)",
 			set: func(c *serveConfig, v value) error {
 				if strings.HasPrefix(v.raw, "redis://") || strings.HasPrefix(v.raw, "rediss://") {
@@ -251,6 +248,18 @@ func parseAddr(s string, allowOff bool) (string, error) {
 		return "", fmt.Errorf("%q has a bad port (0-65535)", s)
 	}
 	return s, nil
+}
+
+// boolean sets a true/false setting.
+func boolean(field func(*serveConfig) *bool) func(*serveConfig, value) error {
+	return func(c *serveConfig, v value) error {
+		b, err := strconv.ParseBool(v.raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean (true or false)", v.raw)
+		}
+		*field(c) = b
+		return nil
+	}
 }
 
 // optionalDuration sets a duration that must be above zero, or leaves it
@@ -413,6 +422,9 @@ func loadServeConfig(args []string, getenv func(string) string) (serveConfig, er
 	if cfg.MasterKeyFile == "" {
 		cfg.MasterKeyFile = filepath.Join(cfg.DataDir, "master.key")
 	}
+	if cfg.Pprof && cfg.MetricsAddr == "" {
+		return serveConfig{}, errors.New("serve configuration: pprof needs metrics-addr (profiles are served only on the metrics listener)")
+	}
 	if (cfg.GatewayTLSCert == "") != (cfg.GatewayTLSKey == "") {
 		return serveConfig{}, errors.New("serve configuration: gateway-tls-cert and gateway-tls-key must be given together")
 	}
@@ -520,11 +532,11 @@ func bytesOrOff(field func(*serveConfig) *int64, what string) func(*serveConfig,
 	}
 }
 
-// parseBytes reads a positive byte count: a number, or one with a KiB or
-// MiB suffix.
+// parseBytes reads a positive byte count: a number, or one with a KiB, MiB
+// or GiB suffix.
 func parseBytes(raw string) (int64, bool) {
 	num, mult := raw, int64(1)
-	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20} {
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
 		if n, ok := strings.CutSuffix(raw, suffix); ok {
 			num, mult = n, m
 		}

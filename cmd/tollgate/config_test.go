@@ -164,6 +164,16 @@ func TestServeConfigValues(t *testing.T) {
 			t.Errorf("--jwt-cache-bytes %q: %d, %v; want %d", raw, cfg.JWTCacheBytes, err, want)
 		}
 	}
+	for raw, want := range map[string]int64{"": 0, "256MiB": 256 << 20, "1GiB": 1 << 30, "off": -1} {
+		cfg, err := loadServeConfig([]string{"--memory-limit", raw}, fakeEnv(nil))
+		if err != nil || cfg.MemoryLimit != want {
+			t.Errorf("--memory-limit %q: %d, %v; want %d", raw, cfg.MemoryLimit, err, want)
+		}
+	}
+	if _, err := loadServeConfig(nil, fakeEnv(map[string]string{"TOLLGATE_MEMORY_LIMIT": "lots"})); err == nil ||
+		!strings.Contains(err.Error(), "memory-limit (env TOLLGATE_MEMORY_LIMIT)") {
+		t.Errorf("TOLLGATE_MEMORY_LIMIT=lots: %v", err)
+	}
 }
 
 // TestServeConfigErrors checks every refusal names the key and its source.
@@ -292,6 +302,13 @@ func TestServeConfigObservability(t *testing.T) {
 	if cfg.MetricsAddr != "127.0.0.1:9464" || cfg.AccessLog != "/var/log/tg/access.log" || cfg.AccessLogFormat != "json" || cfg.AccessLogSample != 0.25 {
 		t.Errorf("got %+v", cfg)
 	}
+	if cfg.Pprof {
+		t.Error("pprof is on without --pprof")
+	}
+	cfg, err = loadServeConfig([]string{"--metrics-addr", "127.0.0.1:9464"}, fakeEnv(map[string]string{"TOLLGATE_PPROF": "true"}))
+	if err != nil || !cfg.Pprof {
+		t.Errorf("TOLLGATE_PPROF=true: pprof %v, err %v", cfg.Pprof, err)
+	}
 	for _, c := range []struct {
 		args  []string
 		wants []string
@@ -301,6 +318,8 @@ func TestServeConfigObservability(t *testing.T) {
 		{[]string{"--access-log-sample", "most"}, []string{"access-log-sample", `"most"`}},
 		{[]string{"--access-log-format", "xml"}, []string{"access-log-format", "text, json"}},
 		{[]string{"--metrics-addr", "metrics"}, []string{"metrics-addr", "not host:port"}},
+		{[]string{"--pprof"}, []string{"pprof needs metrics-addr"}},
+		{[]string{"--pprof=maybe", "--metrics-addr", "127.0.0.1:9464"}, []string{"pprof", `"maybe"`}},
 	} {
 		_, err := loadServeConfig(c.args, fakeEnv(nil))
 		if err == nil {

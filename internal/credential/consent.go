@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/resource"
@@ -28,7 +29,11 @@ import (
 //go:embed pages/*.html
 var pageFiles embed.FS
 
-var pages = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
+// pages are parsed on first use: a node that runs no consent flow never
+// holds them.
+var pages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.ParseFS(pageFiles, "pages/*.html"))
+})
 
 // LoginLinkLifetime is how long a login link and a consent flow last.
 const LoginLinkLifetime = 10 * time.Minute
@@ -118,7 +123,7 @@ func (m *Manager) Handler() http.Handler {
 func (m *Manager) page(w http.ResponseWriter, status int, name string, data map[string]any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+	if err := pages().ExecuteTemplate(w, name, data); err != nil {
 		m.log.Error("credential manager: render page", "page", name, "err", err)
 	}
 }

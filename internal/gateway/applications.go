@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"maps"
 	"net/http"
@@ -78,15 +80,26 @@ type appClaims struct {
 	roles  []string
 }
 
+// readAppClaims decodes the token's claims into a map of its own and keeps
+// only what the check reads: Token.Claims would keep the whole map (some
+// 2 KB) on every cached token for as long as it is cached.
 func readAppClaims(t *jwtvalidate.Token) any {
 	c := &appClaims{}
-	claims := t.Claims()
+	var claims map[string]any
+	// The payload was decoded and its signature checked by Validate; it
+	// is decoded again here, as Token.Claims would.
+	_, rest, _ := strings.Cut(t.Raw, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	if b, err := base64.RawURLEncoding.Strict().DecodeString(payload); err == nil {
+		_ = json.Unmarshal(b, &claims)
+	}
 	if s, ok := claims["azp"].(string); ok {
 		c.client = s
 	} else if s, ok := claims["appid"].(string); ok {
 		c.client = s
 	}
 	if rs, ok := claims["roles"].([]any); ok {
+		c.roles = make([]string, 0, len(rs))
 		for _, r := range rs {
 			if s, ok := r.(string); ok {
 				c.roles = append(c.roles, s)

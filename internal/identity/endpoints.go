@@ -440,7 +440,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	pageHeaders(w)
 	w.WriteHeader(http.StatusOK)
-	_ = pages.ExecuteTemplate(w, "message", map[string]any{"Title": "Signed out", "Message": "You have signed out. You can close this window."})
+	_ = pages().ExecuteTemplate(w, "message", map[string]any{"Title": "Signed out", "Message": "You have signed out. You can close this window."})
 }
 
 // DirectoryInfo is GET /directory's answer.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"sync"
 )
 
 // The sign-in, consent, logout and message pages, and their style sheet
@@ -13,7 +14,9 @@ import (
 //go:embed pages/*.html pages/style.css
 var pageFiles embed.FS
 
-var pages = func() *template.Template {
+// pages are parsed on first use: a node that signs nobody in (a gateway)
+// never holds them.
+var pages = sync.OnceValue(func() *template.Template {
 	css, err := pageFiles.ReadFile("pages/style.css")
 	if err != nil {
 		panic(err) // embedded: cannot happen
@@ -21,7 +24,7 @@ var pages = func() *template.Template {
 	return template.Must(template.New("pages").Funcs(template.FuncMap{
 		"style": func() template.CSS { return template.CSS(css) },
 	}).ParseFS(pageFiles, "pages/*.html"))
-}()
+})
 
 // pageHeaders forbid framing and caching of the HTML pages.
 func pageHeaders(w http.ResponseWriter) {
@@ -49,7 +52,7 @@ func (p *Provider) signInPage(w http.ResponseWriter, r *http.Request, ar *authRe
 	b := p.browserID(w, r)
 	pageHeaders(w)
 	w.WriteHeader(status)
-	_ = pages.ExecuteTemplate(w, "signin", map[string]any{
+	_ = pages().ExecuteTemplate(w, "signin", map[string]any{
 		"Title": "Sign in", "App": name, "Error": msg, "Req": ar.ID, "CSRF": csrfToken(b, ar.ID), "Hint": ar.LoginHint,
 		"Action": p.tenantPath() + "/oauth2/v2.0/signin",
 	})
@@ -90,7 +93,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, snap *sna
 	b := p.browserID(w, r)
 	pageHeaders(w)
 	w.WriteHeader(http.StatusOK)
-	_ = pages.ExecuteTemplate(w, "consent", map[string]any{
+	_ = pages().ExecuteTemplate(w, "consent", map[string]any{
 		"Title": "Permissions", "App": name, "Scopes": scopes, "User": user, "Req": ar.ID, "CSRF": csrfToken(b, ar.ID),
 		"Action": p.tenantPath() + "/oauth2/v2.0/consent",
 	})
@@ -99,7 +102,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, snap *sna
 func (p *Provider) errorPage(w http.ResponseWriter, status int, msg string) {
 	pageHeaders(w)
 	w.WriteHeader(status)
-	_ = pages.ExecuteTemplate(w, "message", map[string]any{"Title": "Sign-in error", "Message": msg})
+	_ = pages().ExecuteTemplate(w, "message", map[string]any{"Title": "Sign-in error", "Message": msg})
 }
 
 func (p *Provider) serverError(w http.ResponseWriter, err error) {
@@ -132,7 +135,7 @@ func (p *Provider) logoutPage(w http.ResponseWriter, r *http.Request, snap *snap
 	b := p.browserID(w, r)
 	pageHeaders(w)
 	w.WriteHeader(http.StatusOK)
-	_ = pages.ExecuteTemplate(w, "logout", map[string]any{
+	_ = pages().ExecuteTemplate(w, "logout", map[string]any{
 		"Title": "Sign out", "App": app, "User": user, "CSRF": csrfToken(b, logoutCSRF),
 		"ClientID": clientID, "Redirect": target, "State": r.Form.Get("state"),
 		"Action": p.tenantPath() + "/oauth2/v2.0/logout",

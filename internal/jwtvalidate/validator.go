@@ -180,9 +180,12 @@ func Bool(b bool) *bool { return &b }
 const DefaultCacheSize = 10000
 
 // DefaultCacheBytes is the verified-token cache's default bound in bytes:
-// about 2,000 Entra-sized access tokens (an entry keeps the token, about
-// 1.2 KB, and some 700 bytes of fields and bookkeeping).
-const DefaultCacheBytes = 4 << 20
+// about 1,700 Entra-sized access tokens (an entry keeps the token, about
+// 1.2 KB, and some 700 bytes of fields and bookkeeping). Every validate-jwt
+// policy has a cache of its own, the largest thing a gateway keeps under
+// load; 3 MiB holds a working set of 1,000 tokens with room for the
+// shards' unevenness.
+const DefaultCacheBytes = 3 << 20
 
 // New compiles a Config. Every problem is reported, joined. OpenID key sets
 // start fetching in the background: a provider that is down does not make

@@ -245,7 +245,12 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, tmpl
 	d.CSRF = csrfToken(p.browser(w, r))
 	d.Base = p.base
 	d.Path = r.URL.Path
-	t := p.pages[tmpl]
+	pages, err := p.pages()
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	t := pages[tmpl]
 	if t == nil {
 		p.serverError(w, r, fmt.Errorf("no template %q", tmpl))
 		return

@@ -85,7 +85,6 @@ type Portal struct {
 	apps     Applications
 	view     *view
 	sync     *syncer
-	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	base     string // PublicURL without trailing slash
 	origin   string
@@ -96,6 +95,9 @@ type Portal struct {
 	client   *http.Client
 	mdMu     sync.Mutex
 	md       map[string]providerMetadata // OpenID providers' endpoints by discovery URL
+	// pages are parsed on first use: a node whose portal serves no page
+	// (a gateway under load) never holds them.
+	pages func() (map[string]*template.Template, error)
 }
 
 type providerMetadata struct {
@@ -141,9 +143,7 @@ func New(opts Options) (*Portal, error) {
 		secure: u.Scheme == "https", now: opts.Now, client: opts.HTTPClient, md: map[string]providerMetadata{},
 	}
 	p.sync = &syncer{store: opts.Store, view: p.view}
-	if p.pages, err = parsePages(); err != nil {
-		return nil, err
-	}
+	p.pages = sync.OnceValues(parsePages)
 	p.routes()
 	return p, nil
 }

@@ -42,8 +42,11 @@ type Config struct {
 	LogLevel        string // debug, info, warn, error
 	LogFormat       string // text, json
 	// MetricsAddr, when set, is a listener serving only /metrics (the
-	// management listener serves it too).
+	// management listener serves it too), and with Pprof the profiles.
 	MetricsAddr string
+	// Pprof serves the Go runtime's profiles (net/http/pprof) under
+	// /debug/pprof/ on the metrics listener; it needs MetricsAddr.
+	Pprof bool
 	// AccessLog is where the gateway's access log goes: "stdout" (with the
 	// other logs; also when empty), "off", or a file appended to.
 	AccessLog string
@@ -71,6 +74,11 @@ type Config struct {
 	// JWTCacheBytes bounds each validate-jwt policy's cache of verified
 	// tokens, in bytes (0: jwtvalidate.DefaultCacheBytes; negative: off).
 	JWTCacheBytes int64
+
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: the
+	// runtime's own, from GOMEMLIMIT; negative: none). It belongs to the
+	// process: the command sets it (runtime/debug.SetMemoryLimit), not Start.
+	MemoryLimit int64
 
 	// Timeouts bound how long clients may take on the listeners; zero
 	// fields take the defaults (see ListenerTimeouts).

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -51,14 +53,33 @@ func redisPing(addr string) (func(context.Context) error, func()) {
 	return func(ctx context.Context) error { return c.Ping(ctx).Err() }, func() { c.Close() }
 }
 
-// metricsOnly serves h at /metrics and 404 elsewhere: the metrics
-// listener's handler.
-func metricsOnly(h http.Handler) http.Handler {
+// metricsListener is the metrics listener's handler: h at /metrics, with
+// profiling the Go runtime's profiles under /debug/pprof/ too, and 404
+// elsewhere. Profiles are opt-in: they show the process's internals and a
+// CPU profile or trace costs cpu while it runs.
+func metricsListener(h http.Handler, profiling bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/metrics" {
+		switch {
+		case r.URL.Path == "/metrics":
+			h.ServeHTTP(w, r)
+		case profiling && strings.HasPrefix(r.URL.Path, "/debug/pprof/"):
+			// pprof.Index serves the runtime's named profiles (heap,
+			// goroutine, allocs...); these are handlers of their own. Not
+			// cmdline: argv may hold a database URL with its password.
+			switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+			case "cmdline":
+				http.NotFound(w, r)
+			case "profile":
+				pprof.Profile(w, r)
+			case "symbol":
+				pprof.Symbol(w, r)
+			case "trace":
+				pprof.Trace(w, r)
+			default:
+				pprof.Index(w, r)
+			}
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		h.ServeHTTP(w, r)
 	})
 }

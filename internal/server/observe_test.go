@@ -30,6 +30,12 @@ func obsServer(t *testing.T, backend string, docs ...string) (*Server, string) {
 
 func obsServerWith(t *testing.T, backend string, tr *tracing.Tracing, docs ...string) (*Server, string) {
 	t.Helper()
+	return obsServerEdit(t, backend, func(c *Config) { c.Tracing = tr }, docs...)
+}
+
+// obsServerEdit is obsServer with edit applied to the configuration.
+func obsServerEdit(t *testing.T, backend string, edit func(*Config), docs ...string) (*Server, string) {
+	t.Helper()
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "access.log")
 	cfg := Config{
@@ -38,8 +44,9 @@ func obsServerWith(t *testing.T, backend string, tr *tracing.Tracing, docs ...st
 		NoDefaults: true, ShutdownTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text",
 		AccessLog: logFile, AccessLogFormat: "json",
 		AccessTokenLifetime: time.Hour, RefreshTokenLifetime: time.Hour, SigningAlg: "RS256",
-		SigningKeyRotation: 720 * time.Hour, KeyRefresh: time.Hour, Tracing: tr,
+		SigningKeyRotation: 720 * time.Hour, KeyRefresh: time.Hour,
 	}
+	edit(&cfg)
 	s, err := Start(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +106,10 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	if code, own := get(t, ml+"/metrics"); code != 200 || !strings.Contains(own, "tollgate_gateway_requests_total") {
 		t.Fatalf("GET /metrics on the metrics listener: %d", code)
 	}
-	if code, _ := get(t, ml+"/apis"); code != 404 {
-		t.Fatalf("the metrics listener serves only /metrics, got %d for /apis", code)
+	for _, p := range []string{"/apis", "/debug/pprof/", "/debug/pprof/heap"} {
+		if code, _ := get(t, ml+p); code != 404 {
+			t.Fatalf("the metrics listener serves only /metrics without --pprof, got %d for %s", code, p)
+		}
 	}
 	for _, want := range []string{
 		`tollgate_gateway_requests_total{api="obs",operation="get",product="none",reason="",status_class="2xx"} 2`,
@@ -135,6 +144,32 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	}
 	if !strings.Contains(text, `tollgate_config_apply_duration_seconds_count{subscriber="gateway"}`) {
 		t.Error("/metrics lacks the gateway's rebuild time")
+	}
+}
+
+// TestPprofOnMetricsListener: with Pprof the metrics listener serves the
+// runtime's profiles (and still /metrics), never argv; other listeners
+// do not serve them.
+func TestPprofOnMetricsListener(t *testing.T) {
+	s, _ := obsServerEdit(t, "http://127.0.0.1:1", func(c *Config) { c.Pprof = true })
+	ml, _ := s.URL("metrics")
+	mg, _ := s.URL("management")
+	if code, index := get(t, ml+"/debug/pprof/"); code != 200 || !strings.Contains(index, "heap") {
+		t.Fatalf("GET /debug/pprof/: %d %.200s", code, index)
+	}
+	if code, heap := get(t, ml+"/debug/pprof/heap?debug=1"); code != 200 || !strings.Contains(heap, "heap profile:") {
+		t.Fatalf("GET /debug/pprof/heap: %d %.200s", code, heap)
+	}
+	if code, g := get(t, ml+"/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(g, "goroutine profile:") {
+		t.Fatalf("GET /debug/pprof/goroutine: %d %.200s", code, g)
+	}
+	if code, _ := get(t, ml+"/metrics"); code != 200 {
+		t.Fatalf("GET /metrics with pprof on: %d", code)
+	}
+	for _, u := range []string{ml + "/debug/pprof/cmdline", ml + "/apis", mg + "/debug/pprof/"} {
+		if code, _ := get(t, u); code != 404 && code != 401 {
+			t.Errorf("GET %s: %d, want 404 (or 401 on the management listener)", u, code)
+		}
 	}
 }
 

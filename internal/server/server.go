@@ -457,7 +457,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 		close(s.bgDone)
 	}()
 
-	handlers := map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp, "metrics": metricsOnly(met.Handler())}
+	handlers := map[string]http.Handler{"gateway": s.gateway, "management": s.mgmt, "identity": idp, "metrics": metricsListener(met.Handler(), cfg.Pprof)}
 	if u, ok := s.urls["portal"]; ok {
 		// The console calls the gateway: its public URL, or the default
 		// address when this node runs no gateway.
