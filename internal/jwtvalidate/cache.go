@@ -3,7 +3,6 @@ package jwtvalidate
 import (
 	"hash/maphash"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -17,30 +16,19 @@ import (
 // shard evicts its oldest entries first (insertion order), which costs
 // O(1) per insertion however large the cache: with every token new, the
 // cache must never be the expensive part of a request.
-//
-// A token is cached on its second validation, not its first (seen
-// remembers the first): tokens presented once (a stream of short-lived
-// callers, or a flood of distinct tokens) then never fill the cache, nor
-// evict the tokens clients reuse, nor keep memory alive for nothing. A
-// reused token costs one more signature check, once.
 type tokenCache struct {
 	seed     maphash.Seed
 	perShard int   // tokens
 	maxBytes int64 // bytes per shard
 	shards   [cacheShards]cacheShard
-	seen     atomic.Pointer[[seenSlots]atomic.Uint64] // made on first use
 }
 
 const cacheShards = 16
 
-// seenSlots is how many first sightings are remembered (direct-mapped by
-// hash, 32 KiB): a token validated again before some thousands of other
-// new tokens were is cached.
-const seenSlots = 4096
-
 // entryOverhead approximates what an entry costs beyond the token's text:
 // the Token's fields, the entry, the map slot, the derived Jwt object
-// (measured from heap profiles: about 975 bytes).
+// (about 975 bytes in heap profiles), so the byte bound is what the heap
+// holds.
 const entryOverhead = 1000
 
 type cacheShard struct {
@@ -96,28 +84,8 @@ func (c *tokenCache) get(h uint64, raw string, now time.Time) *Token {
 	return e.tok
 }
 
-// secondSight reports whether the token with hash h was validated before
-// (and is now worth caching), and remembers it otherwise.
-func (c *tokenCache) secondSight(h uint64) bool {
-	seen := c.seen.Load()
-	if seen == nil {
-		c.seen.CompareAndSwap(nil, new([seenSlots]atomic.Uint64))
-		seen = c.seen.Load()
-	}
-	slot := &seen[h%seenSlots]
-	if slot.Load() == h {
-		return true
-	}
-	slot.Store(h)
-	return false
-}
-
-// put caches tok (which must not be cached yet: its entry is part of it)
-// if its token was validated before (see secondSight).
+// put caches tok (which must not be cached yet: its entry is part of it).
 func (c *tokenCache) put(h uint64, raw string, tok *Token, expires time.Time, key *verKey) {
-	if !c.secondSight(h) {
-		return
-	}
 	size := int64(len(raw)+len(tok.Raw)) + entryOverhead
 	if tok.Raw == raw {
 		size -= int64(len(raw)) // one string, shared
