@@ -76,30 +76,10 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 	}
 	upgrade := webSocketUpgrade(c, r)
 	if bt, ok := g.transport.(*BackendTransport); ok && upgrade == "" && c.BackendURL.Scheme == "http" &&
-		r.Method != http.MethodConnect && directBodySize(r) >= 0 &&
-		!isEcho(c) && opts.Proxy == nil && opts.Transport == nil && !opts.FollowRedirects {
-		// No body or a small one, no upgrade: the request takes
-		// BackendTransport's direct path, written straight from r.
-		var body []byte
-		if n := directBodySize(r); n > 0 {
-			bp := directBodies.Get().(*[]byte)
-			defer directBodies.Put(bp) // the request is written before forwardDirect returns
-			body = (*bp)[:n]
-			_, err := io.ReadFull(r.Body, body)
-			if err == nil {
-				// Read on to the end, as streaming it would: the server
-				// and its body deadline act on the body's end.
-				var extra [1]byte
-				if n, _ := r.Body.Read(extra[:]); n > 0 {
-					err = errors.New("the body is longer than its Content-Length")
-				}
-			}
-			if err != nil {
-				return nil, g.backendFailed(c, &BackendError{Err: fmt.Errorf("read the request body: %w", err)})
-			}
+		r.Method != http.MethodConnect && !isEcho(c) && opts.Proxy == nil && opts.Transport == nil && !opts.FollowRedirects {
+		if n := directBodySize(r); n >= 0 {
+			return g.forwardDirect(ctx, bt, c, r, n, timeout)
 		}
-		out := (&http.Request{Method: r.Method, URL: c.BackendURL, Host: c.BackendURL.Host, Header: r.Header}).WithContext(ctx)
-		return g.forwardDirect(bt, c, out, requestWriter(c, r, body), timeout)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	out, err := g.outboundRequest(ctx, c, r, upgrade)
@@ -181,12 +161,33 @@ func directBodySize(r *http.Request) int {
 	return -1
 }
 
-// forwardDirect is Forward on BackendTransport's direct path: the timeout
-// is the connection's deadline rather than a timer and a derived context,
-// which a call that never waits on another goroutine does not need.
-func (g *Gateway) forwardDirect(bt *BackendTransport, c *Call, out *http.Request, write func(*bufio.Writer) error, timeout time.Duration) (*http.Response, error) {
+// forwardDirect is Forward on BackendTransport's direct path, for a
+// request without a body or with a small one (size bytes, read whole
+// first), written straight from r. The timeout is the connection's
+// deadline rather than a timer and a derived context, which a call that
+// never waits on another goroutine does not need.
+func (g *Gateway) forwardDirect(ctx context.Context, bt *BackendTransport, c *Call, r *http.Request, size int, timeout time.Duration) (*http.Response, error) {
+	var body []byte
+	if size > 0 {
+		bp := directBodies.Get().(*[]byte)
+		defer directBodies.Put(bp) // the request is written before send returns
+		body = (*bp)[:size]
+		_, err := io.ReadFull(r.Body, body)
+		if err == nil {
+			// Read on to the end, as streaming it would: the server and
+			// its body deadline act on the body's end.
+			var extra [1]byte
+			if n, _ := r.Body.Read(extra[:]); n > 0 {
+				err = errors.New("the body is longer than its Content-Length")
+			}
+		}
+		if err != nil {
+			return nil, g.backendFailed(c, &BackendError{Err: fmt.Errorf("read the request body: %w", err)})
+		}
+	}
+	out := (&http.Request{Method: r.Method, URL: c.BackendURL, Host: c.BackendURL.Host, Header: r.Header}).WithContext(ctx)
 	sent := g.now()
-	resp, err := bt.send(out, write, sent.Add(timeout))
+	resp, err := bt.send(out, requestWriter(c, r, body), sent.Add(timeout))
 	c.BackendTime += g.now().Sub(sent)
 	if err != nil {
 		timedOut := errors.Is(err, errBackendTimeout)
