@@ -3,6 +3,7 @@ package apicall
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -23,14 +24,7 @@ var hopHeaders = []string{
 
 // IsHopHeader reports whether the (canonical) name is a hop-by-hop
 // header.
-func IsHopHeader(name string) bool {
-	for _, h := range hopHeaders {
-		if h == name {
-			return true
-		}
-	}
-	return false
-}
+func IsHopHeader(name string) bool { return slices.Contains(hopHeaders, name) }
 
 // NamedInConnection reports whether a Connection header's values name
 // the (canonical) header name, which is then hop-by-hop too.

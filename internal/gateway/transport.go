@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -69,9 +68,9 @@ func (t *BackendTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 // send is the direct path. write, when set, writes the whole request
 // instead of req.Write (req.Header is then only read for the retry rule);
-// it may be called twice (a retry). A non-zero deadline bounds the whole exchange, the response
-// body included: past it, reads fail with a *BackendError whose Timeout is
-// set (errBackendTimeout).
+// it may be called twice (a retry). A non-zero deadline bounds the whole
+// exchange, the response body included: past it, reads fail with a
+// *BackendError whose Timeout is set (errBackendTimeout).
 func (t *BackendTransport) send(req *http.Request, write func(*bufio.Writer) error, deadline time.Time) (*http.Response, error) {
 	key := hostPort(req.URL)
 	c, reused, err := t.conn(req.Context(), key, true, !replayableMethod(req))
@@ -218,10 +217,13 @@ func (t *BackendTransport) exchange(c *directConn, req *http.Request, write func
 		c.conn.Close()
 		return nil, err
 	}
-	if !deadline.IsZero() {
+	// A pooled connection keeps the last exchange's deadline (clearing it
+	// on every return to the pool would be a second timer update per
+	// call): set this one's, or clear it when there is none.
+	if !deadline.IsZero() || c.deadline {
 		c.conn.SetDeadline(deadline)
-		c.deadline = true
 	}
+	c.deadline = !deadline.IsZero()
 	// Cancelling the context (the client leaving) interrupts whatever read
 	// or write is under way.
 	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
@@ -270,9 +272,13 @@ func (t *BackendTransport) exchange(c *directConn, req *http.Request, write func
 		if code < 100 || code >= 200 {
 			break
 		}
-		if code == http.StatusSwitchingProtocols || informational == 5 {
+		if code == http.StatusSwitchingProtocols {
 			release()
-			return fail(fmt.Errorf("backend answered %d to a request that did not ask for it", code))
+			return fail(errors.New("backend switched protocols unasked"))
+		}
+		if informational == 5 {
+			release()
+			return fail(errors.New("backend sent more than 5 informational (1xx) answers"))
 		}
 		// 1xx (Early Hints, a stray 100 Continue): the answer follows.
 	}
@@ -311,10 +317,6 @@ func (t *BackendTransport) finish(c *directConn, br *bufio.Reader, stop func() b
 	if !stop() || !reusable || br.Buffered() > 0 {
 		c.conn.Close()
 		return
-	}
-	if c.deadline {
-		c.conn.SetDeadline(time.Time{})
-		c.deadline = false
 	}
 	t.mu.Lock()
 	conns := t.idle[c.key]

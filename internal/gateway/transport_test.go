@@ -366,3 +366,25 @@ func TestDirectBodiesAreSentWholeAndReplayedWhole(t *testing.T) {
 		t.Errorf("backend got %d bodies (second %d bytes), want 3 with the second whole", len(bodies), len(bodies[min(1, len(bodies)-1)]))
 	}
 }
+
+func TestDirectPooledConnectionOutlivesItsLastDeadline(t *testing.T) {
+	// Each call sets its own deadline on the connection it takes: a
+	// connection pooled past the previous call's backend timeout serves
+	// the next call.
+	be := newRawBackend(t, func(w io.Writer, r *http.Request, conn int) bool {
+		io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	rs := openAPI("svc", "svc", be.url())
+	rs[0].(*resource.API).BackendTimeout = 1
+	fx := newFixture(t, nil, rs...)
+	for i := range 2 {
+		if resp, body := fx.do(t, "GET", "/svc/x", nil, nil); resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+		time.Sleep(1200 * time.Millisecond)
+	}
+	if n := be.conns.Load(); n != 1 {
+		t.Errorf("%d backend connections, want 1", n)
+	}
+}
