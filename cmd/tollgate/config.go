@@ -209,7 +209,7 @@ func serveKeys() []configKey {
 			set: optionalDuration(func(c *serveConfig) *time.Duration { return &c.Timeouts.GatewayBody })},
 		{name: "gateway-body-min-rate", kind: kindString, usage: "slowest request body the gateway waits for, in `bytes` per second (e.g. 16384, 16KiB, 1MiB; default 16KiB; off: --gateway-body-timeout bounds the whole body)",
 			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.Timeouts.GatewayBodyMinRate }, "bytes per second (e.g. 16384, 16KiB, 1MiB, or off)")},
-		{name: "jwt-cache-bytes", kind: kindString, usage: "memory each validate-jwt policy may keep for verified tokens, in `bytes` (e.g. 4MiB, 64MiB; default 3MiB, about 1,700 Entra-sized tokens; off: no cache)",
+		{name: "jwt-cache-bytes", kind: kindString, usage: "memory the node may keep for verified tokens, shared by every validate-jwt policy and application token check, in `bytes` (e.g. 4MiB, 64MiB; default 2MiB, about 1,500 tokens of 1.2 KB; off: no cache)",
 			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.JWTCacheBytes }, "bytes (e.g. 4194304, 4MiB, or off)")},
 		{name: "memory-limit", kind: kindString, usage: "soft limit on the Go runtime's memory (heap, stacks, its own bookkeeping; not the program's code), in `bytes` (e.g. 256MiB, 1GiB): the garbage collector works harder as it is approached (default: GOMEMLIMIT, else none)",
 			set: bytesOrOff(func(c *serveConfig) *int64 { return &c.MemoryLimit }, "bytes (e.g. 268435456, 256MiB, 1GiB, or off)")},

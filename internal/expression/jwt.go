@@ -1,6 +1,7 @@
 package expression
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -31,18 +32,20 @@ type Jwt struct {
 	// Header holds the JOSE header fields as strings.
 	Header map[string]string
 
-	// deferred, when set, is the token Claims and Header are parsed from
-	// on first use (see DeferClaims); read them with AllClaims then.
-	deferred string
-	loadOnce sync.Once
+	// deferred is set when Claims and Header are parsed from header and
+	// payload on first use (see DeferClaims); read them with AllClaims then.
+	deferred        bool
+	header, payload string
+	loadOnce        sync.Once
 }
 
-// DeferClaims leaves Claims and Header to be parsed from token when first
-// asked for (AllClaims, AllHeader): for a Jwt whose other fields a
-// validator already read, so a token whose claims no expression reads is
-// never decoded twice. It returns j.
-func (j *Jwt) DeferClaims(token string) *Jwt {
-	j.deferred = token
+// DeferClaims leaves Claims and Header to be parsed from the token's
+// decoded header and payload (JSON) when first asked for (AllClaims,
+// AllHeader): for a Jwt whose other fields a validator already read, so a
+// token whose claims no expression reads is never decoded twice. It
+// returns j.
+func (j *Jwt) DeferClaims(header, payload string) *Jwt {
+	j.deferred, j.header, j.payload = true, header, payload
 	return j
 }
 
@@ -59,11 +62,11 @@ func (j *Jwt) AllHeader() map[string]string {
 }
 
 func (j *Jwt) load() {
-	if j.deferred == "" {
+	if !j.deferred {
 		return
 	}
 	j.loadOnce.Do(func() {
-		if p, err := ParseJwt(j.deferred); err == nil {
+		if p, err := parseJwtJSON([]byte(j.header), []byte(j.payload)); err == nil {
 			j.Claims, j.Header = p.Claims, p.Header
 		}
 	})
@@ -102,12 +105,17 @@ func ParseJwt(token string) (*Jwt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwt: payload: %w", err)
 	}
+	return parseJwtJSON(hb, pb)
+}
+
+// parseJwtJSON builds a Jwt from its decoded header and payload.
+func parseJwtJSON(hb, pb []byte) (*Jwt, error) {
 	var header map[string]any
 	if err := json.Unmarshal(hb, &header); err != nil {
 		return nil, fmt.Errorf("jwt: header: %w", err)
 	}
 	var payload map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(pb)))
+	dec := json.NewDecoder(bytes.NewReader(pb))
 	dec.UseNumber()
 	if err := dec.Decode(&payload); err != nil {
 		return nil, fmt.Errorf("jwt: payload: %w", err)

@@ -1,35 +1,63 @@
 package jwtvalidate
 
 import (
-	"hash/maphash"
+	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// tokenCache holds verified tokens so a client that reuses its token pays
-// for signature checking once. It is keyed by a keyed (randomly seeded)
-// hash of the token and compares the full token on a hit, so a collision
-// can never let another token through.
+// TokenCache holds verified tokens so a client that reuses its token pays
+// for signature checking once. One TokenCache serves every validator of a
+// process, so the process has one memory bound for verified tokens however
+// many validate-jwt policies it runs. An entry belongs to the validator that
+// verified it (its owner): a token verified under one policy's rules is
+// never served to another.
+//
+// An entry is found by the token's SHA-256 identity (tokenID) and its
+// owner, both compared in full on a hit: the cache never keeps a token's
+// text, only what validation decoded from it.
 //
 // It is bounded both in tokens and in bytes (an estimate of what an entry
-// keeps alive: the token, its decoded payload, the bookkeeping). A full
+// keeps alive: the decoded header and claims, the Token's fields, the
+// bookkeeping). A full
 // shard evicts its oldest entries first (insertion order), which costs
 // O(1) per insertion however large the cache: with every token new, the
 // cache must never be the expensive part of a request.
-type tokenCache struct {
-	seed     maphash.Seed
+type TokenCache struct {
 	perShard int   // tokens
 	maxBytes int64 // bytes per shard
+	owners   atomic.Uint64
+	off      bool // keeps nothing
 	shards   [cacheShards]cacheShard
 }
 
 const cacheShards = 16
 
-// entryOverhead approximates what an entry costs beyond the token's text:
-// the Token's fields, the entry, the map slot, the derived Jwt object
-// (about 975 bytes in heap profiles), so the byte bound is what the heap
-// holds.
-const entryOverhead = 1000
+// entryOverhead approximates what an entry costs beyond its decoded header
+// and claims: the Token's fields and strings, the entry, the map slot, the
+// derived Jwt object (see TestEntryOverhead), so the byte bound is what the
+// heap holds.
+const entryOverhead = 800
+
+// NewTokenCache returns a cache bounded to tokens entries and bytes bytes
+// (0: DefaultCacheSize, DefaultCacheBytes). When either is negative the
+// cache is off: validators given it keep no tokens.
+func NewTokenCache(tokens int, bytes int64) *TokenCache {
+	if tokens == 0 {
+		tokens = DefaultCacheSize
+	}
+	if bytes == 0 {
+		bytes = DefaultCacheBytes
+	}
+	if c := newTokenCache(tokens, bytes); c != nil {
+		return c
+	}
+	return &TokenCache{off: true}
+}
+
+// owner returns a key no other validator of c has.
+func (c *TokenCache) owner() uint64 { return c.owners.Add(1) }
 
 type cacheShard struct {
 	mu    sync.RWMutex
@@ -44,35 +72,40 @@ type cacheShard struct {
 
 type cacheEntry struct {
 	hash    uint64
-	raw     string
+	owner   uint64
+	id      [32]byte
 	tok     *Token
 	expires time.Time
 	key     *verKey // nil for unsigned tokens; static keys never revoke
 	size    int64
 }
 
-func newTokenCache(size int, bytes int64) *tokenCache {
+func newTokenCache(size int, bytes int64) *TokenCache {
 	if size <= 0 || bytes <= 0 {
 		return nil
 	}
-	c := &tokenCache{seed: maphash.MakeSeed(), perShard: max(1, size/cacheShards), maxBytes: max(1, bytes/cacheShards)}
+	c := &TokenCache{perShard: max(1, size/cacheShards), maxBytes: max(1, bytes/cacheShards)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[uint64]*cacheEntry)
 	}
 	return c
 }
 
-// hash is raw's key; get and put take it, so a new token is hashed once.
-func (c *tokenCache) hash(raw string) uint64 { return maphash.String(c.seed, raw) }
+// hash is the map key of the token id for owner. Adding an odd multiple of
+// the owner gives one token distinct keys for distinct owners, so
+// validators sharing a token never displace each other's entry.
+func (c *TokenCache) hash(owner uint64, id *[32]byte) uint64 {
+	return binary.LittleEndian.Uint64(id[:8]) + owner*0x9e3779b97f4a7c15
+}
 
-func (c *tokenCache) get(h uint64, raw string, now time.Time) *Token {
+func (c *TokenCache) get(h, owner uint64, id *[32]byte, now time.Time) *Token {
 	sh := &c.shards[h%cacheShards]
 	sh.mu.RLock()
 	e := sh.m[h]
 	sh.mu.RUnlock()
 	// Plain comparison is safe here: reaching it with a different token
-	// needs a collision of a hash whose seed the caller does not know.
-	if e == nil || e.raw != raw {
+	// needs a SHA-256 collision.
+	if e == nil || e.owner != owner || e.id != *id {
 		return nil
 	}
 	if !now.Before(e.expires) || (e.key != nil && e.key.revoked.Load()) {
@@ -85,16 +118,13 @@ func (c *tokenCache) get(h uint64, raw string, now time.Time) *Token {
 }
 
 // put caches tok (which must not be cached yet: its entry is part of it).
-func (c *tokenCache) put(h uint64, raw string, tok *Token, expires time.Time, key *verKey) {
-	size := int64(len(raw)+len(tok.Raw)) + entryOverhead
-	if tok.Raw == raw {
-		size -= int64(len(raw)) // one string, shared
-	}
+func (c *TokenCache) put(h, owner uint64, id *[32]byte, tok *Token, expires time.Time, key *verKey) {
+	size := int64(len(tok.header)+len(tok.payload)) + entryOverhead
 	if size > c.maxBytes {
 		return
 	}
 	e := &tok.entry
-	*e = cacheEntry{hash: h, raw: raw, tok: tok, expires: expires, key: key, size: size}
+	*e = cacheEntry{hash: h, owner: owner, id: *id, tok: tok, expires: expires, key: key, size: size}
 	sh := &c.shards[h%cacheShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -151,7 +181,7 @@ func (sh *cacheShard) evictOldest() {
 }
 
 // len counts entries (for tests).
-func (c *tokenCache) len() int {
+func (c *TokenCache) len() int {
 	n := 0
 	for i := range c.shards {
 		c.shards[i].mu.RLock()
@@ -162,7 +192,7 @@ func (c *tokenCache) len() int {
 }
 
 // size sums the entries' estimated bytes (for tests).
-func (c *tokenCache) size() int64 {
+func (c *TokenCache) size() int64 {
 	var n int64
 	for i := range c.shards {
 		c.shards[i].mu.RLock()

@@ -72,12 +72,11 @@ type Config struct {
 	// RequireExpirationTime and RequireSignedTokens default to true (nil).
 	RequireExpirationTime *bool
 	RequireSignedTokens   *bool
-	// CacheSize bounds the verified-token cache (default 10,000 tokens;
-	// negative turns it off).
-	CacheSize int
-	// CacheBytes bounds the same cache in bytes, estimated from the
-	// tokens' sizes (default Deps.CacheBytes, else DefaultCacheBytes;
-	// negative turns it off).
+	// CacheSize and CacheBytes, when either is set, give the validator a
+	// verified-token cache of its own instead of Deps.Cache, bounded in
+	// tokens (default 10,000) and in bytes estimated from the tokens'
+	// sizes (default DefaultCacheBytes); negative turns it off.
+	CacheSize  int
 	CacheBytes int64
 }
 
@@ -90,9 +89,10 @@ type Deps struct {
 	LocalKeys func(ctx context.Context) (jose.JSONWebKeySet, string, error)
 	Now       func() time.Time
 	Logger    *slog.Logger
-	// CacheBytes is the verified-token cache's bound in bytes for configs
-	// that set none (0: DefaultCacheBytes; negative: off).
-	CacheBytes int64
+	// Cache is where validators keep verified tokens: one per process, so
+	// the process has one bound (nil: a cache of the validator's own, as
+	// bounded by Config).
+	Cache *TokenCache
 	// Observer, when set, is told of every validation (metrics).
 	Observer Observer
 }
@@ -107,8 +107,6 @@ type Observer interface {
 // Token is a validated token. It is shared by every request that presents
 // the same token while it is cached: callers must not modify it.
 type Token struct {
-	// Raw is the compact JWS (after decryption, for a JWE).
-	Raw       string
 	Algorithm string
 	KeyID     string
 	// Type is the header's typ; ID the jti claim ("" when absent or not
@@ -122,6 +120,11 @@ type Token struct {
 	ExpiresAt time.Time
 	NotBefore time.Time
 	IssuedAt  time.Time
+
+	// header and payload are the JOSE header and the claims as decoded
+	// JSON (for a JWE, the inner JWS's): the cache keeps them, not the
+	// token's text, whose signature alone is a quarter of it.
+	header, payload string
 
 	claimsOnce sync.Once
 	claims     map[string]any
@@ -145,17 +148,14 @@ func (t *Token) Memo(fn func(*Token) any) any {
 // Claims returns every claim, decoded as encoding/json does into any. It is
 // decoded on first use: most requests never need it.
 func (t *Token) Claims() map[string]any {
-	t.claimsOnce.Do(func() {
-		// The payload is not kept (a cached token costs its bytes once):
-		// it is decoded again from Raw, which validation has checked.
-		_, rest, _ := strings.Cut(t.Raw, ".")
-		pseg, _, _ := strings.Cut(rest, ".")
-		if pb, ok := decodeSegment(pseg, MaxTokenBytes); ok {
-			_ = json.Unmarshal(pb, &t.claims)
-		}
-	})
+	t.claimsOnce.Do(func() { _ = json.Unmarshal([]byte(t.payload), &t.claims) })
 	return t.claims
 }
+
+// HeaderJSON and PayloadJSON return the token's JOSE header and claims as
+// the JSON validation checked (for a JWE, the inner JWS's).
+func (t *Token) HeaderJSON() string  { return t.header }
+func (t *Token) PayloadJSON() string { return t.payload }
 
 // Validator checks tokens against one Config. It is safe for concurrent
 // use.
@@ -166,7 +166,8 @@ type Validator struct {
 	decrypt    []*rsa.PrivateKey
 	requireExp bool
 	requireSig bool
-	cache      *tokenCache
+	cache      *TokenCache
+	owner      uint64 // v's key in cache
 	scratch    scratchPool
 	now        func() time.Time
 	log        *slog.Logger
@@ -180,12 +181,13 @@ func Bool(b bool) *bool { return &b }
 const DefaultCacheSize = 10000
 
 // DefaultCacheBytes is the verified-token cache's default bound in bytes:
-// about 1,700 Entra-sized access tokens (an entry keeps the token, about
-// 1.2 KB, and some 700 bytes of fields and bookkeeping). Every validate-jwt
-// policy has a cache of its own, the largest thing a gateway keeps under
-// load; 3 MiB holds a working set of 1,000 tokens with room for the
-// shards' unevenness.
-const DefaultCacheBytes = 3 << 20
+// about 1,500 tokens of 1.2 KB (an entry keeps the decoded header and
+// claims, some 640 bytes for such a token, and about 800 bytes of fields
+// and bookkeeping). The cache is the largest thing a gateway keeps under
+// load; one bound covers every policy that validates tokens, and 2 MiB
+// holds a working set of 1,000 tokens with room for the shards'
+// unevenness.
+const DefaultCacheBytes = 2 << 20
 
 // New compiles a Config. Every problem is reported, joined. OpenID key sets
 // start fetching in the background: a provider that is down does not make
@@ -289,18 +291,17 @@ func build(cfg Config, deps Deps, checkOnly bool) (*Validator, error) {
 	if checkOnly {
 		return nil, nil
 	}
-	size := cfg.CacheSize
-	if size == 0 {
-		size = DefaultCacheSize
+	if deps.Cache != nil && cfg.CacheSize == 0 && cfg.CacheBytes == 0 {
+		v.cache = deps.Cache
+	} else {
+		v.cache = NewTokenCache(cfg.CacheSize, cfg.CacheBytes)
 	}
-	bytes := cfg.CacheBytes
-	if bytes == 0 {
-		bytes = deps.CacheBytes
+	if v.cache != nil && v.cache.off {
+		v.cache = nil
 	}
-	if bytes == 0 {
-		bytes = DefaultCacheBytes
+	if v.cache != nil {
+		v.owner = v.cache.owner()
 	}
-	v.cache = newTokenCache(size, bytes)
 	// Start fetching now, so keys are usually there before the first request.
 	for _, s := range v.sources {
 		if s.cur.Load() == nil {
@@ -341,30 +342,38 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
 		return nil, errTooLarge
 	}
 	now := v.now()
+	// A token without a "." cannot be valid, and has no cache key.
+	cacheable := v.cache != nil && strings.IndexByte(raw, '.') >= 0
 	var h uint64
-	if v.cache != nil {
-		h = v.cache.hash(raw)
-		if t := v.cache.get(h, raw, now); t != nil {
+	var id, signed [32]byte
+	if cacheable {
+		v.scratch.tokenID(raw, &id, &signed)
+		h = v.cache.hash(v.owner, &id)
+		if t := v.cache.get(h, v.owner, &id, now); t != nil {
 			v.observe(true, nil)
 			return t, nil
 		}
 	}
-	jws := raw
+	jws, digest := raw, (*[32]byte)(nil)
+	if cacheable {
+		digest = &signed
+	}
 	if strings.Count(raw, ".") == 4 {
 		var err *Error
 		if jws, err = v.decryptJWE(raw); err != nil {
 			v.observe(false, err)
 			return nil, err
 		}
+		digest = nil // of the JWE's text, not the JWS's
 	}
-	tok, key, err := v.verify(ctx, jws, now)
+	tok, key, err := v.verify(ctx, jws, digest, now)
 	if err != nil {
 		v.observe(false, err)
 		return nil, err
 	}
 	v.observe(false, nil)
-	if v.cache != nil && !tok.ExpiresAt.IsZero() {
-		v.cache.put(h, raw, tok, tok.ExpiresAt.Add(v.cfg.ClockSkew), key)
+	if cacheable && !tok.ExpiresAt.IsZero() {
+		v.cache.put(h, v.owner, &id, tok, tok.ExpiresAt.Add(v.cfg.ClockSkew), key)
 	}
 	return tok, nil
 }
@@ -494,8 +503,9 @@ func (v *Validator) decryptJWE(raw string) (string, *Error) {
 	return "", fail(ReasonJwtInvalid, "Encrypted JWT could not be decrypted with any configured key.")
 }
 
-// verify checks a compact JWS: header, key, signature, then claims.
-func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Token, *verKey, *Error) {
+// verify checks a compact JWS: header, key, signature, then claims. signed,
+// when set, is the SHA-256 of jws's signing input, already computed.
+func (v *Validator) verify(ctx context.Context, jws string, signed *[32]byte, now time.Time) (*Token, *verKey, *Error) {
 	hseg, rest, ok1 := strings.Cut(jws, ".")
 	pseg, sseg, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.IndexByte(sseg, '.') >= 0 {
@@ -560,7 +570,10 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 		// An RS* digest is computed once, whatever the number of keys tried.
 		var digest [sha512.Size]byte
 		var hashed []byte
-		if m.pkcs1 != 0 {
+		switch {
+		case m.pkcs1 == crypto.SHA256 && signed != nil:
+			hashed = signed[:]
+		case m.pkcs1 != 0:
 			hashed = sum(m.pkcs1, free[:copy(free, signingInput)], &digest)
 		}
 		for _, k := range cands {
@@ -576,8 +589,10 @@ func (v *Validator) verify(ctx context.Context, jws string, now time.Time) (*Tok
 			return nil, nil, errSignature
 		}
 	}
-	tok := &Token{Raw: jws, Algorithm: h.Alg, Type: h.Typ}
+	tok := &Token{Algorithm: h.Alg, Type: h.Typ}
 	var keep tokenStrings
+	keep.add(&tok.header, hb)
+	keep.add(&tok.payload, pb)
 	if len(h.Kid) > 0 {
 		if used != nil && used.kid == string(h.Kid) {
 			tok.KeyID = used.kid
@@ -640,13 +655,31 @@ func (s *scratchPool) put(b *[]byte) {
 	}
 }
 
+// tokenID sets id to raw's identity in the cache, which keeps no token
+// text: the SHA-256 of signed (the SHA-256 of everything before raw's last
+// ".", for a JWS its signing input) followed by the rest (the signature, or
+// a JWE's tag). Equal ids mean equal tokens; signed is the digest an RS256
+// verification of the JWS needs. raw must contain a ".".
+func (s *scratchPool) tokenID(raw string, id, signed *[32]byte) {
+	dot := strings.LastIndexByte(raw, '.')
+	// b holds 32 spare bytes then raw; once the signing input is hashed,
+	// its digest is written just before the rest, and both are hashed.
+	bp := s.get(32 + len(raw))
+	b := *bp
+	copy(b[32:], raw)
+	*signed = sha256.Sum256(b[32 : 32+dot])
+	copy(b[dot+1:], signed[:])
+	*id = sha256.Sum256(b[dot+1:])
+	s.put(bp)
+}
+
 // tokenStrings gathers the strings a new Token keeps that are not shared
 // (configured issuers, audiences and key ids are), to copy them out of
 // the decoded token in one allocation.
 type tokenStrings struct {
 	n   int
-	dst [6]*string
-	src [6][]byte
+	dst [8]*string
+	src [8][]byte
 }
 
 func (ts *tokenStrings) add(dst *string, b []byte) {

@@ -565,9 +565,17 @@ func TestJWE(t *testing.T) {
 	dec := key("rsa3").(*rsa.PrivateKey)
 	v := openidValidator(t, p, clk, Config{DecryptionKeys: []DecryptionKey{{PrivateKey: key("rsa4")}, {PrivateKey: dec}}})
 	inner := sign(t, jwt.SigningMethodRS256, key("rsa1"), "r1", p.claims(clk.now()))
-	tok := wantOK(t, v, jweOf(t, inner, &dec.PublicKey, jose.RSA_OAEP_256, jose.A256GCM))
-	if tok.Raw != inner || tok.Subject != "user-1" {
+	jwe := jweOf(t, inner, &dec.PublicKey, jose.RSA_OAEP_256, jose.A256GCM)
+	tok := wantOK(t, v, jwe)
+	hseg, rest, _ := strings.Cut(inner, ".")
+	pseg, _, _ := strings.Cut(rest, ".")
+	hb, _ := base64.RawURLEncoding.DecodeString(hseg)
+	pb, _ := base64.RawURLEncoding.DecodeString(pseg)
+	if tok.HeaderJSON() != string(hb) || tok.PayloadJSON() != string(pb) || tok.Subject != "user-1" {
 		t.Errorf("token %+v", tok)
+	}
+	if wantOK(t, v, jwe) != tok {
+		t.Error("the same JWE was not served from the cache")
 	}
 	wantReason(t, v, jweOf(t, inner, &dec.PublicKey, jose.RSA_OAEP, jose.A256GCM), ReasonJwtInvalid)
 	wantReason(t, v, jweOf(t, inner, &dec.PublicKey, jose.RSA_OAEP_256, jose.A128CBC_HS256), ReasonJwtInvalid)

@@ -71,8 +71,9 @@ type Config struct {
 	KidRefetch time.Duration
 	// AuditRetention is how long the audit log keeps entries (0: for ever).
 	AuditRetention time.Duration
-	// JWTCacheBytes bounds each validate-jwt policy's cache of verified
-	// tokens, in bytes (0: jwtvalidate.DefaultCacheBytes; negative: off).
+	// JWTCacheBytes bounds the node's cache of verified tokens, shared by
+	// every validate-jwt policy and application token check, in bytes (0:
+	// jwtvalidate.DefaultCacheBytes; negative: off).
 	JWTCacheBytes int64
 
 	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: the

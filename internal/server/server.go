@@ -337,8 +337,11 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	if err != nil {
 		return nil, fmt.Errorf("credential manager: %w", err)
 	}
+	// Every validator of this node keeps its verified tokens in one cache,
+	// so --jwt-cache-bytes bounds them all together.
+	tokens := jwtvalidate.NewTokenCache(0, cfg.JWTCacheBytes)
 	// identity-type="jwt" callers of get-authorization-context.
-	callers, err := credential.NewLocalCallers(s.store, jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys})
+	callers, err := credential.NewLocalCallers(s.store, jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, Cache: tokens})
 	if err != nil {
 		return nil, fmt.Errorf("credential manager: %w", err)
 	}
@@ -346,7 +349,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	s.closers = append(s.closers, closeCache)
 	policyOpts := policy.Options{Limiter: limiter, Open: s.keyring.Open, Logger: log, ExternalCache: cache,
 		Extensions: append(jwtpolicy.Extensions(jwtpolicy.Deps{
-			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, Observer: met, CacheBytes: cfg.JWTCacheBytes},
+			JWT: jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, Observer: met, Cache: tokens},
 			LocalTenant: func(tenant string) bool {
 				t := idp.Tenant()
 				return strings.EqualFold(tenant, t.ID) || strings.EqualFold(tenant, t.Name)
@@ -368,7 +371,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	policies := policy.NewCompiler(policyOpts)
 	// Products with OAuth access: application tokens are verified with the
 	// built-in provider's keys.
-	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys, Observer: met, CacheBytes: cfg.JWTCacheBytes})
+	appTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys, Observer: met, Cache: tokens})
 	if err != nil {
 		return nil, fmt.Errorf("application token validator: %w", err)
 	}
@@ -398,7 +401,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	// Before the first Sync: the developers' application lists read its
 	// index of applications by owner.
 	s.follower.Subscribe(met.Subscriber("applications", apps))
-	userTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys})
+	userTokens, err := jwtvalidate.New(jwtvalidate.Config{LocalKeys: true}, jwtvalidate.Deps{Logger: log, LocalKeys: localKeys, Cache: tokens})
 	if err != nil {
 		return nil, fmt.Errorf("developer token validator: %w", err)
 	}

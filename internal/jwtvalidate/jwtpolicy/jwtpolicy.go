@@ -705,7 +705,7 @@ func parseJwt(t *jwtvalidate.Token) any {
 	o.jwt = expression.Jwt{Id: t.ID, Issuer: t.Issuer, Subject: t.Subject, Audiences: aud,
 		Algorithm: t.Algorithm, Type: t.Type,
 		ExpirationTime: utcIn(&o.exp, t.ExpiresAt), NotBefore: utcIn(&o.nbf, t.NotBefore), IssuedAt: utcIn(&o.iat, t.IssuedAt)}
-	return o.jwt.DeferClaims(t.Raw)
+	return o.jwt.DeferClaims(t.HeaderJSON(), t.PayloadJSON())
 }
 
 // utcIn sets *dst to t in UTC and returns dst, or nil for the zero time.
