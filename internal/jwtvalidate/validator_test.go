@@ -657,6 +657,9 @@ func TestKeySetsRun(t *testing.T) {
 	p.setKeys(map[string]crypto.Signer{"r1": key("rsa1"), "r2": key("rsa2")})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		// In use meanwhile, as a validator's lookups keep it: on a busy
+		// machine two intervals may pass before the refresh runs.
+		v.sources[0].touch()
 		g := v.sources[0].cur.Load()
 		if g != nil && len(g.keys) == 2 {
 			break
