@@ -13,8 +13,9 @@ import (
 )
 
 // trickle sends a request's headers, then its body one byte every 50ms,
-// and returns how long the server kept the connection open.
-func trickle(t *testing.T, method, base, path string, headers ...string) time.Duration {
+// and returns how long the server kept the connection open and the status
+// line it answered, if any.
+func trickle(t *testing.T, method, base, path string, headers ...string) (time.Duration, string) {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -44,12 +45,14 @@ func trickle(t *testing.T, method, base, path string, headers ...string) time.Du
 		}
 	}()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err = io.Copy(io.Discard, conn)
+	var answer strings.Builder
+	_, err = io.Copy(&answer, conn)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("%s %s%s: the connection is still open after 10s of trickling", method, base, path)
 	}
-	return time.Since(start)
+	status, _, _ := strings.Cut(answer.String(), "\r\n")
+	return time.Since(start), status
 }
 
 // A client that sends headers and then trickles its body loses the
@@ -63,15 +66,20 @@ func TestSlowBodyTimeouts(t *testing.T) {
 	for _, c := range []struct {
 		name, method, path string
 		headers            []string
+		status             string // "": any
 	}{
-		{"gateway", "POST", "/echo/resource", []string{"Ocp-Apim-Subscription-Key", key}},
-		{"gateway", "POST", "/no-such-api", nil}, // answered at once; the unread body is still bounded
-		{"management", "PUT", "/apis/slow", srv.admin()},
-		{"identity", "POST", "/default/oauth2/v2.0/token", nil},
+		// Forwarding a body that stops arriving is the caller's fault.
+		{"gateway", "POST", "/echo/resource", []string{"Ocp-Apim-Subscription-Key", key}, "HTTP/1.1 408 Request Timeout"},
+		{"gateway", "POST", "/no-such-api", nil, "HTTP/1.1 404 Not Found"}, // answered at once; the unread body is still bounded
+		{"management", "PUT", "/apis/slow", srv.admin(), ""},
+		{"identity", "POST", "/default/oauth2/v2.0/token", nil, ""},
 	} {
-		took := trickle(t, c.method, srv.urls[c.name], c.path, c.headers...)
+		took, status := trickle(t, c.method, srv.urls[c.name], c.path, c.headers...)
 		if took < 350*time.Millisecond || took > 5*time.Second {
 			t.Errorf("%s %s: connection closed after %v, want about 400ms", c.name, c.path, took)
+		}
+		if c.status != "" && status != c.status {
+			t.Errorf("%s %s: answered %q, want %q", c.name, c.path, status, c.status)
 		}
 	}
 

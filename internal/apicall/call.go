@@ -99,6 +99,26 @@ type BackendError struct {
 func (e *BackendError) Error() string { return "backend: " + e.Err.Error() }
 func (e *BackendError) Unwrap() error { return e.Err }
 
+// ClientBodyError is a failed read of the caller's request body while it
+// was forwarded: the client failed, not the backend. Timeout is set when
+// the body did not arrive in time (the listener's body deadline).
+type ClientBodyError struct {
+	Timeout bool
+	Err     error
+}
+
+func (e *ClientBodyError) Error() string { return "read the request body: " + e.Err.Error() }
+func (e *ClientBodyError) Unwrap() error { return e.Err }
+
+// ClientBodyStatus is the answer to a ClientBodyError: 408 when the body
+// did not arrive in time, 400 otherwise.
+func ClientBodyStatus(e *ClientBodyError) (status int, message string) {
+	if e.Timeout {
+		return http.StatusRequestTimeout, MsgClientBodyTimeout
+	}
+	return http.StatusBadRequest, MsgClientBodyFailed
+}
+
 // BackendReason is the reason (access log, context.LastError) of a failed
 // backend call or backend body read: ReasonBackendTimeout or
 // ReasonBackendConnectionFailure; "" when err is not a *BackendError (e.g.

@@ -14,6 +14,8 @@ const (
 	MsgKeyInvalid        = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
 	MsgBackendFailure    = "Backend service could not be reached."
 	MsgBackendTimeout    = "Backend service did not respond in time."
+	MsgClientBodyTimeout = "The request body did not arrive in time."
+	MsgClientBodyFailed  = "The request body could not be read."
 )
 
 // Reasons, as context.LastError.Reason and in the access log.
@@ -23,6 +25,9 @@ const (
 	ReasonSubscriptionKeyInvalid   = "SubscriptionKeyInvalid"
 	ReasonBackendConnectionFailure = "BackendConnectionFailure"
 	ReasonBackendTimeout           = "Timeout"
+	// ReasonClientConnectionFailure: the caller's request body failed to
+	// arrive while it was forwarded.
+	ReasonClientConnectionFailure = "ClientConnectionFailure"
 )
 
 // ErrorBody is APIM's error body:

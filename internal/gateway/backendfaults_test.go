@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/gateway"
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -223,6 +225,69 @@ func TestBackendFailsWhilePolicyReadsBody(t *testing.T) {
 			if e := accessEntry(t, fx); e["reason"] != tc.reason || e["status"] != float64(tc.status) {
 				t.Errorf("access log: status %v reason %v", e["status"], e["reason"])
 			}
+		})
+	}
+}
+
+// failingBody gives n bytes, then err: a client whose body stops arriving.
+type failingBody struct {
+	n   int
+	err error
+}
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if b.n == 0 {
+		return 0, b.err
+	}
+	k := min(len(p), b.n)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	b.n -= k
+	return k, nil
+}
+
+// A request body that fails to arrive while it is forwarded is the
+// caller's failure: 408 when it timed out (the listener's body deadline),
+// 400 otherwise, the connection closed, never a backend error; on both
+// forwarding paths (a small body read first, a large one streamed).
+func TestClientBodyFails(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer backend.Close()
+	for _, c := range []struct {
+		name   string
+		size   int64
+		err    error
+		status int
+		msg    string
+	}{
+		{"small body times out", 1000, os.ErrDeadlineExceeded, 408, apicall.MsgClientBodyTimeout},
+		{"large body times out", 200 << 10, os.ErrDeadlineExceeded, 408, apicall.MsgClientBodyTimeout},
+		{"small body cut", 1000, io.ErrUnexpectedEOF, 400, apicall.MsgClientBodyFailed},
+		{"large body cut", 200 << 10, io.ErrUnexpectedEOF, 400, apicall.MsgClientBodyFailed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bothPipelines(t, func(t *testing.T, withPolicies bool) {
+				fx := faultFixture(t, backend.URL, withPolicies)
+				req := httptest.NewRequest("POST", "/svc/x", &failingBody{n: int(c.size / 2), err: c.err})
+				req.ContentLength = c.size
+				rec := httptest.NewRecorder()
+				fx.gw.ServeHTTP(rec, req)
+				if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.msg) {
+					t.Fatalf("status %d %s, want %d %q", rec.Code, rec.Body, c.status, c.msg)
+				}
+				if rec.Header().Get("Connection") != "close" {
+					t.Errorf("Connection %q, want close", rec.Header().Get("Connection"))
+				}
+				if e := accessEntry(t, fx); e["reason"] != apicall.ReasonClientConnectionFailure {
+					t.Errorf("access log: status %v reason %v, want %s", e["status"], e["reason"], apicall.ReasonClientConnectionFailure)
+				}
+				if strings.Contains(fx.log.String(), "backend call failed") {
+					t.Errorf("logged as a backend failure:\n%s", fx.log.String())
+				}
+			})
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,11 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 		cancel(nil)
 		return nil, g.backendFailed(c, &BackendError{Err: err})
 	}
+	var cb *clientBody
+	if out.Body != nil {
+		cb = &clientBody{ReadCloser: out.Body}
+		out.Body = cb
+	}
 	timer := time.AfterFunc(timeout, func() { cancel(errBackendTimeout) })
 
 	var resp *http.Response
@@ -117,6 +123,9 @@ func (g *Gateway) Forward(ctx context.Context, c *Call, r *http.Request, opts Fo
 		cancel(nil)
 		if timedOut {
 			err = errBackendTimeout
+		}
+		if cb != nil && cb.err != nil && !timedOut {
+			return nil, g.clientBodyFailed(c, cb.err)
 		}
 		return nil, g.backendFailed(c, &BackendError{Timeout: timedOut, Err: err})
 	}
@@ -183,7 +192,7 @@ func (g *Gateway) forwardDirect(ctx context.Context, bt *BackendTransport, c *Ca
 			}
 		}
 		if err != nil {
-			return nil, g.backendFailed(c, &BackendError{Err: fmt.Errorf("read the request body: %w", err)})
+			return nil, g.clientBodyFailed(c, err)
 		}
 	}
 	out := (&http.Request{Method: r.Method, URL: c.BackendURL, Host: c.BackendURL.Host, Header: r.Header}).WithContext(ctx)
@@ -239,6 +248,32 @@ func (g *Gateway) backendFailed(c *Call, err *BackendError) error {
 	g.log.Warn("backend call failed",
 		"request_id", c.RequestID, "api", api, "timeout", err.Timeout, "error", err.Err.Error())
 	return err
+}
+
+// clientBodyFailed reports a request body that failed to arrive while it
+// was forwarded: the client's failure, answered 408 or 400 (see
+// apicall.ClientBodyStatus), never the backend's.
+func (g *Gateway) clientBodyFailed(c *Call, err error) error {
+	var ne net.Error
+	timeout := errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	g.log.Info("request body read failed", "request_id", c.RequestID, "timeout", timeout, "error", err.Error())
+	return &apicall.ClientBodyError{Timeout: timeout, Err: err}
+}
+
+// clientBody is the caller's body as the transport reads it, keeping its
+// first failure: net/http's Transport does not say whether a failed call
+// failed reading the body or talking to the backend.
+type clientBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // outboundRequest builds the request sent to the backend from r.

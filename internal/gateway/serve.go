@@ -170,7 +170,8 @@ func (g *Gateway) serveDefault(w http.ResponseWriter, r *http.Request, c *Call) 
 }
 
 // WriteBackendError answers a failed Forward: 504 for a timeout, 400 for a
-// path apicall.UnsafePath refuses, 500 BackendConnectionFailure otherwise. It returns the reason. When the client
+// path apicall.UnsafePath refuses, 408 or 400 for a request body that did
+// not arrive, 500 BackendConnectionFailure otherwise. It returns the reason. When the client
 // has gone away nothing useful can be written; the access log then shows
 // status 499.
 func WriteBackendError(w http.ResponseWriter, r *http.Request, err error) string {
@@ -183,6 +184,14 @@ func WriteBackendError(w http.ResponseWriter, r *http.Request, err error) string
 	if errors.Is(err, apicall.ErrUnsafePath) {
 		apicall.WriteError(w, http.StatusBadRequest, apicall.MsgInvalidPath)
 		return apicall.ReasonInvalidPath
+	}
+	var ce *apicall.ClientBodyError
+	if errors.As(err, &ce) {
+		// The rest of the body cannot be read: the connection ends here.
+		w.Header().Set("Connection", "close")
+		status, msg := apicall.ClientBodyStatus(ce)
+		apicall.WriteError(w, status, msg)
+		return apicall.ReasonClientConnectionFailure
 	}
 	var be *BackendError
 	if errors.As(err, &be) && be.Timeout {

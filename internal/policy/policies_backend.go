@@ -413,6 +413,10 @@ func (e *backendEntry) record(x *exchange, resp *http.Response, err error) {
 		return
 	}
 	now := x.c.opts.Now()
+	var ce *apicall.ClientBodyError
+	if errors.As(err, &ce) {
+		return // the caller failed, not the backend
+	}
 	if err != nil {
 		e.breaker.record(now, 0, apicall.BackendReason(err), "")
 		return

@@ -124,6 +124,12 @@ func (p *forwardRequest) Run(x *Exchange) error {
 // backend's body: 504 on the backend timeout, 500 BackendConnectionFailure
 // otherwise. The caller's body is the gateway's own, as without policies.
 func backendFailure(err error) *failure {
+	var ce *apicall.ClientBodyError
+	if errors.As(err, &ce) {
+		status, msg := apicall.ClientBodyStatus(ce)
+		return &failure{Status: status, Reason: apicall.ReasonClientConnectionFailure, Message: msg,
+			Header: http.Header{"Connection": {"close"}}} // the rest of the body cannot be read
+	}
 	if apicall.BackendReason(err) == apicall.ReasonBackendTimeout {
 		return &failure{Status: http.StatusGatewayTimeout, Reason: apicall.ReasonBackendTimeout, Message: "Request to the backend service timed out.",
 			Public: apicall.MsgBackendTimeout}
