@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -24,11 +26,22 @@ func newLimiter(cfg Config, log *slog.Logger) (ratelimit.Limiter, func()) {
 		l := ratelimit.NewLocal(ratelimit.LocalOptions{})
 		return l, func() { l.Close() }
 	}
+	// go-redis keeps one logger per process; its messages (a dial that
+	// failed, a pool that gave up) belong in the node's structured log.
+	redis.SetLogger(redisLog{log})
 	opts := &redis.Options{Addr: cfg.Redis}
 	if u, err := redis.ParseURL(cfg.Redis); err == nil {
 		opts = u // checked when the configuration was loaded
 	}
 	return ratelimit.NewShared(opts, ratelimit.SharedOptions{Logger: log})
+}
+
+// redisLog passes go-redis's messages to slog, as warnings: it logs only
+// what went wrong. They name Redis by address, never by URL.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis", "message", strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 
 // newExternalCache returns the cache the nodes share for the caching
