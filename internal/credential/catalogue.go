@@ -126,6 +126,7 @@ func (c *Catalogue) Names() []string { return append([]string(nil), c.names...) 
 
 // endpoints is a provider resolved for use: URLs with placeholders filled.
 type endpoints struct {
+	provider      string // the provider's name, for metrics
 	preset        *Preset
 	grant         string
 	clientID      string

@@ -371,8 +371,33 @@ func TestGitHubDialect(t *testing.T) {
 
 // TestProviderDown: a cached token keeps working until it expires; then
 // clear 500s, or null with ignore-error; on-error sees context.LastError.
+// refreshCounts counts the manager's token requests by provider and result.
+type refreshCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *refreshCounts) ObserveRefresh(provider string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	if err != nil {
+		provider += " failed"
+	}
+	c.n[provider]++
+}
+
+func (c *refreshCounts) get(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[key]
+}
+
 func TestProviderDown(t *testing.T) {
-	e := newEnv(t, teststores.SQLite(t))
+	counts := &refreshCounts{}
+	e := newEnv(t, teststores.SQLite(t), func(o *credential.Options) { o.Observer = counts })
 	e.clientCredentialsProvider(t)
 	e.must(http.StatusCreated, "PUT", cp, map[string]any{"authorizationType": "OAuth2", "oauth2grantType": "ClientCredentials"}, nil)
 	e.api(attachPolicy("idp", "gw", ""))
@@ -380,11 +405,17 @@ func TestProviderDown(t *testing.T) {
 	if first.status != 200 {
 		t.Fatal(first.body)
 	}
+	if counts.get("idp") != 1 || counts.get("idp failed") != 0 {
+		t.Fatalf("token requests observed: %v", counts.n)
+	}
 	e.idpSrv.Close() // the provider is gone
 	e.clock.Advance(58 * time.Minute)
 	// Due for refresh, the refresh fails, the token still has 2 minutes.
 	if r := e.callAPI(); r.status != 200 || r.authorization() != first.authorization() {
 		t.Fatalf("inside the margin: %d %s", r.status, r.body)
+	}
+	if counts.get("idp failed") != 1 {
+		t.Fatalf("token requests observed: %v", counts.n)
 	}
 	e.clock.Advance(3 * time.Minute) // expired
 	r := e.callAPI()

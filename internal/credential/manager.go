@@ -33,6 +33,13 @@ type Identity struct {
 	ObjectID string
 }
 
+// RefreshObserver is told of each token request the manager makes to a
+// provider (a refresh, or client credentials): provider is the provider's
+// name, err the failure (nil: new tokens).
+type RefreshObserver interface {
+	ObserveRefresh(provider string, err error)
+}
+
 // Options configure a Manager.
 type Options struct {
 	Store   store.Store
@@ -69,6 +76,9 @@ type Options struct {
 	Cooldown time.Duration
 	// UpstreamTimeout bounds one token request. 10 s by default.
 	UpstreamTimeout time.Duration
+	// Observer, when set, is told of every token request to a provider
+	// (metrics).
+	Observer RefreshObserver
 	// RefreshIdle: an authorization-code connection nobody used for this
 	// long is refreshed anyway (Run), so its refresh token does not lapse.
 	// 7 days by default.
@@ -360,6 +370,7 @@ func (m *Manager) endpoints(p *resource.AuthorizationProvider, c *resource.Provi
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("provider %s is not usable: %v", p.ID, errs)
 	}
+	ep.provider = p.Name
 	if c != nil {
 		if v := c.Parameters["clientId"]; v != "" {
 			ep.clientID = v

@@ -318,6 +318,9 @@ func (m *Manager) refreshUnderLease(ctx context.Context, path, key string, conn 
 			ts, ferr = m.refresh(ctx, ep, old.RefreshToken)
 		}
 	}
+	if m.opts.Observer != nil {
+		m.opts.Observer.ObserveRefresh(ep.provider, ferr)
+	}
 	now := m.opts.Now()
 	next := &tokenState{RefreshedAt: now}
 	if st != nil {

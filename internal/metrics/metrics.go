@@ -36,6 +36,7 @@ type Metrics struct {
 	policyErrors *prometheus.CounterVec
 	rateLimited  *prometheus.CounterVec
 	jwt          *prometheus.CounterVec
+	refreshes    *prometheus.CounterVec
 	grants       *prometheus.CounterVec
 	applyTime    *prometheus.HistogramVec
 	version      *prometheus.GaugeVec
@@ -82,6 +83,9 @@ func New() *Metrics {
 		jwt: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_jwt_validations_total", Help: "JWT validations by result: cached (found among verified tokens), valid (signature checked), invalid.",
 		}, []string{"result"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tollgate_credential_refreshes_total", Help: "Token requests the credential manager made to providers (refresh, client credentials), by provider and result (refreshed, failed).",
+		}, []string{"provider", "result"}),
 		grants: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_identity_token_requests_total", Help: "Token endpoint requests of authenticated clients, by grant type and result (issued, refused).",
 		}, []string{"grant_type", "result"}),
@@ -92,7 +96,7 @@ func New() *Metrics {
 			Name: "tollgate_config_version", Help: "Configuration version a subscriber has applied (the gateway's snapshot version).",
 		}, []string{"subscriber"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.backend, m.policyErrors, m.rateLimited, m.jwt, m.grants, m.applyTime, m.version,
+	reg.MustRegister(m.requests, m.duration, m.backend, m.policyErrors, m.rateLimited, m.jwt, m.refreshes, m.grants, m.applyTime, m.version,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"cached", "valid", "invalid"} {
 		m.jwt.WithLabelValues(r) // present at 0, for the hit ratio
@@ -190,6 +194,15 @@ func (m *Metrics) ObserveValidation(cached bool, err error) {
 }
 
 var _ jwtvalidate.Observer = (*Metrics)(nil)
+
+// ObserveRefresh implements credential.RefreshObserver.
+func (m *Metrics) ObserveRefresh(provider string, err error) {
+	result := "refreshed"
+	if err != nil {
+		result = "failed"
+	}
+	m.refreshes.WithLabelValues(provider, result).Inc()
+}
 
 // ObserveGrant implements identity.GrantObserver. Grant types other than
 // the supported ones count as "other", so the label stays bounded.

@@ -44,6 +44,24 @@ func TestGrantTypesBounded(t *testing.T) {
 	}
 }
 
+// The credential manager's token requests are counted by provider and
+// result.
+func TestCredentialRefreshes(t *testing.T) {
+	m := New()
+	m.ObserveRefresh("github", nil)
+	m.ObserveRefresh("github", nil)
+	m.ObserveRefresh("github", errors.New("invalid_grant"))
+	text := scrape(t, m)
+	for _, want := range []string{
+		`tollgate_credential_refreshes_total{provider="github",result="refreshed"} 2`,
+		`tollgate_credential_refreshes_total{provider="github",result="failed"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q", want)
+		}
+	}
+}
+
 func TestJWTValidations(t *testing.T) {
 	m := New()
 	m.ObserveValidation(false, nil)

@@ -333,7 +333,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	}
 	creds, err := credential.New(credential.Options{Store: s.store, Keyring: s.keyring, Logger: log,
 		PortalURL: s.urls["portal"], BuiltinURL: strings.TrimSuffix(idp.Issuer(), "/v2.0"),
-		Gateway: credential.Identity{TenantID: idp.Tenant().ID, ObjectID: gw.ObjectID}, GatewayTokens: idp})
+		Gateway: credential.Identity{TenantID: idp.Tenant().ID, ObjectID: gw.ObjectID}, GatewayTokens: idp, Observer: met})
 	if err != nil {
 		return nil, fmt.Errorf("credential manager: %w", err)
 	}
