@@ -19,19 +19,35 @@ type proxyTransports struct {
 	m  map[string]*http.Transport
 }
 
+// wrappingTransport is a transport around another (tracing): a proxied
+// call is sent through the same wrapping around the proxy's transport.
+type wrappingTransport interface {
+	Unwrap() http.RoundTripper
+	Wrap(http.RoundTripper) http.RoundTripper
+}
+
 // viaProxy sends out through the proxy of opts.
 func (g *Gateway) viaProxy(out *http.Request, opts ForwardOptions) (*http.Response, error) {
 	var base *http.Transport
-	switch t := g.transport.(type) {
-	case *http.Transport:
-		base = t
-	case interface{ Base() *http.Transport }:
-		base = t.Base()
-	default:
-		return nil, errors.New("the gateway's transport cannot use a proxy")
+	var wraps []wrappingTransport
+	for rt := g.transport; base == nil; {
+		switch t := rt.(type) {
+		case *http.Transport:
+			base = t
+		case interface{ Base() *http.Transport }:
+			base = t.Base()
+		case wrappingTransport:
+			wraps = append(wraps, t)
+			rt = t.Unwrap()
+		default:
+			return nil, errors.New("the gateway's transport cannot use a proxy")
+		}
 	}
 	t, shared := g.proxies.get(base, opts.Proxy)
 	var rt http.RoundTripper = t
+	for i := len(wraps) - 1; i >= 0; i-- {
+		rt = wraps[i].Wrap(rt)
+	}
 	if !shared {
 		defer t.CloseIdleConnections()
 	}

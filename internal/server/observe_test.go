@@ -320,3 +320,49 @@ func TestTracesThroughTheGateway(t *testing.T) {
 		t.Errorf("request span attributes: %v", attrs)
 	}
 }
+
+// The proxy policy works with tracing on: the proxied backend call is a
+// "backend call" span, and the proxy gets its traceparent.
+func TestProxyPolicyTraced(t *testing.T) {
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	got := make(chan string, 1)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.RequestURI + " " + r.Header.Get("Traceparent")
+		w.Write([]byte("from proxy"))
+	}))
+	defer proxy.Close()
+	exp := tracetest.NewInMemoryExporter()
+	tr, err := tracing.New(context.Background(), sdktrace.WithSyncer(exp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(map[string]string{"format": "xml", "value": `<policies><inbound><base/><proxy url="` + proxy.URL + `"/></inbound>
+		<backend><base/></backend><outbound><base/></outbound><on-error><base/></on-error></policies>`})
+	s, _ := obsServerWith(t, "http://backend.invalid", tr,
+		"/apis/proxied", `{"path": "proxied", "serviceUrl": "http://backend.invalid/base", "subscriptionRequired": false}`,
+		"/apis/proxied/operations/get", `{"method": "GET", "urlTemplate": "/*"}`,
+		"/apis/proxied/policies/policy", string(doc))
+	gw, _ := s.URL("gateway")
+	if code, body := get(t, gw+"/proxied/x", "Traceparent", "00-"+traceID+"-00f067aa0ba902b7-01"); code != 200 || body != "from proxy" {
+		t.Fatalf("call: %d %s", code, body)
+	}
+	var seen string
+	select {
+	case seen = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the proxy was not called")
+	}
+	var call *tracetest.SpanStub
+	for _, sp := range exp.GetSpans() {
+		if sp.Name == "backend call" {
+			call = &sp
+		}
+	}
+	if call == nil {
+		t.Fatalf("no backend call span among %v", exp.GetSpans().Snapshots())
+	}
+	want := "http://backend.invalid/base/x 00-" + traceID + "-" + call.SpanContext.SpanID().String() + "-01"
+	if seen != want {
+		t.Errorf("the proxy got %q, want %q", seen, want)
+	}
+}

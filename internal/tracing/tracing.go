@@ -127,6 +127,15 @@ func (tr *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// Unwrap returns the transport tr traces.
+func (tr *transport) Unwrap() http.RoundTripper { return tr.base }
+
+// Wrap traces rt as tr traces its own: the gateway sends a proxied call on
+// a transport of its own, traced the same.
+func (tr *transport) Wrap(rt http.RoundTripper) http.RoundTripper {
+	return &transport{base: rt, t: tr.t, name: tr.name}
+}
+
 // StartRequest implements gateway.RequestTracer: r's context with a
 // server span that continues the trace of r's traceparent (a new trace
 // without one). ObserveRequest ends it.
