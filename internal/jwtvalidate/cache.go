@@ -20,10 +20,10 @@ import (
 //
 // It is bounded both in tokens and in bytes (an estimate of what an entry
 // keeps alive: the decoded header and claims, the Token's fields, the
-// bookkeeping). A full
-// shard evicts its oldest entries first (insertion order), which costs
-// O(1) per insertion however large the cache: with every token new, the
-// cache must never be the expensive part of a request.
+// bookkeeping). A full shard evicts its oldest entries first (insertion
+// order), which costs O(1) per insertion however large the cache: with
+// every token new, the cache must never be the expensive part of a
+// request.
 type TokenCache struct {
 	perShard int   // tokens
 	maxBytes int64 // bytes per shard
