@@ -150,10 +150,10 @@ func belowN(r *mrand.Rand, n []uint64, kind int) []uint64 {
 }
 
 // TestVerifyWithoutADX runs whole verifications on the MULQ path, as on a
-// CPU without BMI2 and ADX.
+// CPU without BMI2 and ADX (and so without AVX-512 IFMA either).
 func TestVerifyWithoutADX(t *testing.T) {
-	defer func(was bool) { hasADX = was }(hasADX)
-	hasADX = false
+	defer func(adx, ifma bool) { hasADX, hasIFMA = adx, ifma }(hasADX, hasIFMA)
+	hasADX, hasIFMA = false, false
 	for _, priv := range loadKeys(t)[:5] {
 		pub := &priv.PublicKey
 		k := mustNew(t, pub)

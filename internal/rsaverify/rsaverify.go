@@ -38,7 +38,8 @@ type PublicKey struct {
 	n0   uint64   // -n⁻¹ mod 2⁶⁴
 	rr   []uint64 // R² mod n, R = 2^(64·len(n))
 	e    uint32
-	size int // modulus length in bytes: the signature's length
+	size int      // modulus length in bytes: the signature's length
+	ifma *ifmaKey // 2048-bit keys' constants for the AVX-512 IFMA path, or nil
 	// em holds, per digest (SHA-256, SHA-384, SHA-512), the expected
 	// encoding with the digest's bytes zero: only those vary by message.
 	em [3][]uint64
@@ -79,6 +80,7 @@ func New(pub *rsa.PublicKey) (*PublicKey, error) {
 	rr := make([]uint64, k)
 	bytesToLimbs(rr, r2.FillBytes(make([]byte, 8*k)))
 	pk := &PublicKey{n: n, n0: -inv, rr: rr, e: uint32(pub.E), size: size}
+	pk.ifma = newIFMAKey(n, pub.N, -inv)
 	for i, h := range digests {
 		pk.em[i] = template(k, size, digestInfo[i], h.Size())
 	}
@@ -210,6 +212,10 @@ func template(k, size int, prefix []byte, hashLen int) []uint64 {
 // exp sets z = s^e mod n for s < n, by left-to-right square-and-multiply
 // in the Montgomery domain. sm and t are scratch (k and 2k limbs).
 func (k *PublicKey) exp(z, s, sm, t []uint64) {
+	if k.ifma != nil && hasIFMA {
+		k.ifma.exp(z, s, k.n, k.e)
+		return
+	}
 	montMul(sm, s, k.rr, t, k.n, k.n0) // s·R mod n
 	copy(z, sm)
 	for i := bits.Len32(k.e) - 2; i >= 1; i-- {
