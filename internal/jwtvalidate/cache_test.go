@@ -15,12 +15,7 @@ import (
 func TestCacheBytes(t *testing.T) {
 	clk := newClock()
 	p := newProvider(t, map[string]crypto.Signer{"r1": key("rsa1")})
-	var toks []string
-	for i := range 120 {
-		c := p.claims(clk.now())
-		c["n"] = i
-		toks = append(toks, sign(t, jwt.SigningMethodRS256, key("rsa1"), "r1", c))
-	}
+	toks := numberedTokens(t, p, clk, 120)
 	// Room for about 3 tokens per shard.
 	limit := cacheShards * 3 * entrySize(t, toks[0])
 	v := openidValidator(t, p, clk, Config{CacheBytes: limit})
@@ -59,12 +54,7 @@ func TestCacheBytes(t *testing.T) {
 func TestSharedCache(t *testing.T) {
 	clk := newClock()
 	p := newProvider(t, map[string]crypto.Signer{"r1": key("rsa1")})
-	var toks []string
-	for i := range 200 {
-		c := p.claims(clk.now())
-		c["n"] = i
-		toks = append(toks, sign(t, jwt.SigningMethodRS256, key("rsa1"), "r1", c))
-	}
+	toks := numberedTokens(t, p, clk, 200)
 	limit := cacheShards * 4 * entrySize(t, toks[0])
 	shared := NewTokenCache(0, limit)
 	ks := NewKeySets(KeySetsOptions{Client: p.srv.Client(), Now: clk.now})
@@ -171,13 +161,10 @@ func TestEntryOverhead(t *testing.T) {
 	clk := newClock()
 	p := newProvider(t, map[string]crypto.Signer{"r1": key("rsa1")})
 	const n = 1000
-	toks := make([]string, n)
+	toks := numberedTokens(t, p, clk, n)
 	var estimate int64
-	for i := range toks {
-		c := p.claims(clk.now())
-		c["n"] = i
-		toks[i] = sign(t, jwt.SigningMethodRS256, key("rsa1"), "r1", c)
-		estimate += entrySize(t, toks[i])
+	for _, raw := range toks {
+		estimate += entrySize(t, raw)
 	}
 	v := openidValidator(t, p, clk, Config{CacheBytes: 1 << 30})
 	wantOK(t, v, toks[0]) // keys fetched, pools warm
@@ -199,4 +186,17 @@ func TestEntryOverhead(t *testing.T) {
 		t.Errorf("an entry holds %d bytes (+288 for a Jwt object), the cache estimates %d: set entryOverhead to about %d", per, est, per+288-(est-entryOverhead))
 	}
 	runtime.KeepAlive(toks)
+}
+
+// numberedTokens returns n distinct RS256 tokens of p, claim "n" numbering
+// them.
+func numberedTokens(t *testing.T, p *provider, clk *clock, n int) []string {
+	t.Helper()
+	toks := make([]string, n)
+	for i := range toks {
+		c := p.claims(clk.now())
+		c["n"] = i
+		toks[i] = sign(t, jwt.SigningMethodRS256, key("rsa1"), "r1", c)
+	}
+	return toks
 }
