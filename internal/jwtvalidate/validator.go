@@ -343,11 +343,12 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
 	}
 	now := v.now()
 	// A token without a "." cannot be valid, and has no cache key.
-	cacheable := v.cache != nil && strings.IndexByte(raw, '.') >= 0
+	dot := strings.LastIndexByte(raw, '.')
+	cacheable := v.cache != nil && dot >= 0
 	var h uint64
 	var id, signed [32]byte
 	if cacheable {
-		v.scratch.tokenID(raw, &id, &signed)
+		v.tokenID(raw, dot, &id, &signed)
 		h = v.cache.hash(v.owner, &id)
 		if t := v.cache.get(h, v.owner, &id, now); t != nil {
 			v.observe(true, nil)
@@ -656,21 +657,20 @@ func (s *scratchPool) put(b *[]byte) {
 }
 
 // tokenID sets id to raw's identity in the cache, which keeps no token
-// text: the SHA-256 of signed (the SHA-256 of everything before raw's last
-// ".", for a JWS its signing input) followed by the rest (the signature, or
+// text: the SHA-256 of signed (the SHA-256 of raw before its last ".", at
+// dot: for a JWS its signing input) followed by the rest (the signature, or
 // a JWE's tag). Equal ids mean equal tokens; signed is the digest an RS256
-// verification of the JWS needs. raw must contain a ".".
-func (s *scratchPool) tokenID(raw string, id, signed *[32]byte) {
-	dot := strings.LastIndexByte(raw, '.')
+// verification of the JWS needs.
+func (v *Validator) tokenID(raw string, dot int, id, signed *[32]byte) {
 	// b holds 32 spare bytes then raw; once the signing input is hashed,
 	// its digest is written just before the rest, and both are hashed.
-	bp := s.get(32 + len(raw))
+	bp := v.scratch.get(32 + len(raw))
 	b := *bp
 	copy(b[32:], raw)
 	*signed = sha256.Sum256(b[32 : 32+dot])
 	copy(b[dot+1:], signed[:])
 	*id = sha256.Sum256(b[dot+1:])
-	s.put(bp)
+	v.scratch.put(bp)
 }
 
 // tokenStrings gathers the strings a new Token keeps that are not shared
