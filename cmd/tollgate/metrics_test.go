@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -42,10 +43,16 @@ func TestMetricsTokensAndJWT(t *testing.T) {
 		`tollgate_jwt_validations_total{result="cached"} 2`,
 		`tollgate_jwt_validations_total{result="invalid"} 1`,
 		`tollgate_gateway_requests_total{api="echo-api",operation="retrieve-resource",product="orders",reason="",status_class="2xx"} 3`,
+		// The one valid token is in the node's cache; the forged one is not.
+		"tollgate_jwt_cache_tokens 1\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	var cacheBytes float64
+	if _, err := fmt.Sscanf(text[strings.Index(text, "\ntollgate_jwt_cache_bytes ")+1:], "tollgate_jwt_cache_bytes %g", &cacheBytes); err != nil || cacheBytes < float64(len(tok))/2 || cacheBytes > 4096 {
+		t.Errorf("tollgate_jwt_cache_bytes %v (%v), want about one token's entry", cacheBytes, err)
 	}
 	if strings.Contains(text, tok[:20]) {
 		t.Error("a token is in /metrics")

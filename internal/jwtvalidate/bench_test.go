@@ -164,7 +164,7 @@ func BenchmarkValidateUnique(b *testing.B) {
 		}
 		i++
 	}
-	if n := v.cache.len(); n > 256 {
+	if n := v.cache.Len(); n > 256 {
 		b.Fatalf("cache holds %d tokens", n)
 	}
 }

@@ -180,8 +180,8 @@ func (sh *cacheShard) evictOldest() {
 	}
 }
 
-// len counts entries (for tests).
-func (c *TokenCache) len() int {
+// Len counts the cached tokens.
+func (c *TokenCache) Len() int {
 	n := 0
 	for i := range c.shards {
 		c.shards[i].mu.RLock()
@@ -191,8 +191,9 @@ func (c *TokenCache) len() int {
 	return n
 }
 
-// size sums the entries' estimated bytes (for tests).
-func (c *TokenCache) size() int64 {
+// Bytes sums the cached tokens' estimated sizes: what --jwt-cache-bytes
+// bounds.
+func (c *TokenCache) Bytes() int64 {
 	var n int64
 	for i := range c.shards {
 		c.shards[i].mu.RLock()

@@ -22,11 +22,11 @@ func TestCacheBytes(t *testing.T) {
 	first := make([]*Token, len(toks))
 	for i, raw := range toks {
 		first[i] = wantOK(t, v, raw)
-		if got := v.cache.size(); got > limit {
+		if got := v.cache.Bytes(); got > limit {
 			t.Fatalf("after %d tokens the cache holds %d bytes, bound %d", i+1, got, limit)
 		}
 	}
-	if n := v.cache.len(); n > cacheShards*3 || n < cacheShards {
+	if n := v.cache.Len(); n > cacheShards*3 || n < cacheShards {
 		t.Fatalf("cache holds %d tokens, want between %d and %d", n, cacheShards, cacheShards*3)
 	}
 	// The last token is still cached; the first one was evicted.
@@ -88,11 +88,11 @@ func TestSharedCache(t *testing.T) {
 	for _, raw := range toks {
 		wantOK(t, lenient, raw)
 		wantOK(t, same, raw)
-		if got := shared.size(); got > limit {
+		if got := shared.Bytes(); got > limit {
 			t.Fatalf("the shared cache holds %d bytes, bound %d", got, limit)
 		}
 	}
-	if n := shared.len(); n > cacheShards*4 {
+	if n := shared.Len(); n > cacheShards*4 {
 		t.Fatalf("the shared cache holds %d tokens, want at most %d", n, cacheShards*4)
 	}
 
@@ -179,8 +179,8 @@ func TestEntryOverhead(t *testing.T) {
 	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / (n - 1)
 	est := estimate / n
 	t.Logf("measured %d bytes per entry, estimated %d (token %d bytes)", per, est, len(toks[0]))
-	if v.cache.len() != n {
-		t.Fatalf("cache holds %d tokens, want %d", v.cache.len(), n)
+	if v.cache.Len() != n {
+		t.Fatalf("cache holds %d tokens, want %d", v.cache.Len(), n)
 	}
 	if per+288 > est+est/8 || per+288 < est-est/8 {
 		t.Errorf("an entry holds %d bytes (+288 for a Jwt object), the cache estimates %d: set entryOverhead to about %d", per, est, per+288-(est-entryOverhead))

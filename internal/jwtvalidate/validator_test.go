@@ -515,7 +515,7 @@ func TestCache(t *testing.T) {
 		c["n"] = i
 		wantOK(t, small, sign(t, jwt.SigningMethodRS256, key("rsa2"), "r2", c))
 	}
-	if n := small.cache.len(); n > 32 {
+	if n := small.cache.Len(); n > 32 {
 		t.Fatalf("cache holds %d tokens, bound 32", n)
 	}
 }

@@ -244,6 +244,25 @@ func (t *timedSubscriber) Apply(ctx context.Context, c follower.Change) error {
 
 // Health registers a gauge tollgate_NAME_up, 1 while check succeeds and 0
 // otherwise, checked at each scrape within timeout.
+// TokenCache is what the node's verified-token cache tells (jwtvalidate's
+// TokenCache).
+type TokenCache interface {
+	Len() int
+	Bytes() int64
+}
+
+// WatchTokenCache exports c's fill: the tokens it holds and their
+// estimated bytes, which --jwt-cache-bytes bounds. With
+// tollgate_jwt_validations_total's hit ratio it says whether the bound
+// fits the traffic.
+func (m *Metrics) WatchTokenCache(c TokenCache) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollgate_jwt_cache_tokens", Help: "Verified tokens the node keeps (every validate-jwt policy and the application check share one cache)."},
+			func() float64 { return float64(c.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollgate_jwt_cache_bytes", Help: "Estimated memory of the verified tokens the node keeps; --jwt-cache-bytes bounds it."},
+			func() float64 { return float64(c.Bytes()) }))
+}
+
 func (m *Metrics) Health(name, help string, timeout time.Duration, check func(context.Context) error) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollgate_" + name + "_up", Help: help}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)

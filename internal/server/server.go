@@ -340,6 +340,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Server, err error
 	// Every validator of this node keeps its verified tokens in one cache,
 	// so --jwt-cache-bytes bounds them all together.
 	tokens := jwtvalidate.NewTokenCache(0, cfg.JWTCacheBytes)
+	met.WatchTokenCache(tokens)
 	// identity-type="jwt" callers of get-authorization-context.
 	callers, err := credential.NewLocalCallers(s.store, jwtvalidate.Deps{KeySets: keySets, Logger: log, LocalKeys: localKeys, Cache: tokens})
 	if err != nil {
