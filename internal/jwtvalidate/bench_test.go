@@ -57,6 +57,13 @@ func bareKey(b *testing.B) *rsaverify.PublicKey {
 }
 
 func benchValidator(b *testing.B, cacheSize int) (*Validator, string) {
+	v, p := benchSetup(b, cacheSize)
+	return v, benchToken(b, p)
+}
+
+// benchSetup is a validator of the benchmarks' config (openid-config keys,
+// aud, a required claim) with its keys fetched, and the provider.
+func benchSetup(b *testing.B, cacheSize int) (*Validator, *provider) {
 	p := newProvider(&testing.T{}, map[string]crypto.Signer{"r1": key("rsa1"), "r2": key("rsa2")})
 	b.Cleanup(p.srv.Close)
 	v, err := New(Config{
@@ -71,7 +78,7 @@ func benchValidator(b *testing.B, cacheSize int) (*Validator, string) {
 	if err := v.WarmUp(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	return v, benchToken(b, p)
+	return v, p
 }
 
 // BenchmarkValidateRS256Uncached is a full validation (openid-config keys,
@@ -133,20 +140,7 @@ func BenchmarkRS256VsBare(b *testing.B) {
 // so each validation checks a signature, inserts its token and evicts the
 // oldest.
 func BenchmarkValidateUnique(b *testing.B) {
-	p := newProvider(&testing.T{}, map[string]crypto.Signer{"r1": key("rsa1"), "r2": key("rsa2")})
-	b.Cleanup(p.srv.Close)
-	v, err := New(Config{
-		OpenIDConfigs:  []OpenIDConfig{{URL: p.url()}},
-		Audiences:      []string{"api://resource"},
-		RequiredClaims: []Claim{{Name: "scp", Match: "any", Separator: " ", Values: []string{"Colors.Read"}}},
-		CacheSize:      256,
-	}, Deps{KeySets: NewKeySets(KeySetsOptions{Client: p.srv.Client()})})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := v.WarmUp(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	v, p := benchSetup(b, 256)
 	tokens := make([]string, 1024)
 	for i := range tokens {
 		c := p.claims(time.Now())
