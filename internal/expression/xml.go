@@ -265,30 +265,39 @@ func parseXML(e *env, s string) (*xDocument, error) {
 	dec.Strict = true
 	doc := &xDocument{}
 	var cur *xElement
-	type scope map[string]string // uri -> prefix
-	var scopes []scope
+	// Prefixes are resolved here, from raw tokens: encoding/xml leaves an
+	// undeclared prefix in place of the namespace, which cannot be told
+	// from a namespace whose URI is that same word.
+	type binding struct{ prefix, uri string }
+	var bound []binding // innermost last
+	var marks []int     // len(bound) at each open element
+	var open []xml.Name // raw names of the open elements
+	uriOf := func(prefix string) (string, bool) {
+		for i := len(bound) - 1; i >= 0; i-- {
+			if bound[i].prefix == prefix {
+				return bound[i].uri, true
+			}
+		}
+		return "", prefix == ""
+	}
+	// prefixOf is the prefix XElement.ToString() writes for a namespace:
+	// the innermost one bound to it.
 	prefixOf := func(uri string) string {
-		for i := len(scopes) - 1; i >= 0; i-- {
-			if p, ok := scopes[i][uri]; ok {
-				return p
+		for i := len(bound) - 1; i >= 0; i-- {
+			if b := bound[i]; b.uri == uri {
+				if u, _ := uriOf(b.prefix); u == uri {
+					return b.prefix
+				}
 			}
 		}
 		return ""
 	}
-	// declared reports whether a namespace was declared; encoding/xml leaves
-	// an undeclared prefix in place of the namespace.
-	declared := func(uri string) bool {
-		for _, sc := range scopes {
-			if _, ok := sc[uri]; ok {
-				return true
-			}
-		}
-		return false
-	}
-	depth := 0
 	for {
-		tok, err := dec.Token()
+		tok, err := dec.RawToken()
 		if err == io.EOF {
+			if len(open) > 0 {
+				return nil, fmt.Errorf("the XML is not well formed: element <%s> is not closed", rawName(open[len(open)-1]))
+			}
 			break
 		}
 		if err != nil {
@@ -296,37 +305,50 @@ func parseXML(e *env, s string) (*xDocument, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			depth++
-			if depth > maxXMLDepth {
+			if len(open) >= maxXMLDepth {
 				return nil, fmt.Errorf("the XML is nested deeper than %d levels", maxXMLDepth)
 			}
-			sc := scope{}
-			el := &xElement{ns: t.Name.Space, local: t.Name.Local, parent: cur}
+			open = append(open, t.Name)
+			marks = append(marks, len(bound))
 			for _, a := range t.Attr {
-				at := &xAttribute{ns: a.Name.Space, local: a.Name.Local, value: a.Value, parent: el}
 				switch {
 				case a.Name.Space == "xmlns":
-					sc[a.Value] = a.Name.Local
-					at.ns, at.local = "", "xmlns:"+a.Name.Local
+					if !isNCName(a.Name.Local) {
+						return nil, fmt.Errorf("the XML is not well formed: '%s' is not a valid namespace prefix", a.Name.Local)
+					}
+					if a.Value == "" {
+						return nil, fmt.Errorf("the XML is not well formed: prefix '%s' is bound to an empty namespace", a.Name.Local)
+					}
+					bound = append(bound, binding{a.Name.Local, a.Value})
 				case a.Name.Space == "" && a.Name.Local == "xmlns":
-					sc[a.Value] = ""
+					bound = append(bound, binding{"", a.Value})
+				}
+			}
+			el := &xElement{local: t.Name.Local, parent: cur}
+			ns, ok := uriOf(t.Name.Space)
+			if !ok {
+				return nil, fmt.Errorf("the XML is not well formed: '%s' is an undeclared prefix", t.Name.Space)
+			}
+			el.ns = ns
+			el.prefix = prefixOf(ns)
+			for _, a := range t.Attr {
+				at := &xAttribute{local: a.Name.Local, value: a.Value, parent: el}
+				switch {
+				case a.Name.Space == "xmlns":
+					at.local = "xmlns:" + a.Name.Local
+				case a.Name.Space == "" && a.Name.Local == "xmlns":
+				case a.Name.Space == "xml":
+					at.ns, at.prefix = xmlNamespace, "xml"
+				case a.Name.Space != "":
+					// An unprefixed attribute is in no namespace; a
+					// prefixed one is in its prefix's.
+					uri, ok := uriOf(a.Name.Space)
+					if !ok {
+						return nil, fmt.Errorf("the XML is not well formed: '%s' is an undeclared prefix", a.Name.Space)
+					}
+					at.ns, at.prefix = uri, prefixOf(uri)
 				}
 				el.attrs = append(el.attrs, at)
-			}
-			scopes = append(scopes, sc)
-			el.prefix = prefixOf(el.ns)
-			if el.ns != "" && !declared(el.ns) {
-				return nil, fmt.Errorf("the XML is not well formed: '%s' is an undeclared prefix", el.ns)
-			}
-			for _, a := range el.attrs {
-				switch {
-				case a.ns == "xml" || a.ns == xmlNamespace:
-					a.ns, a.prefix = xmlNamespace, "xml"
-				case a.ns != "" && !declared(a.ns):
-					return nil, fmt.Errorf("the XML is not well formed: '%s' is an undeclared prefix", a.ns)
-				case a.ns != "":
-					a.prefix = prefixOf(a.ns)
-				}
 			}
 			if cur == nil {
 				if doc.root != nil {
@@ -339,8 +361,15 @@ func parseXML(e *env, s string) (*xDocument, error) {
 			}
 			cur = el
 		case xml.EndElement:
-			depth--
-			scopes = scopes[:len(scopes)-1]
+			if len(open) == 0 {
+				return nil, fmt.Errorf("the XML is not well formed: unexpected end element </%s>", rawName(t.Name))
+			}
+			if top := open[len(open)-1]; top != t.Name {
+				return nil, fmt.Errorf("the XML is not well formed: element <%s> closed by </%s>", rawName(top), rawName(t.Name))
+			}
+			open = open[:len(open)-1]
+			bound = bound[:marks[len(marks)-1]]
+			marks = marks[:len(marks)-1]
 			cur = cur.parent
 		case xml.CharData:
 			if cur == nil {
@@ -384,6 +413,26 @@ func parseXML(e *env, s string) (*xDocument, error) {
 	}
 	trim(doc.root)
 	return doc, nil
+}
+
+// rawName prints a name as it was written.
+func rawName(n xml.Name) string {
+	if n.Space == "" {
+		return n.Local
+	}
+	return n.Space + ":" + n.Local
+}
+
+// isNCName reports whether s is a name without a colon, as a namespace
+// prefix must be.
+func isNCName(s string) bool {
+	if s == "" || strings.Contains(s, ":") {
+		return false
+	}
+	// A name is valid when encoding/xml reads it back as an element name.
+	tok, err := xml.NewDecoder(strings.NewReader("<" + s + "/>")).RawToken()
+	start, ok := tok.(xml.StartElement)
+	return err == nil && ok && start.Name.Space == "" && start.Name.Local == s && len(start.Attr) == 0
 }
 
 // Printing, as XElement.ToString(): two-space indentation, <a /> for empty

@@ -99,9 +99,23 @@ func TestXMLUndeclaredPrefix(t *testing.T) {
 	runErrCases(t, [][2]string{
 		{`@(XElement.Parse("<p:a/>"))`, "'p' is an undeclared prefix"},
 		{`@(XElement.Parse("<a q:x='1'/>"))`, "'q' is an undeclared prefix"},
+		// A namespace whose URI is the undeclared prefix's word.
+		{`@(XElement.Parse("<p:a xmlns:q='p'/>"))`, "'p' is an undeclared prefix"},
+		{`@(XElement.Parse("<a xmlns:q='p' p:k='1'/>"))`, "'p' is an undeclared prefix"},
+		// A prefix declared on a sibling is out of scope.
+		{`@(XElement.Parse("<a><b xmlns:p='u'/><p:c/></a>"))`, "'p' is an undeclared prefix"},
+		{`@(XElement.Parse("<q:a xmlns:q='p' xmlns:0='p'/>"))`, "'0' is not a valid namespace prefix"},
+		{`@(XElement.Parse("<a xmlns:p=''/>"))`, "prefix 'p' is bound to an empty namespace"},
+		{`@(XElement.Parse("<p:a xmlns:p='u'></q:a>"))`, "element <p:a> closed by </q:a>"},
+		{`@(XElement.Parse("<p:a xmlns:p='u'></a>"))`, "element <p:a> closed by </a>"},
+		{`@(XElement.Parse("<a><b>"))`, "element <b> is not closed"},
 	})
 	runEvalCases(t, testContext(), []evalCase{
 		{`@(XElement.Parse("<a xml:lang='en'/>").Attribute("{http://www.w3.org/XML/1998/namespace}lang").Value)`, "en"},
 		{`@(XElement.Parse("<a xml:lang='en'/>").ToString())`, `<a xml:lang="en" />`},
+		{`@(XElement.Parse("<q:a xmlns:q='p'><q:b q:k='v'/></q:a>").Element("{p}b").Attribute("{p}k").Value)`, "v"},
+		{`@(XElement.Parse("<a xmlns='d'><b xmlns=''/></a>").ToString(SaveOptions.DisableFormatting))`, `<a xmlns="d"><b xmlns="" /></a>`},
+		{`@(XElement.Parse("<a xmlns:p='u'><p:b xmlns:p='v'/></a>").ToString(SaveOptions.DisableFormatting))`, `<a xmlns:p="u"><p:b xmlns:p="v" /></a>`},
+		{`@(XElement.Parse("<a xmlns:p='u'><p:b xmlns:p='v'/></a>").Elements().First().Name.NamespaceName)`, "v"},
 	})
 }
