@@ -82,6 +82,17 @@ func TestPolicyCheckTokenTypeWarning(t *testing.T) {
 	}
 }
 
+// A tenant-id from a named value is a tenant offline: the keys come from
+// the tenant once the named value is known (a fragment, as published
+// documents write it).
+func TestPolicyCheckTenantFromNamedValue(t *testing.T) {
+	f := writeTestFile(t, t.TempDir(), "frag.xml", `<fragment><validate-azure-ad-token tenant-id="{{TenantId}}" token-value="@((string)context.Variables[&quot;t&quot;])"><audiences><audience>{{ClientId}}</audience></audiences></validate-azure-ad-token></fragment>`)
+	var out, errb bytes.Buffer
+	if code := runPolicy([]string{"check", f}, &out, &errb); code != 0 || out.String() != "" || errb.String() != "" {
+		t.Errorf("exit %d: %s%s", code, out.String(), errb.String())
+	}
+}
+
 func writeTestFile(t *testing.T, dir, name, text string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)

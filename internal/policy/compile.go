@@ -691,6 +691,60 @@ func (a *attrs) integer(name string, def int64, minV, maxV int64, required bool)
 	return n
 }
 
+// maxSeconds bounds attributes in seconds (durations, renewal periods):
+// ten years.
+const maxSeconds = 10 * 365 * 86400
+
+// intValue is an integer attribute that APIM lets be a policy expression
+// (rate-limit-by-key calls, send-request timeout, retry count, ...): a
+// literal is checked when the document is saved, an expression's result
+// each time it runs, against the same bounds.
+type intValue struct {
+	name     string
+	n        int64
+	v        *value // an expression; nil for a literal
+	min, max int64
+}
+
+// intValue reads an integer attribute that may be an expression.
+func (a *attrs) intValue(name string, def, minV, maxV int64, required bool) intValue {
+	iv := intValue{name: name, n: def, min: minV, max: maxV}
+	if at, ok := a.e.Attr(name); ok && expression.IsExpression(strings.TrimSpace(at.Value.Value)) {
+		if v := a.value(name, required); v != nil && v.isExpr() {
+			iv.v = v
+		}
+		return iv
+	}
+	iv.n = a.integer(name, def, minV, maxV, required)
+	return iv
+}
+
+// isExpr reports whether the attribute is evaluated per request.
+func (i intValue) isExpr() bool { return i.v != nil }
+
+// get is the attribute's value for this request.
+func (i intValue) get(x *exchange) (int64, error) {
+	if i.v == nil {
+		return i.n, nil
+	}
+	s, err := i.v.str(x)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < i.min || n > i.max {
+		// The value itself stays out: it may be built from a secret.
+		return 0, exprFailure(fmt.Errorf("attribute '%s' must evaluate to an integer between %d and %d", i.name, i.min, i.max))
+	}
+	return n, nil
+}
+
+// seconds is get for an attribute in seconds.
+func (i intValue) seconds(x *exchange) (time.Duration, error) {
+	n, err := i.get(x)
+	return time.Duration(n) * time.Second, err
+}
+
 // value returns an attribute that may be a literal or an expression.
 func (a *attrs) value(name string, required bool) *value {
 	at, ok := a.e.Attr(name)

@@ -46,7 +46,7 @@ func builtins() []Extension {
 		// Control flow.
 		{Name: "choose", Sections: all, Compile: compileChoose},
 		{Name: "retry", Sections: all, Attributes: []string{"condition", "count", "interval", "max-interval", "delta", "first-fast-retry"}, Compile: compileRetry},
-		{Name: "limit-concurrency", Sections: notOnErr, Attributes: []string{"key", "max-count"}, Compile: compileLimitConcurrency},
+		{Name: "limit-concurrency", Sections: all, Attributes: []string{"key", "max-count"}, Compile: compileLimitConcurrency},
 		{Name: "wait", Sections: notOnErr, Attributes: []string{"for"}, Compile: compileWait},
 
 		// Access.
@@ -67,9 +67,9 @@ func builtins() []Extension {
 		{Name: "emit-metric", Sections: all, Attributes: []string{"name", "value", "namespace"}, Compile: compileEmitMetric},
 
 		// Caching.
-		{Name: "cache-lookup-value", Sections: notOnErr, Attributes: []string{"key", "variable-name", "default-value", "caching-type"}, Compile: compileCacheLookupValue},
-		{Name: "cache-store-value", Sections: notOnErr, Attributes: []string{"key", "value", "duration", "caching-type"}, Compile: compileCacheStoreValue},
-		{Name: "cache-remove-value", Sections: notOnErr, Attributes: []string{"key", "caching-type"}, Compile: compileCacheRemoveValue},
+		{Name: "cache-lookup-value", Sections: all, Attributes: []string{"key", "variable-name", "default-value", "caching-type"}, Compile: compileCacheLookupValue},
+		{Name: "cache-store-value", Sections: all, Attributes: []string{"key", "value", "duration", "caching-type"}, Compile: compileCacheStoreValue},
+		{Name: "cache-remove-value", Sections: all, Attributes: []string{"key", "caching-type"}, Compile: compileCacheRemoveValue},
 		{Name: "cache-lookup", Sections: []string{in}, Attributes: []string{"vary-by-developer", "vary-by-developer-groups", "caching-type", "downstream-caching-type", "must-revalidate", "allow-private-response-caching"}, Compile: compileCacheLookup},
 		{Name: "cache-store", Sections: []string{out}, Attributes: []string{"duration", "cache-response"}, Compile: compileCacheStore},
 

@@ -186,7 +186,7 @@ func (p *cacheLookupValue) Run(x *Exchange) error {
 
 type cacheStoreValue struct {
 	key, val *value
-	duration *value
+	duration intValue
 	ctype    string
 }
 
@@ -195,31 +195,8 @@ func compileCacheStoreValue(er *ElementReader) (ExtensionPolicy, error) {
 	a.noText()
 	a.children()
 	p := &cacheStoreValue{ctype: compileCachingType(er), key: a.value("key", true), val: a.value("value", true),
-		duration: durationValue(a, "duration", true)}
+		duration: a.intValue("duration", 0, 0, maxSeconds, true)}
 	return p, a.err()
-}
-
-// durationValue reads a duration in seconds, literal (checked now) or an
-// expression (checked when it runs).
-func durationValue(a *attrs, name string, required bool) *value {
-	v := a.value(name, required)
-	if v != nil && !v.isExpr() && !a.cc.unresolved(Text{Value: v.lit}) {
-		a.integer(name, 0, 0, 10*365*86400, required)
-	}
-	return v
-}
-
-// evalSeconds evaluates a duration attribute.
-func evalSeconds(x *exchange, v *value, name string) (time.Duration, error) {
-	s, err := v.str(x)
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > 10*365*86400 {
-		return 0, fail(500, "ExpressionValueEvaluationFailure", "Expression evaluation failed. "+name+" is not a number of seconds: "+strconv.Quote(s))
-	}
-	return time.Duration(n) * time.Second, nil
 }
 
 func (p *cacheStoreValue) Run(x *Exchange) error {
@@ -231,7 +208,7 @@ func (p *cacheStoreValue) Run(x *Exchange) error {
 	if err != nil {
 		return err
 	}
-	d, err := evalSeconds(x, p.duration, "duration")
+	d, err := p.duration.seconds(x)
 	if err != nil || d <= 0 {
 		return err
 	}

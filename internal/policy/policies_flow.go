@@ -84,13 +84,18 @@ func asFailure(err error) *failure {
 // --- retry ---
 
 type retry struct {
-	cond        *value
-	count       int
-	interval    time.Duration
-	maxInterval time.Duration
-	delta       time.Duration
-	firstFast   bool
-	steps       chain
+	cond *value
+	// count and the intervals may be expressions, evaluated once as the
+	// retry starts.
+	count, interval, maxInterval, delta intValue
+	firstFast                           bool
+	steps                               chain
+}
+
+// backoff is a retry's schedule for one run.
+type backoff struct {
+	interval, maxInterval, delta time.Duration
+	firstFast                    bool
 }
 
 func compileRetry(er *ElementReader) (ExtensionPolicy, error) {
@@ -98,10 +103,10 @@ func compileRetry(er *ElementReader) (ExtensionPolicy, error) {
 	a.noText()
 	p := &retry{
 		cond:        a.condition("condition"),
-		count:       int(a.integer("count", 1, 1, 50, true)),
-		interval:    time.Duration(a.integer("interval", 0, 0, 600, true)) * time.Second,
-		maxInterval: time.Duration(a.integer("max-interval", 0, 0, 3600, false)) * time.Second,
-		delta:       time.Duration(a.integer("delta", 0, 0, 600, false)) * time.Second,
+		count:       a.intValue("count", 1, 1, 50, true),
+		interval:    a.intValue("interval", 0, 0, 600, true),
+		maxInterval: a.intValue("max-interval", 0, 0, 3600, false),
+		delta:       a.intValue("delta", 0, 0, 600, false),
 		firstFast:   a.boolean("first-fast-retry", false),
 	}
 	p.steps = cc.nested(e, cc.path)
@@ -110,7 +115,7 @@ func compileRetry(er *ElementReader) (ExtensionPolicy, error) {
 
 // wait returns the delay before retry n (1-based): fixed, linear with
 // delta, or exponential with delta when max-interval is set.
-func (p *retry) wait(n int) time.Duration {
+func (p backoff) wait(n int) time.Duration {
 	if n == 1 && p.firstFast {
 		return 0
 	}
@@ -133,19 +138,32 @@ func (p *retry) Run(x *Exchange) error {
 	if _, err := x.loadRequestBody(); err != nil {
 		return &failure{Status: http.StatusInternalServerError, Reason: "RequestBodyTooLarge", Message: err.Error()}
 	}
+	count, err := p.count.get(x)
+	if err != nil {
+		return err
+	}
+	b := backoff{firstFast: p.firstFast}
+	for _, f := range []struct {
+		v   intValue
+		out *time.Duration
+	}{{p.interval, &b.interval}, {p.maxInterval, &b.maxInterval}, {p.delta, &b.delta}} {
+		if *f.out, err = f.v.seconds(x); err != nil {
+			return err
+		}
+	}
 	for n := 0; ; n++ {
 		err := x.runChain(p.steps)
 		if err != nil {
 			return err
 		}
-		if n >= p.count {
+		if n >= int(count) {
 			return nil
 		}
 		again, err := p.cond.boolean(x)
 		if err != nil || !again {
 			return err
 		}
-		if d := p.wait(n + 1); d > 0 {
+		if d := b.wait(n + 1); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-x.ctx.Done():

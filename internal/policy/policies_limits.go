@@ -132,7 +132,7 @@ func compileSubscriptionLimit(er *ElementReader, quota bool) (ExtensionPolicy, e
 	cc.needLimiter(a)
 	p := &subscriptionLimit{quota: quota, h: cc.limitHeaders(a), bw: compileBandwidth(a, quota)}
 	p.calls = a.integer("calls", 0, 0, math.MaxInt32, !quota || !a.has("bandwidth"))
-	p.period = time.Duration(a.integer("renewal-period", 60, 1, 10*365*86400, true)) * time.Second
+	p.period = time.Duration(a.integer("renewal-period", 60, 1, maxSeconds, true)) * time.Second
 	for _, c := range a.children("api") {
 		if c.Name != "api" {
 			continue
@@ -157,7 +157,7 @@ func compileScopedLimit(cc *compileCtx, e *Element, parent *attrs) scopedLimit {
 		a.fail(e.Pos, "attribute 'name' or 'id' is required")
 	}
 	s.calls = a.integer("calls", 0, 0, math.MaxInt32, true)
-	s.period = time.Duration(a.integer("renewal-period", 60, 1, 10*365*86400, true)) * time.Second
+	s.period = time.Duration(a.integer("renewal-period", 60, 1, maxSeconds, true)) * time.Second
 	parent.merge(a.err())
 	return s
 }
@@ -265,12 +265,14 @@ func (p *subscriptionLimit) Run(x *Exchange) error {
 // --- rate-limit-by-key and quota-by-key ---
 
 type keyLimit struct {
-	quota     bool
-	calls     int64
-	period    time.Duration
+	quota bool
+	// calls, renewal-period and increment-count may be expressions, as in
+	// APIM (a tier's limit read from the product, say).
+	calls     intValue
+	period    intValue
 	key       *value
 	cond      *value
-	increment int64
+	increment intValue
 	start     time.Time
 	h         limitHeaders
 	bw        bandwidth
@@ -303,21 +305,21 @@ func compileKeyLimit(er *ElementReader, quota bool) (ExtensionPolicy, error) {
 			p.start = t
 		}
 	}
-	p.calls = a.integer("calls", 0, 0, math.MaxInt32, p.bw.kilobytes == 0)
-	p.period = time.Duration(a.integer("renewal-period", 60, 1, 10*365*86400, true)) * time.Second
+	p.calls = a.intValue("calls", 0, 0, math.MaxInt32, p.bw.kilobytes == 0)
+	p.period = a.intValue("renewal-period", 60, 1, maxSeconds, true)
 	p.key = a.value("counter-key", true)
 	if a.has("increment-condition") {
 		p.cond = a.condition("increment-condition")
 	}
-	p.increment = a.integer("increment-count", 1, 0, math.MaxInt32, false)
+	p.increment = a.intValue("increment-count", 1, 0, math.MaxInt32, false)
 	return p, a.err()
 }
 
-func (p *keyLimit) window() ratelimit.Window {
+func (p *keyLimit) window(calls int64, period time.Duration) ratelimit.Window {
 	if p.quota {
-		return ratelimit.Quota(p.calls, p.period, p.start)
+		return ratelimit.Quota(calls, period, p.start)
 	}
-	return ratelimit.Rate(p.calls, p.period)
+	return ratelimit.Rate(calls, period)
 }
 
 func (p *keyLimit) Run(x *Exchange) error {
@@ -328,18 +330,30 @@ func (p *keyLimit) Run(x *Exchange) error {
 	// By-key counters use the key as given (no prefix to build per
 	// request); per-subscription counters start with a NUL, which keys
 	// built from text rarely do.
+	calls, err := p.calls.get(x)
+	if err != nil {
+		return err
+	}
+	period, err := p.period.seconds(x)
+	if err != nil {
+		return err
+	}
 	if p.bw.kilobytes > 0 {
-		if err := p.bw.check(x, "\x00bw:"+k, p.bw.window(p.period, p.start), &p.h); err != nil {
+		if err := p.bw.check(x, "\x00bw:"+k, p.bw.window(period, p.start), &p.h); err != nil {
 			return err
 		}
-		if p.calls == 0 {
+		if calls == 0 {
 			return nil
 		}
 	}
-	w := p.window()
+	w := p.window(calls, period)
 	var r ratelimit.Result
 	if p.cond == nil {
-		r, _ = take(x, k, w, p.increment)
+		n, err := p.increment.get(x)
+		if err != nil {
+			return err
+		}
+		r, _ = take(x, k, w, n)
 	} else {
 		// APIM checks now and counts once the response is known, since the
 		// condition usually reads context.Response.
@@ -354,7 +368,12 @@ func (p *keyLimit) Run(x *Exchange) error {
 				if err != nil || !ok {
 					return err
 				}
-				if _, err := x.c.opts.Limiter.Add(x.ctx, k, w, p.increment); err != nil {
+				// Evaluated with the condition, at the end of outbound.
+				n, err := p.increment.get(x)
+				if err != nil {
+					return err
+				}
+				if _, err := x.c.opts.Limiter.Add(x.ctx, k, w, n); err != nil {
 					x.logger().Warn("policy: limiter failed", "error", err)
 				}
 				return nil

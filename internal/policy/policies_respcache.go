@@ -207,7 +207,7 @@ func (l *responseLookup) setCacheControl(h http.Header, ttl time.Duration) {
 // --- cache-store ---
 
 type cacheStore struct {
-	duration *value
+	duration intValue
 	cond     *value
 }
 
@@ -215,7 +215,7 @@ func compileCacheStore(er *ElementReader) (ExtensionPolicy, error) {
 	a := er.a
 	a.noText()
 	a.children()
-	p := &cacheStore{duration: durationValue(a, "duration", true), cond: a.value("cache-response", false)}
+	p := &cacheStore{duration: a.intValue("duration", 0, 0, maxSeconds, true), cond: a.value("cache-response", false)}
 	return p, a.err()
 }
 
@@ -241,7 +241,7 @@ func (p *cacheStore) Run(x *Exchange) error {
 			return nil
 		}
 	}
-	d, err := evalSeconds(x, p.duration, "duration")
+	d, err := p.duration.seconds(x)
 	if err != nil || d <= 0 {
 		return err
 	}

@@ -21,7 +21,7 @@ const MaxSendRequestResponse = 1 << 20
 type sendRequest struct {
 	copyMode    bool
 	variable    string
-	timeout     time.Duration
+	timeout     intValue // seconds
 	ignoreError bool
 	url         *value
 	method      *value
@@ -43,7 +43,8 @@ func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 	a.noText()
 	p := &sendRequest{
 		copyMode: a.oneOf("mode", "new", "new", "copy") == "copy",
-		timeout:  time.Duration(a.integer("timeout", 60, 1, 240, false)) * time.Second,
+		// APIM documents no upper bound; an hour is forward-request's.
+		timeout: a.intValue("timeout", 60, 1, 3600, false),
 	}
 	if !oneWay {
 		p.variable = a.str("response-variable-name", "", true)
@@ -139,7 +140,11 @@ func (p *sendRequest) Run(x *Exchange) error {
 	if err != nil {
 		return err
 	}
-	resp, err := p.do(x.ctx, client, method, target, h, body)
+	timeout, err := p.timeout.seconds(x)
+	if err != nil {
+		return err
+	}
+	resp, err := p.do(x.ctx, client, timeout, method, target, h, body)
 	return p.finish(x, resp, err)
 }
 
@@ -246,9 +251,13 @@ func (s *sendOneWay) Run(x *Exchange) error {
 	if err != nil {
 		return err
 	}
+	timeout, err := s.p.timeout.seconds(x)
+	if err != nil {
+		return err
+	}
 	ctx, log, id := context.WithoutCancel(x.ctx), x.logger(), x.call.RequestID
 	go func() {
-		if _, err := s.p.do(ctx, client, method, target, h, body); err != nil {
+		if _, err := s.p.do(ctx, client, timeout, method, target, h, body); err != nil {
 			log.Info("send-one-way-request failed", "requestId", id, "error", err)
 		}
 	}()
@@ -285,8 +294,8 @@ func (p *sendRequest) client(x *exchange) (*http.Client, error) {
 	return &withCert, nil
 }
 
-func (p *sendRequest) do(ctx context.Context, client *http.Client, method, target string, h http.Header, body []byte) (*expression.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+func (p *sendRequest) do(ctx context.Context, client *http.Client, timeout time.Duration, method, target string, h http.Header, body []byte) (*expression.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var rd io.Reader
 	if body != nil {

@@ -354,6 +354,46 @@ func TestTraceLogs(t *testing.T) {
 	}
 }
 
+// TestTraceOlderForm: <trace source="...">text</trace>, the form before
+// <message>, which published documents still use.
+func TestTraceOlderForm(t *testing.T) {
+	e := newEnv(t, nil)
+	mustReload(t, apiDoc(e, `<trace source="old" severity="information">
+		  plain words
+		</trace><trace source="old-expr" severity="information">@("method " + context.Request.Method)</trace>`, "", "", ""))
+	e.get("/echo/x")
+	if l := e.log.String(); !strings.Contains(l, `"trace: plain words"`) || !strings.Contains(l, "trace: method GET") || !strings.Contains(l, "source=old-expr") {
+		t.Errorf("log %q", l)
+	}
+	for _, bad := range []string{
+		`<trace source="x">text<message>m</message></trace>`,
+		`<trace source="x"/>`,
+	} {
+		if err := apiDoc(e, bad, "", "", ""); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}
+
+// TestCacheValueOnError: cache-*-value and limit-concurrency run in
+// on-error, as in APIM.
+func TestCacheValueOnError(t *testing.T) {
+	e := newEnv(t, nil)
+	mustReload(t, apiDoc(e, `<cache-store-value key="k" value="from-inbound" duration="60"/>
+		<set-variable name="boom" value="@(int.Parse(&quot;x&quot;))"/>`, "", "",
+		`<limit-concurrency key="k" max-count="2"><cache-lookup-value key="k" variable-name="v"/></limit-concurrency>
+		<cache-remove-value key="k"/>
+		<cache-lookup-value key="k" variable-name="w" default-value="gone"/>
+		<return-response><set-status code="503"/>
+			<set-header name="X-V" exists-action="override"><value>@((string)context.Variables["v"])</value></set-header>
+			<set-header name="X-W" exists-action="override"><value>@((string)context.Variables["w"])</value></set-header>
+		</return-response>`))
+	r := e.get("/echo/x")
+	if r.status != 503 || r.header.Get("X-V") != "from-inbound" || r.header.Get("X-W") != "gone" {
+		t.Errorf("got %d %v", r.status, r.header)
+	}
+}
+
 func TestPanicInPolicyIs500WithRequestID(t *testing.T) {
 	e := newEnv(t, map[string]string{"/apis/echo/policies/policy": doc("", "", "", "")})
 	// A nil Forwarder makes forward-request panic inside the pipeline;

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // --- trace ---
@@ -23,8 +24,23 @@ type trace struct {
 // Application Insights; Tollgate writes it to the log.
 func compileTrace(er *ElementReader) (ExtensionPolicy, error) {
 	cc, e, a := er.a.cc, er.a.e, er.a
-	a.noText()
 	p := &trace{source: a.str("source", "", true)}
+	if strings.TrimSpace(e.Text.Value) != "" && len(e.Children) == 0 {
+		// The older form, still accepted by APIM and found in published
+		// documents: <trace source="...">message</trace>.
+		v, err := cc.textValue(e)
+		if err != nil {
+			a.merge(err)
+			return p, a.err()
+		}
+		if v.prog == nil {
+			v.lit = strings.TrimSpace(v.lit)
+		}
+		p.message = v
+	}
+	if p.message == nil {
+		a.noText()
+	}
 	switch a.oneOf("severity", "verbose", "verbose", "information", "error") {
 	case "information":
 		p.level = slog.LevelInfo

@@ -61,12 +61,18 @@ func (p *wait) Run(x *Exchange) error {
 			wg.Wait()
 			return stamp(err, c.s)
 		}
+		timeout, err := c.sr.timeout.seconds(x)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return stamp(err, c.s)
+		}
 		wg.Add(1)
 		client, cerr := c.sr.client(x)
 		go func() {
 			defer wg.Done()
 			if c.err = cerr; cerr == nil {
-				c.resp, c.err = c.sr.do(ctx, client, method, target, h, body)
+				c.resp, c.err = c.sr.do(ctx, client, timeout, method, target, h, body)
 			}
 			done <- c
 		}()

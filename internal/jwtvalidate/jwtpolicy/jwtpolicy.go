@@ -302,8 +302,12 @@ func (c *compiler) validateAzureADToken(er *policy.ElementReader) (policy.Extens
 	}
 	cfg := jwtvalidate.Config{}
 	tenant := strings.TrimSpace(r.String("tenant-id", "", true))
-	if a, ok := e.Attr("tenant-id"); ok && !strings.Contains(tenant, "{{") {
+	if a, ok := e.Attr("tenant-id"); ok {
 		switch {
+		case strings.Contains(tenant, "{{"):
+			// An offline check: the named value gives the tenant when the
+			// document is saved, so the keys will come from somewhere.
+			cfg.OpenIDConfigs = []jwtvalidate.OpenIDConfig{{URL: EntraDiscoveryURL("common")}}
 		case !resource.ValidName(tenant):
 			r.fail(a.Value.PosAt(0), "attribute 'tenant-id' must be a tenant id or domain name")
 		case c.deps.LocalTenant != nil && c.deps.LocalTenant(tenant):
