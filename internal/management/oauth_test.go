@@ -9,12 +9,15 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"math/big"
 	"strings"
 	"testing"
 	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -273,7 +276,7 @@ func TestCertificates(t *testing.T) {
 			target string
 			msg    string
 		}{
-			"not PEM":         {m{"data": "hello"}, "data", "not PEM"},
+			"not PEM":         {m{"data": "hello"}, "data", "neither PEM"},
 			"empty":           {m{"data": ""}, "data", "is required"},
 			"key first":       {m{"data": key1 + cert1}, "data", "must start with a PEM certificate"},
 			"bad DER":         {m{"data": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}, "data", "not a valid X.509 certificate"},
@@ -304,5 +307,35 @@ func TestCertificates(t *testing.T) {
 			t.Errorf("DELETE used certificate: %d %s", r.status, msg)
 		}
 		a.must(204, "DELETE", "/certificates/rsa", nil)
+	})
+}
+
+// TestCertificatesPFX: a certificate is accepted as APIM takes it, a
+// base64 PFX with its password; it is kept as PEM, its key sealed, and the
+// password is neither stored nor shown.
+func TestCertificatesPFX(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	certPEM, _ := selfSigned(t, "from-pfx", key)
+	block, _ := pem.Decode([]byte(certPEM))
+	cert, _ := x509.ParseCertificate(block.Bytes)
+	pfx, err := pkcs12.Modern.Encode(key, cert, nil, "pfx-password-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := base64.StdEncoding.EncodeToString(pfx)
+	backends(t, func(t *testing.T, st store.Store) {
+		a := newAPI(t, st)
+		got := a.must(201, "PUT", "/certificates/from-pfx", m{"data": data, "password": "pfx-password-42"})
+		if got["subject"] != "CN=from-pfx,O=Tollgate" || got["data"] != certPEM || got["password"] != nil || got["privateKey"] != nil {
+			t.Errorf("PUT answer: %v", got)
+		}
+		rec, _ := st.Get(context.Background(), "/certificates/from-pfx")
+		if strings.Contains(string(rec.Body), "pfx-password-42") || strings.Contains(string(rec.Body), "PRIVATE KEY") || !strings.Contains(string(rec.Body), `"privateKey":"`) {
+			t.Errorf("stored: %s", rec.Body)
+		}
+		r := a.do("PUT", "/certificates/bad", m{"data": data, "password": "wrong"})
+		if _, _, d := errorOf(t, r); r.status != 400 || !strings.Contains(d["data"], "opens with the password") || strings.Contains(string(r.body), "wrong") {
+			t.Errorf("wrong password: %d %s", r.status, r.body)
+		}
 	})
 }

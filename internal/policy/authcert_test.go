@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/resource"
@@ -100,7 +103,7 @@ func TestAuthenticationCertificate(t *testing.T) {
 	if res := e.get("/echo/items/1"); res.status != 200 || res.body != "cn=gw-client" {
 		t.Fatalf("send-request: %d %q", res.status, res.body)
 	}
-	// A missing certificate is a clear 500; body= is refused at save time.
+	// A missing certificate is a clear 500.
 	e = newEnvOptions(t, useTLSRoots, map[string]string{"/apis/echo/policies/policy": doc(
 		`<authentication-certificate certificate-id="missing" />`, "", "", "")}, certRec)
 	if res := e.get("/echo/items/1"); res.status != 500 {
@@ -108,8 +111,9 @@ func TestAuthenticationCertificate(t *testing.T) {
 	}
 	c := policy.NewCompiler(policy.Options{})
 	for x, want := range map[string]string{
-		`<authentication-certificate body="@((byte[])context.Variables[&quot;c&quot;])" password="p" />`: "'body' is not supported",
-		`<authentication-certificate />`: "certificate-id or thumbprint",
+		`<authentication-certificate body="@((byte[])context.Variables[&quot;c&quot;])" certificate-id="x" />`: "body cannot be given with certificate-id or thumbprint",
+		`<authentication-certificate certificate-id="x" password="p" />`:                                       "'password' is only for a PFX in 'body'",
+		`<authentication-certificate />`: "certificate-id, thumbprint or body is required",
 	} {
 		ps := c.CheckOffline(doc(x, "", "", ""), nil)
 		if len(ps) == 0 || !strings.Contains(ps[0].Message, want) {
@@ -124,5 +128,39 @@ func TestAuthenticationCertificate(t *testing.T) {
 		if ps := c.CheckOffline(doc(x, "", "", ""), nil); len(ps) != 0 {
 			t.Errorf("%s: %v", x, ps)
 		}
+	}
+}
+
+// TestAuthenticationCertificateBody: a PFX from an expression (a byte[],
+// as Convert.FromBase64String of a Key Vault secret gives) with its
+// password, in the backend call and in send-request.
+func TestAuthenticationCertificateBody(t *testing.T) {
+	mtls := mtlsBackend(t)
+	self := newCA(t, "gw-pfx")
+	pfx, err := pkcs12.Modern.Encode(self.key, self.cert, nil, "pfx-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(pfx)
+	useTLSRoots := func(o *policy.Options) { o.HTTPClient = mtls.Client() }
+	e := newEnvOptions(t, useTLSRoots, map[string]string{"/apis/echo/policies/policy": doc(
+		`<set-variable name="pfx" value="`+b64+`" />
+		<set-backend-service base-url="`+mtls.URL+`" />
+		<authentication-certificate body="@(Convert.FromBase64String((string)context.Variables[&quot;pfx&quot;]))" password="@(context.Request.Headers.GetValueOrDefault(&quot;X-Pw&quot;, &quot;pfx-pw&quot;))" />`, "", "", "")})
+	for range 3 {
+		if res := e.get("/echo/items/1"); res.status != 200 || res.body != "cn=gw-pfx" {
+			t.Fatalf("got %d %q", res.status, res.body)
+		}
+	}
+	res := e.get("/echo/items/1", "X-Pw", "not-it")
+	if res.status != 500 || strings.Contains(res.body, "not-it") || !strings.Contains(e.log.String(), "opens with the password") || strings.Contains(e.log.String(), "not-it") {
+		t.Errorf("wrong password: %d %s\n%s", res.status, res.body, e.log.String())
+	}
+	// Base64 text is taken too, inside send-request.
+	e = newEnvOptions(t, useTLSRoots, map[string]string{"/apis/echo/policies/policy": doc(
+		`<send-request mode="new" response-variable-name="r"><set-url>`+mtls.URL+`/x</set-url><authentication-certificate body="@(&quot;`+b64+`&quot;)" password="pfx-pw" /></send-request>
+		 <return-response><set-body>@(((IResponse)context.Variables["r"]).Body.As<string>())</set-body></return-response>`, "", "", "")})
+	if res := e.get("/echo/items/1"); res.status != 200 || res.body != "cn=gw-pfx" {
+		t.Fatalf("send-request: %d %q", res.status, res.body)
 	}
 }

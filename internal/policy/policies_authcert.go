@@ -3,9 +3,12 @@ package policy
 import (
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tollgate/tollgate/internal/resource"
 	"github.com/tollgate/tollgate/internal/store"
@@ -14,11 +17,21 @@ import (
 // --- authentication-certificate ---
 
 // authenticationCertificate presents a certificate resource
-// (/certificates/{id}, with its private key) as the TLS client
-// certificate of the backend call, or of send-request's call when nested
-// there.
+// (/certificates/{id}, with its private key), or a PFX from an expression
+// (body, password), as the TLS client certificate of the backend call, or
+// of send-request's call when nested there.
 type authenticationCertificate struct {
 	id, thumbprint string
+	body, password *value
+	// last is the transport of the last PFX body, by its digest: a body
+	// read from a cache or a variable is the same file on most calls, and
+	// opening one costs its key-derivation rounds.
+	last atomic.Pointer[bodyTransport]
+}
+
+type bodyTransport struct {
+	sum [32]byte
+	t   http.RoundTripper
 }
 
 func compileAuthenticationCertificate(er *ElementReader) (ExtensionPolicy, error) {
@@ -26,11 +39,15 @@ func compileAuthenticationCertificate(er *ElementReader) (ExtensionPolicy, error
 	a.noText()
 	a.children()
 	p := &authenticationCertificate{id: a.str("certificate-id", "", false), thumbprint: strings.ToUpper(a.str("thumbprint", "", false))}
-	a.str("password", "", false)
-	if at, ok := e.Attr("body"); ok {
-		a.fail(at.Pos, "attribute 'body' is not supported: store the certificate and its key as /certificates/{id} and use certificate-id")
+	if a.has("body") {
+		p.body, p.password = a.value("body", true), a.value("password", false)
+		if p.id != "" || p.thumbprint != "" {
+			a.fail(e.Pos, "body cannot be given with certificate-id or thumbprint")
+		}
+	} else if a.has("password") {
+		a.fail(e.Pos, "attribute 'password' is only for a PFX in 'body'")
 	} else if (p.id == "") == (p.thumbprint == "") {
-		a.fail(e.Pos, "one of certificate-id or thumbprint is required")
+		a.fail(e.Pos, "one of certificate-id, thumbprint or body is required")
 	}
 	if p.id != "" && !strings.HasPrefix(p.id, "/") {
 		p.id = "/certificates/" + p.id
@@ -52,6 +69,9 @@ func (p *authenticationCertificate) Run(x *Exchange) error {
 
 // transport returns a transport presenting the certificate.
 func (p *authenticationCertificate) transport(x *exchange) (http.RoundTripper, error) {
+	if p.body != nil {
+		return p.bodyTransport(x)
+	}
 	s := x.p.set
 	id := p.id
 	if id == "" {
@@ -105,4 +125,53 @@ func (c *Compiler) tlsConfig(certs []tls.Certificate) *tls.Config {
 	}
 	cfg.Certificates = certs
 	return cfg
+}
+
+// bodyTransport opens the PFX the body expression gives (a byte[], or its
+// base64 text) with the password.
+func (p *authenticationCertificate) bodyTransport(x *exchange) (http.RoundTripper, error) {
+	v, err := p.body.any(x)
+	if err != nil {
+		return nil, err
+	}
+	var der []byte
+	switch v := v.(type) {
+	case []byte:
+		der = v
+	case string:
+		if der, err = base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err != nil {
+			return nil, invalidBody("the body is text that is not base64")
+		}
+	default:
+		return nil, invalidBody("the body must be a byte[] (or base64 text) holding a PFX")
+	}
+	password, err := p.password.str(x)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write(der)
+	h.Write([]byte{0})
+	h.Write([]byte(password))
+	var sum [32]byte
+	h.Sum(sum[:0])
+	if l := p.last.Load(); l != nil && l.sum == sum {
+		return l.t, nil
+	}
+	key, leaf, chain, err := resource.DecodePFX(der, password)
+	if err != nil {
+		x.logger().Warn("authentication-certificate: the body "+err.Error(), "requestId", x.call.RequestID)
+		return nil, invalidBody("the body " + err.Error())
+	}
+	cert := tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
+	for _, c := range chain {
+		cert.Certificate = append(cert.Certificate, c.Raw)
+	}
+	t := x.c.backends.transport(fmt.Sprintf("authentication-certificate-body:%p", p), sum, x.c.tlsConfig([]tls.Certificate{cert}), nil)
+	p.last.Store(&bodyTransport{sum: sum, t: t})
+	return t, nil
+}
+
+func invalidBody(msg string) error {
+	return fail(http.StatusInternalServerError, "CertificateInvalid", "authentication-certificate: "+msg)
 }

@@ -81,7 +81,7 @@ func CoreKinds() []Kind {
 	return append([]Kind{
 		{Name: KindNamedValues, Pattern: "/namedValues/{}", New: func() Resource { return &NamedValue{} }, Secrets: []string{"value"}, ApplyKind: "namedValue"},
 		{Name: KindPolicyFragments, Pattern: "/policyFragments/{}", New: func() Resource { return &PolicyFragment{} }, ApplyKind: "policyFragment"},
-		{Name: KindCertificates, Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
+		{Name: KindCertificates, Pattern: "/certificates/{}", New: func() Resource { return &Certificate{} }, Secrets: []string{"privateKey", "password"}, ReadOnly: []string{"thumbprint", "subject", "expirationDate"}, ApplyKind: "certificate"},
 		{Name: KindBackends, Pattern: "/backends/{}", New: func() Resource { return &Backend{} }, Secrets: []string{"credentialValues"}, Hidden: []string{"credentialValues"}, ApplyKind: "backend"},
 		{Name: KindAuthorizationServers, Pattern: "/authorizationServers/{}", New: func() Resource { return &AuthorizationServer{} }, Secrets: []string{"clientSecret"}, ApplyKind: "authorizationServer"},
 		{Name: KindOpenIDConnectProviders, Pattern: "/openidConnectProviders/{}", New: func() Resource { return &OpenIDConnectProvider{} }, Secrets: []string{"clientSecret"}, ApplyKind: "openidConnectProvider"},

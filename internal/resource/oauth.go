@@ -190,24 +190,39 @@ func checkEndpoint(errs *Errors, field, s string) {
 type Certificate struct {
 	Meta
 	// Data is the PEM certificate. A PEM private key written after it is
-	// moved to PrivateKey when the certificate is saved.
+	// moved to PrivateKey when the certificate is saved. A base64 PFX, as
+	// APIM takes, is opened with Password and kept as PEM.
 	Data string `json:"data"`
 	// PrivateKey is a PEM private key: write-only, stored sealed.
 	PrivateKey string `json:"privateKey,omitempty"`
+	// Password opens a PFX in Data: write-only, never stored.
+	Password string `json:"password,omitempty"`
 	// Thumbprint (SHA-1, upper-case hex, as APIM's), Subject and
 	// ExpirationDate are read from the certificate.
 	Thumbprint     string `json:"thumbprint,omitempty"`
 	Subject        string `json:"subject,omitempty"`
 	ExpirationDate string `json:"expirationDate,omitempty"`
+
+	dataErr error // why a PFX in Data did not open
 }
 
 // MaxCertificateBytes bounds a certificate's data.
 const MaxCertificateBytes = 64 << 10
 
 // Normalize splits a private key that follows the certificate in data into
-// PrivateKey. Data that is not PEM is left for Validate to report.
+// PrivateKey, and turns a PFX into PEM. Data that is neither is left for
+// Validate to report.
 func (c *Certificate) Normalize() {
 	if len(c.Data) > MaxCertificateBytes {
+		return
+	}
+	if d := strings.TrimSpace(c.Data); d != "" && !strings.HasPrefix(d, "-----BEGIN") {
+		cert, key, err := pfxToPEM(d, c.Password)
+		if err != nil {
+			c.dataErr = err
+			return
+		}
+		c.Data, c.PrivateKey, c.Password = cert, key, ""
 		return
 	}
 	cert, key, err := splitPEM(c.Data)
@@ -224,9 +239,13 @@ func (c *Certificate) Validate() Errors {
 	var errs Errors
 	switch {
 	case strings.TrimSpace(c.Data) == "":
-		errs.Add("data", "is required: a PEM certificate (-----BEGIN CERTIFICATE-----), optionally followed by its PEM private key")
+		errs.Add("data", "is required: a PEM certificate (-----BEGIN CERTIFICATE-----), optionally followed by its PEM private key, or a base64 PFX with its password")
 	case len(c.Data) > MaxCertificateBytes:
 		errs.Add("data", "must be at most %d bytes", MaxCertificateBytes)
+	case c.dataErr != nil:
+		errs.Add("data", "%s", c.dataErr.Error())
+	case c.Password != "":
+		errs.Add("password", "is only for a PFX in data; a PEM private key is not encrypted")
 	default:
 		if _, _, err := splitPEM(c.Data); err != nil {
 			errs.Add("data", "%s", err.Error())
