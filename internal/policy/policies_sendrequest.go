@@ -125,7 +125,7 @@ func compileSend(er *ElementReader, oneWay bool) (*sendRequest, error) {
 	if p.proxy != nil && p.cert != nil {
 		a.fail(e.Pos, "<proxy> together with <authentication-certificate> is not supported: call the backend through the proxy or with the certificate")
 	}
-	if p.url == nil && !p.copyMode {
+	if p.url == nil && !p.copyMode && !hasChild(e, "set-url") {
 		a.fail(e.Pos, "<set-url> is required")
 	}
 	return p, a.err()
@@ -330,3 +330,14 @@ type sendError string
 func (e sendError) Error() string { return string(e) }
 
 const errBadScheme = sendError("send-request: the URL must be http or https")
+
+// hasChild reports whether e has a child element of that name (whose own
+// problems, if any, are reported already).
+func hasChild(e *Element, name string) bool {
+	for _, c := range e.Children {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
