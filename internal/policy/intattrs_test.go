@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/policy"
 )
 
 // TestRateLimitByKeyExpressions: calls, renewal-period and increment-count
@@ -114,5 +116,19 @@ func TestRetryExpressions(t *testing.T) {
 		if r.status != 503 || calls.Load() != n+1 {
 			t.Errorf("count %d: %d after %d calls, want %d", n, r.status, calls.Load(), n+1)
 		}
+	}
+}
+
+// TestSendRequestURLProblemOnce: a set-url whose expression is bad is one
+// problem, not also "<set-url> is required".
+func TestSendRequestURLProblemOnce(t *testing.T) {
+	c := policy.NewCompiler(policy.Options{})
+	ps := c.CheckOffline(doc(`<send-request response-variable-name="r"><set-url>@(nothing.Here)</set-url></send-request>`, "", "", ""), nil)
+	if len(ps) != 1 || !strings.Contains(ps[0].Message, "bad expression") {
+		t.Errorf("problems: %v", ps)
+	}
+	ps = c.CheckOffline(doc(`<send-request response-variable-name="r"></send-request>`, "", "", ""), nil)
+	if len(ps) != 1 || !strings.Contains(ps[0].Message, "<set-url> is required") {
+		t.Errorf("no set-url: %v", ps)
 	}
 }
