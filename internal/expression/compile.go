@@ -80,7 +80,7 @@ func Compile(src string) (prog *Program, err error) {
 			c.blockResult = tObject
 		}
 		if !returns(root) {
-			c.errf(len(strings.TrimRight(src, " \t\r\n"))-1, "not all code paths return a value")
+			c.errf(len(strings.TrimRightFunc(src, isSpaceRune))-1, "not all code paths return a value")
 		}
 		run = func(e *env) (any, error) {
 			_, v, err := body(e)

@@ -81,6 +81,12 @@ func (lx *lexer) skipSpace() *SyntaxError {
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			lx.pos++
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(lx.src[lx.pos:])
+			if !isSpaceRune(r) {
+				return nil
+			}
+			lx.pos += size
 		case strings.HasPrefix(lx.src[lx.pos:], "//"):
 			for lx.pos < len(lx.src) && lx.src[lx.pos] != '\n' {
 				lx.pos++
@@ -96,6 +102,17 @@ func (lx *lexer) skipSpace() *SyntaxError {
 		}
 	}
 	return nil
+}
+
+// isSpaceRune reports whether r is white space or a line break to C#:
+// documents pasted from web pages carry no-break spaces (U+00A0) and other
+// Unicode space separators.
+func isSpaceRune(r rune) bool {
+	switch r {
+	case ' ', '\t', '\n', '\r', '\f', '\v', '\u0085', '\u2028', '\u2029':
+		return true
+	}
+	return unicode.Is(unicode.Zs, r)
 }
 
 func isIdentStart(r rune) bool { return r == '_' || unicode.IsLetter(r) }

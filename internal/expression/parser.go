@@ -255,8 +255,8 @@ func parse(src string) (root any, err error) {
 	if len(src) > MaxSourceLen {
 		return nil, &SyntaxError{Msg: fmt.Sprintf("expression longer than %d bytes", MaxSourceLen)}
 	}
-	start := len(src) - len(strings.TrimLeft(src, " \t\r\n"))
-	end := len(strings.TrimRight(src, " \t\r\n"))
+	start := len(src) - len(strings.TrimLeftFunc(src, isSpaceRune))
+	end := len(strings.TrimRightFunc(src, isSpaceRune))
 	if !strings.HasPrefix(src[start:], "@(") && !strings.HasPrefix(src[start:], "@{") {
 		return nil, &SyntaxError{Offset: start, Msg: `an expression starts with "@(" or "@{"`}
 	}
