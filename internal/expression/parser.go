@@ -478,7 +478,7 @@ func (p *parser) unary() node {
 			return &assignNode{p: t.pos, op: t.text, target: unwrapChain(x)}
 		case "(":
 			// A cast: "(" type ")" followed by something that starts an operand.
-			if nt := p.peekAt(1); nt.kind == tkIdent && isTypeName(nt.text) {
+			if nt := p.peekAt(1); nt.kind == tkIdent {
 				save := p.i
 				p.advance()
 				ref := p.tryType()
@@ -704,17 +704,14 @@ func (p *parser) newExpr() node {
 		n.elems = p.exprList("}")
 		return n
 	}
-	// A qualified name: new System.Text.StringBuilder(), new System.Uri(...).
-	if nt := p.peek(); nt.text == "System" || nt.text == "Newtonsoft" {
-		for p.peek().kind == tkIdent && !isTypeName(p.peek().text) && p.isOpAt(1, ".") {
-			p.advance()
-			p.advance()
+	ref := p.tryType()
+	if ref == nil {
+		nt := p.peek()
+		if nt.kind == tkIdent {
+			p.errf(nt.pos, "'new %s' is not supported", nt.text)
 		}
+		p.errf(nt.pos, "expected a type, found %s", p.describe(nt))
 	}
-	if nt := p.peek(); nt.kind == tkIdent && !isTypeName(nt.text) {
-		p.errf(nt.pos, "'new %s' is not supported", nt.text)
-	}
-	ref := p.parseType()
 	n.t = ref
 	if !ref.array && p.isOp("[") {
 		// new byte[16]: a zeroed array of that length.

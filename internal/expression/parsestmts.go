@@ -138,6 +138,10 @@ func (p *parser) statement() stmt {
 		}
 	}
 	x := p.expr()
+	if name, ok := dottedName(unwrapChain(x)); ok && p.peek().kind == tkIdent {
+		// "Some.Type name": a declaration of a type we do not know.
+		p.errf(x.position(), "the type '%s' is not supported", name)
+	}
 	switch x.(type) {
 	case *assignNode, *callNode, *chainEnd:
 		if ce, ok := x.(*chainEnd); ok {
@@ -152,7 +156,18 @@ func (p *parser) statement() stmt {
 	return &exprStmt{x: x}
 }
 
-// tryDeclaration parses "var x = e" or "Type x [= e]" when the tokens read as one.
+// dottedName spells a name or a member access chain of names (A.B.C).
+func dottedName(x node) (string, bool) {
+	switch x := x.(type) {
+	case *identNode:
+		return x.name, true
+	case *memberNode:
+		l, ok := dottedName(x.x)
+		return l + "." + x.name, ok && !x.nullCond && x.targs == nil
+	}
+	return "", false
+}
+
 // using parses the three forms documents use: a directive (using System.Text;),
 // which has no effect since every supported type is already in scope; a using
 // declaration (using var h = ...;); and a using statement (using (var h = ...) stmt).
@@ -172,7 +187,7 @@ func (p *parser) using() stmt {
 		p.leave()
 		return &blockStmt{p: t.pos, stmts: []stmt{decl, body}}
 	}
-	if p.peek().text == "var" || p.peekAt(1).kind == tkIdent && p.peekAt(2).kind == tkOp && p.peekAt(2).text == "=" && isTypeName(p.peek().text) {
+	if p.declarationAhead() {
 		d := p.tryDeclaration()
 		if d == nil {
 			p.errf(p.peek().pos, "expected a declaration after 'using'")
@@ -196,6 +211,7 @@ func (p *parser) using() stmt {
 	}
 }
 
+// tryDeclaration parses "var x = e" or "Type x [= e]" when the tokens read as one.
 func (p *parser) tryDeclaration() stmt {
 	t := p.peek()
 	if t.text == "var" && p.peekAt(1).kind == tkIdent {
@@ -203,9 +219,6 @@ func (p *parser) tryDeclaration() stmt {
 		name := p.ident()
 		p.expect("=")
 		return &varStmt{p: t.pos, name: name.text, init: p.expr()}
-	}
-	if !isTypeName(t.text) {
-		return nil
 	}
 	save := p.i
 	ref := p.tryType()
@@ -226,18 +239,27 @@ func (p *parser) tryDeclaration() stmt {
 // tryType parses a type name (with [] and ?) if one is next; otherwise it
 // restores the position and returns nil.
 func (p *parser) tryType() *typeRef {
+	start := p.i
 	t := p.peek()
-	if t.kind != tkIdent || !isTypeName(t.text) {
+	if t.kind != tkIdent {
 		return nil
 	}
-	start := p.i
-	p.advance()
-	ref := &typeRef{p: t.pos, name: t.text}
-	// Qualified names like Newtonsoft.Json.Linq.JObject: keep the last part.
-	for p.isOp(".") && p.peekAt(1).kind == tkIdent && isTypeName(p.peekAt(1).text) {
+	if !isTypeName(t.text) {
+		// A qualified name: System.Collections.Generic.List<string>.
+		ns := t.text
 		p.advance()
-		ref.name = p.advance().text
+		for p.isOp(".") && p.peekAt(1).kind == tkIdent && !(typeNamespaces[ns] && isTypeName(p.peekAt(1).text)) {
+			p.advance()
+			ns += "." + p.advance().text
+		}
+		if !typeNamespaces[ns] || !p.isOp(".") || p.peekAt(1).kind != tkIdent {
+			p.i = start
+			return nil
+		}
+		p.advance()
 	}
+	name := p.advance()
+	ref := &typeRef{p: t.pos, name: name.text}
 	if _, generic := genericTypes[ref.name]; generic {
 		// List<string>, Dictionary<string, object>: the type arguments are required.
 		save := start
@@ -271,6 +293,24 @@ func (p *parser) tryType() *typeRef {
 		ref.array = true
 	}
 	return ref
+}
+
+// typeNamespaces are the namespaces that may qualify a type name.
+var typeNamespaces = map[string]bool{
+	"System": true, "System.Collections.Generic": true, "System.Text": true,
+	"System.Text.RegularExpressions": true, "System.Security.Cryptography": true,
+	"System.Globalization": true, "System.Xml.Linq": true,
+	"Newtonsoft.Json": true, "Newtonsoft.Json.Linq": true,
+}
+
+// declarationAhead reports whether a declaration ("var x" or "Type x") is next.
+func (p *parser) declarationAhead() bool {
+	if p.isKeyword("var") {
+		return p.peekAt(1).kind == tkIdent
+	}
+	save := p.i
+	defer func() { p.i = save }()
+	return p.tryType() != nil && p.peek().kind == tkIdent
 }
 
 func (p *parser) parseType() *typeRef {
