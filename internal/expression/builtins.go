@@ -1,9 +1,12 @@
 package expression
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
+	"reflect"
 	"time"
 )
 
@@ -199,7 +202,7 @@ func fillMore() {
 	fillJTokenType()
 }
 
-// Methods every value has: ToString, Equals, GetHashCode is left out.
+// Methods every value has: ToString, Equals and GetHashCode.
 func addObjectMethods(t *typ) {
 	if t.methods == nil {
 		t.methods = map[string]*method{}
@@ -228,9 +231,50 @@ func addObjectMethods(t *typ) {
 			return valueEquals(r, args[0]), nil
 		})
 	}
+	if _, ok := t.methods["GetHashCode"]; !ok {
+		t.methods["GetHashCode"] = mth(0, 0, tInt, nil, func(_ *env, _ *callInfo, r any, _ []any) (any, error) {
+			return hashCode(r), nil
+		})
+	}
 	if t.props == nil {
 		t.props = map[string]*prop{}
 	}
+}
+
+// hashCode is GetHashCode: equal values hash alike and reference types hash
+// by identity. .NET randomises string hashes per process, so documents cannot
+// depend on the numbers; these are stable, which keeps results reproducible.
+func hashCode(v any) int64 {
+	fold := func(u uint64) int64 { return int64(int32(u) ^ int32(u>>32)) }
+	switch v := v.(type) {
+	case string:
+		h := fnv.New32a()
+		h.Write([]byte(v))
+		return int64(int32(h.Sum32()))
+	case int64:
+		return fold(uint64(v))
+	case float64:
+		if v == 0 {
+			return 0 // 0.0 == -0.0
+		}
+		return fold(math.Float64bits(v))
+	case bool:
+		if v {
+			return 1
+		}
+		return 0
+	case time.Time:
+		return fold(uint64(v.UnixNano()))
+	case time.Duration:
+		return fold(uint64(v))
+	case Guid:
+		return fold(binary.LittleEndian.Uint64(v[:8]) ^ binary.LittleEndian.Uint64(v[8:]))
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func:
+		return fold(uint64(rv.Pointer()))
+	}
+	return hashCode(toString(v))
 }
 
 func init() {

@@ -3,6 +3,7 @@ package expression
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"net/url"
 	"strconv"
@@ -170,7 +171,11 @@ func fillConversions() {
 		return Guid(uuid.New()), nil
 	})
 	guid.methods["Parse"], guid.methods["TryParse"] = parsers(tGuid, func(s string) (any, error) { return parseGuid(s) })
-	tGuid.methods = map[string]*method{}
+	tGuid.methods = map[string]*method{
+		"ToByteArray": mth(0, 0, tBytes, nil, func(_ *env, _ *callInfo, r any, _ []any) (any, error) {
+			return guidBytes(r.(Guid)), nil
+		}),
+	}
 
 	conv := staticClass("Convert")
 	conv.methods["ToBase64String"] = mth(1, 1, tString, ts(tBytes), func(e *env, _ *callInfo, _ any, args []any) (any, error) {
@@ -286,13 +291,28 @@ func fillConversions() {
 	staticClasses["double"] = dbl
 	staticClasses["bool"] = boolc
 
-	constructors["Guid"] = &method{min: 1, max: 1, resT: tGuid, params: ts(tString), call: func(_ *env, _ *callInfo, _ any, args []any) (any, error) {
-		s, err := argStr(args, 0, "g")
-		if err != nil {
-			return nil, err
+	// new Guid(string) or new Guid(byte[]).
+	constructors["Guid"] = &method{min: 1, max: 1, resT: tGuid, call: func(_ *env, _ *callInfo, _ any, args []any) (any, error) {
+		switch a := args[0].(type) {
+		case []byte:
+			if len(a) != 16 {
+				return nil, errors.New("Byte array for Guid must be exactly 16 bytes long. (Parameter 'b')")
+			}
+			return Guid(guidBytes(Guid(a))), nil
+		case string:
+			return parseGuid(a)
+		case nil:
+			return nil, errArgNull("g")
 		}
-		return parseGuid(s)
+		return nil, fmt.Errorf("a Guid is made from a string or a byte[], not %s", typeNameOf(args[0]))
 	}}
+}
+
+// guidBytes is Guid.ToByteArray: .NET stores the first three fields little
+// endian. Swapping them is its own inverse, so it also reads such bytes back.
+func guidBytes(g Guid) []byte {
+	b := g[:]
+	return []byte{b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]}
 }
 
 // decodeBase64 is Convert.FromBase64String: white space is ignored.

@@ -38,3 +38,23 @@ func TestQualifiedTypeNames(t *testing.T) {
 		}
 	}
 }
+
+func TestGetHashCodeAndGuidBytes(t *testing.T) {
+	runEvalCases(t, testContext(), []evalCase{
+		{`@("abc".GetHashCode() == "ab".Insert(2, "c").GetHashCode())`, true},
+		{`@(context.RequestId.GetHashCode() == context.RequestId.GetHashCode())`, true},
+		{`@(5.GetHashCode())`, int64(5)},
+		{`@(Guid.Empty.GetHashCode() + true.GetHashCode())`, int64(1)},
+		{`@{ var o = new JObject(); object p = o; return o.GetHashCode() == p.GetHashCode(); }`, true},
+		{`@{ var r = new Random("req-1".GetHashCode()).Next(1, 3); return r >= 1 && r < 3; }`, true},
+		{`@(new Random(Guid.NewGuid().GetHashCode()).Next(5, 6))`, int64(5)},
+		{`@(Guid.Parse("00112233-4455-6677-8899-aabbccddeeff").ToByteArray()[0])`, int64(0x33)},
+		{`@(BitConverter.ToString(Guid.Parse("00112233-4455-6677-8899-aabbccddeeff").ToByteArray()))`, "33-22-11-00-55-44-77-66-88-99-AA-BB-CC-DD-EE-FF"},
+		{`@(new Guid(Guid.Parse("00112233-4455-6677-8899-aabbccddeeff").ToByteArray()).ToString())`, "00112233-4455-6677-8899-aabbccddeeff"},
+		{`@(new Guid("00112233-4455-6677-8899-aabbccddeeff") == Guid.Parse("00112233445566778899aabbccddeeff"))`, true},
+	})
+	runErrCases(t, [][2]string{
+		{`@(new Guid(new byte[15]))`, "must be exactly 16 bytes"},
+		{`@(new Guid(5))`, "not int"},
+	})
+}
