@@ -179,7 +179,7 @@ func fillNamespaces() {
 	if x, ok := c["XDocument"]; ok {
 		sys.props["Xml"] = &prop{t: ns("System.Xml", map[string]*typ{"Linq": ns("System.Xml.Linq", map[string]*typ{"XDocument": x, "XElement": c["XElement"], "XName": c["XName"]})})}
 	}
-	for _, name := range []string{"DateTime", "TimeSpan", "Guid", "Convert", "String", "Int32", "Int64", "Double", "Boolean", "Math", "StringComparison", "StringSplitOptions", "Uri", "UriKind", "UriPartial", "Random", "BitConverter", "DateTimeOffset", "Char", "MidpointRounding"} {
+	for _, name := range []string{"DateTime", "TimeSpan", "Guid", "Convert", "String", "Int32", "Int64", "Double", "Boolean", "Math", "StringComparison", "StringSplitOptions", "Uri", "UriKind", "UriPartial", "Random", "BitConverter", "Array", "DateTimeOffset", "Char", "MidpointRounding"} {
 		if c[name] != nil {
 			sys.props[name] = &prop{t: c[name]}
 		}

@@ -367,6 +367,7 @@ func fillArrays() {
 	})
 	fillSlice(tObjArr, tObject, func(v any) (any, error) { return v, nil })
 	tObjArr.props["Count"] = tObjArr.props["Length"]
+	fillArrayClass()
 
 	tBytes.props = map[string]*prop{
 		"Length": pr(tInt, func(v any) any { return int64(len(v.([]byte))) }),

@@ -116,6 +116,9 @@ type compiler struct {
 	nlocals int
 	loops   int
 	lambdas int // lambda bodies being compiled
+	// checked is set inside checked(...) and checked { ... }: integer
+	// arithmetic and narrowing casts then fail on overflow instead of wrapping.
+	checked bool
 	// blockResult is the type every return of the top-level block agrees on
 	// (object when they differ).
 	blockResult *typ
@@ -223,6 +226,10 @@ func (c *compiler) expr(n node) cexpr {
 		return c.assign(n)
 	case *lambdaNode:
 		c.errf(n.p, "a lambda expression is only allowed as a method argument")
+	case *checkedNode:
+		defer func(was bool) { c.checked = was }(c.checked)
+		c.checked = n.checked
+		return c.expr(n.x)
 	}
 	c.errf(n.position(), "unsupported expression")
 	return cexpr{}

@@ -113,7 +113,12 @@ func (c *compiler) call(n *callNode) cexpr {
 			continue
 		}
 		if ln, ok := a.x.(*lambdaNode); ok {
-			lv, rt := c.lambda(ln, elem)
+			param := elem
+			if recv.static != nil && len(ci.argT) > 0 && ci.argT[0].elem != nil {
+				// Array.Exists(array, x => ...): x is an element of the array.
+				param = ci.argT[0].elem
+			}
+			lv, rt := c.lambda(ln, param)
 			ci.lamT = rt
 			ci.argT = append(ci.argT, tLambda)
 			argFns = append(argFns, func(*env) (any, error) { return lv, nil })

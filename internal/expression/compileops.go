@@ -2,6 +2,7 @@ package expression
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -95,7 +96,11 @@ func (c *compiler) cast(n *castNode) cexpr {
 	if !castable(x.t, t) {
 		c.errf(n.p, "cannot convert type '%s' to '%s'", x.t.name, t.name)
 	}
-	if x.t == t && !t.dynamic {
+	width, checked := intWidths[n.t.name], c.checked
+	if t != tInt || n.t.array {
+		width = 0
+	}
+	if x.t == t && !t.dynamic && width == 0 {
 		return cexpr{fn: x.fn, t: t}
 	}
 	f, p, nullable, as := x.fn, n.p, n.t.nullable || n.as, n.as
@@ -114,11 +119,38 @@ func (c *compiler) cast(n *castNode) cexpr {
 			return v, nil
 		}
 		r, err := castValue(v, t, nullable)
+		if err == nil && width != 0 && r != nil {
+			r, err = narrow(r.(int64), width, checked)
+		}
 		if err != nil {
 			return nil, at(p, err)
 		}
 		return r, nil
 	}, t: t}
+}
+
+// intWidths are the bits of the integer types narrower than long; a cast to
+// one keeps that many low bits (byte unsigned, the others signed). int and
+// long share one 64-bit representation otherwise, so (int) is where a value
+// is cut to 32 bits.
+var intWidths = map[string]int{"byte": 8, "short": -16, "int": -32, "Int32": -32}
+
+// narrow is an unchecked cast (the low bits), or a checked one (an overflow
+// error when v does not fit).
+func narrow(v int64, width int, checked bool) (any, error) {
+	var r int64
+	switch width {
+	case 8:
+		r = int64(uint8(v))
+	case -16:
+		r = int64(int16(v))
+	default:
+		r = int64(int32(v))
+	}
+	if checked && r != v {
+		return nil, errOverflow
+	}
+	return r, nil
 }
 
 // castValue converts v for a cast to t.
@@ -244,6 +276,7 @@ func (c *compiler) unary(n *unaryNode) cexpr {
 		if n.op == "+" {
 			return x
 		}
+		checked := c.checked
 		return cexpr{fn: func(e *env) (any, error) {
 			v, err := f(e)
 			if err != nil {
@@ -253,6 +286,9 @@ func (c *compiler) unary(n *unaryNode) cexpr {
 			case nil:
 				return nil, nil
 			case int64:
+				if checked && v == math.MinInt64 {
+					return nil, &RuntimeError{Offset: p, Msg: errOverflow.Error()}
+				}
 				return -v, nil
 			case float64:
 				return -v, nil
@@ -380,11 +416,14 @@ func (c *compiler) binaryOf(op string, p int, l, r cexpr) cexpr {
 	if t == nil {
 		c.errf(p, "operator '%s' cannot be applied to operands of type '%s' and '%s'", op, l.t.name, r.t.name)
 	}
-	lf, rf := l.fn, r.fn
+	lf, rf, checked := l.fn, r.fn, c.checked
 	if l.konst && r.konst {
-		v, err := binaryOp(nil, op, l.val, r.val)
+		v, err := arith(nil, op, l.val, r.val, checked)
 		if err == nil {
 			return konst(v, t)
+		}
+		if err == errOverflow {
+			c.errf(p, "the operation overflows at compile time in checked mode")
 		}
 	}
 	return cexpr{fn: func(e *env) (any, error) {
@@ -392,7 +431,7 @@ func (c *compiler) binaryOf(op string, p int, l, r cexpr) cexpr {
 		if err != nil {
 			return nil, err
 		}
-		v, err := binaryOp(e, op, a, b)
+		v, err := arith(e, op, a, b, checked)
 		if err != nil {
 			return nil, at(p, err)
 		}
@@ -479,6 +518,11 @@ func binaryType(op string, a, b *typ) *typ {
 			return tBool
 		}
 		if a == tInt && b == tInt {
+			return tInt
+		}
+		return nil
+	case "<<", ">>":
+		if (a == tInt || a.dynamic) && (b == tInt || b.dynamic) {
 			return tInt
 		}
 		return nil

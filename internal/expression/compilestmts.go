@@ -18,22 +18,22 @@ func (c *compiler) assign(n *assignNode) cexpr {
 	}
 	binop := ""
 	switch op {
-	case "+=", "-=", "*=", "/=", "%=":
-		binop = op[:1]
+	case "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=":
+		binop = op[:len(op)-1]
 	case "++", "post++":
 		binop = "+"
 	case "--", "post--":
 		binop = "-"
 	}
 	post := strings.HasPrefix(op, "post")
-	vf, p := value.fn, n.p
+	vf, p, checked := value.fn, n.p, c.checked
 	// newValue is the value to store: the right side, or old op right side.
 	newValue := func(e *env, old any) (any, error) {
 		v, err := vf(e)
 		if err != nil || binop == "" {
 			return v, err
 		}
-		v, err = binaryOp(e, binop, old, v)
+		v, err = arith(e, binop, old, v, checked)
 		if err != nil {
 			return nil, at(p, err)
 		}
@@ -156,6 +156,8 @@ func returns(s stmt) bool {
 		}
 	case *ifStmt:
 		return s.els != nil && returns(s.then) && returns(s.els)
+	case *checkedStmt:
+		return returns(s.body)
 	}
 	return false
 }
@@ -182,6 +184,10 @@ func (c *compiler) stmt(s stmt) stmtFn {
 	switch s := s.(type) {
 	case *blockStmt:
 		return c.block(s)
+	case *checkedStmt:
+		defer func(was bool) { c.checked = was }(c.checked)
+		c.checked = s.checked
+		return c.block(s.body)
 	case *varStmt:
 		var t *typ
 		var init cexpr

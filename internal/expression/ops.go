@@ -148,8 +148,44 @@ func intOp(op string, x, y int64) (any, error) {
 		return x | y, nil
 	case "^":
 		return x ^ y, nil
+	case "<<":
+		return x << (y & 63), nil // the count is masked, as for C#'s long
+	case ">>":
+		return x >> (y & 63), nil
 	}
 	return nil, opError(op, x, y)
+}
+
+// arith is binaryOp, with overflow checks on integer + - * in a checked context.
+func arith(e *env, op string, a, b any, checked bool) (any, error) {
+	if checked {
+		x, xok := a.(int64)
+		y, yok := b.(int64)
+		if xok && yok {
+			var r int64
+			switch op {
+			case "+":
+				r = x + y
+				if (r > x) != (y > 0) {
+					return nil, errOverflow
+				}
+				return r, nil
+			case "-":
+				r = x - y
+				if (r < x) != (y > 0) {
+					return nil, errOverflow
+				}
+				return r, nil
+			case "*":
+				r = x * y
+				if x != 0 && (r/x != y || x == -1 && y == math.MinInt64) {
+					return nil, errOverflow
+				}
+				return r, nil
+			}
+		}
+	}
+	return binaryOp(e, op, a, b)
 }
 
 func floatOp(op string, x, y float64) (any, error) {

@@ -2,6 +2,7 @@ package expression
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -95,6 +96,12 @@ type (
 		target node
 		value  node
 	}
+	// checkedNode is checked(x) or unchecked(x).
+	checkedNode struct {
+		p       int
+		checked bool
+		x       node
+	}
 	// chainEnd marks where a member-access chain ends, so "?." short-circuits
 	// exactly the chain it is in.
 	chainEnd struct {
@@ -135,22 +142,23 @@ func (t *typeRef) String() string {
 	return s
 }
 
-func (n *litNode) position() int    { return n.p }
-func (n *identNode) position() int  { return n.p }
-func (n *memberNode) position() int { return n.p }
-func (n *callNode) position() int   { return n.p }
-func (n *argNode) position() int    { return n.p }
-func (n *indexNode) position() int  { return n.p }
-func (n *unaryNode) position() int  { return n.p }
-func (n *binaryNode) position() int { return n.p }
-func (n *condNode) position() int   { return n.p }
-func (n *castNode) position() int   { return n.p }
-func (n *isNode) position() int     { return n.p }
-func (n *lambdaNode) position() int { return n.p }
-func (n *interpNode) position() int { return n.p }
-func (n *newNode) position() int    { return n.p }
-func (n *assignNode) position() int { return n.p }
-func (n *chainEnd) position() int   { return n.x.position() }
+func (n *litNode) position() int     { return n.p }
+func (n *identNode) position() int   { return n.p }
+func (n *memberNode) position() int  { return n.p }
+func (n *callNode) position() int    { return n.p }
+func (n *argNode) position() int     { return n.p }
+func (n *indexNode) position() int   { return n.p }
+func (n *unaryNode) position() int   { return n.p }
+func (n *binaryNode) position() int  { return n.p }
+func (n *condNode) position() int    { return n.p }
+func (n *castNode) position() int    { return n.p }
+func (n *isNode) position() int      { return n.p }
+func (n *lambdaNode) position() int  { return n.p }
+func (n *interpNode) position() int  { return n.p }
+func (n *newNode) position() int     { return n.p }
+func (n *assignNode) position() int  { return n.p }
+func (n *chainEnd) position() int    { return n.x.position() }
+func (n *checkedNode) position() int { return n.p }
 
 // Parser
 
@@ -303,17 +311,18 @@ func (p *parser) expr() node {
 		return l
 	}
 	x := p.conditional()
-	if t := p.peek(); t.kind == tkOp {
-		switch t.text {
-		case "=", "+=", "-=", "*=", "/=", "%=", "??=":
-			p.advance()
+	if op, n := p.opAhead(); op != "" {
+		switch op {
+		case "=", "+=", "-=", "*=", "/=", "%=", "??=", "&=", "|=", "^=", "<<=", ">>=":
+			t := p.peek()
+			p.i += n
 			target := unwrapChain(x)
 			switch target.(type) {
 			case *identNode, *indexNode, *memberNode:
 			default:
 				p.errf(t.pos, "the left-hand side of an assignment must be a variable or an indexer")
 			}
-			return &assignNode{p: t.pos, op: t.text, target: target, value: p.expr()}
+			return &assignNode{p: t.pos, op: op, target: target, value: p.expr()}
 		}
 	}
 	return x
@@ -405,6 +414,7 @@ var precedence = [][]string{
 	{"&"},
 	{"==", "!="},
 	{"<", ">", "<=", ">=", "is", "as"},
+	{"<<", ">>"},
 	{"+", "-"},
 	{"*", "/", "%"},
 }
@@ -416,22 +426,16 @@ func (p *parser) binary(level int) node {
 	l := p.binary(level + 1)
 	for {
 		t := p.peek()
-		if !(t.kind == tkOp || t.kind == tkIdent && (t.text == "is" || t.text == "as")) {
+		op, ntok := p.opAhead()
+		if t.kind == tkIdent && (t.text == "is" || t.text == "as") {
+			op, ntok = t.text, 1
+		}
+		if op == "" || !slices.Contains(precedence[level], op) {
 			return l
 		}
-		found := false
-		for _, op := range precedence[level] {
-			if t.text == op {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return l
-		}
-		p.advance()
+		p.i += ntok
 		p.enter(t.pos)
-		switch t.text {
+		switch op {
 		case "is":
 			n := &isNode{p: t.pos, x: l}
 			if p.isKeyword("not") {
@@ -447,10 +451,27 @@ func (p *parser) binary(level int) node {
 		case "as":
 			l = &castNode{p: t.pos, t: p.parseType(), x: l, as: true}
 		default:
-			l = &binaryNode{p: t.pos, op: t.text, l: l, r: p.binary(level + 1)}
+			l = &binaryNode{p: t.pos, op: op, l: l, r: p.binary(level + 1)}
 		}
 		p.leave()
 	}
+}
+
+// opAhead returns the operator that is next and how many tokens spell it.
+// The lexer never joins '>' '>' (List<List<string>> closes two type argument
+// lists), so the shift operators are joined here from adjacent tokens, as
+// C#'s parser does.
+func (p *parser) opAhead() (string, int) {
+	t := p.peek()
+	if t.kind != tkOp {
+		return "", 0
+	}
+	if t.text == "<" || t.text == ">" {
+		if n := p.peekAt(1); n.kind == tkOp && n.pos == t.pos+1 && (n.text == t.text || n.text == t.text+"=") {
+			return t.text + n.text, 2
+		}
+	}
+	return t.text, 1
 }
 
 func (p *parser) unary() node {
@@ -676,7 +697,13 @@ func (p *parser) primary() node {
 			return &litNode{p: t.pos, v: nil}
 		case "new":
 			return p.newExpr()
-		case "typeof", "default", "checked", "unchecked", "nameof", "await", "this", "base", "stackalloc", "sizeof":
+		case "checked", "unchecked":
+			p.advance()
+			p.expect("(")
+			x := p.expr()
+			p.expect(")")
+			return &checkedNode{p: t.pos, checked: t.text == "checked", x: x}
+		case "typeof", "default", "nameof", "await", "this", "base", "stackalloc", "sizeof":
 			p.errf(t.pos, "'%s' is not supported", t.text)
 		}
 		p.advance()

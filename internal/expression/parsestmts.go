@@ -20,6 +20,12 @@ type (
 		typ  *typeRef // nil for var
 		init node     // may be nil with an explicit type
 	}
+	// checkedStmt is checked { ... } or unchecked { ... }.
+	checkedStmt struct {
+		p       int
+		checked bool
+		body    *blockStmt
+	}
 	exprStmt struct {
 		x node
 	}
@@ -52,6 +58,7 @@ func (s *ifStmt) position() int      { return s.p }
 func (s *returnStmt) position() int  { return s.p }
 func (s *foreachStmt) position() int { return s.p }
 func (s *jumpStmt) position() int    { return s.p }
+func (s *checkedStmt) position() int { return s.p }
 
 // Statements
 
@@ -129,6 +136,11 @@ func (p *parser) statement() stmt {
 			return &jumpStmt{p: t.pos, kind: t.text}
 		case "using":
 			return p.using()
+		case "checked", "unchecked":
+			if p.isOpAt(1, "{") {
+				p.advance()
+				return &checkedStmt{p: t.pos, checked: t.text == "checked", body: p.block()}
+			}
 		case "for", "while", "do", "switch", "try", "throw", "goto", "lock":
 			p.errf(t.pos, "'%s' statements are not supported", t.text)
 		}

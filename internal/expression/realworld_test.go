@@ -1,8 +1,10 @@
 package expression
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Constructs that APIM policy documents found in the wild use.
@@ -57,4 +59,142 @@ func TestGetHashCodeAndGuidBytes(t *testing.T) {
 		{`@(new Guid(new byte[15]))`, "must be exactly 16 bytes"},
 		{`@(new Guid(5))`, "not int"},
 	})
+}
+
+func TestShiftsAndIntegerCasts(t *testing.T) {
+	runEvalCases(t, testContext(), []evalCase{
+		{`@(1 << 10)`, int64(1024)},
+		{`@(-1024 >> 3)`, int64(-128)},
+		{`@(1 + 2 << 3)`, int64(24)},             // + binds tighter than <<
+		{`@(1 << 2 < 5)`, true},                  // << binds tighter than <
+		{`@(1L << 65)`, int64(2)},                // the count is masked to 6 bits
+		{`@((byte)(0x1234L >> 4))`, int64(0x23)}, // a byte keeps the low 8 bits
+		{`@((byte)(-1))`, int64(255)},
+		{`@((short)70000)`, int64(4464)},
+		{`@((int)4294967297L)`, int64(1)},
+		{`@((long)4294967297L)`, int64(4294967297)},
+		{`@{ var x = 3; x <<= 2; x >>= 1; x |= 1; x &= 7; x ^= 2; return x; }`, int64(5)},
+		{`@{ var l = new List<List<string>>(); return l.Count; }`, int64(0)},
+	})
+	for _, c := range [][2]string{
+		{`@("a" << 1)`, "operator '<<' cannot be applied to operands of type 'string' and 'int'"},
+		{`@(1.5 >> 1)`, "operator '>>' cannot be applied"},
+		{`@(1 > > 1)`, "expected an expression"},
+	} {
+		if _, err := Compile(c[0]); err == nil || !strings.Contains(err.Error(), c[1]) {
+			t.Errorf("Compile(%s) error = %v, want %q", c[0], err, c[1])
+		}
+	}
+}
+
+func TestCheckedUnchecked(t *testing.T) {
+	runEvalCases(t, testContext(), []evalCase{
+		{`@(unchecked((byte)300))`, int64(44)},
+		{`@(unchecked(long.MaxValue + 1) == long.MinValue)`, true},
+		{`@{ long v = 0x0102030405060708; var b = new byte[2]; unchecked { b[0] = (byte)(v >> 8); b[1] = (byte)v; } return b[0] * 1000 + b[1]; }`, int64(7008)},
+		{`@(checked((byte)200))`, int64(200)},
+		{`@(checked(2 * 3 + 1))`, int64(7)},
+		{`@{ checked { var n = 5; n += 2; return n; } }`, int64(7)},
+		{`@(checked(unchecked(long.MaxValue + 1) < 0))`, true}, // the inner context wins
+		{`@{ long a = long.MaxValue; checked { return unchecked(a + 1) == long.MinValue; } }`, true},
+	})
+	runErrCases(t, [][2]string{
+		{`@{ long a = long.MaxValue; return checked(a + 1); }`, "Arithmetic operation resulted in an overflow."},
+		{`@{ long a = long.MinValue; return checked(a - 1); }`, "overflow"},
+		{`@{ long a = long.MinValue; return checked(-a); }`, "overflow"},
+		{`@{ long a = 1L << 62; return checked(a * 4); }`, "overflow"},
+		{`@{ long a = -1; return checked(a * long.MinValue); }`, "overflow"},
+		{`@{ var n = 300; return checked((byte)n); }`, "overflow"},
+		{`@{ long a = long.MaxValue; checked { a++; } return a; }`, "overflow"},
+		{`@{ var i = 4294967296L; return checked((int)i); }`, "overflow"},
+	})
+	for _, c := range [][2]string{
+		{`@(checked(9223372036854775807 + 1))`, "overflows at compile time"},
+		{`@(checked 1)`, "expected '('"},
+		{`@{ unchecked return 1; }`, ""},
+	} {
+		if _, err := Compile(c[0]); err == nil || !strings.Contains(err.Error(), c[1]) {
+			t.Errorf("Compile(%s) error = %v, want %q", c[0], err, c[1])
+		}
+	}
+}
+
+func TestArrayStatics(t *testing.T) {
+	ctx := testContext()
+	runEvalCases(t, ctx, []evalCase{
+		{`@(Array.Exists("read,write".Split(','), p => p == "write"))`, true},
+		{`@(Array.Exists(new string[0], p => p.Length > 0))`, false},
+		{`@(System.Array.Exists(new byte[] {1, 2}, b => b > 1))`, true},
+		{`@(Array.TrueForAll(new[] {"ab", "cd"}, s => s.Length == 2))`, true},
+		{`@(Array.Find(new[] {"a", "bb", "cc"}, s => s.Length == 2))`, "bb"},
+		{`@(Array.Find(new[] {"a"}, s => s == "z"))`, nil},
+		{`@(Array.Find(new byte[] {3}, b => b == 9))`, int64(0)},
+		{`@(Array.FindIndex(new[] {"a", "b"}, s => s == "b"))`, int64(1)},
+		{`@(string.Join("|", Array.FindAll(new[] {"a", "bb", "cc"}, s => s.Length == 2)))`, "bb|cc"},
+		{`@(Array.FindAll(new byte[] {1, 2, 3}, b => b != 2).Length)`, int64(2)},
+		{`@(Array.IndexOf(new[] {"x", "y", "x"}, "x", 1))`, int64(2)},
+		{`@(Array.IndexOf(new[] {"x"}, "q"))`, int64(-1)},
+		{`@{ var a = new[] {"a", "b", "c"}; Array.Reverse(a); return string.Join("", a); }`, "cba"},
+		{`@{ var a = new byte[] {1, 2, 3, 4}; Array.Reverse(a, 1, 2); return BitConverter.ToString(a); }`, "01-03-02-04"},
+		{`@{ var d = new byte[4]; Array.Copy(new byte[] {9, 8, 7}, 1, d, 2, 2); return BitConverter.ToString(d); }`, "00-00-08-07"},
+		{`@{ var d = new string[2]; Array.Copy(new[] {"p", "q", "r"}, d, 2); return d[1]; }`, "q"},
+		{`@{ var d = new object[2]; Array.Copy(new byte[] {5, 6}, d, 2); return d[1]; }`, int64(6)},
+		{`@{ var a = new byte[] {1, 2, 3, 4}; Array.Copy(a, 0, a, 1, 3); return BitConverter.ToString(a); }`, "01-01-02-03"},
+		{`@(Array.Empty<string>().Length + Enumerable.Empty<object>().Count())`, int64(0)},
+		{`@{ var b = new byte[2]; b[1] = 200; return b[1]; }`, int64(200)},
+		{`@{ var s = new[] {"a"}; s[0] = "z"; return s[0]; }`, "z"},
+	})
+	runErrCases(t, [][2]string{
+		{`@{ Array.Copy(new byte[2], 1, new byte[2], 0, 2); return 0; }`, "Source array was not long enough"},
+		{`@{ Array.Copy(new byte[2], new byte[1], 2); return 0; }`, "Destination array was not long enough"},
+		{`@{ Array.Copy(new byte[2], -1, new byte[2], 0, 1); return 0; }`, "Non-negative number required"},
+		{`@{ var d = new byte[1]; Array.Copy(new[] {"x"}, d, 1); return d; }`, "cannot store x in a byte"},
+		{`@{ Array.Reverse(new byte[2], 1, 5); return 0; }`, "out of bounds"},
+		{`@(Array.Exists((string[])null, s => true))`, "Value cannot be null"},
+		{`@{ var b = new byte[1]; b[0] = 256; return b; }`, "cannot store 256 in a byte"},
+	})
+	for _, c := range [][2]string{
+		{`@(Array.Exists("ab", c => true))`, "the first argument of 'Array.Exists' must be an array"},
+		{`@(Array.Copy(new byte[1], 0, 5, 0, 1))`, "Array.Copy takes (source array, source index"},
+		{`@(Array.Copy(new byte[1], 1))`, "no overload for method 'Copy' takes 2 arguments"},
+		{`@(Array.Reverse(new byte[1], 1))`, "no overload for method 'Reverse' takes 2 arguments"},
+		{`@(Array.Exists(new[] {"a"}, "a"))`, "must be a lambda expression"},
+		{`@(Array.Exists(new[] {"a"}, s => s.Nope))`, "'string' does not contain a definition for 'Nope'"},
+		{`@(Array.Sort(new[] {"a"}))`, "'Array' does not contain a method 'Sort'"},
+	} {
+		if _, err := Compile(c[0]); err == nil || !strings.Contains(err.Error(), c[1]) {
+			t.Errorf("Compile(%s) error = %v, want %q", c[0], err, c[1])
+		}
+	}
+}
+
+// The correlation-id shape: a Guid assembled from random bytes and the clock.
+func TestGuidFromClockBytes(t *testing.T) {
+	ctx := testContext()
+	now := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	ctx.Now = func() time.Time { return now }
+	ticks := uint64(now.Unix()+62135596800) * 10_000_000
+	want := ""
+	for i := 0; i < 6; i++ {
+		want += fmt.Sprintf("%02x", byte(ticks>>(8*i)))
+	}
+	want += " 16"
+	runEvalCases(t, ctx, []evalCase{{`@{
+		var id = new byte[16];
+		Array.Copy(Guid.NewGuid().ToByteArray(), 0, id, 0, 10);
+		long now = DateTime.Now.Ticks;
+		byte[] tail = new byte[6];
+		unchecked
+		{
+			tail[0] = (byte)now;
+			tail[1] = (byte)(now >> 8);
+			tail[2] = (byte)(now >> 16);
+			tail[3] = (byte)(now >> 24);
+			tail[4] = (byte)(now >> 32);
+			tail[5] = (byte)(now >> 40);
+		}
+		Array.Copy(tail, 0, id, 10, 6);
+		var g = new Guid(id);
+		return g.ToString().Substring(24) + " " + g.ToByteArray().Length;
+	}`, want}})
 }

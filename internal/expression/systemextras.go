@@ -266,9 +266,7 @@ func fillSystemExtras() {
 		}
 		return out, nil
 	})
-	en.methods["Empty"] = &method{min: 0, max: 0, generic: true, resT: tObjArr, call: func(*env, *callInfo, any, []any) (any, error) {
-		return []any{}, nil
-	}}
+	en.methods["Empty"] = emptyArray
 	registerStatic(en)
 
 	// Char: characters are one-character strings.

@@ -75,6 +75,7 @@ var (
 	errStepBudget  = errors.New("the expression exceeded its step budget")
 	errTooLarge    = errors.New("the expression built a string or collection larger than allowed")
 	errNullableNil = errors.New("Nullable object must have a value.")
+	errOverflow    = errors.New("Arithmetic operation resulted in an overflow.")
 )
 
 func errKeyNotFound(key string) error {
