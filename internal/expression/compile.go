@@ -226,6 +226,8 @@ func (c *compiler) expr(n node) cexpr {
 		return c.assign(n)
 	case *lambdaNode:
 		c.errf(n.p, "a lambda expression is only allowed as a method argument")
+	case *compiledNode:
+		return n.x
 	case *checkedNode:
 		defer func(was bool) { c.checked = was }(c.checked)
 		c.checked = n.checked

@@ -348,14 +348,82 @@ func (c *compiler) newExpr(n *newNode) cexpr {
 		}, t: tObjArr}
 	}
 	if len(n.t.args) > 0 {
-		return c.newGeneric(n)
+		return c.initialize(n, c.newGeneric(n))
 	}
+	return c.initialize(n, c.construct(n))
+}
+
+// initialize compiles the initializer of n, if any, over obj (the new
+// object): Name = v and [k] = v become assignments and each element an Add
+// call, all on a hidden local that holds the object.
+func (c *compiler) initialize(n *newNode, obj cexpr) cexpr {
+	if n.init == nil {
+		return obj
+	}
+	c.push()
+	defer c.pop()
+	l := c.declare(n.p, fmt.Sprintf("<new@%d>", n.p), obj.t)
+	recv := &compiledNode{p: n.p, x: cexpr{t: obj.t, fn: func(e *env) (any, error) { return e.locals[l.slot], nil }}}
+	// List<T> and Dictionary<string, T> check what is stored against T.
+	var elemT *typ
+	if len(n.t.args) > 0 {
+		elemT, _ = resolveType(n.t.args[len(n.t.args)-1])
+	}
+	checked := func(x node) *compiledNode {
+		v := c.value(x)
+		if elemT != nil && !assignable(v.t, elemT) {
+			c.errf(x.position(), "cannot convert '%s' to '%s'", v.t.name, elemT.name)
+		}
+		return &compiledNode{p: x.position(), x: v}
+	}
+	fns := make([]evalFn, 0, len(n.init))
+	for _, en := range n.init {
+		var x node
+		switch {
+		case en.member != "":
+			x = &assignNode{p: en.p, op: "=", target: &memberNode{p: en.p, x: recv, name: en.member}, value: en.value}
+		case en.key != nil:
+			x = &assignNode{p: en.p, op: "=", target: &indexNode{p: en.p, x: recv, idx: en.key}, value: checked(en.value)}
+		default:
+			if _, ok := obj.t.methods["Add"]; !ok || obj.t.each == nil {
+				c.errf(en.p, "'%s' is not a collection with an Add method, so it cannot have a collection initializer", obj.t.name)
+			}
+			args := make([]*argNode, len(en.add))
+			for i, a := range en.add {
+				var v node = a
+				if i == len(en.add)-1 {
+					v = checked(a)
+				}
+				args[i] = &argNode{p: a.position(), x: v}
+			}
+			x = &callNode{p: en.p, fn: &memberNode{p: en.p, x: recv, name: "Add"}, args: args}
+		}
+		fns = append(fns, c.expr(x).fn)
+	}
+	of, slot, p := obj.fn, l.slot, n.p
+	return cexpr{fn: func(e *env) (any, error) {
+		v, err := of(e)
+		if err != nil {
+			return nil, err
+		}
+		e.locals[slot] = v
+		for _, f := range fns {
+			if err := e.step(); err != nil {
+				return nil, at(p, err)
+			}
+			if _, err := f(e); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
+	}, t: obj.t}
+}
+
+// construct compiles a constructor call: new T(args).
+func (c *compiler) construct(n *newNode) cexpr {
 	ctor, ok := constructors[n.t.name]
 	if !ok {
 		c.errf(n.t.p, "'new %s' is not supported", n.t.name)
-	}
-	if len(n.elems) > 0 {
-		c.errf(n.p, "collection and object initializers are not supported")
 	}
 	var fns []evalFn
 	var types []*typ

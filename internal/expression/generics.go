@@ -348,7 +348,8 @@ func fillGenerics() {
 	}
 }
 
-// newGeneric compiles new List<T>(...) { ... } and new Dictionary<string, V>().
+// newGeneric compiles new List<T>(...) and new Dictionary<string, V>(...);
+// initialize adds their initializers.
 func (c *compiler) newGeneric(n *newNode) cexpr {
 	t, err := resolveGeneric(n.t)
 	if err != nil {
@@ -361,9 +362,6 @@ func (c *compiler) newGeneric(n *newNode) cexpr {
 	if len(n.args) > 1 {
 		c.errf(n.p, "'%s' does not have a constructor that takes %d arguments", n.t, len(n.args))
 	}
-	if t == tDict && len(n.elems) > 0 {
-		c.errf(n.p, "dictionary initializers are not supported; call Add or set d[key] = value")
-	}
 	var src evalFn
 	if len(n.args) == 1 {
 		if n.args[0].name != "" || n.args[0].out {
@@ -374,14 +372,6 @@ func (c *compiler) newGeneric(n *newNode) cexpr {
 			x.fn = nil // a capacity
 		}
 		src = x.fn
-	}
-	elems := make([]evalFn, len(n.elems))
-	for i, el := range n.elems {
-		x := c.value(el)
-		if !assignable(x.t, elemT) {
-			c.errf(el.position(), "cannot convert '%s' to '%s'", x.t.name, elemT.name)
-		}
-		elems[i] = x.fn
 	}
 	p := n.p
 	return cexpr{fn: func(e *env) (any, error) {
@@ -423,20 +413,6 @@ func (c *compiler) newGeneric(n *newNode) cexpr {
 			}); err != nil {
 				return nil, at(p, err)
 			}
-		}
-		for _, f := range elems {
-			v, err := f(e)
-			if err != nil {
-				return nil, err
-			}
-			v, err = elemConv(elemT, v)
-			if err != nil {
-				return nil, at(p, err)
-			}
-			if err := e.grow(16); err != nil {
-				return nil, at(p, err)
-			}
-			lv.items = append(lv.items, v)
 		}
 		return lv, nil
 	}, t: t}

@@ -40,7 +40,7 @@ func TestListAndDictionary(t *testing.T) {
 	for _, c := range [][2]string{
 		{`@(new Dictionary<int, string>())`, "only dictionaries with string keys are supported"},
 		{`@(new IList<string>())`, "cannot create an instance of the interface"},
-		{`@(new Dictionary<string, string> { {"a", "b"} })`, ""},
+		{`@(new Dictionary<string, string> { {"a", 1} })`, "cannot convert 'int' to 'string'"},
 		{`@(new List<string> { 1 })`, "cannot convert 'int' to 'string'"},
 		{`@(new List<string, string>())`, "takes 1 type arguments"},
 	} {

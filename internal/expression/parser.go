@@ -86,9 +86,25 @@ type (
 		p     int
 		t     *typeRef // nil for new[] { ... }
 		args  []*argNode
-		elems []node // array initializer
-		size  node   // new byte[n]
+		elems []node       // array initializer
+		init  []*initEntry // object or collection initializer
+		size  node         // new byte[n]
 		array bool
+	}
+	// initEntry is one entry of an object or collection initializer:
+	// Name = value, [key] = value, or an element (Add's arguments).
+	initEntry struct {
+		p      int
+		member string
+		key    node
+		value  node
+		add    []node
+	}
+	// compiledNode is an already compiled operand, used when the compiler
+	// rewrites an initializer into assignments and Add calls.
+	compiledNode struct {
+		p int
+		x cexpr
 	}
 	assignNode struct {
 		p      int
@@ -142,23 +158,24 @@ func (t *typeRef) String() string {
 	return s
 }
 
-func (n *litNode) position() int     { return n.p }
-func (n *identNode) position() int   { return n.p }
-func (n *memberNode) position() int  { return n.p }
-func (n *callNode) position() int    { return n.p }
-func (n *argNode) position() int     { return n.p }
-func (n *indexNode) position() int   { return n.p }
-func (n *unaryNode) position() int   { return n.p }
-func (n *binaryNode) position() int  { return n.p }
-func (n *condNode) position() int    { return n.p }
-func (n *castNode) position() int    { return n.p }
-func (n *isNode) position() int      { return n.p }
-func (n *lambdaNode) position() int  { return n.p }
-func (n *interpNode) position() int  { return n.p }
-func (n *newNode) position() int     { return n.p }
-func (n *assignNode) position() int  { return n.p }
-func (n *chainEnd) position() int    { return n.x.position() }
-func (n *checkedNode) position() int { return n.p }
+func (n *litNode) position() int      { return n.p }
+func (n *identNode) position() int    { return n.p }
+func (n *memberNode) position() int   { return n.p }
+func (n *callNode) position() int     { return n.p }
+func (n *argNode) position() int      { return n.p }
+func (n *indexNode) position() int    { return n.p }
+func (n *unaryNode) position() int    { return n.p }
+func (n *binaryNode) position() int   { return n.p }
+func (n *condNode) position() int     { return n.p }
+func (n *castNode) position() int     { return n.p }
+func (n *isNode) position() int       { return n.p }
+func (n *lambdaNode) position() int   { return n.p }
+func (n *interpNode) position() int   { return n.p }
+func (n *newNode) position() int      { return n.p }
+func (n *assignNode) position() int   { return n.p }
+func (n *chainEnd) position() int     { return n.x.position() }
+func (n *checkedNode) position() int  { return n.p }
+func (n *compiledNode) position() int { return n.p }
 
 // Parser
 
@@ -762,12 +779,55 @@ func (p *parser) newExpr() node {
 		p.errf(p.peek().pos, "expected '(' after 'new %s'", ref)
 	}
 	if p.isOp("{") {
-		// Collection initializer: new JArray { 1, 2 } / new JObject { {"a", 1} } is not
-		// supported; only the element list form for arrays.
-		p.advance()
-		n.elems = p.exprList("}")
+		n.init = p.initializer()
 	}
 	return n
+}
+
+// initializer parses { Name = v, [k] = v } (an object initializer) or
+// { x, { k, v } } (a collection initializer: each entry is Add's arguments).
+func (p *parser) initializer() []*initEntry {
+	open := p.expect("{")
+	p.enter(open.pos)
+	defer p.leave()
+	entries := []*initEntry{}
+	objects, elements := 0, 0
+	for !p.accept("}") {
+		t := p.peek()
+		en := &initEntry{p: t.pos}
+		switch {
+		case p.isOp("{"):
+			p.advance()
+			if en.add = p.exprList("}"); len(en.add) == 0 {
+				p.errf(t.pos, "an element initializer cannot be empty")
+			}
+			elements++
+		case p.isOp("["):
+			p.advance()
+			en.key = p.expr()
+			p.expect("]")
+			p.expect("=")
+			en.value = p.expr()
+			objects++
+		case t.kind == tkIdent && p.isOpAt(1, "="):
+			p.advance()
+			p.advance()
+			en.member, en.value = t.text, p.expr()
+			objects++
+		default:
+			en.add = []node{p.expr()}
+			elements++
+		}
+		if objects > 0 && elements > 0 {
+			p.errf(t.pos, "an initializer cannot mix member assignments (Name = value, [key] = value) with collection elements")
+		}
+		entries = append(entries, en)
+		if !p.accept(",") {
+			p.expect("}")
+			break
+		}
+	}
+	return entries
 }
 
 func (p *parser) exprList(closer string) []node {

@@ -198,3 +198,41 @@ func TestGuidFromClockBytes(t *testing.T) {
 		return g.ToString().Substring(24) + " " + g.ToByteArray().Length;
 	}`, want}})
 }
+
+func TestInitializers(t *testing.T) {
+	runEvalCases(t, testContext(), []evalCase{
+		{`@{ var h = new HMACSHA256 { Key = Encoding.UTF8.GetBytes("k") }; return Convert.ToBase64String(h.ComputeHash(new byte[0])) == Convert.ToBase64String(new HMACSHA256(Encoding.UTF8.GetBytes("k")).ComputeHash(new byte[0])); }`, true},
+		{`@(new System.Security.Cryptography.HMACSHA1() { Key = new byte[] {1} }.HashSize)`, int64(160)},
+		{`@(new JObject { { "a", 1 }, { "b", "x" } }.ToString(Formatting.None))`, `{"a":1,"b":"x"}`},
+		{`@(new JObject { ["a"] = 1, ["b"] = new JArray { 2, "y" } }.ToString(Formatting.None))`, `{"a":1,"b":[2,"y"]}`},
+		{`@(new JArray { 1, "x", true, }.Count)`, int64(3)},
+		{`@(new JArray() { }.Count)`, int64(0)},
+		{`@(string.Join(",", new List<string> { "a", "b" }))`, "a,b"},
+		{`@(new List<string>(new[] {"x"}) { "y" }.Count)`, int64(2)},
+		{`@(new Dictionary<string, string> { { "k", "v" }, { "l", "w" } }["l"])`, "w"},
+		{`@(new Dictionary<string, int> { ["k"] = 2, ["k"] = 3 }["k"])`, int64(3)},
+		{`@(new string[] { "a", "b" }.Length + new [] { "c" }.Length)`, int64(3)},
+		{`@(new StringBuilder { Length = 0 }.Append("q").ToString())`, "q"},
+	})
+	runErrCases(t, [][2]string{
+		{`@(new Dictionary<string, string> { { "k", "v" }, { "k", "w" } })`, "An item with the same key has already been added"},
+		{`@(new HMACSHA256 { Key = null })`, "takes a byte[] key"},
+	})
+	for _, c := range [][2]string{
+		{`@(new HMACSHA256 { Nope = 1 })`, "does not contain a definition for 'Nope'"},
+		{`@(new HMACSHA256 { HashSize = 1 })`, "the property 'HashSize' is read-only"},
+		{`@(new HMACSHA256 { Key = "x" })`, "cannot implicitly convert type 'string' to 'byte[]'"},
+		{`@(new JObject { { "a", 1, 2 } })`, "no overload for method 'Add' takes 3 arguments"},
+		{`@(new JObject { { } })`, "an element initializer cannot be empty"},
+		{`@(new JObject { ["a"] = 1, { "b", 2 } })`, "cannot mix member assignments"},
+		{`@(new HMACSHA256 { 1 })`, "cannot have a collection initializer"},
+		{`@(new List<string> { "a", 2 })`, "cannot convert 'int' to 'string'"},
+		{`@(new Dictionary<string, int> { ["a"] = "b" })`, "cannot convert 'string' to 'int'"},
+		{`@(new Dictionary<string, int> { { 1, 2 } })`, "argument 1 of 'Add': cannot convert from 'int' to 'string'"},
+		{`@(new JObject { a = })`, "expected an expression"},
+	} {
+		if _, err := Compile(c[0]); err == nil || !strings.Contains(err.Error(), c[1]) {
+			t.Errorf("Compile(%s) error = %v, want %q", c[0], err, c[1])
+		}
+	}
+}
