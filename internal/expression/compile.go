@@ -16,6 +16,7 @@ type env struct {
 	steps  int
 	alloc  int
 	pos    int // offset of the call being made, for recovered panics
+	calls  int // local function calls in progress
 }
 
 func (e *env) step() error {
@@ -109,6 +110,7 @@ type cexpr struct {
 type local struct {
 	slot int
 	t    *typ
+	fn   *localFunc // set for a local function (slot is then unused)
 }
 
 type compiler struct {
@@ -119,6 +121,8 @@ type compiler struct {
 	// checked is set inside checked(...) and checked { ... }: integer
 	// arithmetic and narrowing casts then fail on overflow instead of wrapping.
 	checked bool
+	// fn is the local function whose body is being compiled.
+	fn *localFunc
 	// blockResult is the type every return of the top-level block agrees on
 	// (object when they differ).
 	blockResult *typ
@@ -141,6 +145,9 @@ func (c *compiler) lookup(name string) *local {
 }
 
 func (c *compiler) declare(pos int, name string, t *typ) *local {
+	if l := c.lookup(name); l != nil && l.fn != nil {
+		c.errf(pos, "a local function named '%s' is already defined in this scope", name)
+	}
 	if c.lookup(name) != nil || name == "context" {
 		c.errf(pos, "a local variable named '%s' is already defined in this scope", name)
 	}
@@ -260,6 +267,9 @@ func hasNullCond(n node) bool {
 
 func (c *compiler) ident(n *identNode) cexpr {
 	if l := c.lookup(n.name); l != nil {
+		if l.fn != nil {
+			c.errf(n.p, "'%s' is a local function; call it with ()", n.name)
+		}
 		slot := l.slot
 		return cexpr{fn: func(e *env) (any, error) { return e.locals[slot], nil }, t: l.t}
 	}

@@ -26,6 +26,9 @@ func (c *compiler) call(n *callNode) cexpr {
 	mn, ok := n.fn.(*memberNode)
 	if !ok {
 		if id, ok := n.fn.(*identNode); ok {
+			if l := c.lookup(id.name); l != nil && l.fn != nil {
+				return c.callLocal(n, id, l.fn)
+			}
 			c.errf(id.p, "'%s' is not a method; only methods of objects and static classes can be called", id.name)
 		}
 		c.errf(n.p, "this expression cannot be called")

@@ -42,6 +42,9 @@ func (c *compiler) assign(n *assignNode) cexpr {
 	switch t := n.target.(type) {
 	case *identNode:
 		l := c.lookup(t.name)
+		if l != nil && l.fn != nil {
+			c.errf(t.p, "cannot assign to '%s' because it is a local function", t.name)
+		}
 		if l == nil {
 			if t.name == "context" {
 				c.errf(t.p, "'context' is read-only")
@@ -165,6 +168,7 @@ func returns(s stmt) bool {
 func (c *compiler) block(b *blockStmt) stmtFn {
 	c.push()
 	defer c.pop()
+	c.declareFuncs(b.stmts)
 	fns := make([]stmtFn, 0, len(b.stmts))
 	for _, s := range b.stmts {
 		fns = append(fns, c.stmt(s))
@@ -253,7 +257,12 @@ func (c *compiler) stmt(s stmt) stmtFn {
 			}
 			return ctlNext, nil, err
 		}
+	case *funcStmt:
+		return c.funcDecl(s)
 	case *returnStmt:
+		if c.fn != nil && c.lambdas == 0 {
+			return c.ret(s.p, s.x, false)
+		}
 		if s.x == nil {
 			c.errf(s.p, "an expression must return a value")
 		}

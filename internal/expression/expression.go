@@ -86,6 +86,7 @@ func (p *Program) Eval(ctx *Context) (result any, err error) {
 	e.stack = e.stack[:0]
 	e.steps = 0
 	e.alloc = 0
+	e.calls = 0
 	defer func() {
 		if r := recover(); r != nil {
 			result, err = nil, &RuntimeError{Offset: e.pos, Msg: fmt.Sprintf("internal error: %v", r)}

@@ -49,7 +49,22 @@ type (
 		p    int
 		kind string // break, continue
 	}
+	// funcStmt declares a local function: T Name(T1 a, ...) { ... } or => x;
+	funcStmt struct {
+		p      int
+		name   string
+		result *typeRef // nil for void
+		params []funcParam
+		body   *blockStmt // or
+		expr   node
+	}
 )
+
+type funcParam struct {
+	p    int
+	name string
+	typ  *typeRef
+}
 
 func (s *blockStmt) position() int   { return s.p }
 func (s *varStmt) position() int     { return s.p }
@@ -59,6 +74,7 @@ func (s *returnStmt) position() int  { return s.p }
 func (s *foreachStmt) position() int { return s.p }
 func (s *jumpStmt) position() int    { return s.p }
 func (s *checkedStmt) position() int { return s.p }
+func (s *funcStmt) position() int    { return s.p }
 
 // Statements
 
@@ -144,6 +160,9 @@ func (p *parser) statement() stmt {
 		case "for", "while", "do", "switch", "try", "throw", "goto", "lock":
 			p.errf(t.pos, "'%s' statements are not supported", t.text)
 		}
+		if f := p.tryLocalFunc(); f != nil {
+			return f
+		}
 		if d := p.tryDeclaration(); d != nil {
 			p.expect(";")
 			return d
@@ -221,6 +240,59 @@ func (p *parser) using() stmt {
 			p.errf(n.pos, "unexpected %s in a using directive", p.describe(n))
 		}
 	}
+}
+
+// tryLocalFunc parses a local function declaration, [static] void F(...) or
+// [static] T F(...), when one is next.
+func (p *parser) tryLocalFunc() stmt {
+	start := p.i
+	t := p.peek()
+	if p.isKeyword("static") {
+		p.advance()
+	}
+	var result *typeRef
+	if p.isKeyword("void") {
+		p.advance()
+	} else if result = p.tryType(); result == nil {
+		p.i = start
+		return nil
+	}
+	name := p.peek()
+	if name.kind != tkIdent || !p.isOpAt(1, "(") {
+		p.i = start
+		return nil
+	}
+	p.advance()
+	p.advance()
+	f := &funcStmt{p: t.pos, name: name.text, result: result}
+	p.enter(t.pos)
+	defer p.leave()
+	for !p.accept(")") {
+		if len(f.params) > 0 {
+			p.expect(",")
+		}
+		pt := p.peek()
+		switch pt.text {
+		case "ref", "out", "in", "params", "this":
+			p.errf(pt.pos, "'%s' parameters are not supported", pt.text)
+		}
+		typ := p.parseType()
+		pn := p.ident()
+		if p.isOp("=") {
+			p.errf(p.peek().pos, "optional parameters are not supported")
+		}
+		f.params = append(f.params, funcParam{p: pn.pos, name: pn.text, typ: typ})
+	}
+	if p.accept("=>") {
+		f.expr = p.expr()
+		p.expect(";")
+		return f
+	}
+	if !p.isOp("{") {
+		p.errf(p.peek().pos, "expected '{' or '=>' after the parameters of '%s', found %s", f.name, p.describe(p.peek()))
+	}
+	f.body = p.block()
+	return f
 }
 
 // tryDeclaration parses "var x = e" or "Type x [= e]" when the tokens read as one.

@@ -236,3 +236,81 @@ func TestInitializers(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalFunctions(t *testing.T) {
+	runEvalCases(t, testContext(), []evalCase{
+		// Called before and after its declaration; a void function that
+		// changes a captured variable.
+		{`@{
+			var total = 0;
+			Add(2);
+			void Add(int n) { total += n; }
+			Add(3);
+			return total;
+		}`, int64(5)},
+		{`@{ string Twice(string s) => s + s; return Twice("ab") + Twice("c"); }`, "ababcc"},
+		// Recursion: each call has its own parameters and locals.
+		{`@{
+			int Fib(int n) { if (n < 2) { return n; } var a = Fib(n - 1); var b = Fib(n - 2); return a + b; }
+			return Fib(15);
+		}`, int64(610)},
+		// Mutual recursion, and a function declared after its caller.
+		{`@{
+			bool IsEven(int n) { if (n == 0) { return true; } return IsOdd(n - 1); }
+			bool IsOdd(int n) { if (n == 0) { return false; } return IsEven(n - 1); }
+			return IsEven(10) && IsOdd(7);
+		}`, true},
+		// The BFF shape: build a JObject from responses through a helper.
+		{`@{
+			var result = new JObject();
+			var status = 200;
+			void Collect(JObject into, string name, IResponse r) {
+				if (r == null) { status = 207; into.Add(name, ""); return; }
+				into.Add(name, r.StatusCode);
+			}
+			JObject Part(string name) {
+				var part = new JObject();
+				Collect(part, name, context.Variables.GetValueOrDefault<IResponse>(name));
+				return part;
+			}
+			result["a"] = Part("missing");
+			result["status"] = status;
+			return result.ToString(Formatting.None);
+		}`, `{"a":{"missing":""},"status":207}`},
+		{`@{ static double Half(int n) => n / 2.0; return Half(3); }`, 1.5},
+		{`@{ double D(int n) => n; return D(2); }`, 2.0},
+		{`@{ int Sum(JArray a) { var s = 0; foreach (var x in a) { s += (int)x; } return s; } return Sum(new JArray { 1, 2, 3 }); }`, int64(6)},
+		{`@{ int F(int n) { int G(int m) => m * n; return G(3); } return F(2) + F(5); }`, int64(21)},
+		{`@{ var xs = new[] {"a", "bb"}; int Longer(int min) => xs.Count(s => s.Length > min); return Longer(0) * 10 + Longer(1); }`, int64(21)},
+	})
+	runErrCases(t, [][2]string{
+		{`@{ int Loop(int n) => Loop(n + 1); return Loop(0); }`, "local function calls nested more than 200 deep"},
+		{`@{ int F(int n) => n; object o = "x"; return F(o); }`, "Unable to cast object of type 'string' to type 'int'"},
+		{`@{ int F(int n) => n == 0 ? 0 : F(n - 1) + F(n - 1); return F(40); }`, "step budget"},
+		{`@{ void Spin() { foreach (var c in "a,b".Split(',')) { Spin(); } } Spin(); return 1; }`, "nested more than"},
+	})
+	for _, c := range [][2]string{
+		{`@{ int F(int n) => n; return F(); }`, "'F' takes 1 arguments, not 0"},
+		{`@{ int F(int n) => n; return F("x"); }`, "argument 1 of 'F': cannot convert from 'string' to 'int'"},
+		{`@{ int F() { } return F(); }`, "not all code paths of 'F' return a value"},
+		{`@{ void F() { return 1; } F(); return 1; }`, "'F' returns void"},
+		{`@{ int F() { return; } return F(); }`, "'F' must return a value of type 'int'"},
+		{`@{ int F() => "x"; return F(); }`, "cannot implicitly convert type 'string' to 'int'"},
+		{`@{ void F() { } return F(); }`, "the method returns no value"},
+		{`@{ void F() { } var g = F; return 1; }`, "'F' is a local function; call it with ()"},
+		{`@{ void F() { } void F() { } return 1; }`, "already defined"},
+		{`@{ var F = 1; void F() { } return 1; }`, "already defined"},
+		{`@{ void F(ref int x) { } return 1; }`, "'ref' parameters are not supported"},
+		{`@{ void F(int x = 1) { } return 1; }`, "optional parameters are not supported"},
+		{`@{ foreach (var c in "a,b".Split(',')) { void F() { break; } } return 1; }`, "no enclosing loop"},
+		{`@{ if (true) int F() => 1; return 1; }`, "declared directly in a block"},
+		{`@{ void F() => 1; return 1; }`, "only assignment and call expressions"},
+		{`@{ int F() { return x; } var x = 1; return F(); }`, "the name 'x' does not exist"},
+		{`@{ Nope F() => 1; return 1; }`, ""},
+		{`@{ void F() { } F = null; return 1; }`, "cannot assign to 'F'"},
+	} {
+		if _, err := Compile(c[0]); err == nil || !strings.Contains(err.Error(), c[1]) {
+			t.Errorf("Compile(%s) error = %v, want %q", c[0], err, c[1])
+		}
+	}
+}
