@@ -50,6 +50,13 @@ var fuzzSeeds = []string{
 	`@{ XNamespace ns = "urn:x"; var d = XDocument.Parse("<a xmlns='urn:x'><b k='1'>t</b></a>"); d.Root.Element(ns + "b").SetAttributeValue("k", 2); return d.Root.Descendants().First().ToString() + (string)d.Root.Element(ns + "b").Attribute("k"); }`,
 	`@(new XElement("r", new XAttribute("a", 1), new[] {"x", "y"}.Select(s => new XElement("i", s))).ToString(SaveOptions.DisableFormatting))`,
 	`@{ using System.Text; using var s = SHA1.Create(); return $@"{s.HashSize:D4} {{x}} ""q""" + context.Request.Headers.GetValueOrDefault("Authorization", "").AsBasic()?.UserId; }`,
+	"@{\u00a0var\u2003n = 1;\u00a0return n; }",
+	`@{ System.Security.Cryptography.HMACSHA256 h = new System.Security.Cryptography.HMACSHA256 { Key = new byte[] {1} }; System.Collections.Generic.List<string> l = new List<string> { "a" }; return h.HashSize + l.Count; }`,
+	`@{ var b = new byte[4]; long t = 0x0102030405; unchecked { b[0] = (byte)(t >> 8); b[1] = (byte)t; } Array.Copy(b, 0, b, 2, 2); return checked(b[0] << 2) + unchecked((int)t); }`,
+	`@(new JObject { { "a", 1 }, { "b", new JArray { 1, "x" } } }.ToString() + new JObject { ["c"] = 2 } + new Dictionary<string, string> { ["k"] = "v" }.Count)`,
+	`@(Array.Exists(context.Request.Headers["Accept"], a => a.Contains("json")) && Array.IndexOf(new[] {"x"}, "x") == Array.FindIndex(Array.Empty<string>(), s => true) + 1)`,
+	`@(new Random(context.RequestId.GetHashCode()).Next(1, 3) + new Guid(Guid.NewGuid().ToByteArray()).GetHashCode())`,
+	`@{ int Fib(int n) => n < 2 ? n : Fib(n - 1) + Fib(n - 2); void Note(JObject o, string k) { o[k] = Fib(5); } var r = new JObject(); Note(r, "f"); return r.ToString(); }`,
 }
 
 func FuzzCompile(f *testing.F) {
