@@ -200,6 +200,7 @@ func fillMore() {
 	fillCulture()
 	fillSystemExtras()
 	fillJTokenType()
+	fillExceptions()
 }
 
 // Methods every value has: ToString, Equals and GetHashCode.

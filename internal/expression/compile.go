@@ -51,7 +51,7 @@ func at(p int, err error) error {
 	if errors.As(err, &re) {
 		return err
 	}
-	return &RuntimeError{Offset: p, Msg: err.Error()}
+	return &RuntimeError{Offset: p, Msg: err.Error(), cause: err}
 }
 
 // Compile compiles the text of one expression, including its "@(" ")" or "@{" "}"
@@ -123,6 +123,9 @@ type compiler struct {
 	checked bool
 	// fn is the local function whose body is being compiled.
 	fn *localFunc
+	// caught holds the slots of the exceptions of the catch clauses being
+	// compiled, innermost last (for "throw;").
+	caught []int
 	// blockResult is the type every return of the top-level block agrees on
 	// (object when they differ).
 	blockResult *typ

@@ -205,7 +205,7 @@ func (c *compiler) call(n *callNode) cexpr {
 		}
 		if err := e.step(); err != nil {
 			e.stack = e.stack[:base]
-			return nil, &RuntimeError{Offset: p, Msg: err.Error()}
+			return nil, at(p, err)
 		}
 		e.pos = p
 		v, err := mm.call(e, ci, r, args)

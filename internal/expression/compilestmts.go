@@ -161,6 +161,18 @@ func returns(s stmt) bool {
 		return s.els != nil && returns(s.then) && returns(s.els)
 	case *checkedStmt:
 		return returns(s.body)
+	case *throwStmt:
+		return true
+	case *tryStmt:
+		if s.finally != nil && returns(s.finally) {
+			return true
+		}
+		for _, c := range s.catches {
+			if !returns(c.body) {
+				return false
+			}
+		}
+		return returns(s.body)
 	}
 	return false
 }
@@ -259,6 +271,10 @@ func (c *compiler) stmt(s stmt) stmtFn {
 		}
 	case *funcStmt:
 		return c.funcDecl(s)
+	case *tryStmt:
+		return c.tryStmt(s)
+	case *throwStmt:
+		return c.throwStmt(s)
 	case *returnStmt:
 		if c.fn != nil && c.lambdas == 0 {
 			return c.ret(s.p, s.x, false)

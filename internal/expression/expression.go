@@ -44,11 +44,15 @@ func (e *SyntaxError) Error() string {
 type RuntimeError struct {
 	Offset int
 	Msg    string
+	cause  error // what at() wrapped, so that catch can tell limits from exceptions
 }
 
 func (e *RuntimeError) Error() string {
 	return fmt.Sprintf("expression evaluation failed at offset %d: %s", e.Offset, e.Msg)
 }
+
+// Unwrap returns the error the message was taken from, if any.
+func (e *RuntimeError) Unwrap() error { return e.cause }
 
 // Program is a compiled expression. It is safe for concurrent use.
 type Program struct {

@@ -56,6 +56,7 @@ var fuzzSeeds = []string{
 	`@(new JObject { { "a", 1 }, { "b", new JArray { 1, "x" } } }.ToString() + new JObject { ["c"] = 2 } + new Dictionary<string, string> { ["k"] = "v" }.Count)`,
 	`@(Array.Exists(context.Request.Headers["Accept"], a => a.Contains("json")) && Array.IndexOf(new[] {"x"}, "x") == Array.FindIndex(Array.Empty<string>(), s => true) + 1)`,
 	`@(new Random(context.RequestId.GetHashCode()).Next(1, 3) + new Guid(Guid.NewGuid().ToByteArray()).GetHashCode())`,
+	`@{ var o = new JObject(); try { o["a"] = JToken.Parse("{"); } catch (Exception ex) { o["e"] = ex.Message; } finally { o["f"] = 1; } if (o.Count > 5) { throw new Exception("x"); } return o; }`,
 	`@{ int Fib(int n) => n < 2 ? n : Fib(n - 1) + Fib(n - 2); void Note(JObject o, string k) { o[k] = Fib(5); } var r = new JObject(); Note(r, "f"); return r.ToString(); }`,
 }
 

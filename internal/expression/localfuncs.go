@@ -12,6 +12,8 @@ import "fmt"
 // Go stack, which the step budget alone does not bound.
 const maxCallDepth = 200
 
+var errCallDepth = fmt.Errorf("local function calls nested more than %d deep", maxCallDepth)
+
 type localFunc struct {
 	name   string
 	params []*typ
@@ -61,8 +63,10 @@ func (c *compiler) funcDecl(s *funcStmt) stmtFn {
 	}
 	lf := l.fn
 	// break, continue and return inside belong to the function.
-	defer func(fn *localFunc, loops, lambdas int) { c.fn, c.loops, c.lambdas = fn, loops, lambdas }(c.fn, c.loops, c.lambdas)
-	c.fn, c.loops, c.lambdas = lf, 0, 0
+	defer func(fn *localFunc, loops, lambdas int, caught []int) {
+		c.fn, c.loops, c.lambdas, c.caught = fn, loops, lambdas, caught
+	}(c.fn, c.loops, c.lambdas, c.caught)
+	c.fn, c.loops, c.lambdas, c.caught = lf, 0, 0, nil
 	c.push()
 	defer c.pop()
 	lf.lo = c.nlocals
@@ -178,7 +182,7 @@ func (c *compiler) callLocal(n *callNode, id *identNode, lf *localFunc) cexpr {
 		}
 		if e.calls >= maxCallDepth {
 			e.stack = e.stack[:base]
-			return nil, &RuntimeError{Offset: p, Msg: fmt.Sprintf("local function calls nested more than %d deep (unbounded recursion in '%s'?)", maxCallDepth, lf.name)}
+			return nil, at(p, fmt.Errorf("%w (unbounded recursion in '%s'?)", errCallDepth, lf.name))
 		}
 		if err := e.step(); err != nil {
 			e.stack = e.stack[:base]

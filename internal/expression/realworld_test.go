@@ -314,3 +314,53 @@ func TestLocalFunctions(t *testing.T) {
 		}
 	}
 }
+
+func TestTryCatchThrow(t *testing.T) {
+	runEvalCases(t, testContext(), []evalCase{
+		// The BFF shape: a body that may not be JSON is kept as text.
+		{`@{
+			var o = new JObject();
+			void Put(string name, string body) {
+				try { o.Add(name, JToken.Parse(body)); }
+				catch (Exception ex) { o.Add(name, body); }
+			}
+			Put("a", "[1]");
+			Put("b", "not json");
+			return o.ToString(Formatting.None);
+		}`, `{"a":[1],"b":"not json"}`},
+		{`@{ try { return ((string)null).Length; } catch (Exception e) { return e.Message; } }`, "Object reference not set to an instance of an object."},
+		{`@{ try { throw new Exception("boom"); } catch (System.Exception e) { return e.Message + "|" + e.ToString(); } }`, "boom|System.Exception: boom"},
+		{`@{ var log = ""; try { log += "t"; } finally { log += "f"; } return log; }`, "tf"},
+		{`@{ var log = ""; try { try { int.Parse("x"); } finally { log += "f"; } } catch { log += "c"; } return log; }`, "fc"},
+		{`@{ var n = 0; foreach (var s in "a,b,c".Split(',')) { try { if (s == "b") { break; } n++; } finally { n += 10; } } return n; }`, int64(21)},
+		{`@{ try { return 1; } finally { var x = 2; } }`, int64(1)},
+		{`@{ try { try { throw new Exception("in"); } catch { throw; } } catch (Exception e) { return e.Message; } }`, "in"},
+	})
+	runErrCases(t, [][2]string{
+		{`@{ if (context.Request.Method == "GET") { return 1; } throw new Exception("only GET"); }`, "only GET"},
+		{`@{ throw new Exception(); }`, "Exception of type 'System.Exception' was thrown."},
+		// Limits are not exceptions.
+		{`@{ try { foreach (var x in Enumerable.Range(0, 1000)) { foreach (var y in Enumerable.Range(0, 1000)) { } } return 0; } catch { return 1; } }`, "step budget"},
+		{`@{ try { return Enumerable.Range(0, 2000000).Count(); } catch { return 1; } }`, "larger than allowed"},
+		{`@{ int F(int n) => F(n + 1); try { return F(0); } catch { return 1; } }`, "nested more than"},
+		{`@{ try { return 1; } finally { int.Parse("x"); } }`, "Input string was not in a correct format."},
+		{`@{ try { throw new Exception("a"); } catch { throw new Exception("b"); } }`, "b"},
+		{`@{ object o = 5; throw (Exception)o; }`, "Unable to cast"},
+	})
+	for _, c := range [][2]string{
+		{`@{ try { return 1; } }`, "expected 'catch' or 'finally'"},
+		{`@{ try { return 1; } catch (FormatException) { return 2; } }`, "only catch (Exception) is supported, not 'FormatException'"},
+		{`@{ try { return 1; } catch (string s) { return 2; } }`, "only catch (Exception) is supported"},
+		{`@{ try { return 1; } catch { return 2; } catch (Exception e) { return 3; } }`, "already catches all exceptions"},
+		{`@{ try { return 1; } catch (Exception e) when (e.Message == "") { return 2; } }`, "exception filters"},
+		{`@{ try { } finally { return 1; } return 2; }`, "control cannot leave the body of a finally clause"},
+		{`@{ foreach (var s in "a".Split(',')) { try { } finally { continue; } } return 2; }`, "control cannot leave"},
+		{`@{ throw; }`, "only allowed in a catch clause"},
+		{`@{ throw "x"; }`, "only an Exception can be thrown, not 'string'"},
+		{`@{ try { var x = 1; } catch { return x; } return 0; }`, "the name 'x' does not exist"},
+	} {
+		if _, err := Compile(c[0]); err == nil || !strings.Contains(err.Error(), c[1]) {
+			t.Errorf("Compile(%s) error = %v, want %q", c[0], err, c[1])
+		}
+	}
+}

@@ -366,6 +366,8 @@ func typeOfMore(v any) *typ {
 		return tStyles
 	case *dictVal:
 		return tDict
+	case *exception:
+		return tException
 	}
 	return tObject
 }
