@@ -8,7 +8,7 @@ import (
 
 // System.Array's static methods over the three array representations
 // ([]string, []any, []byte). A lambda passed to one of them works on the
-// elements of its first argument (see call).
+// elements of its first argument (method.argElems).
 
 var (
 	errNonNegative   = errors.New("Non-negative number required.")
@@ -102,13 +102,13 @@ func fillArrayClass() {
 			return stop, nil
 		})
 	}
-	ac.methods["Exists"] = &method{min: 2, max: 2, params: lam, res: arrayRes(func(*typ) *typ { return tBool }),
+	ac.methods["Exists"] = &method{min: 2, max: 2, params: lam, argElems: true, res: arrayRes(func(*typ) *typ { return tBool }),
 		call: func(e *env, _ *callInfo, _ any, args []any) (any, error) {
 			found := false
 			err := find(e, args, func(int, any) bool { found = true; return true })
 			return found, err
 		}}
-	ac.methods["TrueForAll"] = &method{min: 2, max: 2, params: lam, res: arrayRes(func(*typ) *typ { return tBool }),
+	ac.methods["TrueForAll"] = &method{min: 2, max: 2, params: lam, argElems: true, res: arrayRes(func(*typ) *typ { return tBool }),
 		call: func(e *env, _ *callInfo, _ any, args []any) (any, error) {
 			n, err := argArray(args, 0, "array")
 			if err != nil {
@@ -118,7 +118,7 @@ func fillArrayClass() {
 			err = find(e, args, func(int, any) bool { matched++; return false })
 			return matched == n, err
 		}}
-	ac.methods["Find"] = &method{min: 2, max: 2, params: lam, res: arrayRes(arrayElemT),
+	ac.methods["Find"] = &method{min: 2, max: 2, params: lam, argElems: true, res: arrayRes(arrayElemT),
 		call: func(e *env, _ *callInfo, _ any, args []any) (any, error) {
 			var found any
 			if _, ok := args[0].([]byte); ok {
@@ -127,13 +127,13 @@ func fillArrayClass() {
 			err := find(e, args, func(_ int, x any) bool { found = x; return true })
 			return found, err
 		}}
-	ac.methods["FindIndex"] = &method{min: 2, max: 2, params: lam, res: arrayRes(func(*typ) *typ { return tInt }),
+	ac.methods["FindIndex"] = &method{min: 2, max: 2, params: lam, argElems: true, res: arrayRes(func(*typ) *typ { return tInt }),
 		call: func(e *env, _ *callInfo, _ any, args []any) (any, error) {
 			at := int64(-1)
 			err := find(e, args, func(i int, _ any) bool { at = int64(i); return true })
 			return at, err
 		}}
-	ac.methods["FindAll"] = &method{min: 2, max: 2, params: lam,
+	ac.methods["FindAll"] = &method{min: 2, max: 2, params: lam, argElems: true,
 		res: arrayRes(func(arr *typ) *typ {
 			if arr.dynamic || arr == tNull {
 				return tObjArr

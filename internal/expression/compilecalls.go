@@ -117,8 +117,7 @@ func (c *compiler) call(n *callNode) cexpr {
 		}
 		if ln, ok := a.x.(*lambdaNode); ok {
 			param := elem
-			if recv.static != nil && len(ci.argT) > 0 && ci.argT[0].elem != nil {
-				// Array.Exists(array, x => ...): x is an element of the array.
+			if m != nil && m.argElems && len(ci.argT) > 0 && ci.argT[0].elem != nil && !ci.argT[0].dynamic {
 				param = ci.argT[0].elem
 			}
 			lv, rt := c.lambda(ln, param)
@@ -372,7 +371,7 @@ func (c *compiler) initialize(n *newNode, obj cexpr) cexpr {
 	if len(n.t.args) > 0 {
 		elemT, _ = resolveType(n.t.args[len(n.t.args)-1])
 	}
-	checked := func(x node) *compiledNode {
+	stored := func(x node) *compiledNode {
 		v := c.value(x)
 		if elemT != nil && !assignable(v.t, elemT) {
 			c.errf(x.position(), "cannot convert '%s' to '%s'", v.t.name, elemT.name)
@@ -386,7 +385,7 @@ func (c *compiler) initialize(n *newNode, obj cexpr) cexpr {
 		case en.member != "":
 			x = &assignNode{p: en.p, op: "=", target: &memberNode{p: en.p, x: recv, name: en.member}, value: en.value}
 		case en.key != nil:
-			x = &assignNode{p: en.p, op: "=", target: &indexNode{p: en.p, x: recv, idx: en.key}, value: checked(en.value)}
+			x = &assignNode{p: en.p, op: "=", target: &indexNode{p: en.p, x: recv, idx: en.key}, value: stored(en.value)}
 		default:
 			if _, ok := obj.t.methods["Add"]; !ok || obj.t.each == nil {
 				c.errf(en.p, "'%s' is not a collection with an Add method, so it cannot have a collection initializer", obj.t.name)
@@ -395,7 +394,7 @@ func (c *compiler) initialize(n *newNode, obj cexpr) cexpr {
 			for i, a := range en.add {
 				var v node = a
 				if i == len(en.add)-1 {
-					v = checked(a)
+					v = stored(a)
 				}
 				args[i] = &argNode{p: a.position(), x: v}
 			}

@@ -61,6 +61,9 @@ type method struct {
 	resT  *typ
 	named []string // accepted named arguments
 	outT  *typ     // type of the out argument (the last one), for TryParse
+	// argElems: the lambda argument takes the elements of the first
+	// argument (Array.Exists(array, x => ...)), not of the receiver.
+	argElems bool
 	call  func(e *env, ci *callInfo, recv any, args []any) (any, error)
 }
 
