@@ -199,10 +199,7 @@ func (p *parser) statement() stmt {
 		}
 	}
 	x := p.expr()
-	if name, ok := dottedName(unwrapChain(x)); ok && p.peek().kind == tkIdent {
-		// "Some.Type name": a declaration of a type we do not know.
-		p.errf(x.position(), "the type '%s' is not supported", name)
-	}
+	p.unknownType(x)
 	switch x.(type) {
 	case *assignNode, *callNode, *chainEnd:
 		if ce, ok := x.(*chainEnd); ok {
@@ -215,6 +212,14 @@ func (p *parser) statement() stmt {
 	}
 	p.expect(";")
 	return &exprStmt{x: x}
+}
+
+// unknownType reports "Some.Type name", x followed by a name, as a
+// declaration of a type that is not supported.
+func (p *parser) unknownType(x node) {
+	if name, ok := dottedName(unwrapChain(x)); ok && p.peek().kind == tkIdent {
+		p.errf(x.position(), "the type '%s' is not supported", name)
+	}
 }
 
 // dottedName spells a name or a member access chain of names (A.B.C).
@@ -240,7 +245,9 @@ func (p *parser) using() stmt {
 		if d := p.tryDeclaration(); d != nil {
 			decl = d
 		} else {
-			decl = &varStmt{p: t.pos, name: fmt.Sprintf("<using@%d>", t.pos), init: p.expr()}
+			x := p.expr()
+			p.unknownType(x)
+			decl = &varStmt{p: t.pos, name: fmt.Sprintf("<using@%d>", t.pos), init: x}
 		}
 		p.expect(")")
 		p.enter(t.pos)

@@ -34,6 +34,7 @@ func TestQualifiedTypeNames(t *testing.T) {
 		{`@{ System.Foo.JObject o = null; return 1; }`, "the type 'System.Foo.JObject' is not supported"},
 		{`@(new System.Nope.Thing())`, "'new System' is not supported"},
 		{`@{ System.Collections.Generic.List l = null; return 1; }`, ""},
+		{`@{ using (XmlReader r = null) { return 1; } }`, "the type 'XmlReader' is not supported"},
 	} {
 		if _, err := Compile(c[0]); err == nil || !strings.Contains(err.Error(), c[1]) {
 			t.Errorf("Compile(%s) error = %v, want %q", c[0], err, c[1])
