@@ -64,7 +64,7 @@ type method struct {
 	// argElems: the lambda argument takes the elements of the first
 	// argument (Array.Exists(array, x => ...)), not of the receiver.
 	argElems bool
-	call  func(e *env, ci *callInfo, recv any, args []any) (any, error)
+	call     func(e *env, ci *callInfo, recv any, args []any) (any, error)
 }
 
 // Exceptions, worded like .NET's.
