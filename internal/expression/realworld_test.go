@@ -214,6 +214,9 @@ func TestInitializers(t *testing.T) {
 		{`@(new Dictionary<string, int> { ["k"] = 2, ["k"] = 3 }["k"])`, int64(3)},
 		{`@(new string[] { "a", "b" }.Length + new [] { "c" }.Length)`, int64(3)},
 		{`@(new StringBuilder { Length = 0 }.Append("q").ToString())`, "q"},
+		{`@{ using (var h = new HMACSHA256 { Key = new byte[] {1} }) { return h.ComputeHash(new byte[0]).Length; } }`, int64(32)},
+		{`@{ var o = new JObject { ["in"] = new JObject { ["n"] = 1 }, ["list"] = new JArray { new JObject { { "k", "v" } } } }; return o.ToString(Formatting.None); }`, `{"in":{"n":1},"list":[{"k":"v"}]}`},
+		{`@{ JObject Make(int n) => n == 0 ? new JObject() : new JObject { ["c"] = Make(n - 1), ["n"] = n }; return Make(2).ToString(Formatting.None); }`, `{"c":{"c":{},"n":1},"n":2}`},
 	})
 	runErrCases(t, [][2]string{
 		{`@(new Dictionary<string, string> { { "k", "v" }, { "k", "w" } })`, "An item with the same key has already been added"},
