@@ -131,18 +131,6 @@ func (c *compiler) ret(p int, x node, exprBody bool) stmtFn {
 	}
 }
 
-// isStatementExpr reports whether x may stand as a statement.
-func isStatementExpr(x node) bool {
-	switch x := x.(type) {
-	case *assignNode, *callNode:
-		return true
-	case *chainEnd:
-		_, ok := x.x.(*callNode)
-		return ok
-	}
-	return false
-}
-
 // callLocal compiles a call of the local function lf.
 func (c *compiler) callLocal(n *callNode, id *identNode, lf *localFunc) cexpr {
 	if len(n.args) != len(lf.params) {

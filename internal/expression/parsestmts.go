@@ -200,18 +200,23 @@ func (p *parser) statement() stmt {
 	}
 	x := p.expr()
 	p.unknownType(x)
-	switch x.(type) {
-	case *assignNode, *callNode, *chainEnd:
-		if ce, ok := x.(*chainEnd); ok {
-			if _, ok := ce.x.(*callNode); !ok {
-				p.errf(x.position(), "only assignment and call expressions can be used as a statement")
-			}
-		}
-	default:
+	if !isStatementExpr(x) {
 		p.errf(x.position(), "only assignment and call expressions can be used as a statement")
 	}
 	p.expect(";")
 	return &exprStmt{x: x}
+}
+
+// isStatementExpr reports whether x may stand as a statement.
+func isStatementExpr(x node) bool {
+	switch x := x.(type) {
+	case *assignNode, *callNode:
+		return true
+	case *chainEnd:
+		_, ok := x.x.(*callNode)
+		return ok
+	}
+	return false
 }
 
 // unknownType reports "Some.Type name", x followed by a name, as a
