@@ -261,6 +261,17 @@ func fillContext() {
 			return time.Duration(0)
 		}),
 	}
+	tContext.methods = map[string]*method{
+		// context.Trace(message), as the trace policy's message.
+		"Trace": mth(1, 1, tVoid, ts(tString), func(_ *env, _ *callInfo, r any, args []any) (any, error) {
+			if f := r.(*Context).Trace; f != nil {
+				s, _ := args[0].(string)
+				f(s)
+			}
+			return nil, nil
+		}),
+	}
+	addObjectMethods(tContext)
 	tRequest.props = map[string]*prop{
 		"Method":      pr(tString, func(v any) any { return v.(*Request).Method }),
 		"Url":         pr(tURL, func(v any) any { return nz(v.(*Request).Url) }),

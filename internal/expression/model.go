@@ -29,6 +29,8 @@ type Context struct {
 	// Now is the clock behind DateTime.UtcNow and DateTime.Now; nil means time.Now.
 	// Tests set it to get stable results.
 	Now func() time.Time
+	// Trace receives context.Trace(message); nil drops it.
+	Trace func(message string)
 }
 
 // Request is context.Request.

@@ -31,3 +31,23 @@ func TestSystemExtras(t *testing.T) {
 		{`@(Enumerable.Range(0, 2000000000))`, "larger than allowed"},
 	})
 }
+
+// TestContextTrace: context.Trace hands its message to Context.Trace, and
+// does nothing without one.
+func TestContextTrace(t *testing.T) {
+	p, err := Compile(`@{ context.Trace("hello " + context.RequestId); return "ok"; }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	c := &Context{RequestId: "r1", Trace: func(m string) { got = append(got, m) }}
+	if s, err := p.EvalString(c); err != nil || s != "ok" || len(got) != 1 || got[0] != "hello r1" {
+		t.Errorf("%q %v, traced %q", s, err, got)
+	}
+	if s, err := p.EvalString(&Context{}); err != nil || s != "ok" {
+		t.Errorf("without a sink: %q %v", s, err)
+	}
+	if _, err := Compile(`@(context.Trace("x"))`); err == nil {
+		t.Error("a void call compiled as a value")
+	}
+}

@@ -375,6 +375,17 @@ func TestTraceOlderForm(t *testing.T) {
 	}
 }
 
+// TestContextTrace: context.Trace(message) in an expression is logged as
+// the trace policy's verbose output.
+func TestContextTrace(t *testing.T) {
+	e := newEnv(t, nil)
+	mustReload(t, apiDoc(e, `<set-variable name="x" value="@{ context.Trace(&quot;seen &quot; + context.Request.Method); return 1; }"/>`, "", "", ""))
+	e.get("/echo/x")
+	if l := e.log.String(); !strings.Contains(l, `"trace: seen GET"`) || !strings.Contains(l, "source=expression") {
+		t.Errorf("log %q", l)
+	}
+}
+
 // TestCacheValueOnError: cache-*-value and limit-concurrency run in
 // on-error, as in APIM.
 func TestCacheValueOnError(t *testing.T) {

@@ -94,3 +94,13 @@ func (p *trace) Run(x *Exchange) error {
 	l.LogAttrs(context.WithoutCancel(x.ctx), p.level, "trace: "+msg, attrs...)
 	return nil
 }
+
+// traceExpr is context.Trace(message) in an expression: written like the
+// trace policy's verbose output.
+func (x *exchange) traceExpr(msg string) {
+	l := x.logger()
+	if !l.Enabled(x.ctx, slog.LevelDebug) {
+		return
+	}
+	l.LogAttrs(context.WithoutCancel(x.ctx), slog.LevelDebug, "trace: "+msg, slog.String("source", "expression"), slog.String("requestId", x.call.RequestID))
+}

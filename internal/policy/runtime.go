@@ -59,6 +59,7 @@ type exchange struct {
 	reqBody   expression.Body
 	respBody  expression.Body
 	elapsedFn func() time.Duration
+	traceFn   func(string)
 }
 
 type exprState struct {
@@ -135,6 +136,7 @@ var exchangePool = sync.Pool{New: func() any {
 	x.reqBody.Load = x.loadRequestBody
 	x.respBody.Load = x.loadResponseBody
 	x.elapsedFn = x.elapsed
+	x.traceFn = x.traceExpr
 	return x
 }}
 
@@ -546,7 +548,7 @@ func (x *exchange) buildContext() {
 	x.fillURL()
 	x.es.ec = expression.Context{
 		Request: &x.es.ereq, Variables: x.variables, RequestId: c.RequestID, Timestamp: c.Start,
-		Elapsed: x.elapsedFn, Now: x.c.opts.Now,
+		Elapsed: x.elapsedFn, Now: x.c.opts.Now, Trace: x.traceFn,
 	}
 	if x.resp.present {
 		x.es.ec.Response = &x.es.eresp
