@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/tollgate/tollgate/internal/apimimport"
+	"github.com/tollgate/tollgate/internal/client"
 )
 
 // runImportAPIM applies what maps of an APIOps-extracted APIM tree and
@@ -30,6 +31,13 @@ func runImportAPIM(ctx context.Context, args []string, env cliEnv) error {
 		fmt.Fprintf(env.stderr, "not imported: %s: %s\n", s.Source, s.Why)
 	}
 	if *dryRun {
+		for _, w := range plan.Warnings {
+			unless := ""
+			if w.Unless != "" {
+				unless = " (unless the server has " + w.Unless + ")"
+			}
+			fmt.Fprintf(env.stderr, "warning: %s: %s%s\n", w.Source, w.Why, unless)
+		}
 		for _, it := range plan.Items {
 			fmt.Fprintf(env.stdout, "put %s  (from %s)\n", it.Path, it.Source)
 		}
@@ -39,6 +47,18 @@ func runImportAPIM(ctx context.Context, args []string, env cliEnv) error {
 	c, err := connect(cf, env)
 	if err != nil {
 		return err
+	}
+	// A warning about something the server already holds (a backend or
+	// certificate created before) is moot.
+	for _, w := range plan.Warnings {
+		if w.Unless != "" {
+			if _, _, err := c.Get(ctx, w.Unless); err == nil {
+				continue
+			} else if !client.IsNotFound(err) {
+				return err
+			}
+		}
+		fmt.Fprintf(env.stderr, "warning: %s: %s\n", w.Source, w.Why)
 	}
 	failed := 0
 	for _, it := range plan.Items {

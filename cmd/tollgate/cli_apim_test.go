@@ -24,7 +24,7 @@ func TestImportAPIM(t *testing.T) {
 			t.Fatalf("import: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
 		for _, want := range []string{
-			"backends/: Tollgate has no backend entities", "loggers/:", "diagnostics/:", "gateways/:",
+			"loggers/:", "diagnostics/:", "gateways/:",
 			"petstore;rev=2: API revisions", "legacy-soap: soap APIs are not supported",
 			"db-password/namedValueInformation.json: the extractor does not write secret values",
 			"kv-secret/namedValueInformation.json: Key Vault references", "apis/petstore/diagnostics/: API diagnostics",
@@ -51,6 +51,7 @@ func TestImportAPIM(t *testing.T) {
 			"/products/gold/apis/petstore":                       func(m map[string]any) bool { return true },
 			"/products/open/apis/echo":                           func(m map[string]any) bool { return true },
 			"/subscriptions/gold-team":                           func(m map[string]any) bool { return m["scope"] == "/products/gold" },
+			"/backends/pets-backend":                             func(m map[string]any) bool { return m["url"] == "https://pets.internal" },
 		} {
 			code, body := mgmtGet(t, s, path)
 			var m map[string]any

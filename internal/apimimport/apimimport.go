@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/tollgate/tollgate/internal/openapi"
+	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/resource"
 )
 
@@ -30,6 +31,9 @@ type Item struct {
 	Body any
 	// Source is the file it came from, relative to the tree.
 	Source string
+	// needs are the paths of resources of the tree it refers to: when one
+	// of them is not imported, neither is this item.
+	needs []string
 }
 
 // Skipped is something in the tree that Tollgate does not import.
@@ -38,11 +42,23 @@ type Skipped struct {
 	Why    string
 }
 
+// Warning is something imported that will not work as it did in APIM
+// until the operator acts.
+type Warning struct {
+	Source string
+	Why    string
+	// Unless is a resource path which, when the server already holds it,
+	// makes the warning moot (a backend a policy names that the tree does
+	// not hold). Empty: the warning always holds.
+	Unless string
+}
+
 // Plan is what an import would do, in apply order (parents and referenced
 // resources first).
 type Plan struct {
-	Items   []Item
-	Skipped []Skipped
+	Items    []Item
+	Skipped  []Skipped
+	Warnings []Warning
 }
 
 // armProps is the ARM envelope of the extractor's *Information.json files.
@@ -60,24 +76,22 @@ func Read(ctx context.Context, dir string) (*Plan, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a folder", dir)
 	}
-	r := &reader{root: dir, plan: &Plan{}, folder: map[string]string{}}
+	r := &reader{root: dir, plan: &Plan{}, folder: map[string]string{}, gone: map[string]string{}, sets: map[string]versionSet{}}
 	known := map[string]func(ctx context.Context) error{
 		"namedValues":     r.namedValues,
 		"policyFragments": r.policyFragments,
+		"backends":        r.backends,
+		"versionSets":     r.versionSets,
 		"apis":            r.apis,
 		"products":        r.products,
 		"subscriptions":   r.subscriptions,
 	}
 	why := map[string]string{
-		"backends":             "Tollgate has no backend entities: an API's serviceUrl (or set-backend-service base-url) names its backend",
 		"loggers":              "Tollgate's loggers are its own log output and OpenTelemetry settings, not resources",
 		"diagnostics":          "diagnostics settings have no Tollgate resource (Tollgate logs through its own settings)",
 		"gateways":             "self-hosted gateway resources have no Tollgate counterpart: every Tollgate node is a gateway",
 		"tags":                 "tags are not imported",
 		"groups":               "groups are not imported: Tollgate users carry a role (administrator or developer)",
-		"version sets":         "API version sets are not imported: import each version as its own API",
-		"versionSets":          "API version sets are not imported: import each version as its own API",
-		"apiVersionSets":       "API version sets are not imported: import each version as its own API",
 		"authorizationServers": "authorization servers are not imported: define them with tollgate apply",
 		"identityProviders":    "identity providers are not imported",
 		"workspaces":           "workspaces are not imported",
@@ -88,7 +102,7 @@ func Read(ctx context.Context, dir string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	order := []string{"namedValues", "policyFragments", "apis", "products", "subscriptions"}
+	order := []string{"namedValues", "policyFragments", "backends", "versionSets", "apis", "products", "subscriptions"}
 	present := map[string]string{}
 	for _, e := range entries {
 		name := e.Name()
@@ -119,6 +133,18 @@ func Read(ctx context.Context, dir string) (*Plan, error) {
 			}
 		}
 	}
+	r.dropPoolMembers()
+	r.dropDependents()
+	r.checkBackendRefs()
+	planned := map[string]bool{}
+	for _, it := range r.plan.Items {
+		planned[it.Path] = true
+	}
+	for _, k := range r.keyNotes {
+		if planned[k.Why] {
+			r.skip(k.Source, "the extractor does not write subscription keys: Tollgate generates new ones (tollgate keys show subscription "+strings.TrimPrefix(k.Why, "/subscriptions/")+")")
+		}
+	}
 	r.sortItems()
 	return r.plan, nil
 }
@@ -137,6 +163,10 @@ func canonicalFolder(name string) string {
 		return "products"
 	case "subscriptions":
 		return "subscriptions"
+	case "backends":
+		return "backends"
+	case "versionsets", "apiversionsets":
+		return "versionSets"
 	}
 	return name
 }
@@ -145,12 +175,98 @@ type reader struct {
 	root   string
 	plan   *Plan
 	folder map[string]string
+	// keyNotes are the subscriptions planned (Source, and their path in
+	// Why), whose keys are not imported.
+	keyNotes []Skipped
+	// backendRefs are the backends policies route to.
+	backendRefs []backendRef
+	// gone maps the paths of resources of the tree that are not imported
+	// to what they are ("API graphql-api"), so that what refers to them is
+	// not imported either.
+	gone map[string]string
+	sets map[string]versionSet
 }
 
 func (r *reader) skip(src, why string) { r.plan.Skipped = append(r.plan.Skipped, Skipped{src, why}) }
 
-func (r *reader) add(path, src string, body any) {
-	r.plan.Items = append(r.plan.Items, Item{Path: path, Body: body, Source: src})
+// skipGone reports a resource of the tree that is not imported and
+// remembers it, so that links to it are not imported either.
+func (r *reader) skipGone(path, what, src, why string) {
+	r.skip(src, why)
+	if _, ok := r.gone[path]; !ok {
+		r.gone[path] = what
+	}
+}
+
+func (r *reader) warn(src, why, unless string) {
+	r.plan.Warnings = append(r.plan.Warnings, Warning{Source: src, Why: why, Unless: unless})
+}
+
+func (r *reader) add(path, src string, body any, needs ...string) {
+	r.plan.Items = append(r.plan.Items, Item{Path: path, Body: body, Source: src, needs: needs})
+}
+
+// dropDependents leaves out the items that refer to something of the tree
+// that is not imported (a product's link to a SOAP API, a subscription to a
+// product that was left out, a policy using a secret named value), and
+// reports each: writing them would fail.
+func (r *reader) dropDependents() {
+	planned := map[string]bool{}
+	for _, it := range r.plan.Items {
+		planned[it.Path] = true
+	}
+	for changed := true; changed; {
+		changed = false
+		var kept []Item
+		for _, it := range r.plan.Items {
+			what := ""
+			for _, n := range it.needs {
+				if w, ok := r.gone[n]; ok && !planned[n] {
+					what = w
+					break
+				}
+			}
+			if what == "" {
+				kept = append(kept, it)
+				continue
+			}
+			d := describe(it.Path)
+			r.skip(it.Source, fmt.Sprintf("%s is not imported because %s was not imported", d, what))
+			r.gone[it.Path] = d
+			delete(planned, it.Path)
+			changed = true
+		}
+		r.plan.Items = kept
+	}
+}
+
+// describe names the resource at a management path for a report.
+func describe(p string) string {
+	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	switch {
+	case len(seg) == 4 && seg[0] == "products" && seg[2] == "apis":
+		return fmt.Sprintf("the link of product %s to API %s", seg[1], seg[3])
+	case len(seg) == 2 && seg[0] == "subscriptions":
+		return "subscription " + seg[1]
+	case len(seg) == 2 && seg[0] == "apis":
+		return "API " + seg[1]
+	case len(seg) == 2 && seg[0] == "products":
+		return "product " + seg[1]
+	case len(seg) == 2 && seg[0] == "backends":
+		return "backend " + seg[1]
+	case len(seg) == 2 && seg[0] == "namedValues":
+		return "named value " + seg[1]
+	case len(seg) == 2 && seg[0] == "policyFragments":
+		return "policy fragment " + seg[1]
+	case len(seg) >= 2 && seg[len(seg)-2] == "policies":
+		if len(seg) == 2 {
+			return "the global policy"
+		}
+		return "the policy of " + strings.TrimPrefix(describe("/"+strings.Join(seg[:len(seg)-2], "/")), "the ")
+	case len(seg) == 4 && seg[0] == "apis" && seg[2] == "operations":
+		return fmt.Sprintf("operation %s of API %s", seg[3], seg[1])
+	}
+	return p
 }
 
 // sortItems orders items as apply does: by the resource kinds' dependency
@@ -236,8 +352,64 @@ func (r *reader) policy(rel, path string) error {
 	if err != nil {
 		return err
 	}
-	r.add(path, rel, &resource.Policy{Format: "rawxml", Value: string(data)})
+	r.add(path, rel, &resource.Policy{Format: "rawxml", Value: string(data)}, r.policyNeeds(rel, path, string(data))...)
 	return nil
+}
+
+// backendRef is a set-backend-service backend-id a policy names.
+type backendRef struct {
+	src, path, backend string
+}
+
+// policyNeeds lists the named values and fragments a policy document (or
+// fragment) at path refers to, and notes the backends it routes to.
+func (r *reader) policyNeeds(src, path, text string) []string {
+	refs := policy.References(text)
+	var needs []string
+	for _, n := range refs.NamedValues {
+		needs = append(needs, "/namedValues/"+n)
+	}
+	for _, f := range refs.Fragments {
+		needs = append(needs, "/policyFragments/"+f)
+	}
+	if doc, err := policy.Read(text); err == nil {
+		var walk func(e *policy.Element)
+		walk = func(e *policy.Element) {
+			if e.Name == "set-backend-service" {
+				if a, ok := e.Attr("backend-id"); ok {
+					id := strings.TrimSpace(a.Value.Value)
+					if id != "" && !strings.HasPrefix(id, "@") && !strings.Contains(id, "{{") {
+						r.backendRefs = append(r.backendRefs, backendRef{src, path, strings.TrimPrefix(id, "/backends/")})
+					}
+				}
+			}
+			for _, c := range e.Children {
+				walk(c)
+			}
+		}
+		walk(doc.Root)
+	}
+	return needs
+}
+
+// checkBackendRefs warns of policies routing to a backend the import does
+// not bring: their calls fail until the backend exists.
+func (r *reader) checkBackendRefs() {
+	planned := map[string]bool{}
+	for _, it := range r.plan.Items {
+		planned[it.Path] = true
+	}
+	for _, ref := range r.backendRefs {
+		bp := "/backends/" + ref.backend
+		if !planned[ref.path] || planned[bp] {
+			continue
+		}
+		why := fmt.Sprintf("set-backend-service backend-id=%q: backend %s is not in the tree", ref.backend, ref.backend)
+		if what, ok := r.gone[bp]; ok {
+			why = fmt.Sprintf("set-backend-service backend-id=%q: %s was not imported", ref.backend, what)
+		}
+		r.warn(ref.src, why+"; calls through this policy fail (500 BackendNotFound) until "+bp+" exists", bp)
+	}
 }
 
 func (r *reader) namedValues(context.Context) error {
@@ -257,20 +429,28 @@ func (r *reader) namedValues(context.Context) error {
 				SecretIdentifier string `json:"secretIdentifier"`
 			} `json:"keyVault"`
 		}
+		gone := func(why string) {
+			what := "named value " + n
+			r.skipGone("/namedValues/"+n, what, rel, why)
+			// Policies may name it by its display name too.
+			if _, ok := r.gone["/namedValues/"+p.DisplayName]; p.DisplayName != "" && !ok {
+				r.gone["/namedValues/"+p.DisplayName] = what
+			}
+		}
 		if _, err := r.info(rel, &p); err != nil {
-			r.skip(rel, err.Error())
+			gone(err.Error())
 			continue
 		}
 		if !validName("/namedValues/{}", n) {
-			r.skip(rel, fmt.Sprintf("%q is not a valid Tollgate name", n))
+			gone(fmt.Sprintf("%q is not a valid Tollgate name", n))
 			continue
 		}
 		switch {
 		case p.KeyVault != nil:
-			r.skip(rel, "Key Vault references are not imported: create the named value with its value (tollgate apply)")
+			gone("Key Vault references are not imported: create the named value with its value (tollgate apply)")
 			continue
 		case p.Value == nil:
-			r.skip(rel, "the extractor does not write secret values: create the named value with its value (tollgate apply)")
+			gone("the extractor does not write secret values: create the named value with its value (tollgate apply)")
 			continue
 		}
 		r.add("/namedValues/"+n, rel, &resource.NamedValue{DisplayName: p.DisplayName, Value: *p.Value, Secret: p.Secret, Tags: p.Tags})
@@ -286,23 +466,25 @@ func (r *reader) policyFragments(context.Context) error {
 	}
 	for _, n := range names {
 		rel := filepath.Join(folder, n)
+		fp := "/policyFragments/" + n
 		if !validName("/policyFragments/{}", n) {
-			r.skip(rel, fmt.Sprintf("%q is not a valid Tollgate name", n))
+			r.skipGone(fp, "policy fragment "+n, rel, fmt.Sprintf("%q is not a valid Tollgate name", n))
 			continue
 		}
 		var p struct {
 			Description string `json:"description"`
 		}
 		if _, err := r.info(filepath.Join(rel, "policyFragmentInformation.json"), &p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			r.skip(rel, err.Error())
+			r.skipGone(fp, "policy fragment "+n, rel, err.Error())
 			continue
 		}
 		xml, err := r.read(filepath.Join(rel, "policy.xml"))
 		if err != nil {
-			r.skip(rel, "no policy.xml")
+			r.skipGone(fp, "policy fragment "+n, rel, "no policy.xml")
 			continue
 		}
-		r.add("/policyFragments/"+n, filepath.Join(rel, "policy.xml"), &resource.PolicyFragment{Description: p.Description, Format: "rawxml", Value: string(xml)})
+		xrel := filepath.Join(rel, "policy.xml")
+		r.add(fp, xrel, &resource.PolicyFragment{Description: p.Description, Format: "rawxml", Value: string(xml)}, r.policyNeeds(xrel, fp, string(xml))...)
 	}
 	return nil
 }
@@ -319,8 +501,9 @@ func (r *reader) apis(ctx context.Context) error {
 			r.skip(rel, "API revisions other than the current one are not imported")
 			continue
 		}
+		ap := "/apis/" + n
 		if !validName("/apis/{}", n) {
-			r.skip(rel, fmt.Sprintf("%q is not a valid Tollgate name", n))
+			r.skipGone(ap, "API "+n, rel, fmt.Sprintf("%q is not a valid Tollgate name", n))
 			continue
 		}
 		// apiInformation.json's properties are APIM's API contract, whose
@@ -328,24 +511,32 @@ func (r *reader) apis(ctx context.Context) error {
 		api := &resource.API{}
 		infoRel := filepath.Join(rel, "apiInformation.json")
 		if _, err := r.info(infoRel, api); err != nil {
-			r.skip(rel, err.Error())
+			r.skipGone(ap, "API "+n, rel, err.Error())
 			continue
 		}
 		var kind struct {
-			Type    string `json:"type"`
-			APIType string `json:"apiType"`
+			Type         string `json:"type"`
+			APIType      string `json:"apiType"`
+			APIVersion   string `json:"apiVersion"`
+			VersionSetID string `json:"apiVersionSetId"`
 		}
 		if _, err := r.info(infoRel, &kind); err != nil {
 			return err
 		}
 		if t := strings.ToLower(kind.Type + kind.APIType); t != "" && t != "http" {
-			r.skip(rel, fmt.Sprintf("%s APIs are not supported (Tollgate imports HTTP APIs)", kind.Type+kind.APIType))
+			r.skipGone(ap, "API "+n, rel, fmt.Sprintf("%s APIs are not supported (Tollgate imports HTTP APIs)", kind.Type+kind.APIType))
 			continue
+		}
+		if kind.VersionSetID != "" {
+			if why := r.versionPath(api, kind.APIVersion, kind.VersionSetID, infoRel); why != "" {
+				r.skipGone(ap, "API "+n, rel, why)
+				continue
+			}
 		}
 		api.Meta = resource.Meta{}
 		api.AuthenticationSettings = nil // names authorization servers this import does not bring
 		api.BackendTimeout = 0
-		r.add("/apis/"+n, infoRel, api)
+		r.add(ap, infoRel, api)
 		specRel := ""
 		for _, f := range []string{"specification.yaml", "specification.yml", "specification.json"} {
 			if _, err := os.Stat(filepath.Join(r.root, rel, f)); err == nil {
@@ -353,9 +544,13 @@ func (r *reader) apis(ctx context.Context) error {
 				break
 			}
 		}
-		for _, f := range []string{"specification.wsdl", "specification.graphql"} {
+		for _, f := range []string{"specification.wsdl", "specification.wadl", "specification.graphql"} {
 			if _, err := os.Stat(filepath.Join(r.root, rel, f)); err == nil {
-				r.skip(filepath.Join(rel, f), "only OpenAPI specifications are imported")
+				why := "only OpenAPI specifications are imported"
+				if specRel == "" {
+					why += ": the API is imported without operations (add them with tollgate import openapi or tollgate apply)"
+				}
+				r.skip(filepath.Join(rel, f), why)
 			}
 		}
 		if specRel != "" {
@@ -417,8 +612,9 @@ func (r *reader) products(context.Context) error {
 	}
 	for _, n := range names {
 		rel := filepath.Join(folder, n)
+		pp := "/products/" + n
 		if !validName("/products/{}", n) {
-			r.skip(rel, fmt.Sprintf("%q is not a valid Tollgate name", n))
+			r.skipGone(pp, "product "+n, rel, fmt.Sprintf("%q is not a valid Tollgate name", n))
 			continue
 		}
 		// productInformation.json's properties are APIM's product
@@ -426,7 +622,7 @@ func (r *reader) products(context.Context) error {
 		prod := &resource.Product{}
 		infoRel := filepath.Join(rel, "productInformation.json")
 		if _, err := r.info(infoRel, prod); err != nil {
-			r.skip(rel, err.Error())
+			r.skipGone(pp, "product "+n, rel, err.Error())
 			continue
 		}
 		prod.Meta = resource.Meta{}
@@ -434,13 +630,14 @@ func (r *reader) products(context.Context) error {
 			prod.ApprovalRequired = nil // APIM ignores it then; Tollgate refuses it
 			prod.SubscriptionsLimit = nil
 		}
-		r.add("/products/"+n, infoRel, prod)
+		r.add(pp, infoRel, prod)
 		if err := r.policy(filepath.Join(rel, "policy.xml"), "/products/"+n+"/policies/policy"); err != nil {
 			return err
 		}
 		// Older extractors list the product's APIs in apis.json; newer
 		// ones write apis/{api}/productApiInformation.json.
-		var apis []string
+		type link struct{ api, src string }
+		var apis []link
 		if data, err := r.read(filepath.Join(rel, "apis.json")); err == nil {
 			var list []struct {
 				Name string `json:"name"`
@@ -449,22 +646,22 @@ func (r *reader) products(context.Context) error {
 				r.skip(filepath.Join(rel, "apis.json"), "not a JSON array of {\"name\": ...}: "+err.Error())
 			}
 			for _, a := range list {
-				apis = append(apis, a.Name)
+				apis = append(apis, link{a.Name, filepath.Join(rel, "apis.json")})
 			}
 		}
 		if sub, err := os.ReadDir(filepath.Join(r.root, rel, "apis")); err == nil {
 			for _, e := range sub {
 				if e.IsDir() {
-					apis = append(apis, e.Name())
+					apis = append(apis, link{e.Name(), filepath.Join(rel, "apis", e.Name())})
 				}
 			}
 		}
-		for _, a := range apis {
-			if !validName("/products/x/apis/{}", a) {
-				r.skip(filepath.Join(rel, "apis"), fmt.Sprintf("API %q is not a valid Tollgate name", a))
+		for _, l := range apis {
+			if !validName("/products/x/apis/{}", l.api) {
+				r.skip(l.src, fmt.Sprintf("API %q is not a valid Tollgate name", l.api))
 				continue
 			}
-			r.add("/products/"+n+"/apis/"+a, filepath.Join(rel, "apis"), &resource.ProductAPI{})
+			r.add(pp+"/apis/"+l.api, l.src, &resource.ProductAPI{}, "/apis/"+l.api)
 		}
 		for _, sub := range []string{"groups.json", "groups", "tags.json", "tags"} {
 			if _, err := os.Stat(filepath.Join(r.root, rel, sub)); err == nil {
@@ -521,8 +718,12 @@ func (r *reader) subscriptions(context.Context) error {
 		if owner := localPath(p.OwnerID); owner != "" && !strings.EqualFold(owner, "/users/1") {
 			r.skip(rel, fmt.Sprintf("owner %s is not imported (the extractor does not write users); the subscription has no owner", owner))
 		}
-		r.add("/subscriptions/"+n, rel, &resource.Subscription{DisplayName: p.DisplayName, Scope: scope, State: p.State, AllowTracing: p.AllowTracing})
-		r.skip(rel, "the extractor does not write subscription keys: Tollgate generates new ones (tollgate keys show subscription "+n+")")
+		var needs []string
+		if strings.HasPrefix(scope, "/apis/") || strings.HasPrefix(scope, "/products/") {
+			needs = append(needs, scope)
+		}
+		r.add("/subscriptions/"+n, rel, &resource.Subscription{DisplayName: p.DisplayName, Scope: scope, State: p.State, AllowTracing: p.AllowTracing}, needs...)
+		r.keyNotes = append(r.keyNotes, Skipped{rel, "/subscriptions/" + n})
 	}
 	return nil
 }
