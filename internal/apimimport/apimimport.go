@@ -553,6 +553,7 @@ func (r *reader) apis(ctx context.Context) error {
 				r.skip(filepath.Join(rel, f), why)
 			}
 		}
+		opIDs := map[string]bool{}
 		if specRel != "" {
 			data, err := r.read(specRel)
 			if err != nil {
@@ -568,6 +569,7 @@ func (r *reader) apis(ctx context.Context) error {
 				}
 				for _, o := range imp.Operations {
 					r.add(o.ID, specRel, o)
+					opIDs[o.ID] = true
 				}
 				r.add(imp.Spec.ID, specRel, imp.Spec)
 				for _, s := range imp.Skipped {
@@ -589,6 +591,18 @@ func (r *reader) apis(ctx context.Context) error {
 			orel := filepath.Join(rel, "operations", o.Name(), "policy.xml")
 			if !validName("/apis/x/operations/{}", o.Name()) {
 				r.skip(orel, fmt.Sprintf("%q is not a valid Tollgate name", o.Name()))
+				continue
+			}
+			if op := ap + "/operations/" + o.Name(); !opIDs[op] {
+				// Its policy would be written to an operation that
+				// does not exist.
+				if _, err := os.Stat(filepath.Join(r.root, orel)); err == nil {
+					why := "operation " + o.Name() + " is not in the API's specification"
+					if specRel == "" {
+						why = "operation " + o.Name() + " is not imported: the API has no OpenAPI specification"
+					}
+					r.skip(orel, "the policy of "+describe(op)+" is not imported because "+why)
+				}
 				continue
 			}
 			if err := r.policy(orel, "/apis/"+n+"/operations/"+o.Name()+"/policies/policy"); err != nil {
