@@ -141,8 +141,8 @@ func Read(ctx context.Context, dir string) (*Plan, error) {
 		planned[it.Path] = true
 	}
 	for _, k := range r.keyNotes {
-		if planned[k.Why] {
-			r.skip(k.Source, "the extractor does not write subscription keys: Tollgate generates new ones (tollgate keys show subscription "+strings.TrimPrefix(k.Why, "/subscriptions/")+")")
+		if planned["/subscriptions/"+k.name] {
+			r.skip(k.src, "the extractor does not write subscription keys: Tollgate generates new ones (tollgate keys show subscription "+k.name+")")
 		}
 	}
 	r.sortItems()
@@ -171,13 +171,16 @@ func canonicalFolder(name string) string {
 	return name
 }
 
+// keyNote is a subscription whose keys are not imported (reported once
+// it is known to be imported itself).
+type keyNote struct{ src, name string }
+
 type reader struct {
 	root   string
 	plan   *Plan
 	folder map[string]string
-	// keyNotes are the subscriptions planned (Source, and their path in
-	// Why), whose keys are not imported.
-	keyNotes []Skipped
+	// keyNotes are the subscriptions read, whose keys are not imported.
+	keyNotes []keyNote
 	// backendRefs are the backends policies route to.
 	backendRefs []backendRef
 	// gone maps the paths of resources of the tree that are not imported
@@ -523,8 +526,12 @@ func (r *reader) apis(ctx context.Context) error {
 		if _, err := r.info(infoRel, &kind); err != nil {
 			return err
 		}
-		if t := strings.ToLower(kind.Type + kind.APIType); t != "" && t != "http" {
-			r.skipGone(ap, "API "+n, rel, fmt.Sprintf("%s APIs are not supported (Tollgate imports HTTP APIs)", kind.Type+kind.APIType))
+		// type is the contract's; apiType is create's spelling.
+		if t := kind.Type; t != "" && !strings.EqualFold(t, "http") || kind.APIType != "" && !strings.EqualFold(kind.APIType, "http") {
+			if t == "" || strings.EqualFold(t, "http") {
+				t = kind.APIType
+			}
+			r.skipGone(ap, "API "+n, rel, fmt.Sprintf("%s APIs are not supported (Tollgate imports HTTP APIs)", t))
 			continue
 		}
 		if kind.VersionSetID != "" {
@@ -737,7 +744,7 @@ func (r *reader) subscriptions(context.Context) error {
 			needs = append(needs, scope)
 		}
 		r.add("/subscriptions/"+n, rel, &resource.Subscription{DisplayName: p.DisplayName, Scope: scope, State: p.State, AllowTracing: p.AllowTracing}, needs...)
-		r.keyNotes = append(r.keyNotes, Skipped{rel, "/subscriptions/" + n})
+		r.keyNotes = append(r.keyNotes, keyNote{src: rel, name: n})
 	}
 	return nil
 }

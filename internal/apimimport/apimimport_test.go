@@ -102,6 +102,7 @@ func TestReadBackendsAndLinks(t *testing.T) {
 		"apis/a/operations/other/policy.xml":           `<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>`,
 		"apis/a/policy.xml":                            `<policies><inbound><set-backend-service backend-id="b1" /><set-header name="x" exists-action="override"><value>{{nv}}</value></set-header></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>`,
 		"apis/s/apiInformation.json":                   `{"properties": {"displayName": "s", "path": "s", "type": "soap"}}`,
+		"apis/both/apiInformation.json":                `{"properties": {"displayName": "both", "path": "both", "type": "http", "apiType": "http"}}`,
 		"apis/a/operations/op/policy.xml":              `<policies><inbound><set-header name="x" exists-action="override"><value>{{sec-display}}</value></set-header></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>`,
 		"products/p/productInformation.json":           `{"properties": {"displayName": "p"}}`,
 		"products/p/apis.json":                         `[{"name": "a"}, {"name": "s"}]`,
@@ -115,7 +116,7 @@ func TestReadBackendsAndLinks(t *testing.T) {
 	for i, it := range plan.Items {
 		pos[it.Path] = i + 1
 	}
-	for _, order := range [][2]string{{"/namedValues/nv", "/backends/b1"}, {"/backends/b1", "/apis/a"}, {"/backends/pool", "/apis/a/policies/policy"}, {"/apis/a", "/products/p/apis/a"}} {
+	for _, order := range [][2]string{{"/namedValues/nv", "/backends/b1"}, {"/backends/b1", "/apis/a"}, {"/backends/pool", "/apis/a/policies/policy"}, {"/apis/a", "/products/p/apis/a"}, {"/apis/both", "/products/p"}} {
 		if pos[order[0]] == 0 || pos[order[1]] == 0 || pos[order[0]] > pos[order[1]] {
 			t.Errorf("%s (at %d) must come before %s (at %d)", order[0], pos[order[0]], order[1], pos[order[1]])
 		}
