@@ -561,6 +561,7 @@ func (r *reader) apis(ctx context.Context) error {
 			}
 		}
 		opIDs := map[string]bool{}
+		specBad := false
 		if specRel != "" {
 			data, err := r.read(specRel)
 			if err != nil {
@@ -569,6 +570,7 @@ func (r *reader) apis(ctx context.Context) error {
 			doc, err := openapi.Parse(ctx, data)
 			if err != nil {
 				r.skip(specRel, err.Error())
+				specBad = true
 			} else {
 				imp, err := doc.Convert(n, api.Path)
 				if err != nil {
@@ -605,8 +607,11 @@ func (r *reader) apis(ctx context.Context) error {
 				// does not exist.
 				if _, err := os.Stat(filepath.Join(r.root, orel)); err == nil {
 					why := "operation " + o.Name() + " is not in the API's specification"
-					if specRel == "" {
+					switch {
+					case specRel == "":
 						why = "operation " + o.Name() + " is not imported: the API has no OpenAPI specification"
+					case specBad:
+						why = "operation " + o.Name() + " is not imported: the API's specification could not be read"
 					}
 					r.skip(orel, "the policy of "+describe(op)+" is not imported because "+why)
 				}
