@@ -205,6 +205,16 @@ func (r *reader) warn(src, why, unless string) {
 	r.plan.Warnings = append(r.plan.Warnings, Warning{Source: src, Why: why, Unless: unless})
 }
 
+// planned reports whether the plan writes path.
+func (r *reader) planned(path string) bool {
+	for _, it := range r.plan.Items {
+		if it.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *reader) add(path, src string, body any, needs ...string) {
 	r.plan.Items = append(r.plan.Items, Item{Path: path, Body: body, Source: src, needs: needs})
 }

@@ -176,8 +176,10 @@ func (r *reader) backend(name, rel string, raw map[string]json.RawMessage, p *ap
 			bc.CertificateIDs = append(bc.CertificateIDs, strings.TrimPrefix(cp, "/certificates/"))
 			r.warn(rel, fmt.Sprintf("credentials.certificateIds: the extractor does not write certificates: calls to backend %s fail until %s exists with its private key (tollgate apply)", name, cp), cp)
 		}
-		// Values may hold {{named value}} references: they are kept as
-		// written, and Tollgate sends them as written.
+		// Values may hold {{named value}} references: Tollgate resolves
+		// them when it calls the backend, so a named value the import does
+		// not write (a secret's value, or one not in the tree) must exist
+		// by then.
 		refs := map[string]bool{}
 		for _, m := range []map[string][]string{c.Header, c.Query} {
 			for _, vs := range m {
@@ -193,13 +195,17 @@ func (r *reader) backend(name, rel string, raw map[string]json.RawMessage, p *ap
 				refs[ref] = true
 			}
 		}
-		if len(refs) > 0 {
-			var list []string
-			for ref := range refs {
-				list = append(list, ref)
+		var list []string
+		for ref := range refs {
+			list = append(list, ref)
+		}
+		sort.Strings(list)
+		for _, ref := range list {
+			nv := strings.TrimSpace(strings.Trim(ref, "{}"))
+			if r.planned("/namedValues/" + nv) {
+				continue
 			}
-			sort.Strings(list)
-			r.warn(rel, fmt.Sprintf("credentials refer to %s: Tollgate stores backend credentials as written (write-only) and sends them without resolving named values: set the values on backend %s (tollgate apply)", strings.Join(list, ", "), name), "")
+			r.warn(rel, fmt.Sprintf("credentials refer to %s, which this import does not write: calls to backend %s fail until named value %s exists (tollgate apply)", ref, name, nv), "/namedValues/"+nv)
 		}
 		if len(bc.Header) > 0 || len(bc.Query) > 0 || bc.Authorization != nil || len(bc.CertificateIDs) > 0 {
 			b.Credentials = bc

@@ -279,3 +279,39 @@ func TestRefusedPoliciesNameTheAlternative(t *testing.T) {
 		}
 	}
 }
+
+// TestBackendCredentialsNamedValues: a backend's credential values may
+// name named values, resolved as in APIM; one naming a missing named value
+// makes the backend's calls fail rather than send the {{name}} text.
+func TestBackendCredentialsNamedValues(t *testing.T) {
+	b1 := newFlaky(t, "b1")
+	creds := &resource.Backend{URL: b1.srv.URL, Credentials: &resource.BackendCredentials{
+		Header:        map[string][]string{"X-Key": {"k-{{api-key}}"}},
+		Authorization: &resource.BackendAuthorization{Scheme: "Bearer", Parameter: "{{api-key}}.{{tail}}"},
+	}}
+	nv := func(name, value string) store.Record {
+		return rec(t, "/namedValues/"+name, "namedValues", &resource.NamedValue{DisplayName: name, Value: value})
+	}
+	e := newEnv(t, map[string]string{"/apis/echo/policies/policy": doc(`<set-backend-service backend-id="b1" />`, "", "", "")},
+		backendRec(t, "b1", creds), nv("api-key", "s3cret"), nv("tail", "t"))
+	if res := e.get("/echo/items/7"); res.status != 200 {
+		t.Fatalf("got %d %q", res.status, res.body)
+	}
+	b1.mu.Lock()
+	h := b1.last.Header
+	b1.mu.Unlock()
+	if h.Get("X-Key") != "k-s3cret" || h.Get("Authorization") != "Bearer s3cret.t" {
+		t.Fatalf("credentials: %v", h)
+	}
+	if err := e.reload(map[string]string{"/apis/echo/policies/policy": doc(`<set-backend-service backend-id="b1" />`, "", "", "")},
+		backendRec(t, "b1", creds), nv("api-key", "s3cret")); err != nil {
+		t.Fatal(err)
+	}
+	before := b1.calls.Load()
+	if res := e.get("/echo/items/7"); res.status != 500 || b1.calls.Load() != before {
+		t.Fatalf("missing named value: %d %q, %d calls", res.status, res.body, b1.calls.Load()-before)
+	}
+	if !strings.Contains(e.log.String(), "named value 'tail' is not defined") {
+		t.Errorf("not logged: %s", e.log.String())
+	}
+}

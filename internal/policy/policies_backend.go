@@ -75,7 +75,7 @@ func newBackendRuntime() *backendRuntime {
 }
 
 // compileBackends reads the backend records of a configuration.
-func (c *Compiler) compileBackends(records []store.Record, certs map[string]store.Record) (map[string]*backendEntry, error) {
+func (c *Compiler) compileBackends(ctx context.Context, records []store.Record, certs map[string]store.Record, lk Lookup) (map[string]*backendEntry, error) {
 	out := map[string]*backendEntry{}
 	var pools []*resource.Backend
 	live := map[string]bool{}
@@ -114,6 +114,11 @@ func (c *Compiler) compileBackends(records []store.Record, certs map[string]stor
 		vals, err := resource.CredentialValuesOf(plain)
 		if err != nil {
 			return nil, fmt.Errorf("backend %s: credentials: %w", r.ID, err)
+		}
+		// Credential values may name named values ({{name}}), as in APIM.
+		if err := resolveCredentials(ctx, lk, &vals); err != nil {
+			c.opts.Logger.Warn("backend unusable", "backend", r.ID, "error", err)
+			e.broken = err.Error()
 		}
 		e.header, e.query = vals.Header, vals.Query
 		if cr := b.Credentials; cr != nil && cr.Authorization != nil {
@@ -443,4 +448,45 @@ func (x *exchange) setBackendBase(nu *url.URL) {
 	if x.backendBase == "" {
 		x.backendBase = "/"
 	}
+}
+
+// resolveCredentials replaces the {{name}}s in a backend's credential
+// values with the named values' text.
+func resolveCredentials(ctx context.Context, lk Lookup, vals *resource.BackendCredentialValues) error {
+	resolve := func(text string) (string, error) {
+		refs := findNamedValues(text)
+		if len(refs) == 0 {
+			return text, nil
+		}
+		var b strings.Builder
+		last := 0
+		for _, r := range refs {
+			v, ok, err := lk.NamedValue(ctx, r.name)
+			if err != nil {
+				return "", err
+			}
+			if !ok {
+				return "", fmt.Errorf("credentials: named value '%s' is not defined", r.name)
+			}
+			b.WriteString(text[last:r.start])
+			b.WriteString(v.Value)
+			last = r.end
+		}
+		b.WriteString(text[last:])
+		return b.String(), nil
+	}
+	var err error
+	for _, m := range []map[string][]string{vals.Header, vals.Query} {
+		for k, vs := range m {
+			out := make([]string, len(vs))
+			for i, v := range vs {
+				if out[i], err = resolve(v); err != nil {
+					return err
+				}
+			}
+			m[k] = out
+		}
+	}
+	vals.AuthorizationParameter, err = resolve(vals.AuthorizationParameter)
+	return err
 }

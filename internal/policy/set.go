@@ -161,7 +161,7 @@ func (c *Compiler) compileSet(ctx context.Context, records []store.Record, prev 
 		docs: map[string]*compiledRecord{}, pipes: map[pipeKey]*pipeline{}, pre: map[string]*pipeline{}}
 	s.certs, s.certThumbprints = certificateIndex(records)
 	s.schemas = newSchemaSet(records)
-	if s.backends, err = c.compileBackends(records, s.certs); err != nil {
+	if s.backends, err = c.compileBackends(ctx, records, s.certs, lk); err != nil {
 		return nil, err
 	}
 	for _, r := range records {
