@@ -117,7 +117,9 @@ type compiler struct {
 	scopes  []map[string]*local
 	nlocals int
 	loops   int
-	lambdas int // lambda bodies being compiled
+	// switches counts the switch statements being compiled: break leaves them.
+	switches int
+	lambdas  int // lambda bodies being compiled
 	// checked is set inside checked(...) and checked { ... }: integer
 	// arithmetic and narrowing casts then fail on overflow instead of wrapping.
 	checked bool
@@ -238,6 +240,10 @@ func (c *compiler) expr(n node) cexpr {
 		c.errf(n.p, "a lambda expression is only allowed as a method argument")
 	case *compiledNode:
 		return n.x
+	case *switchExprNode:
+		return c.switchExpr(n)
+	case *throwExprNode:
+		return c.throwExpr(n)
 	case *checkedNode:
 		defer func(was bool) { c.checked = was }(c.checked)
 		c.checked = n.checked
@@ -445,9 +451,9 @@ func (c *compiler) lambda(n *lambdaNode, param *typ) (*lambdaVal, *typ) {
 	if n.block != nil {
 		// break/continue cannot leave a lambda.
 		c.lambdas++
-		loops := c.loops
-		c.loops = 0
-		defer func() { c.lambdas--; c.loops = loops }()
+		loops, switches := c.loops, c.switches
+		c.loops, c.switches = 0, 0
+		defer func() { c.lambdas--; c.loops, c.switches = loops, switches }()
 		body := c.block(n.block)
 		if !returns(n.block) {
 			c.errf(n.p, "not all code paths of the lambda return a value")

@@ -192,7 +192,7 @@ func (c *compiler) is(n *isNode) cexpr {
 		if t == nil {
 			r = v == nil
 		} else {
-			r = v != nil && (t.dynamic || typeOfValue(v) == t)
+			r = v != nil && (t.dynamic || isSubclass(typeOfValue(v), t))
 		}
 		return r != neg, nil
 	}, t: tBool}

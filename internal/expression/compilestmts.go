@@ -161,18 +161,8 @@ func returns(s stmt) bool {
 		return s.els != nil && returns(s.then) && returns(s.els)
 	case *checkedStmt:
 		return returns(s.body)
-	case *throwStmt:
-		return true
-	case *tryStmt:
-		if s.finally != nil && returns(s.finally) {
-			return true
-		}
-		for _, c := range s.catches {
-			if !returns(c.body) {
-				return false
-			}
-		}
-		return returns(s.body)
+	case *forStmt, *whileStmt, *switchStmt, *tryStmt, *throwStmt:
+		return terminates(s)
 	}
 	return false
 }
@@ -271,10 +261,6 @@ func (c *compiler) stmt(s stmt) stmtFn {
 		}
 	case *funcStmt:
 		return c.funcDecl(s)
-	case *tryStmt:
-		return c.tryStmt(s)
-	case *throwStmt:
-		return c.throwStmt(s)
 	case *returnStmt:
 		if c.fn != nil && c.lambdas == 0 {
 			return c.ret(s.p, s.x, false)
@@ -383,7 +369,7 @@ func (c *compiler) stmt(s stmt) stmtFn {
 			return rk, rv, nil
 		}
 	case *jumpStmt:
-		if c.loops == 0 {
+		if c.loops == 0 && (s.kind == "continue" || c.switches == 0) {
 			c.errf(s.p, "no enclosing loop out of which to %s", s.kind)
 		}
 		k := ctlBreak
@@ -392,8 +378,7 @@ func (c *compiler) stmt(s stmt) stmtFn {
 		}
 		return func(e *env) (ctl, any, error) { return k, nil, nil }
 	}
-	c.errf(s.position(), "unsupported statement")
-	return nil
+	return c.controlStmt(s)
 }
 
 // assignProp compiles an assignment to a writable property (aes.Key = key).

@@ -44,7 +44,8 @@ func (e *SyntaxError) Error() string {
 type RuntimeError struct {
 	Offset int
 	Msg    string
-	cause  error // what at() wrapped, so that catch can tell limits from exceptions
+	cause  error         // what at() wrapped, so that catch can tell limits from exceptions
+	exc    *exceptionVal // set when a throw statement raised it
 }
 
 func (e *RuntimeError) Error() string {

@@ -600,7 +600,7 @@ func TestCompileErrors(t *testing.T) {
 		{`@{ var x = 1; }`, 14, "not all code paths return a value"},
 		{`@{ var x = 1; var x = 2; return x; }`, 14, "already defined"},
 		{`@{ return y; }`, 10, "the name 'y' does not exist"},
-		{`@{ while (true) { } return 1; }`, 3, "'while' statements are not supported"},
+		{`@{ lock (context) { } return 1; }`, 3, "'lock' statements are not supported"},
 		{`@(h => h)`, 2, "only allowed as a method argument"},
 		{`@(true + 1)`, 7, "operator '+' cannot be applied to operands of type 'bool' and 'int'"},
 		{`@("a" < "b")`, 6, "operator '<' cannot be applied"},

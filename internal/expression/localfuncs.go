@@ -63,10 +63,10 @@ func (c *compiler) funcDecl(s *funcStmt) stmtFn {
 	}
 	lf := l.fn
 	// break, continue and return inside belong to the function.
-	defer func(fn *localFunc, loops, lambdas int, caught []int) {
-		c.fn, c.loops, c.lambdas, c.caught = fn, loops, lambdas, caught
-	}(c.fn, c.loops, c.lambdas, c.caught)
-	c.fn, c.loops, c.lambdas, c.caught = lf, 0, 0, nil
+	defer func(fn *localFunc, loops, switches, lambdas int, caught []int) {
+		c.fn, c.loops, c.switches, c.lambdas, c.caught = fn, loops, switches, lambdas, caught
+	}(c.fn, c.loops, c.switches, c.lambdas, c.caught)
+	c.fn, c.loops, c.switches, c.lambdas, c.caught = lf, 0, 0, 0, nil
 	c.push()
 	defer c.pop()
 	lf.lo = c.nlocals

@@ -438,7 +438,7 @@ var precedence = [][]string{
 
 func (p *parser) binary(level int) node {
 	if level == len(precedence) {
-		return p.unary()
+		return p.switchExpr(p.unary())
 	}
 	l := p.binary(level + 1)
 	for {
@@ -493,6 +493,9 @@ func (p *parser) opAhead() (string, int) {
 
 func (p *parser) unary() node {
 	t := p.peek()
+	if t.kind == tkIdent && t.text == "throw" {
+		return p.throwExpr()
+	}
 	if t.kind == tkOp {
 		switch t.text {
 		case "!", "-", "+", "~":

@@ -49,24 +49,6 @@ type (
 		p    int
 		kind string // break, continue
 	}
-	// tryStmt is try { } [catch [(Exception [name])] { }] [finally { }].
-	tryStmt struct {
-		p       int
-		body    *blockStmt
-		catches []*catchClause
-		finally *blockStmt
-	}
-	catchClause struct {
-		p    int
-		typ  *typeRef // nil for a bare catch
-		name string   // "" when the exception is not named
-		body *blockStmt
-	}
-	// throwStmt is throw x; or, in a catch clause, throw;.
-	throwStmt struct {
-		p int
-		x node
-	}
 	// funcStmt declares a local function: T Name(T1 a, ...) { ... } or => x;
 	funcStmt struct {
 		p      int
@@ -93,8 +75,6 @@ func (s *foreachStmt) position() int { return s.p }
 func (s *jumpStmt) position() int    { return s.p }
 func (s *checkedStmt) position() int { return s.p }
 func (s *funcStmt) position() int    { return s.p }
-func (s *tryStmt) position() int     { return s.p }
-func (s *throwStmt) position() int   { return s.p }
 
 // Statements
 
@@ -177,17 +157,9 @@ func (p *parser) statement() stmt {
 				p.advance()
 				return &checkedStmt{p: t.pos, checked: t.text == "checked", body: p.block()}
 			}
-		case "try":
-			return p.tryStmt()
-		case "throw":
-			p.advance()
-			s := &throwStmt{p: t.pos}
-			if !p.isOp(";") {
-				s.x = p.expr()
-			}
-			p.expect(";")
-			return s
-		case "for", "while", "do", "switch", "goto", "lock":
+		case "for", "while", "do", "switch", "try", "throw":
+			return p.controlStmt()
+		case "goto", "lock":
 			p.errf(t.pos, "'%s' statements are not supported", t.text)
 		}
 		if f := p.tryLocalFunc(); f != nil {
@@ -282,36 +254,6 @@ func (p *parser) using() stmt {
 			p.errf(n.pos, "unexpected %s in a using directive", p.describe(n))
 		}
 	}
-}
-
-func (p *parser) tryStmt() stmt {
-	t := p.advance()
-	s := &tryStmt{p: t.pos, body: p.block()}
-	for p.isKeyword("catch") {
-		c := &catchClause{p: p.advance().pos}
-		if p.accept("(") {
-			if c.typ = p.tryType(); c.typ == nil {
-				p.errf(p.peek().pos, "only catch (Exception) is supported, not %s", p.describe(p.peek()))
-			}
-			if p.peek().kind == tkIdent {
-				c.name = p.advance().text
-			}
-			p.expect(")")
-		}
-		if p.isKeyword("when") {
-			p.errf(p.peek().pos, "exception filters ('when') are not supported")
-		}
-		c.body = p.block()
-		s.catches = append(s.catches, c)
-	}
-	if p.isKeyword("finally") {
-		p.advance()
-		s.finally = p.block()
-	}
-	if len(s.catches) == 0 && s.finally == nil {
-		p.errf(p.peek().pos, "expected 'catch' or 'finally', found %s", p.describe(p.peek()))
-	}
-	return s
 }
 
 // tryLocalFunc parses a local function declaration, [static] void F(...) or

@@ -305,6 +305,8 @@ func assignable(from, to *typ) bool {
 		return true
 	case from == tString && (to == tXNamespace || to == tXName):
 		return true // XNamespace and XName convert implicitly from string
+	case isSubclass(from, to):
+		return true // FormatException is an Exception
 	}
 	return false
 }
@@ -328,6 +330,9 @@ func castable(from, to *typ) bool {
 
 // typeOfMore is typeOfValue for the types of the System.* families.
 func typeOfMore(v any) *typ {
+	if x, ok := v.(*exceptionVal); ok {
+		return x.t
+	}
 	switch v.(type) {
 	case *sysURI:
 		return tUri
@@ -369,8 +374,6 @@ func typeOfMore(v any) *typ {
 		return tStyles
 	case *dictVal:
 		return tDict
-	case *exception:
-		return tException
 	}
 	return tObject
 }

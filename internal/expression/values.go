@@ -120,6 +120,8 @@ func toString(v any) string {
 		return v.String()
 	case *stringBuilder:
 		return v.s.String()
+	case *exceptionVal:
+		return v.String()
 	case jTokenType:
 		if int(v) < len(jTokenTypeNames) {
 			return jTokenTypeNames[v]
