@@ -56,21 +56,43 @@ func fillStrArrDict(t *typ) {
 		"Keys":  pr(tStrArr, func(v any) any { return v.(strArrDict).keys() }),
 	}
 	t.methods = map[string]*method{
-		"GetValueOrDefault": mth(1, 2, tString, ts(tString, tString), func(_ *env, _ *callInfo, r any, args []any) (any, error) {
-			name, err := argStr(args, 0, "key")
-			if err != nil {
-				return nil, err
-			}
-			v, ok := r.(strArrDict).lookup(name)
-			if !ok {
-				if len(args) == 2 {
-					// The default may be of a dynamic type; the result is a string.
-					return castValue(args[1], tString, true)
+		// APIM's GetValueOrDefault(name, string default) joins the values
+		// with commas; with a string[] default it is .NET's
+		// GetValueOrDefault<string, string[]>, which returns the values.
+		"GetValueOrDefault": {min: 1, max: 2, params: ts(tString, nil),
+			res: func(ci *callInfo) (*typ, error) {
+				if len(ci.argT) == 2 {
+					switch at := ci.argT[1]; {
+					case at == tStrArr:
+						return tStrArr, nil
+					case !assignable(at, tString):
+						return nil, fmt.Errorf("argument 2 of 'GetValueOrDefault': cannot convert from '%s' to 'string' or 'string[]'", at.name)
+					}
 				}
-				return nil, nil
-			}
-			return joinValues(v), nil
-		}),
+				return tString, nil
+			},
+			call: func(_ *env, ci *callInfo, r any, args []any) (any, error) {
+				name, err := argStr(args, 0, "key")
+				if err != nil {
+					return nil, err
+				}
+				arr := len(ci.argT) == 2 && ci.argT[1] == tStrArr
+				v, ok := r.(strArrDict).lookup(name)
+				if !ok {
+					if len(args) == 2 {
+						if arr {
+							return args[1], nil
+						}
+						// The default may be of a dynamic type; the result is a string.
+						return castValue(args[1], tString, true)
+					}
+					return nil, nil
+				}
+				if arr {
+					return v, nil
+				}
+				return joinValues(v), nil
+			}},
 		"ContainsKey": mth(1, 1, tBool, ts(tString), func(_ *env, _ *callInfo, r any, args []any) (any, error) {
 			name, err := argStr(args, 0, "key")
 			if err != nil {
