@@ -167,3 +167,17 @@ func TestStatementsAsDocumentsUseThem(t *testing.T) {
 		{`@{ int attempts = 0; string token = null; while (token == null && attempts < 3) { attempts++; if (attempts == 2) { token = "t" + attempts; } } return token ?? "none"; }`, "t2"},
 	})
 }
+
+// Local functions: break and continue belong to the function, a recursive
+// call's catch sees its own frame, and throw; needs a catch of the function.
+func TestStatementsInLocalFunctions(t *testing.T) {
+	runEvalCases(t, testContext(), []evalCase{
+		{`@{ int F(int n) { try { if (n == 0) throw new Exception("z"); return F(n - 1); } catch (Exception e) when (n == 3) { return 99 + n; } } return F(5); }`, int64(102)},
+		{`@{ int n = 0; void H() { for (int i = 0; i < 3; i++) { switch (i) { case 1: continue; default: n++; break; } } } H(); return n; }`, int64(2)},
+		{`@{ string K(object o) => o switch { string s => "s" + s, int i => "i" + i, _ => throw new ArgumentException("bad") }; try { return K("a") + K(1) + K(2.5); } catch (ArgumentException e) { return e.Message; } }`, "bad"},
+	})
+	compileErrCases(t, [][3]string{
+		{`@{ switch (1) { case 1: void G() { break; } G(); break; } return 1; }`, "no enclosing loop out of which to break", "break; }"},
+		{`@{ try { throw new Exception("x"); } catch { void T() { throw; } T(); } return 1; }`, "only allowed in a catch clause", "throw; }"},
+	})
+}
