@@ -27,6 +27,32 @@ func (e *env) step() error {
 	return nil
 }
 
+// stepCall is step for a method call, which also costs a step per 4 KiB of
+// the strings and byte arrays it is given: a call may scan them, and a loop
+// of cheap calls on a large body would otherwise run for minutes within the
+// step budget.
+func (e *env) stepCall(r any, args []any) error {
+	n := 1 + scanCost(r)
+	for _, a := range args {
+		n += scanCost(a)
+	}
+	e.steps += n
+	if e.steps > MaxSteps {
+		return errStepBudget
+	}
+	return nil
+}
+
+func scanCost(v any) int {
+	switch v := v.(type) {
+	case string:
+		return len(v) >> 12
+	case []byte:
+		return len(v) >> 12
+	}
+	return 0
+}
+
 // grow accounts for n bytes (or elements) an expression is about to build.
 func (e *env) grow(n int) error {
 	if n > MaxStringLen {

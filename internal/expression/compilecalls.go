@@ -202,7 +202,7 @@ func (c *compiler) call(n *callNode) cexpr {
 				return nil, &RuntimeError{Offset: p, Msg: fmt.Sprintf("the method '%s' cannot be called this way on a dynamic value", name)}
 			}
 		}
-		if err := e.step(); err != nil {
+		if err := e.stepCall(r, args); err != nil {
 			e.stack = e.stack[:base]
 			return nil, at(p, err)
 		}

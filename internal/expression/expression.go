@@ -17,7 +17,8 @@ import (
 // Limits of one evaluation.
 const (
 	// MaxSteps bounds the statements, calls, lambda invocations and loop
-	// iterations of one evaluation.
+	// iterations of one evaluation; a method call also costs a step per
+	// 4 KiB of the strings and byte arrays it is given.
 	MaxSteps = 100_000
 	// MaxStringLen bounds any string or collection an expression builds.
 	MaxStringLen = 1 << 20

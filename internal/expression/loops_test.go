@@ -181,3 +181,27 @@ func TestStatementsInLocalFunctions(t *testing.T) {
 		{`@{ try { throw new Exception("x"); } catch { void T() { throw; } T(); } return 1; }`, "only allowed in a catch clause", "throw; }"},
 	})
 }
+
+// TestLoopOverLargeStringsIsBounded: method calls pay for the text they
+// are given, so a loop of calls on a 1 MiB string ends at the step budget
+// after scanning about 400 MB, not after 100,000 full scans.
+func TestLoopOverLargeStringsIsBounded(t *testing.T) {
+	ctx := testContext()
+	ctx.Variables["big"] = strings.Repeat("a", 1<<20)
+	p, err := Compile(`@{ var s = (string)context.Variables["big"]; int n = 0; foreach (var x in new string[100000]) { n += s.Replace("b", "").Length; } return n; }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Eval(ctx)
+	if err == nil || !strings.Contains(err.Error(), "step budget") {
+		t.Fatalf("got %v, want the step budget", err)
+	}
+	// A few calls on a large body stay well within it.
+	p, err = Compile(`@{ var s = (string)context.Variables["big"]; int n = 0; for (int i = 0; i < 100; i++) { n += s.IndexOf("b") < 0 ? 1 : 0; } return n; }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := p.Eval(ctx); err != nil || v != int64(100) {
+		t.Fatalf("100 scans: %v %v", v, err)
+	}
+}
