@@ -260,6 +260,8 @@ func (c *compiler) expr(n node) cexpr {
 		return c.interp(n)
 	case *newNode:
 		return c.newExpr(n)
+	case *anonNode:
+		return c.anon(n)
 	case *assignNode:
 		return c.assign(n)
 	case *lambdaNode:

@@ -517,7 +517,10 @@ func binaryType(op string, a, b *typ) *typ {
 		if a == tBool && b == tBool {
 			return tBool
 		}
-		if a == tInt && b == tInt {
+		// A char is a one-character string here; C# widens chars to int
+		// for bitwise operators (the constant-time comparison idiom
+		// diff |= a[i] ^ b[i]). A longer string fails when it runs.
+		if (a == tInt || a == tString) && (b == tInt || b == tString) {
 			return tInt
 		}
 		return nil

@@ -85,6 +85,8 @@ func jsonify(v any) any {
 			a.Items[i] = jsonify(x)
 		}
 		return a
+	case *anonObject:
+		return v.jsonObject()
 	case *dictVal:
 		o := NewJObject()
 		for _, k := range v.keys {

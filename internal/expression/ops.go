@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // binaryOp applies a binary operator with C# semantics (lifted over null for
@@ -158,6 +159,15 @@ func intOp(op string, x, y int64) (any, error) {
 
 // arith is binaryOp, with overflow checks on integer + - * in a checked context.
 func arith(e *env, op string, a, b any, checked bool) (any, error) {
+	if op == "&" || op == "|" || op == "^" {
+		var err error
+		if a, err = charCode(op, a, b); err != nil {
+			return nil, err
+		}
+		if b, err = charCode(op, b, a); err != nil {
+			return nil, err
+		}
+	}
 	if checked {
 		x, xok := a.(int64)
 		y, yok := b.(int64)
@@ -647,4 +657,18 @@ func scaleDuration(d time.Duration, f float64, divide bool) (any, error) {
 		return nil, errors.New("TimeSpan overflowed because the duration is too long.")
 	}
 	return time.Duration(r), nil
+}
+
+// charCode widens a char (a one-character string) to its code, as C# does
+// for bitwise operators; other values are returned as they are.
+func charCode(op string, v, other any) (any, error) {
+	s, ok := v.(string)
+	if !ok {
+		return v, nil
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 || size != len(s) || r > 0xFFFF {
+		return nil, fmt.Errorf("Operator '%s' cannot be applied to operands of type '%s' and '%s': a string longer than one char", op, typeNameOf(v), typeNameOf(other))
+	}
+	return int64(r), nil
 }

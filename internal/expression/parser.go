@@ -743,6 +743,9 @@ func (p *parser) primary() node {
 func (p *parser) newExpr() node {
 	t := p.advance()
 	n := &newNode{p: t.pos}
+	if p.isOp("{") {
+		return p.anonObj(t.pos)
+	}
 	if p.isOp("[") {
 		p.advance()
 		p.expect("]")

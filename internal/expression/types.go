@@ -217,6 +217,8 @@ func typeOfValue(v any) *typ {
 		return tJObject
 	case *JArray:
 		return tJArray
+	case *anonObject:
+		return v.(*anonObject).t
 	case jProperty:
 		return tJProp
 	case *Jwt:

@@ -87,6 +87,8 @@ func toString(v any) string {
 		return v.String()
 	case *JArray:
 		return v.String()
+	case *anonObject:
+		return v.String()
 	case []string:
 		return "System.String[]"
 	case []any:
