@@ -58,6 +58,7 @@ var fuzzSeeds = []string{
 	`@(new Random(context.RequestId.GetHashCode()).Next(1, 3) + new Guid(Guid.NewGuid().ToByteArray()).GetHashCode())`,
 	`@{ var o = new JObject(); try { o["a"] = JToken.Parse("{"); } catch (Exception ex) { o["e"] = ex.Message; } finally { o["f"] = 1; } if (o.Count > 5) { throw new Exception("x"); } return o; }`,
 	`@{ int Fib(int n) => n < 2 ? n : Fib(n - 1) + Fib(n - 2); void Note(JObject o, string k) { o[k] = Fib(5); } var r = new JObject(); Note(r, "f"); return r.ToString(); }`,
+	`@{ var o = new { error = new { code = "x", n = 1 }, context.Request.Method }; int d = 0; var a = "ab"; for (int i = 0; i < a.Length; i++) { d |= a[i] ^ 'b'; } return JsonConvert.SerializeObject(o) + o.error.code + d; }`,
 }
 
 func FuzzCompile(f *testing.F) {
