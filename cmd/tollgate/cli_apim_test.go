@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -60,6 +61,13 @@ func TestImportAPIM(t *testing.T) {
 			"/products/open/apis/echo":                           func(m map[string]any) bool { return true },
 			"/subscriptions/gold-team":                           func(m map[string]any) bool { return m["scope"] == "/products/gold" },
 			"/backends/pets-backend":                             func(m map[string]any) bool { return m["url"] == "https://pets.internal" },
+			// A WebSocket API: ws/wss protocols, its service URL in https
+			// terms, and APIM's one operation with its policy.
+			"/apis/chat": func(m map[string]any) bool {
+				return m["serviceUrl"] == "https://chat.internal/socket" && fmt.Sprint(m["protocols"]) == "[wss]"
+			},
+			"/apis/chat/operations/onHandshake":                 func(m map[string]any) bool { return m["method"] == "GET" && m["urlTemplate"] == "/" },
+			"/apis/chat/operations/onHandshake/policies/policy": func(m map[string]any) bool { return strings.Contains(m["value"].(string), "X-Handshake") },
 		} {
 			code, body := mgmtGet(t, s, path)
 			var m map[string]any

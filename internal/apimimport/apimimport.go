@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -537,7 +538,13 @@ func (r *reader) apis(ctx context.Context) error {
 			return err
 		}
 		// type is the contract's; apiType is create's spelling.
-		if t := kind.Type; t != "" && !strings.EqualFold(t, "http") || kind.APIType != "" && !strings.EqualFold(kind.APIType, "http") {
+		websocket := strings.EqualFold(kind.Type, "websocket") || strings.EqualFold(kind.APIType, "websocket")
+		if websocket {
+			if why := webSocketAPI(api); why != "" {
+				r.skipGone(ap, "API "+n, rel, why)
+				continue
+			}
+		} else if t := kind.Type; t != "" && !strings.EqualFold(t, "http") || kind.APIType != "" && !strings.EqualFold(kind.APIType, "http") {
 			if t == "" || strings.EqualFold(t, "http") {
 				t = kind.APIType
 			}
@@ -572,6 +579,13 @@ func (r *reader) apis(ctx context.Context) error {
 		}
 		opIDs := map[string]bool{}
 		specBad := false
+		if websocket {
+			// APIM's WebSocket API has one operation, onHandshake: the
+			// GET that upgrades, on the API's root.
+			op := ap + "/operations/onHandshake"
+			r.add(op, infoRel, &resource.Operation{DisplayName: "onHandshake", Method: "GET", URLTemplate: "/"})
+			opIDs[op] = true
+		}
 		if specRel != "" {
 			data, err := r.read(specRel)
 			if err != nil {
@@ -762,4 +776,31 @@ func (r *reader) subscriptions(context.Context) error {
 		r.keyNotes = append(r.keyNotes, keyNote{src: rel, name: n})
 	}
 	return nil
+}
+
+// webSocketAPI turns an APIM WebSocket API's contract into Tollgate's: the
+// gateway passes the upgrade on for an API with the ws/wss protocols, to a
+// serviceUrl in http(s) terms. It returns why the API cannot be imported.
+func webSocketAPI(api *resource.API) string {
+	u, err := url.Parse(api.ServiceURL)
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf("websocket API: serviceUrl %q is not a ws:// or wss:// URL", api.ServiceURL)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "ws", "http":
+		u.Scheme = "http"
+	case "wss", "https":
+		u.Scheme = "https"
+	default:
+		return fmt.Sprintf("websocket API: serviceUrl %q is not a ws:// or wss:// URL", api.ServiceURL)
+	}
+	api.ServiceURL = u.String()
+	ws := false
+	for _, p := range api.Protocols {
+		ws = ws || strings.EqualFold(p, "ws") || strings.EqualFold(p, "wss")
+	}
+	if !ws {
+		api.Protocols = append(api.Protocols, "wss")
+	}
+	return ""
 }
