@@ -163,8 +163,6 @@ func putDirApp(ctx context.Context, tx store.Tx, a *identity.Application) error 
 	return putJSON(ctx, tx, a.ID, identity.KindApplications, "", a)
 }
 
-func last(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
-
 func exists(ctx context.Context, tx store.Tx, id string) (bool, error) {
 	_, err := tx.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {

@@ -56,9 +56,6 @@ type entry struct {
 	managed    bool // the gateway's identity may use it
 }
 
-// valid reports whether the token itself is still good at now.
-func (e *entry) valid(now time.Time) bool { return e.expiresAt.IsZero() || now.Before(e.expiresAt) }
-
 // flights runs one load per connection at a time in this process.
 type flights struct {
 	mu    sync.Mutex

@@ -172,18 +172,6 @@ type methodOp struct {
 	op     *opEntry
 }
 
-func (m *methodSet) find(method string) *opEntry {
-	if m == nil {
-		return nil
-	}
-	for i := range m.ops {
-		if m.ops[i].method == method {
-			return m.ops[i].op
-		}
-	}
-	return m.any
-}
-
 // add registers o, keeping the first one added for a method (the caller adds
 // in ID order, so duplicates resolve deterministically).
 func (m *methodSet) add(o *opEntry) {

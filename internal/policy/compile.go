@@ -719,9 +719,6 @@ func (a *attrs) intValue(name string, def, minV, maxV int64, required bool) intV
 	return iv
 }
 
-// isExpr reports whether the attribute is evaluated per request.
-func (i intValue) isExpr() bool { return i.v != nil }
-
 // get is the attribute's value for this request.
 func (i intValue) get(x *exchange) (int64, error) {
 	if i.v == nil {

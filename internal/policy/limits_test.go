@@ -18,8 +18,7 @@ type testClock struct {
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func clockedEnv(t *testing.T, at time.Time) (*env, *testClock) {
 	clk := &testClock{t: at}

@@ -109,14 +109,6 @@ type behaviour struct {
 	steps []step
 }
 
-func repeat(n int, s step) []step {
-	out := make([]step, n)
-	for i := range out {
-		out[i] = s
-	}
-	return out
-}
-
 func cat(parts ...[]step) []step {
 	var out []step
 	for _, p := range parts {
