@@ -1,14 +1,18 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/apicall"
 	"github.com/tollgate/tollgate/internal/expression"
+	"github.com/tollgate/tollgate/internal/resource"
 )
 
 // --- set-backend-service ---
@@ -200,7 +204,8 @@ func (p *returnResponse) Run(x *Exchange) error {
 
 type mockResponse struct {
 	status      int
-	contentType string
+	contentType string // "" when not given
+	index       int
 }
 
 func compileMockResponse(er *ElementReader) (ExtensionPolicy, error) {
@@ -209,19 +214,68 @@ func compileMockResponse(er *ElementReader) (ExtensionPolicy, error) {
 	a.children()
 	p := &mockResponse{
 		status:      int(a.integer("status-code", 200, 100, 599, false)),
-		contentType: a.str("content-type", "application/json", false),
+		contentType: a.str("content-type", "", false),
+		index:       int(a.integer("index", 0, 0, 1000, false)),
 	}
-	a.integer("index", 0, 0, 1000, false)
 	return p, a.err()
 }
 
-// run answers with the status and content type; Tollgate operations carry
-// no response examples, so the body is empty.
+// Run answers with the status, and the body of the operation's example for
+// it: the response with that status code, its representation of the
+// content type (the first one when none is given), and its example number
+// index (examples in name order, "default" first). Without one the body is
+// empty.
 func (p *mockResponse) Run(x *Exchange) error {
+	ct, body := p.contentType, []byte(nil)
+	if rep := mockRepresentation(x.call.Operation, p.status, ct); rep != nil {
+		if ct == "" {
+			ct = rep.ContentType
+		}
+		body = mockExample(rep, p.index)
+	}
+	if ct == "" {
+		ct = "application/json"
+	}
 	x.newResponse(p.status)
-	x.resp.header.Set("Content-Type", p.contentType)
-	x.setResponseBody(nil)
+	x.resp.header.Set("Content-Type", ct)
+	x.setResponseBody(body)
 	return errReturn
+}
+
+func mockRepresentation(op *resource.Operation, status int, contentType string) *resource.RepresentationContract {
+	if op == nil {
+		return nil
+	}
+	for _, r := range op.Responses {
+		if r.StatusCode != status {
+			continue
+		}
+		for i := range r.Representations {
+			rep := &r.Representations[i]
+			if contentType == "" || strings.EqualFold(rep.ContentType, contentType) {
+				return rep
+			}
+		}
+	}
+	return nil
+}
+
+// mockExample is the body of a representation's example: its JSON, or,
+// for a content type that is not JSON, the text a JSON string holds.
+func mockExample(rep *resource.RepresentationContract, index int) []byte {
+	names := slices.Sorted(maps.Keys(rep.Examples))
+	if i := slices.Index(names, "default"); i > 0 {
+		names = append(append([]string{"default"}, names[:i]...), names[i+1:]...)
+	}
+	if index >= len(names) {
+		return nil
+	}
+	raw := rep.Examples[names[index]]
+	var s string
+	if !strings.Contains(strings.ToLower(rep.ContentType), "json") && json.Unmarshal(raw, &s) == nil {
+		return []byte(s)
+	}
+	return raw
 }
 
 // --- proxy ---
