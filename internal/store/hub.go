@@ -11,6 +11,7 @@ import (
 // holds up a writer.
 type Hub struct {
 	mu     sync.Mutex
+	base   int64 // the version when the store opened
 	last   int64
 	subs   map[chan int64]struct{}
 	closed bool
@@ -18,7 +19,7 @@ type Hub struct {
 
 // NewHub returns a hub whose subscribers will see versions after current.
 func NewHub(current int64) *Hub {
-	return &Hub{last: current, subs: make(map[chan int64]struct{})}
+	return &Hub{base: current, last: current, subs: make(map[chan int64]struct{})}
 }
 
 // Publish delivers v unless a version at least as new was already delivered,
@@ -40,7 +41,10 @@ func (h *Hub) Publish(v int64) {
 }
 
 // Subscribe returns a channel of versions published after the call, closed
-// when ctx ends or the hub closes: what Store.Changes returns.
+// when ctx ends or the hub closes: what Store.Changes returns. It starts
+// with the newest version published since the store opened, if any: a
+// subscriber that read the configuration just before subscribing must not
+// miss a version published in between, since Publish never repeats one.
 func (h *Hub) Subscribe(ctx context.Context) <-chan int64 {
 	ch := make(chan int64, 1)
 	h.mu.Lock()
@@ -48,6 +52,9 @@ func (h *Hub) Subscribe(ctx context.Context) <-chan int64 {
 	if h.closed {
 		close(ch)
 		return ch
+	}
+	if h.last > h.base {
+		ch <- h.last
 	}
 	h.subs[ch] = struct{}{}
 	context.AfterFunc(ctx, func() { h.unsubscribe(ch) })
