@@ -57,27 +57,16 @@ func substitute(text string, resolve func(name string) (string, bool)) (*source,
 	if len(refs) == 0 {
 		return orig, nil
 	}
-	var b strings.Builder
 	var segs []segment
-	var missing []namedValueRef
-	last := 0
-	for _, r := range refs {
-		v, ok := resolve(r.name)
-		if !ok {
-			missing = append(missing, r)
-			continue
-		}
-		b.WriteString(text[last:r.start])
+	out, missing := replaceNamedValues(text, refs, resolve, func(b *strings.Builder, v string, r namedValueRef) {
 		ns := b.Len()
-		xmlEscape(&b, v)
+		xmlEscape(b, v)
 		segs = append(segs, segment{ns, b.Len(), r.start, r.end})
-		last = r.end
-	}
+	})
 	if len(segs) == 0 {
 		return orig, missing
 	}
-	b.WriteString(text[last:])
-	src := newSource(b.String())
+	src := newSource(out)
 	src.orig = orig
 	src.remap = func(off int) int {
 		i := sort.Search(len(segs), func(i int) bool { return segs[i].newStart > off }) - 1
@@ -91,6 +80,26 @@ func substitute(text string, resolve func(name string) (string, bool)) (*source,
 		return s.origEnd + off - s.newEnd
 	}
 	return src, missing
+}
+
+// replaceNamedValues writes text with each reference resolve knows
+// replaced by put, and returns the references it did not know.
+func replaceNamedValues(text string, refs []namedValueRef, resolve func(name string) (string, bool), put func(b *strings.Builder, v string, r namedValueRef)) (string, []namedValueRef) {
+	var b strings.Builder
+	var missing []namedValueRef
+	last := 0
+	for _, r := range refs {
+		v, ok := resolve(r.name)
+		if !ok {
+			missing = append(missing, r)
+			continue
+		}
+		b.WriteString(text[last:r.start])
+		put(&b, v, r)
+		last = r.end
+	}
+	b.WriteString(text[last:])
+	return b.String(), missing
 }
 
 func xmlEscape(b *strings.Builder, s string) {

@@ -453,27 +453,27 @@ func (x *exchange) setBackendBase(nu *url.URL) {
 // resolveCredentials replaces the {{name}}s in a backend's credential
 // values with the named values' text.
 func resolveCredentials(ctx context.Context, lk Lookup, vals *resource.BackendCredentialValues) error {
+	var lookupErr error
+	lookup := func(name string) (string, bool) {
+		v, ok, err := lk.NamedValue(ctx, name)
+		if err != nil && lookupErr == nil {
+			lookupErr = err
+		}
+		return v.Value, ok
+	}
 	resolve := func(text string) (string, error) {
 		refs := findNamedValues(text)
 		if len(refs) == 0 {
 			return text, nil
 		}
-		var b strings.Builder
-		last := 0
-		for _, r := range refs {
-			v, ok, err := lk.NamedValue(ctx, r.name)
-			if err != nil {
-				return "", err
-			}
-			if !ok {
-				return "", fmt.Errorf("credentials: named value '%s' is not defined", r.name)
-			}
-			b.WriteString(text[last:r.start])
-			b.WriteString(v.Value)
-			last = r.end
+		out, missing := replaceNamedValues(text, refs, lookup, func(b *strings.Builder, v string, _ namedValueRef) { b.WriteString(v) })
+		switch {
+		case lookupErr != nil:
+			return "", lookupErr
+		case len(missing) > 0:
+			return "", fmt.Errorf("credentials: named value '%s' is not defined", missing[0].name)
 		}
-		b.WriteString(text[last:])
-		return b.String(), nil
+		return out, nil
 	}
 	var err error
 	for _, m := range []map[string][]string{vals.Header, vals.Query} {
