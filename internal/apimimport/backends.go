@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/tollgate/tollgate/internal/policy"
 	"github.com/tollgate/tollgate/internal/resource"
 )
 
@@ -50,8 +52,6 @@ var backendFields = map[string]string{
 	"managedIdentity":   "managedIdentity is not imported: use authentication-managed-identity or backend credentials",
 	"provisioningState": "",
 }
-
-var namedValueRef = regexp.MustCompile(`\{\{[^{}]+\}\}`)
 
 // backends plans backends/{name}/backendInformation.json: APIM's backend
 // entities, which set-backend-service backend-id routes to.
@@ -181,31 +181,26 @@ func (r *reader) backend(name, rel string, raw map[string]json.RawMessage, p *ap
 		// not write (a secret's value, or one not in the tree) must exist
 		// by then.
 		refs := map[string]bool{}
+		note := func(v string) {
+			for _, n := range policy.References(v).NamedValues {
+				refs[n] = true
+			}
+		}
 		for _, m := range []map[string][]string{c.Header, c.Query} {
 			for _, vs := range m {
 				for _, v := range vs {
-					for _, ref := range namedValueRef.FindAllString(v, -1) {
-						refs[ref] = true
-					}
+					note(v)
 				}
 			}
 		}
 		if c.Authorization != nil {
-			for _, ref := range namedValueRef.FindAllString(c.Authorization.Parameter, -1) {
-				refs[ref] = true
-			}
+			note(c.Authorization.Parameter)
 		}
-		var list []string
-		for ref := range refs {
-			list = append(list, ref)
-		}
-		sort.Strings(list)
-		for _, ref := range list {
-			nv := strings.TrimSpace(strings.Trim(ref, "{}"))
+		for _, nv := range slices.Sorted(maps.Keys(refs)) {
 			if r.planned("/namedValues/" + nv) {
 				continue
 			}
-			r.warn(rel, fmt.Sprintf("credentials refer to %s, which this import does not write: calls to backend %s fail until named value %s exists (tollgate apply)", ref, name, nv), "/namedValues/"+nv)
+			r.warn(rel, fmt.Sprintf("credentials refer to {{%s}}, which this import does not write: calls to backend %s fail until named value %s exists (tollgate apply)", nv, name, nv), "/namedValues/"+nv)
 		}
 		if len(bc.Header) > 0 || len(bc.Query) > 0 || bc.Authorization != nil || len(bc.CertificateIDs) > 0 {
 			b.Credentials = bc
