@@ -19,8 +19,11 @@ type env struct {
 	calls  int // local function calls in progress
 }
 
-func (e *env) step() error {
-	e.steps++
+func (e *env) step() error { return e.spend(1) }
+
+// spend takes n steps from the budget.
+func (e *env) spend(n int) error {
+	e.steps += n
 	if e.steps > MaxSteps {
 		return errStepBudget
 	}
@@ -36,11 +39,7 @@ func (e *env) stepCall(r any, args []any) error {
 	for _, a := range args {
 		n += scanCost(a)
 	}
-	e.steps += n
-	if e.steps > MaxSteps {
-		return errStepBudget
-	}
-	return nil
+	return e.spend(n)
 }
 
 func scanCost(v any) int {
