@@ -570,3 +570,46 @@ func TestPolicyPathTraversalRefused(t *testing.T) {
 		t.Errorf("backend reached %d times", hits.Load())
 	}
 }
+
+// TestDocumentStatements: the statements published documents use (a
+// constant-time comparison in a for loop, try/catch around a parse,
+// switch, an anonymous error body) run in a policy, through the gateway.
+func TestDocumentStatements(t *testing.T) {
+	e := newEnv(t, nil)
+	mustReload(t, apiDoc(e, `<set-variable name="same" value="@{
+			var a = context.Request.Headers.GetValueOrDefault(&quot;X-State&quot;, &quot;&quot;);
+			var b = &quot;expected&quot;;
+			if (a.Length != b.Length) { return false; }
+			int diff = 0;
+			for (int i = 0; i &lt; a.Length; i++) { diff |= a[i] ^ b[i]; }
+			return diff == 0;
+		}" />
+		<set-variable name="parsed" value="@{
+			try { return (string)JObject.Parse(context.Request.Headers.GetValueOrDefault(&quot;X-Json&quot;, &quot;&quot;))[&quot;a&quot;]; }
+			catch (JsonReaderException) { return &quot;not json&quot;; }
+		}" />
+		<choose>
+			<when condition="@(!(bool)context.Variables[&quot;same&quot;])">
+				<return-response>
+					<set-status code="400" />
+					<set-body>@{
+						string reason;
+						switch ((string)context.Variables[&quot;parsed&quot;]) {
+							case &quot;not json&quot;: reason = &quot;bad json&quot;; break;
+							default: reason = &quot;bad state&quot;; break;
+						}
+						return JsonConvert.SerializeObject(new { error = new { code = reason, parsed = (string)context.Variables[&quot;parsed&quot;] } });
+					}</set-body>
+				</return-response>
+			</when>
+		</choose>`, "", "", ""))
+	if r := e.get("/echo/x", "X-State", "expected", "X-Json", `{"a":"1"}`); r.status != 200 {
+		t.Errorf("matching state: %d %s", r.status, r.body)
+	}
+	if r := e.get("/echo/x", "X-State", "expectee", "X-Json", "{"); r.status != 400 || r.body != `{"error":{"code":"bad json","parsed":"not json"}}` {
+		t.Errorf("bad state, bad json: %d %s", r.status, r.body)
+	}
+	if r := e.get("/echo/x", "X-State", "nope", "X-Json", `{"a":"z"}`); r.status != 400 || r.body != `{"error":{"code":"bad state","parsed":"z"}}` {
+		t.Errorf("bad state: %d %s", r.status, r.body)
+	}
+}
