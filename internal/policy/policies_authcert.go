@@ -3,7 +3,6 @@ package policy
 import (
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -139,7 +138,7 @@ func (p *authenticationCertificate) bodyTransport(x *exchange) (http.RoundTrippe
 	case []byte:
 		der = v
 	case string:
-		if der, err = base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err != nil {
+		if der, err = resource.PFXFromBase64(v); err != nil {
 			return nil, invalidBody("the body is text that is not base64")
 		}
 	default:

@@ -106,10 +106,16 @@ func isTag(v asn1.RawValue, tag int) bool {
 	return v.Class == asn1.ClassUniversal && v.Tag == tag
 }
 
+// PFXFromBase64 reads a PFX written as base64 text, line breaks allowed
+// (as Key Vault secrets and APIM's certificate data hold them).
+func PFXFromBase64(text string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+}
+
 // pfxToPEM turns a base64 PFX into a PEM certificate and a PEM PKCS#8
 // private key.
 func pfxToPEM(data, password string) (cert, key string, err error) {
-	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(data), ""))
+	der, err := PFXFromBase64(data)
 	if err != nil {
 		return "", "", errors.New("is neither PEM (-----BEGIN CERTIFICATE-----) nor a base64 PFX")
 	}
